@@ -1,0 +1,35 @@
+# OSPatrol: `make run` sets everything up and audits the local lab; `make test` runs the suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+LAB_DIR ?= var/lab
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint clean
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	# fake-switches pins Twisted 16, which does not build on Python 3.11: install it without
+	# its pins and give it the libraries it really needs.
+	$(BIN)/python -m pip install -q --no-deps 'fake-switches==1.5.0'
+	$(BIN)/python -m pip install -q 'Twisted[conch]>=23.10' tftpy netaddr lxml
+	touch $(STAMP)
+
+install: $(STAMP)
+	scripts/system-deps.sh
+
+run: install
+	scripts/run-lab.sh $(BIN)/ospatrol $(LAB_DIR)
+
+test: install
+	scripts/system-deps.sh --test
+	$(BIN)/python -m pytest -n 2
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) var build dist

@@ -1,0 +1,5 @@
+"""Allow `python -m ospatrol`."""
+
+from ospatrol.cli import main
+
+main()

@@ -1,0 +1,114 @@
+"""The `ospatrol` command line: global options, lazy subcommands, errors mapped to exit codes.
+
+Subcommands live in their own modules and are imported only when invoked, so `ospatrol logtest`
+starts without importing asyncssh, netmiko or jinja2. Library code never prints or exits; this
+module turns `OSPatrolError`s into one clear line on stderr and exit status 3 (usage or input
+error), the code `ospatrol audit` documents for cron and CI.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from ospatrol import __version__
+from ospatrol.errors import OSPatrolError
+
+EXIT_USAGE = 3
+
+# name -> "module:attribute"; a command is listed here only once it works.
+COMMANDS: dict[str, str] = {}
+
+
+@dataclass
+class Context:
+    """Global options, resolved once by the root group and passed to every subcommand."""
+
+    config_path: Path | None
+    state_dir: Path
+    verbosity: int
+
+    def load_config(self):
+        """The manager config (`ospatrol.config.Config`), from `--config` or built-in defaults."""
+        from ospatrol.config import load_config
+
+        return load_config(self.config_path, state_dir=self.state_dir)
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def __init__(self, *args, lazy: dict[str, str] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy if lazy is not None else {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            module_name, attr = self.lazy[cmd_name].split(":")
+            return getattr(importlib.import_module(module_name), attr)
+        return super().get_command(ctx, cmd_name)
+
+
+def _default_config() -> Path | None:
+    candidate = Path("ospatrol.yml")
+    return candidate if candidate.is_file() else None
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"auto_envvar_prefix": "OSPATROL"})
+@click.version_option(__version__, prog_name="ospatrol")
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Manager config (YAML). Default: ./ospatrol.yml if present, else built-in defaults.",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("var/ospatrol"),
+    show_default=True,
+    help="Where the store, baselines and known host keys live.",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (repeat for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.pass_context
+def cli(
+    ctx: click.Context, config_path: Path | None, state_dir: Path, verbose: int, quiet: bool
+) -> None:
+    """OSPatrol: audit a fleet over SSH and analyse its logs, OSSEC-style."""
+    verbosity = -1 if quiet else verbose
+    level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    ctx.obj = Context(config_path or _default_config(), state_dir, verbosity)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        status = cli.main(standalone_mode=False)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.UsageError as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except OSPatrolError as exc:
+        click.echo(f"ospatrol: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    # Non-standalone click returns the code of `ctx.exit(n)`; commands otherwise return None.
+    sys.exit(status if isinstance(status, int) else 0)

@@ -1,0 +1,135 @@
+"""Records that cross pipeline stages: hosts, events, alerts, findings and check results.
+
+All are frozen dataclasses: a stage receives them, never edits them, and builds new ones with
+`dataclasses.replace` when it needs to add something.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+SECRET_VAR_MARKERS = ("pass", "secret", "token", "private_key", "community", "psk")
+"""Substrings of variable names whose values are credentials (masked wherever shown)."""
+
+
+def is_secret_var(name: str) -> bool:
+    """True when a variable named `name` holds a credential and must never be shown or stored."""
+    lowered = name.lower()
+    return any(marker in lowered for marker in SECRET_VAR_MARKERS)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """How to log in to a host. Never printed: the repr hides every secret."""
+
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    private_key_file: str | None = None
+    become: bool = False
+    become_method: str = "sudo"
+    become_user: str = "root"
+    become_password: str | None = field(default=None, repr=False)
+    enable_secret: str | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        shown = "***" if self.password else None
+        return (
+            f"Credentials(user={self.user!r}, password={shown!r}, "
+            f"private_key_file={self.private_key_file!r}, become={self.become!r})"
+        )
+
+
+@dataclass(frozen=True)
+class Host:
+    """One inventory host, resolved: connection settings are typed fields, the rest stays in vars.
+
+    `vars` holds every variable as Ansible would resolve it for this host (secrets included, for
+    the transport's use); `public_vars()` is the copy that may be shown.
+    """
+
+    name: str
+    address: str
+    port: int = 22
+    platform: str = "linux"
+    connection: str = "ssh"
+    credentials: Credentials = field(default_factory=Credentials)
+    groups: tuple[str, ...] = ()
+    vars: Mapping[str, Any] = field(default=_EMPTY, repr=False)
+
+    @property
+    def user(self) -> str | None:
+        return self.credentials.user
+
+    def public_vars(self) -> dict[str, Any]:
+        """The host's vars with every credential replaced by `"***"`."""
+        return {k: ("***" if is_secret_var(k) else v) for k, v in sorted(self.vars.items())}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing that happened, as a log line: the unit every source feeds to the analysis engine.
+
+    `location` follows OSSEC's conventions: a log file path, `syslog:ADDR`, or for agentless
+    findings `agentless:HOST:COLLECTOR`. `text` is the log line itself (for syslog, the whole
+    line including its header). `source` names the producer (`syslog`, `agent`, `agentless`,
+    `logtest`); `extra` carries structured detail that is not part of the text (a diff, a path).
+    """
+
+    text: str
+    location: str
+    host: str = ""
+    time: float = field(default_factory=time.time)
+    source: str = "agentless"
+    extra: Mapping[str, Any] = field(default=_EMPTY)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """An event that matched a rule with a level worth reporting."""
+
+    rule_id: int
+    level: int
+    description: str
+    event: Event
+    groups: tuple[str, ...] = ()
+    fields: Mapping[str, str] = field(default=_EMPTY)
+    decoder: str | None = None
+    firedtimes: int = 1
+    mail: bool = False
+    info: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a collector learned about a host in one audit, before analysis.
+
+    `kind` is one of `added`, `deleted`, `changed`, `attributes`, `incomplete`, `hostkey`,
+    `error` (collectors may add more). `subject` is the path for files and the command for
+    command output. `event_text` is the log line the finding becomes.
+    """
+
+    host: str
+    collector: str
+    kind: str
+    subject: str
+    detail: str = ""
+    diff: str | None = None
+    event_text: str = ""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Outcome of one policy check on one host: `passed`, `failed` or `not_applicable`."""
+
+    host: str
+    policy: str
+    check_id: str
+    title: str
+    result: str
+    reason: str = ""

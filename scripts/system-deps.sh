@@ -1,0 +1,16 @@
+#!/bin/sh
+# Install the system programs the lab and the tests need, when they are missing:
+# OpenSSH's sshd (the lab's Unix host) and Chromium (the HTML report test).
+set -eu
+want=""
+command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || want="$want openssh-server"
+if [ "${1:-}" = "--test" ]; then
+    command -v chromium >/dev/null 2>&1 || want="$want chromium"
+fi
+[ -n "$want" ] || exit 0
+if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+echo "installing:$want"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+# shellcheck disable=SC2086
+$sudo apt-get install -y -qq --no-install-recommends $want >/dev/null
