@@ -1,0 +1,63 @@
+"""The contract every collector (fim, commands, configs, cis, esx) fulfils for `ospatrol audit`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from ospatrol.model import Event, Finding, Host
+
+if TYPE_CHECKING:
+    from ospatrol.store import Store
+    from ospatrol.transport import Transport
+
+STATUSES = ("ok", "incomplete", "error")
+
+
+@dataclass(frozen=True)
+class CollectorResult:
+    """What one collector learned about one host in one audit.
+
+    `status` is `ok` when the scan was complete, `incomplete` when it could not finish (the stored
+    state was left untouched), `error` for a fault of ours or the host's that is not transient.
+    `baseline_changed` tells callers (the Ansible module) that stored state moved.
+    """
+
+    collector: str
+    status: str
+    findings: tuple[Finding, ...] = ()
+    error: str = ""
+    baseline_changed: bool = False
+
+
+class Collector(Protocol):
+    """A collector is stateless; all state lives in the store."""
+
+    name: str
+
+    async def collect(
+        self, host: Host, transport: Transport, store: Store, *, dry_run: bool = False
+    ) -> CollectorResult:
+        """Scan `host`; with `dry_run`, compare but write nothing to the store."""
+        ...
+
+
+def location(host: str, collector: str) -> str:
+    """The stable event location of an agentless finding; rules match on it."""
+    return f"agentless:{host}:{collector}"
+
+
+def finding_event(finding: Finding, when: float | None = None) -> Event:
+    """The event a finding becomes, ready for the analysis engine."""
+    extra = {"collector": finding.collector, "kind": finding.kind, "subject": finding.subject}
+    if finding.diff:
+        extra["diff"] = finding.diff
+    kwargs = {} if when is None else {"time": when}
+    return Event(
+        text=finding.event_text,
+        location=location(finding.host, finding.collector),
+        host=finding.host,
+        source="agentless",
+        extra=extra,
+        **kwargs,
+    )
