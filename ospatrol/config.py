@@ -25,8 +25,14 @@ class Config:
     """Findings whose alert level reaches this count as findings for exit codes and mail."""
 
 
-_TYPES: dict[str, type] = {"state_dir": Path, "concurrency": int, "connect_timeout": float,
-                           "command_timeout": float, "host_key_policy": str, "alert_level": int}
+_TYPES: dict[str, type] = {
+    "state_dir": Path,
+    "concurrency": int,
+    "connect_timeout": float,
+    "command_timeout": float,
+    "host_key_policy": str,
+    "alert_level": int,
+}
 
 
 def load_config(path: Path | None, state_dir: Path | None = None) -> Config:

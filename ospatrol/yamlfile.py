@@ -48,7 +48,8 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _con
 def load_yaml_text(text: str, path: str) -> Any:
     """Parse YAML `text` (read from `path`); syntax errors become `InputError` with the line."""
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+        # _LineLoader is a SafeLoader: no arbitrary Python objects.
+        return yaml.load(text, Loader=_LineLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None

@@ -90,7 +90,9 @@ def cli(
     """OSPatrol: audit a fleet over SSH and analyse its logs, OSSEC-style."""
     verbosity = -1 if quiet else verbose
     level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     ctx.obj = Context(config_path or _default_config(), state_dir, verbosity)
 
 
