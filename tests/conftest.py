@@ -1,0 +1,35 @@
+"""Shared fixtures: the real third-party data folder and the lab's servers on 127.0.0.1.
+
+Server fixtures are session-scoped: under pytest-xdist each worker starts its own, on free ports,
+in its own temporary directory. Clients must pin the fixture's host key (`known_hosts`) and not
+use an ssh-agent (`agent_path=None` for asyncssh), so nothing depends on the caller's environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ospatrol.lab.sshd import SshdServer
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """/work/shared/data: real third-party test data, kept outside the repository."""
+    return REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def lab_sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdServer]:
+    """A running OpenSSH server: .port, .user, .client_key, .known_hosts(_line), .tree, .log_path.
+
+    Shared by the whole session: do not rotate its host key (use `SshdServer` under tmp_path).
+    """
+    server = SshdServer(tmp_path_factory.mktemp("sshd"))
+    server.start()
+    yield server
+    server.stop()
