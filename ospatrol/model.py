@@ -60,7 +60,7 @@ class Host:
     connection: str = "ssh"
     credentials: Credentials = field(default_factory=Credentials)
     groups: tuple[str, ...] = ()
-    vars: Mapping[str, Any] = field(default=_EMPTY, repr=False)
+    vars: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, repr=False)
 
     @property
     def user(self) -> str | None:
@@ -86,7 +86,7 @@ class Event:
     host: str = ""
     time: float = field(default_factory=time.time)
     source: str = "agentless"
-    extra: Mapping[str, Any] = field(default=_EMPTY)
+    extra: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class Alert:
     description: str
     event: Event
     groups: tuple[str, ...] = ()
-    fields: Mapping[str, str] = field(default=_EMPTY)
+    fields: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     decoder: str | None = None
     firedtimes: int = 1
     mail: bool = False
