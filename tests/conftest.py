@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ospatrol.lab.sshd import SshdServer
+from ospatrol.lab.switch import SwitchServer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,6 +31,17 @@ def lab_sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdServer]:
     Shared by the whole session: do not rotate its host key (use `SshdServer` under tmp_path).
     """
     server = SshdServer(tmp_path_factory.mktemp("sshd"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def lab_switch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwitchServer]:
+    """A simulated Cisco IOS switch (fake-switches): .port, .user, .password, .enable_password,
+    .hostname, .known_hosts_line. Its running config is shared by the session: tests that change
+    it must use values of their own."""
+    server = SwitchServer(tmp_path_factory.mktemp("switch"))
     server.start()
     yield server
     server.stop()

@@ -1,0 +1,206 @@
+"""A simulated Cisco IOS switch (the `fake-switches` package) over SSH on 127.0.0.1.
+
+`SwitchServer` starts it as a child process, `python -m ospatrol.lab.switch`, because it runs a
+Twisted reactor, which must stay out of the test process and of asyncio. The launcher builds the
+generic Cisco core (privileged mode behind an enable password, `show running-config`,
+`configure terminal`) and serves it with the package's SSH realm, but with a host key of our own
+(the package ships one fixed, public key) and passwords as Twisted expects them: the login password
+as bytes, the enable password as str (the stock launcher passes bytes there, so `enable` never
+matches).
+
+Passwords go to the child through the environment, not its command line, so `ps` does not show
+them; the command-line options exist for manual use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncssh
+
+from ospatrol.lab.sshd import free_port, port_accepts
+
+START_TIMEOUT = 20.0
+ENV_PASSWORD = "OSPATROL_LAB_SWITCH_PASSWORD"
+ENV_ENABLE = "OSPATROL_LAB_SWITCH_ENABLE"
+
+
+class SwitchError(RuntimeError):
+    """The simulated switch could not be started."""
+
+
+@dataclass
+class SwitchServer:
+    """One simulated IOS switch; after `start()`, `port` and `known_hosts_line` are set."""
+
+    directory: Path
+    port: int = 0
+    user: str = "admin"
+    password: str = field(default="lab-password", repr=False)
+    enable_password: str = field(default="lab-enable", repr=False)
+    hostname: str = "lab-ios"
+    host_key: Path = field(init=False)
+    log_path: Path = field(init=False)
+    known_hosts_line: str = field(init=False, default="")
+    _proc: subprocess.Popen | None = field(init=False, default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.directory = Path(self.directory).resolve()
+        self.host_key = self.directory / "switch_host_key"
+        self.log_path = self.directory / "switch.log"
+
+    @property
+    def pid(self) -> int | None:
+        """The pid of the running launcher started by this object, if any."""
+        return self._proc.pid if self._proc and self._proc.poll() is None else None
+
+    def command(self) -> list[str]:
+        """The launcher's argument list (passwords travel in `environment()`)."""
+        return [
+            sys.executable,
+            "-m",
+            "ospatrol.lab.switch",
+            "--port",
+            str(self.port),
+            "--user",
+            self.user,
+            "--hostname",
+            self.hostname,
+            "--host-key",
+            str(self.host_key),
+        ]
+
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, ENV_PASSWORD: self.password, ENV_ENABLE: self.enable_password}
+
+    def start(self) -> None:
+        """Start the launcher and return once the port accepts connections."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if not self.host_key.exists():
+            key = asyncssh.generate_private_key("ssh-ed25519")
+            self.host_key.write_bytes(key.export_private_key("openssh"))
+            self.host_key.chmod(0o600)
+        public = asyncssh.read_private_key(self.host_key).export_public_key("openssh").decode()
+        self.port = self.port or free_port()
+        with self.log_path.open("ab") as log:
+            self._proc = subprocess.Popen(
+                self.command(),
+                env=self.environment(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                self._proc = None
+                raise SwitchError(f"fake-switches exited at start:\n{self._log_tail()}")
+            if port_accepts(self.port):
+                key_type, key_b64 = public.split()[:2]
+                self.known_hosts_line = f"[127.0.0.1]:{self.port} {key_type} {key_b64}"
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise SwitchError(f"fake-switches did not listen on {self.port}:\n{self._log_tail()}")
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def _log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+def _ios_core(hostname: str, enable_password: str):
+    """fake-switches' generic Cisco core, plus IOS `end` (netmiko leaves config mode with it)."""
+    from fake_switches.cisco.cisco_core import CiscoSwitchCore
+    from fake_switches.cisco.command_processor.config import ConfigCommandProcessor
+    from fake_switches.cisco.command_processor.config_interface import (
+        ConfigInterfaceCommandProcessor,
+    )
+    from fake_switches.cisco.command_processor.config_vlan import ConfigVlanCommandProcessor
+    from fake_switches.cisco.command_processor.config_vrf import ConfigVRFCommandProcessor
+    from fake_switches.cisco.command_processor.enabled import EnabledCommandProcessor
+    from fake_switches.switch_factory import SwitchFactory
+
+    class ConfigWithEnd(ConfigCommandProcessor):
+        def do_end(self, *_args: str) -> None:
+            # Sub-modes (interface, vlan) pass commands they do not know up to this processor,
+            # so `end` typed anywhere in configuration mode lands here and leaves it.
+            self.is_done = True
+
+    class IosCore(CiscoSwitchCore):
+        def new_command_processor(self):
+            return EnabledCommandProcessor(
+                config=ConfigWithEnd(
+                    config_vlan=ConfigVlanCommandProcessor(),
+                    config_vrf=ConfigVRFCommandProcessor(),
+                    config_interface=ConfigInterfaceCommandProcessor(),
+                )
+            )
+
+    return SwitchFactory(mapping={"ios": IosCore}).get("ios", hostname, enable_password)
+
+
+def serve(
+    port: int, user: str, password: str, enable_password: str, hostname: str, host_key: Path | None
+) -> None:
+    """Run one IOS switch on 127.0.0.1:port until terminated (blocks)."""
+    from fake_switches.transports.ssh_service import SSHDemoRealm, getRSAKeys
+    from twisted.conch.ssh import factory, keys
+    from twisted.cred import checkers, portal
+    from twisted.internet import reactor
+
+    core = _ios_core(hostname, enable_password)
+    ssh_factory = factory.SSHFactory()
+    ssh_factory.portal = portal.Portal(SSHDemoRealm(core))
+    ssh_factory.portal.registerChecker(
+        checkers.InMemoryUsernamePasswordDatabaseDontUse(**{user: password.encode()})
+    )
+    if host_key is not None:
+        private = keys.Key.fromFile(str(host_key))
+    else:
+        private = keys.Key.fromString(getRSAKeys()[1].encode())
+    key_type = private.sshType()
+    ssh_factory.privateKeys = {key_type: private}
+    ssh_factory.publicKeys = {key_type: private.public()}
+    reactor.listenTCP(port, ssh_factory, interface="127.0.0.1")
+    logging.getLogger(__name__).warning("switch %s listening on 127.0.0.1:%d", hostname, port)
+    reactor.run()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m ospatrol.lab.switch", description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--user", default="admin")
+    parser.add_argument("--password", default=os.environ.get(ENV_PASSWORD))
+    parser.add_argument("--enable-password", default=os.environ.get(ENV_ENABLE))
+    parser.add_argument("--hostname", default="lab-ios")
+    parser.add_argument("--host-key", type=Path, help="OpenSSH private key (default: stock RSA)")
+    args = parser.parse_args(argv)
+    if not args.password or not args.enable_password:
+        parser.error(f"--password/--enable-password (or {ENV_PASSWORD}/{ENV_ENABLE}) required")
+    # fake-switches logs every line typed at INFO, including the enable password: keep WARNING.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    serve(args.port, args.user, args.password, args.enable_password, args.hostname, args.host_key)
+
+
+if __name__ == "__main__":
+    main()
