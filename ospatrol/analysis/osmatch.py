@@ -1,0 +1,123 @@
+"""OS_Match: OSSEC's plain-string matcher (`<match>`, `<program_name>`, `<hostname>`, `<user>` ...).
+
+Semantics are those of OSSEC 4.x (``os_regex/os_match_compile.c``), which turns an OS_Match
+expression into a caseless PCRE2 by escaping ``. [ ] { } + ? * ( ) \\`` and leaving the rest:
+
+- ``|`` separates alternatives; ``^`` and ``$`` are anchors (also, as in OSSEC, in the middle of
+  an alternative, where they make it unmatchable except at the text's edges);
+- an empty expression matches everything; matching is case-insensitive;
+- a ``!`` at the very start of the whole expression is taken off and sets ``negate`` (the caller
+  applies it: ``test`` always answers "does the expression match").
+
+Alternatives that are plain strings (the common case) run as ``str`` operations on the lowercased
+text (``in``, ``startswith``, ``endswith``, ``==``); anything else goes through the shared regex
+runner of :mod:`ospatrol.analysis.pcre`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ospatrol.analysis.patterns import DEFAULT_TIMEOUT, MAX_INPUT, Captured
+from ospatrol.analysis.pcre import RegexPattern
+
+_MATCH_SPECIALS = re.compile(r"[.\[\]{}+?*()\\]")
+
+
+class LiteralAlternatives:
+    """Case-insensitive plain strings, each optionally anchored at the start and/or the end."""
+
+    __slots__ = ("_alternatives", "_unicode_program", "negate", "source", "timeouts")
+
+    def __init__(
+        self, source: str, alternatives: list[tuple[str, bool, bool]], negate: bool = False
+    ) -> None:
+        self.source = source
+        self.negate = negate
+        self.timeouts = 0
+        # (lowercased literal, anchored at start, anchored at end)
+        self._alternatives = tuple((lit.lower(), start, end) for lit, start, end in alternatives)
+        # For `search` on texts whose lowercase form changes length (rare non-ASCII letters).
+        self._unicode_program = re.compile(
+            "|".join(
+                ("^" if start else "") + re.escape(lit) + ("(?!\\n)$" if end else "")
+                for lit, start, end in alternatives
+            ),
+            re.IGNORECASE,
+        )
+
+    def test(self, text: str, lowered: str | None = None) -> bool:
+        if lowered is None:
+            lowered = text[:MAX_INPUT].lower()
+        elif len(lowered) > MAX_INPUT:
+            lowered = lowered[:MAX_INPUT]
+        for literal, at_start, at_end in self._alternatives:
+            if at_start:
+                if at_end:
+                    if lowered == literal:
+                        return True
+                elif lowered.startswith(literal):
+                    return True
+            elif at_end:
+                if lowered.endswith(literal):
+                    return True
+            elif literal in lowered:
+                return True
+        return False
+
+    def search(self, text: str) -> Captured | None:
+        lowered = text[:MAX_INPUT].lower()
+        # Offsets in the lowercased text are offsets in `text` only when lowercasing kept every
+        # character one character long (always for ASCII).
+        if len(lowered) != min(len(text), MAX_INPUT):
+            found = self._unicode_program.search(text[:MAX_INPUT])
+            return None if found is None else Captured((), found.end())
+        for literal, at_start, at_end in self._alternatives:
+            if at_start:
+                if at_end:
+                    if lowered == literal:
+                        return Captured((), len(literal))
+                elif lowered.startswith(literal):
+                    return Captured((), len(literal))
+            elif at_end:
+                if lowered.endswith(literal):
+                    return Captured((), len(lowered))
+            else:
+                index = lowered.find(literal)
+                if index >= 0:
+                    return Captured((), index + len(literal))
+        return None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.source!r})"
+
+
+def split_literal(alternative: str) -> tuple[str, bool, bool] | None:
+    """(literal, ^, $) when `alternative` is a plain string with optional edge anchors."""
+    at_start = alternative.startswith("^")
+    body = alternative[1:] if at_start else alternative
+    at_end = body.endswith("$")
+    if at_end:
+        body = body[:-1]
+    if "^" in body or "$" in body:
+        return None
+    return body, at_start, at_end
+
+
+def translate_osmatch(source: str) -> str:
+    """The Python regex OSSEC's converter would build (PCRE2 and Python agree on it)."""
+    return _MATCH_SPECIALS.sub(lambda m: "\\" + m.group(0), source)
+
+
+def compile_osmatch(
+    source: str, *, timeout: float = DEFAULT_TIMEOUT
+) -> LiteralAlternatives | RegexPattern:
+    """Compile an OS_Match expression; never fails (every string is a valid OS_Match)."""
+    negate = source.startswith("!")
+    expression = source[1:] if negate else source
+    literals = [split_literal(alternative) for alternative in expression.split("|")]
+    if all(lit is not None for lit in literals):
+        return LiteralAlternatives(source, literals, negate)  # type: ignore[arg-type]
+    return RegexPattern(
+        source, translate_osmatch(expression), ascii_only=False, timeout=timeout, negate=negate
+    )

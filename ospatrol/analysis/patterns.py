@@ -1,0 +1,90 @@
+r"""The common face of OSSEC's three pattern dialects: one protocol, one factory.
+
+Decoders and rules hold compiled patterns and never care which dialect they came from:
+
+```python
+pattern = compile_pattern("osregex", r"^Failed \S+ for (\S+) from (\S+)")
+pattern.test(log)                    # bool; `negate` is NOT applied
+found = pattern.search(log)          # Captured(groups=("root", "1.2.3.4"), end=42) or None
+if found is not None:
+    rest = log[found.end :]          # decoders continue after a prematch from here
+```
+
+Dialects (`kind`):
+
+- ``"osmatch"`` -- OS_Match (`<match>`, `<program_name>`, `<hostname>`, `<url>`, `<user>`, ...):
+  plain strings, ``|`` between alternatives, ``^`` and ``$`` anchors, case-insensitive. A leading
+  ``!`` on the whole expression sets ``pattern.negate`` (the caller applies it). Literal
+  alternatives run as ``str`` operations on the lowercased text; pass ``lowered=text.lower()`` to
+  ``test`` when one event is tested against many patterns, so it is lowercased once.
+- ``"osregex"`` -- OS_Regex (`<regex>`, `<prematch>`): translated to a Python regex exactly as
+  OSSEC 4.x translates it to PCRE2 (``os_regex/os_converter.c``): quantifiers are lazy except at
+  the end of an alternative, ``\.`` is any character, ``+``/``*`` after a plain character are
+  literals, case-insensitive. Unknown escapes raise PatternError.
+- ``"pcre2"`` -- `<pcre2>`, `<prematch_pcre2>`, `<match_pcre2>`, ...: PCRE2 syntax through the
+  ``regex`` module, caseless, ASCII classes (analysisd compiles with PCRE2_CASELESS only, no UTF).
+
+Captures follow OSSEC's PCRE2 path: groups that did not take part in the match are left out, so
+``groups`` holds only the captured strings, in order (``(a)?(b)`` on "b" gives ``("b",)``).
+
+Bounded cost: texts are cut to OS_MAXSTR (65,536) characters; regex patterns that could backtrack
+badly (nested or many unbounded repeats), and any regex on a long text, run under a time budget.
+A pattern that runs out of it counts as not matching and increments its ``timeouts`` counter,
+which the engine reads to report. See :mod:`ospatrol.analysis.pcre`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+PatternKind = Literal["osmatch", "osregex", "pcre2"]
+
+# OSSEC's OS_MAXSTR: analysisd never looks past this many bytes of a log.
+MAX_INPUT = 65536
+# Seconds one regex search may take before it is abandoned as "no match".
+DEFAULT_TIMEOUT = 0.05
+
+
+class PatternError(ValueError):
+    """A pattern that does not compile: the message says what is wrong; the loader adds
+    file and line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Captured:
+    """A successful search: the captured groups and the offset in the text after the match."""
+
+    groups: tuple[str, ...]
+    end: int
+
+
+class Pattern(Protocol):
+    """A compiled pattern of any dialect."""
+
+    source: str
+    negate: bool
+    timeouts: int
+
+    def test(self, text: str, lowered: str | None = None) -> bool:
+        """Whether the pattern matches `text` (negation not applied). `lowered` may carry
+        `text.lower()` computed once per event; literal matchers use it, others ignore it."""
+        ...
+
+    def search(self, text: str) -> Captured | None:
+        """The first match's captures and end offset, or None."""
+        ...
+
+
+def compile_pattern(kind: PatternKind, source: str, *, timeout: float = DEFAULT_TIMEOUT) -> Pattern:
+    """Compile `source` in dialect `kind`; raises PatternError when it is invalid."""
+    # Imported here: the dialect modules import PatternError and Captured from this one.
+    from ospatrol.analysis import osmatch, osregex, pcre
+
+    if kind == "osmatch":
+        return osmatch.compile_osmatch(source, timeout=timeout)
+    if kind == "osregex":
+        return osregex.compile_osregex(source, timeout=timeout)
+    if kind == "pcre2":
+        return pcre.compile_pcre2(source, timeout=timeout)
+    raise PatternError(f"unknown pattern kind {kind!r} (expected osmatch, osregex or pcre2)")
