@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from ospatrol.lab.lab import Lab
 from ospatrol.lab.sshd import SshdServer
 from ospatrol.lab.switch import SwitchServer
 
@@ -45,3 +46,13 @@ def lab_switch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwitchServe
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """The whole lab as `ospatrol lab up` starts it: .sshd, .switch, .simulator (the simulator's
+    ready file, or None), .simulator_devices(), .inventory_path, .known_hosts_path."""
+    started = Lab(tmp_path_factory.mktemp("lab"))
+    started.up()
+    yield started
+    started.down()

@@ -22,7 +22,9 @@ from ospatrol.errors import OSPatrolError
 EXIT_USAGE = 3
 
 # name -> "module:attribute"; a command is listed here only once it works.
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "lab": "ospatrol.cli.lab_cmd:lab",
+}
 
 
 @dataclass

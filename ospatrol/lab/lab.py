@@ -1,0 +1,363 @@
+"""The local lab as a whole: start, inspect and stop its servers; write its Ansible inventory.
+
+`Lab(directory).up()` starts, on 127.0.0.1 and free ports, an OpenSSH server (`sshd/`), a
+simulated Cisco IOS switch (`switch/`) and, when the package has it, the device simulator
+(`sim/`). Each runs detached in its own session with a pid file `NAME.pid`; `lab.json` records
+what `up` started (pid-file path, ports, and the command-line arguments that identify the
+process), so `down` and `status` work from another process and `down` never signals a pid that
+has since been reused by something else. `up` then writes `inventory.yml` (groups `linux`,
+`ios`, and one group per simulated platform) and `known_hosts`.
+
+The tests use the same code through the `lab` fixture; `ospatrol lab` is a thin wrapper.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ospatrol.errors import OSPatrolError
+from ospatrol.lab.sshd import SshdServer, port_accepts
+from ospatrol.lab.switch import SwitchServer
+
+STATE_FILE = "lab.json"
+SIMULATOR_TIMEOUT = 60.0
+STOP_TIMEOUT = 5.0
+
+
+class LabError(OSPatrolError):
+    """The lab could not be started (a server failed); names the server and its log."""
+
+
+@dataclass(frozen=True)
+class Service:
+    """One process `up` started: how to find it again and what it should be listening on."""
+
+    name: str
+    pid_file: Path
+    ports: tuple[int, ...]
+    match: tuple[str, ...]  # arguments its command line must contain (guards against pid reuse)
+    log: Path
+
+    def pid(self) -> int | None:
+        try:
+            return int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def alive(self) -> bool:
+        """True when the pid file names a live process whose command line is still ours."""
+        pid = self.pid()
+        return pid is not None and _cmdline_matches(pid, self.match)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pid_file": str(self.pid_file),
+            "ports": list(self.ports),
+            "match": list(self.match),
+            "log": str(self.log),
+        }
+
+    @classmethod
+    def from_json(cls, name: str, data: dict[str, Any]) -> Service:
+        return cls(
+            name,
+            Path(data["pid_file"]),
+            tuple(int(p) for p in data["ports"]),
+            tuple(data["match"]),
+            Path(data["log"]),
+        )
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    """What `status` reports about one service; `accepting` lists ports that accept now."""
+
+    name: str
+    pid: int | None
+    alive: bool
+    ports: tuple[int, ...]
+    accepting: tuple[int, ...]
+
+    @property
+    def healthy(self) -> bool:
+        return self.alive and set(self.accepting) == set(self.ports)
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    # A zombie has an empty command line: it counts as gone.
+    return [arg.decode(errors="replace") for arg in raw.split(b"\0") if arg]
+
+
+def _cmdline_matches(pid: int, match: tuple[str, ...]) -> bool:
+    """True when `match` appears, as consecutive words, in the command line of `pid`.
+
+    Compared word by word on the joined line because sshd retitles itself into one argument
+    ("sshd: /usr/sbin/sshd -D -e -f CONFIG [listener] ...").
+    """
+    words = " ".join(_cmdline(pid)).split()
+    wanted = " ".join(match).split()
+    if not words or not wanted:
+        return False
+    return any(words[i : i + len(wanted)] == wanted for i in range(len(words) - len(wanted) + 1))
+
+
+def _stop_pid(pid: int, match: tuple[str, ...]) -> bool:
+    """SIGTERM (then SIGKILL) `pid` if its command line still matches; True if it was ours."""
+    if not _cmdline_matches(pid, match):
+        return False
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while time.monotonic() < deadline:
+        if not _cmdline_matches(pid, match):
+            return True
+        time.sleep(0.05)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    return True
+
+
+@dataclass
+class Lab:
+    """A lab directory; `up()` fills in the servers, `load()` reads back what `up` recorded."""
+
+    directory: Path
+    sshd: SshdServer | None = None
+    switch: SwitchServer | None = None
+    simulator: dict[str, Any] | None = None  # the simulator's own simulator.json, when it runs
+    services: dict[str, Service] = field(default_factory=dict)
+    _children: list[subprocess.Popen] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        self.directory = Path(self.directory).resolve()
+
+    @property
+    def inventory_path(self) -> Path:
+        return self.directory / "inventory.yml"
+
+    @property
+    def known_hosts_path(self) -> Path:
+        return self.directory / "known_hosts"
+
+    @property
+    def state_path(self) -> Path:
+        return self.directory / STATE_FILE
+
+    def load(self) -> bool:
+        """Read what `up` recorded; False when this directory holds no lab."""
+        try:
+            data = json.loads(self.state_path.read_text())
+        except FileNotFoundError:
+            return False
+        except (OSError, ValueError) as exc:
+            raise OSPatrolError(f"{self.state_path}: unreadable lab state ({exc})") from exc
+        self.services = {
+            name: Service.from_json(name, svc) for name, svc in data["services"].items()
+        }
+        return True
+
+    def status(self) -> list[ServiceStatus]:
+        """One entry per recorded service (empty when no lab was started here)."""
+        if not self.services:
+            self.load()
+        result = []
+        for svc in self.services.values():
+            alive = svc.alive()
+            accepting = tuple(p for p in svc.ports if alive and port_accepts(p))
+            result.append(ServiceStatus(svc.name, svc.pid(), alive, svc.ports, accepting))
+        return result
+
+    def is_up(self) -> bool:
+        states = self.status()
+        return bool(states) and all(s.healthy for s in states)
+
+    def up(self) -> None:
+        """Start every server, then write inventory.yml and known_hosts. Undone on failure."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self._start_sshd()
+            self._start_switch()
+            if importlib.util.find_spec("ospatrol.lab.simulator") is not None:
+                self._start_simulator()
+            self._write_state()
+            self._write_known_hosts()
+            self._write_inventory()
+        except BaseException:
+            self._write_state()
+            self.down()
+            raise
+
+    def down(self) -> list[str]:
+        """Stop what `up` started here (verified by command line); names of those stopped."""
+        if not self.services:
+            self.load()
+        stopped = []
+        for svc in reversed(list(self.services.values())):
+            pid = svc.pid()
+            if pid is not None and _stop_pid(pid, svc.match):
+                stopped.append(svc.name)
+            svc.pid_file.unlink(missing_ok=True)
+        # Reap our own children when the lab was started in this process (tests).
+        for server in (self.switch, self.sshd):
+            if server is not None:
+                server.stop()
+        for child in self._children:
+            child.poll()
+        self._children.clear()
+        self.state_path.unlink(missing_ok=True)
+        self.services = {}
+        return stopped
+
+    def _start_sshd(self) -> None:
+        self.sshd = SshdServer(self.directory / "sshd")
+        self.sshd.start()
+        self._record(
+            "sshd",
+            self.sshd.pid,
+            (self.sshd.port,),
+            ("-f", str(self.sshd.config_path)),
+            self.sshd.log_path,
+        )
+
+    def _start_switch(self) -> None:
+        # Fresh secrets per lab: they end up only in the lab's own inventory file.
+        self.switch = SwitchServer(
+            self.directory / "switch",
+            password=secrets.token_urlsafe(12),
+            enable_password=secrets.token_urlsafe(12),
+        )
+        self.switch.start()
+        self._record(
+            "switch",
+            self.switch.pid,
+            (self.switch.port,),
+            ("-m", "ospatrol.lab.switch", "--port", str(self.switch.port)),
+            self.switch.log_path,
+        )
+
+    def _start_simulator(self) -> None:
+        sim_dir = self.directory / "sim"
+        sim_dir.mkdir(parents=True, exist_ok=True)
+        ready = sim_dir / "simulator.json"
+        ready.unlink(missing_ok=True)
+        log = sim_dir / "simulator.log"
+        command = [
+            sys.executable,
+            "-m",
+            "ospatrol.lab.simulator",
+            "--dir",
+            str(sim_dir),
+            "--per-platform",
+            "1",
+        ]
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
+            )
+        self._children.append(proc)
+        self._record("simulator", proc.pid, (), ("-m", "ospatrol.lab.simulator", "--dir", str(sim_dir)), log)
+        deadline = time.monotonic() + SIMULATOR_TIMEOUT
+        while not ready.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = log.read_text(errors="replace")[-2000:]
+                raise LabError(f"device simulator did not start (log {log}):\n{tail}")
+            time.sleep(0.1)
+        self.simulator = json.loads(ready.read_text())
+        self.services["simulator"] = Service(
+            "simulator",
+            self.services["simulator"].pid_file,
+            tuple(d["port"] for d in self.simulator_devices()),
+            self.services["simulator"].match,
+            log,
+        )
+
+    def simulator_devices(self) -> list[dict[str, Any]]:
+        """The simulated devices, as the simulator's ready file lists them."""
+        return list((self.simulator or {}).get("devices", []))
+
+    def _record(
+        self, name: str, pid: int | None, ports: tuple[int, ...], match: tuple[str, ...], log: Path
+    ) -> None:
+        if pid is None:
+            raise LabError(f"{name} exited right after starting (log {log})")
+        pid_file = self.directory / f"{name}.pid"
+        pid_file.write_text(f"{pid}\n")
+        self.services[name] = Service(name, pid_file, ports, match, log)
+
+    def _write_state(self) -> None:
+        data = {"services": {name: svc.to_json() for name, svc in self.services.items()}}
+        self.state_path.write_text(json.dumps(data, indent=2) + "\n")
+
+    def _write_known_hosts(self) -> None:
+        lines = [self.sshd.known_hosts_line, self.switch.known_hosts_line]
+        lines += [d["known_hosts_line"] for d in self.simulator_devices() if "known_hosts_line" in d]
+        self.known_hosts_path.write_text("\n".join(lines) + "\n")
+
+    def inventory(self) -> dict[str, Any]:
+        """The lab's Ansible YAML inventory, as data."""
+        children: dict[str, Any] = {
+            "linux": {
+                "hosts": {
+                    "lab-linux": {
+                        "ansible_host": "127.0.0.1",
+                        "ansible_port": self.sshd.port,
+                        "ansible_user": self.sshd.user,
+                        "ansible_ssh_private_key_file": str(self.sshd.client_key),
+                        "ansible_ssh_common_args": (
+                            f"-o UserKnownHostsFile={self.known_hosts_path} "
+                            "-o StrictHostKeyChecking=yes"
+                        ),
+                    }
+                }
+            },
+            "ios": {
+                "hosts": {
+                    "lab-ios": {
+                        "ansible_host": "127.0.0.1",
+                        "ansible_port": self.switch.port,
+                        "ansible_network_os": "cisco.ios.ios",
+                        "ansible_connection": "network_cli",
+                        "ansible_user": self.switch.user,
+                        "ansible_password": self.switch.password,
+                        "ansible_become": True,
+                        "ansible_become_method": "enable",
+                        "ansible_become_password": self.switch.enable_password,
+                    }
+                }
+            },
+        }
+        for device in self.simulator_devices():
+            group = children.setdefault(device["platform"], {"hosts": {}})
+            group["hosts"][device["name"]] = dict(device["vars"])
+        return {"all": {"children": children}}
+
+    def _write_inventory(self) -> None:
+        text = "# Written by `ospatrol lab up`: the local lab, on 127.0.0.1 (lab-only secrets).\n"
+        text += yaml.safe_dump(self.inventory(), sort_keys=False)
+        self.inventory_path.write_text(text)
+        # It holds the lab's passwords.
+        self.inventory_path.chmod(0o600)

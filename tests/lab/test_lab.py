@@ -1,0 +1,123 @@
+"""`ospatrol lab up|status|down` end to end, as separate processes, and the `lab` fixture."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import asyncssh
+import yaml
+
+from ospatrol.lab.lab import Lab
+from ospatrol.lab.sshd import port_accepts
+
+
+def _ospatrol(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "ospatrol", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _gone(pid: int) -> bool:
+    """No such process, or a zombie waiting for a reaper (it runs nothing any more)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+async def _whoami(host: dict, known_hosts: Path) -> str:
+    async with asyncssh.connect(
+        host["ansible_host"],
+        host["ansible_port"],
+        username=host["ansible_user"],
+        client_keys=[host["ansible_ssh_private_key_file"]],
+        known_hosts=str(known_hosts),
+        agent_path=None,
+    ) as conn:
+        return (await conn.run("id -un", check=True)).stdout.strip()
+
+
+def test_up_status_down_leave_nothing_behind(tmp_path: Path):
+    lab_dir = tmp_path / "lab"
+    up = _ospatrol("lab", "up", "--dir", str(lab_dir), cwd=tmp_path)
+    assert up.returncode == 0, up.stderr
+    state = json.loads((lab_dir / "lab.json").read_text())
+    pids = {name: int(Path(svc["pid_file"]).read_text()) for name, svc in state["services"].items()}
+    ports = [port for svc in state["services"].values() for port in svc["ports"]]
+    assert {"sshd", "switch"} <= set(pids)
+    try:
+        inventory = yaml.safe_load((lab_dir / "inventory.yml").read_text())
+        groups = inventory["all"]["children"]
+        linux = groups["linux"]["hosts"]["lab-linux"]
+        ios = groups["ios"]["hosts"]["lab-ios"]
+        assert ios["ansible_network_os"] == "cisco.ios.ios"
+        assert ios["ansible_connection"] == "network_cli"
+        # Secrets live in the inventory only, never in what the command prints.
+        assert ios["ansible_password"] not in up.stdout + up.stderr
+        assert ios["ansible_become_password"] not in up.stdout + up.stderr
+        assert all(port_accepts(p) for p in ports)
+        user = asyncio.run(_whoami(linux, lab_dir / "known_hosts"))
+        assert user == linux["ansible_user"]
+
+        again = _ospatrol("lab", "up", "--dir", str(lab_dir), cwd=tmp_path)
+        assert again.returncode == 0
+        assert "already up" in again.stdout
+        assert json.loads((lab_dir / "lab.json").read_text()) == state
+
+        status = _ospatrol("lab", "status", "--dir", str(lab_dir), cwd=tmp_path)
+        assert status.returncode == 0, status.stdout
+        assert status.stdout.count("running") == len(pids)
+    finally:
+        down = _ospatrol("lab", "down", "--dir", str(lab_dir), cwd=tmp_path)
+    assert down.returncode == 0, down.stderr
+    assert all(_gone(pid) for pid in pids.values()), down.stdout
+    assert not any(port_accepts(p) for p in ports)
+    after = _ospatrol("lab", "status", "--dir", str(lab_dir), cwd=tmp_path)
+    assert after.returncode == 1
+    assert "no lab" in after.stdout
+
+
+def test_down_spares_a_process_that_reused_a_recorded_pid(tmp_path: Path):
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        lab_dir = tmp_path / "lab"
+        lab_dir.mkdir()
+        pid_file = lab_dir / "sshd.pid"
+        pid_file.write_text(f"{bystander.pid}\n")
+        service = {"pid_file": str(pid_file), "ports": [1], "match": ["-f", "x"], "log": "x"}
+        (lab_dir / "lab.json").write_text(json.dumps({"services": {"sshd": service}}))
+        status = _ospatrol("lab", "status", "--dir", str(lab_dir), cwd=tmp_path)
+        assert status.returncode == 1
+        assert "stopped" in status.stdout
+        down = _ospatrol("lab", "down", "--dir", str(lab_dir), cwd=tmp_path)
+        assert down.returncode == 0
+        time.sleep(0.2)
+        assert bystander.poll() is None
+        assert not (lab_dir / "lab.json").exists()
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_lab_fixture_serves_what_its_inventory_says(lab: Lab):
+    inventory = yaml.safe_load(lab.inventory_path.read_text())
+    groups = inventory["all"]["children"]
+    assert groups["linux"]["hosts"]["lab-linux"]["ansible_port"] == lab.sshd.port
+    assert groups["ios"]["hosts"]["lab-ios"]["ansible_port"] == lab.switch.port
+    for device in lab.simulator_devices():
+        assert device["name"] in groups[device["platform"]]["hosts"]
+    known = lab.known_hosts_path.read_text().splitlines()
+    assert lab.sshd.known_hosts_line in known
+    assert lab.switch.known_hosts_line in known
+    assert lab.is_up()
