@@ -13,6 +13,7 @@ The tests use the same code through the `lab` fixture; `ospatrol lab` is a thin 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -130,10 +131,8 @@ def _stop_pid(pid: int, match: tuple[str, ...]) -> bool:
         if not _cmdline_matches(pid, match):
             return True
         time.sleep(0.05)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     return True
 
 
@@ -279,7 +278,9 @@ class Lab:
                 start_new_session=True,
             )
         self._children.append(proc)
-        self._record("simulator", proc.pid, (), ("-m", "ospatrol.lab.simulator", "--dir", str(sim_dir)), log)
+        self._record(
+            "simulator", proc.pid, (), ("-m", "ospatrol.lab.simulator", "--dir", str(sim_dir)), log
+        )
         deadline = time.monotonic() + SIMULATOR_TIMEOUT
         while not ready.exists():
             if proc.poll() is not None or time.monotonic() > deadline:
@@ -314,7 +315,9 @@ class Lab:
 
     def _write_known_hosts(self) -> None:
         lines = [self.sshd.known_hosts_line, self.switch.known_hosts_line]
-        lines += [d["known_hosts_line"] for d in self.simulator_devices() if "known_hosts_line" in d]
+        lines += [
+            d["known_hosts_line"] for d in self.simulator_devices() if d.get("known_hosts_line")
+        ]
         self.known_hosts_path.write_text("\n".join(lines) + "\n")
 
     def inventory(self) -> dict[str, Any]:
