@@ -62,8 +62,7 @@ def status(directory: Path) -> None:
         raise SystemExit(1)
     for state in states:
         ports = (
-            " ".join(f"{p}{'' if p in state.accepting else '(closed)'}" for p in state.ports)
-            or "-"
+            " ".join(f"{p}{'' if p in state.accepting else '(closed)'}" for p in state.ports) or "-"
         )
         word = "running" if state.alive else "stopped"
         click.echo(f"{state.name:<10} {word:<8} pid {state.pid or '-':<8} ports {ports}")
