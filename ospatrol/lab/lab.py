@@ -19,6 +19,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -33,6 +34,9 @@ from ospatrol.lab.sshd import SshdServer, port_accepts
 from ospatrol.lab.switch import SwitchServer
 
 STATE_FILE = "lab.json"
+# Ports of the last lab in this directory, reused when free: the audit store pins host keys per
+# address and port, and the lab's keys persist in its directory, so stable ports keep the pins.
+PORTS_FILE = "ports.json"
 SIMULATOR_TIMEOUT = 60.0
 STOP_TIMEOUT = 5.0
 
@@ -94,6 +98,33 @@ class ServiceStatus:
     @property
     def healthy(self) -> bool:
         return self.alive and set(self.accepting) == set(self.ports)
+
+
+# Per simulated platform: the group vars that make the host an Ansible-style network device.
+SIMULATED_PLATFORM_VARS: dict[str, dict[str, str]] = {
+    "cisco_asa": {"ansible_network_os": "cisco.asa.asa", "ansible_connection": "network_cli"},
+    "juniper_junos": {
+        "ansible_network_os": "junipernetworks.junos.junos",
+        "ansible_connection": "network_cli",
+    },
+    "juniper_screenos": {"ansible_network_os": "screenos", "ansible_connection": "network_cli"},
+    "checkpoint_gaia": {
+        "ansible_network_os": "check_point.gaia.checkpoint",
+        "ansible_connection": "network_cli",
+    },
+    "esxi": {"ansible_connection": "ssh"},
+}
+
+
+def port_free(port: int) -> bool:
+    """True when nothing listens on 127.0.0.1:port (so a server of ours may bind it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _cmdline(pid: int) -> list[str]:
@@ -227,8 +258,16 @@ class Lab:
         self.services = {}
         return stopped
 
+    def _previous_port(self, name: str) -> int:
+        """The port `name` had in the last lab here, if still free; else 0 (pick any)."""
+        try:
+            port = int(json.loads((self.directory / PORTS_FILE).read_text())[name])
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0
+        return port if port_free(port) else 0
+
     def _start_sshd(self) -> None:
-        self.sshd = SshdServer(self.directory / "sshd")
+        self.sshd = SshdServer(self.directory / "sshd", port=self._previous_port("sshd"))
         self.sshd.start()
         self._record(
             "sshd",
@@ -242,6 +281,7 @@ class Lab:
         # Fresh secrets per lab: they end up only in the lab's own inventory file.
         self.switch = SwitchServer(
             self.directory / "switch",
+            port=self._previous_port("switch"),
             password=secrets.token_urlsafe(12),
             enable_password=secrets.token_urlsafe(12),
         )
@@ -291,14 +331,15 @@ class Lab:
         self.services["simulator"] = Service(
             "simulator",
             self.services["simulator"].pid_file,
-            tuple(d["port"] for d in self.simulator_devices()),
+            tuple(int(d["port"]) for d in self.simulator_devices()),
             self.services["simulator"].match,
             log,
         )
 
     def simulator_devices(self) -> list[dict[str, Any]]:
-        """The simulated devices, as the simulator's ready file lists them."""
-        return list((self.simulator or {}).get("devices", []))
+        """The simulated hosts, as the simulator's ready file lists them (name, platform, address,
+        port, user, password, enable_password, config_file)."""
+        return list((self.simulator or {}).get("hosts", []))
 
     def _record(
         self, name: str, pid: int | None, ports: tuple[int, ...], match: tuple[str, ...], log: Path
@@ -312,13 +353,14 @@ class Lab:
     def _write_state(self) -> None:
         data = {"services": {name: svc.to_json() for name, svc in self.services.items()}}
         self.state_path.write_text(json.dumps(data, indent=2) + "\n")
+        ports = {name: svc.ports[0] for name, svc in self.services.items() if len(svc.ports) == 1}
+        (self.directory / PORTS_FILE).write_text(json.dumps(ports) + "\n")
 
     def _write_known_hosts(self) -> None:
         lines = [self.sshd.known_hosts_line, self.switch.known_hosts_line]
-        lines += [
-            d["known_hosts_line"] for d in self.simulator_devices() if d.get("known_hosts_line")
-        ]
-        self.known_hosts_path.write_text("\n".join(lines) + "\n")
+        if self.simulator and self.simulator.get("known_hosts"):
+            lines += Path(self.simulator["known_hosts"]).read_text().splitlines()
+        self.known_hosts_path.write_text("\n".join(line for line in lines if line) + "\n")
 
     def inventory(self) -> dict[str, Any]:
         """The lab's Ansible YAML inventory, as data."""
@@ -354,8 +396,28 @@ class Lab:
             },
         }
         for device in self.simulator_devices():
-            group = children.setdefault(device["platform"], {"hosts": {}})
-            group["hosts"][device["name"]] = dict(device["vars"])
+            platform = device["platform"]
+            group = children.setdefault(
+                platform,
+                {
+                    "vars": {
+                        "ospatrol_platform": platform,
+                        **SIMULATED_PLATFORM_VARS.get(platform, {}),
+                    },
+                    "hosts": {},
+                },
+            )
+            host = {
+                "ansible_host": device.get("address", "127.0.0.1"),
+                "ansible_port": int(device["port"]),
+                "ansible_user": device["user"],
+                "ansible_password": device["password"],
+            }
+            if device.get("enable_password"):
+                host["ansible_become"] = True
+                host["ansible_become_method"] = "enable"
+                host["ansible_become_password"] = device["enable_password"]
+            group["hosts"][device["name"]] = host
         return {"all": {"children": children}}
 
     def _write_inventory(self) -> None:

@@ -121,3 +121,20 @@ def test_lab_fixture_serves_what_its_inventory_says(lab: Lab):
     assert lab.sshd.known_hosts_line in known
     assert lab.switch.known_hosts_line in known
     assert lab.is_up()
+
+
+def test_a_new_lab_in_the_same_directory_keeps_ports_and_host_keys(tmp_path: Path):
+    first = Lab(tmp_path / "lab")
+    first.up()
+    try:
+        ports = (first.sshd.port, first.switch.port)
+        pins = (first.sshd.known_hosts_line, first.switch.known_hosts_line)
+    finally:
+        first.down()
+    second = Lab(tmp_path / "lab")
+    second.up()
+    try:
+        assert (second.sshd.port, second.switch.port) == ports
+        assert (second.sshd.known_hosts_line, second.switch.known_hosts_line) == pins
+    finally:
+        second.down()
