@@ -24,6 +24,7 @@ EXIT_USAGE = 3
 # name -> "module:attribute"; a command is listed here only once it works.
 COMMANDS: dict[str, str] = {
     "lab": "ospatrol.cli.lab_cmd:lab",
+    "inventory": "ospatrol.cli.inventory_cmd:inventory",
 }
 
 

@@ -1,0 +1,221 @@
+"""Turn a host's resolved Ansible variables into a typed `ospatrol.model.Host`.
+
+This is the one place where raw inventory values become typed fields: `ansible_port` an int,
+`ansible_become` a bool (Ansible's truthy strings), `ansible_network_os`/`ospatrol_platform`/
+`ansible_connection` a platform and a connection kind. Transports never see raw var dicts for
+these settings. Errors name the host and the file and line that set the offending variable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from ospatrol.errors import InputError
+from ospatrol.inventory.data import Origin
+from ospatrol.model import Credentials, Host
+
+PLATFORMS = (
+    "linux",
+    "bsd",
+    "esxi",
+    "cisco_ios",
+    "cisco_asa",
+    "cisco_nxos",
+    "arista_eos",
+    "juniper_junos",
+    "juniper_screenos",
+    "checkpoint_gaia",
+)
+"""Every platform OSPatrol can audit; `checks/<platform>.yml` describes each."""
+
+NETWORK_PLATFORMS = frozenset(PLATFORMS) - {"linux", "bsd", "esxi"}
+"""Platforms reached through a device CLI (netmiko) rather than a Unix shell."""
+
+# `ansible_network_os` value (short or collection-qualified) -> platform. The platform names
+# themselves are accepted too, so `ospatrol_platform` and `ansible_network_os` share one table.
+NETWORK_OS: dict[str, str] = {
+    **{platform: platform for platform in PLATFORMS},
+    "ios": "cisco_ios",
+    "cisco.ios.ios": "cisco_ios",
+    "iosxe": "cisco_ios",
+    "asa": "cisco_asa",
+    "cisco.asa.asa": "cisco_asa",
+    "pix": "cisco_asa",
+    "fwsm": "cisco_asa",
+    "nxos": "cisco_nxos",
+    "cisco.nxos.nxos": "cisco_nxos",
+    "eos": "arista_eos",
+    "arista.eos.eos": "arista_eos",
+    "junos": "juniper_junos",
+    "junipernetworks.junos.junos": "juniper_junos",
+    "screenos": "juniper_screenos",
+    "gaia": "checkpoint_gaia",
+    "checkpoint": "checkpoint_gaia",
+    "check_point.gaia.checkpoint": "checkpoint_gaia",
+    "freebsd": "bsd",
+    "openbsd": "bsd",
+    "netbsd": "bsd",
+    "vmware_esxi": "esxi",
+}
+
+# `ansible_connection` value (short or collection-qualified) -> how OSPatrol reaches the host.
+CONNECTIONS: dict[str, str] = {
+    "local": "local",
+    "ansible.builtin.local": "local",
+    "ssh": "ssh",
+    "ansible.builtin.ssh": "ssh",
+    "smart": "ssh",
+    "paramiko": "ssh",
+    "paramiko_ssh": "ssh",
+    "ansible.builtin.paramiko_ssh": "ssh",
+    "network_cli": "network_cli",
+    "ansible.netcommon.network_cli": "network_cli",
+    "netconf": "network_cli",
+    "ansible.netcommon.netconf": "network_cli",
+    "httpapi": "network_cli",
+    "ansible.netcommon.httpapi": "network_cli",
+}
+
+BOOLEANS_TRUE = frozenset(("y", "yes", "on", "1", "true", "t"))
+BOOLEANS_FALSE = frozenset(("n", "no", "off", "0", "false", "f"))
+
+# Setting -> the variables Ansible reads it from, first found wins.
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "address": ("ansible_host", "ansible_ssh_host"),
+    "port": ("ansible_port", "ansible_ssh_port"),
+    "user": ("ansible_user", "ansible_ssh_user"),
+    "password": ("ansible_password", "ansible_ssh_pass", "ansible_ssh_password"),
+    "key": ("ansible_ssh_private_key_file", "ansible_private_key_file"),
+    "become_password": ("ansible_become_password", "ansible_become_pass"),
+}
+
+
+def to_bool(value: Any) -> bool:
+    """Ansible's `boolean()`: bools, 1/0 and the truthy/falsy strings; anything else ValueError."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in BOOLEANS_TRUE:
+            return True
+        if lowered in BOOLEANS_FALSE:
+            return False
+    raise ValueError(f"{value!r} is not a boolean (use true/false, yes/no, on/off, 1/0)")
+
+
+def build_host(
+    name: str,
+    groups: tuple[str, ...],
+    variables: Mapping[str, Any],
+    origin_of: Callable[[str], Origin],
+) -> Host:
+    """The `Host` record for `name`; `origin_of(var)` says where a variable was set."""
+
+    def fail(var: str, message: str) -> InputError:
+        return origin_of(var).error(f"host {name!r}: {message}")
+
+    def first(setting: str) -> tuple[str, Any]:
+        for var in _ALIASES[setting]:
+            if variables.get(var) is not None:
+                return var, variables[var]
+        return _ALIASES[setting][0], None
+
+    def text(setting: str) -> str | None:
+        _var, value = first(setting)
+        return None if value is None else str(value)
+
+    port_var, port = first("port")
+    port = _port(port, fail, port_var)
+    become = variables.get("ansible_become", False)
+    try:
+        become = to_bool(become)
+    except ValueError as exc:
+        raise fail("ansible_become", f"ansible_become: {exc}") from None
+    platform = _platform(variables, fail)
+    connection = _connection(variables, platform, fail)
+    become_password = text("become_password")
+    credentials = Credentials(
+        user=text("user"),
+        password=text("password"),
+        private_key_file=text("key"),
+        become=become,
+        become_method=str(variables.get("ansible_become_method") or "sudo"),
+        become_user=str(variables.get("ansible_become_user") or "root"),
+        become_password=become_password,
+        enable_secret=become_password if platform in NETWORK_PLATFORMS else None,
+    )
+    return Host(
+        name=name,
+        address=text("address") or name,
+        port=port,
+        platform=platform,
+        connection=connection,
+        credentials=credentials,
+        groups=groups,
+        vars=MappingProxyType(dict(variables)),
+    )
+
+
+def _port(value: Any, fail: Callable[[str, str], InputError], var: str) -> int:
+    if value is None:
+        return 22
+    try:
+        if isinstance(value, (bool, float)):
+            raise ValueError
+        port = int(str(value).strip())
+    except ValueError:
+        raise fail(var, f"{var} must be a port number, got {value!r}") from None
+    if not 0 < port < 65536:
+        raise fail(var, f"{var} must be between 1 and 65535, got {port}")
+    return port
+
+
+def _platform(variables: Mapping[str, Any], fail: Callable[[str, str], InputError]) -> str:
+    chosen = variables.get("ospatrol_platform")
+    if chosen is not None:
+        if chosen not in PLATFORMS:
+            raise fail(
+                "ospatrol_platform",
+                f"unknown ospatrol_platform {chosen!r}; valid: {', '.join(PLATFORMS)}",
+            )
+        return chosen
+    network_os = variables.get("ansible_network_os")
+    if network_os is not None:
+        platform = NETWORK_OS.get(str(network_os).strip().lower())
+        if platform is None:
+            raise fail(
+                "ansible_network_os",
+                f"unsupported ansible_network_os {network_os!r}; supported: "
+                f"{', '.join(sorted(NETWORK_OS))} (or set ospatrol_platform)",
+            )
+        return platform
+    return "linux"
+
+
+def _connection(
+    variables: Mapping[str, Any], platform: str, fail: Callable[[str, str], InputError]
+) -> str:
+    raw = variables.get("ansible_connection")
+    kind = "ssh"
+    if raw is not None:
+        kind = CONNECTIONS.get(str(raw).strip())
+        if kind is None:
+            raise fail(
+                "ansible_connection",
+                f"unsupported ansible_connection {raw!r}; "
+                f"supported: {', '.join(sorted(CONNECTIONS))}",
+            )
+    if platform in NETWORK_PLATFORMS:
+        # Old-style network inventories say `local` and reach the device over SSH anyway.
+        return "network_cli"
+    if kind == "network_cli":
+        raise fail(
+            "ansible_connection",
+            f"ansible_connection {raw!r} needs ansible_network_os (or ospatrol_platform) "
+            "naming a network platform",
+        )
+    return kind
