@@ -197,7 +197,7 @@ class _HostAuditor:
             log.exception("internal error auditing %s", host.name)
             reason = f"error: internal error: {type(exc).__name__}"
             results, status, error = [], "error", reason
-            audit_findings = [_audit_finding(host, "incomplete", reason)]
+            audit_findings = _incomplete(host, reason)[1]
         findings = [*audit_findings, *(f for r in results for f in r.findings)]
         reported = tuple(self._analyse(f) for f in findings)
         for result in results:
@@ -221,9 +221,8 @@ class _HostAuditor:
 
     async def _collect(self, host: Host) -> tuple[list[CollectorResult], str, str, list[Finding]]:
         """Run the collectors; returns their results, the connection status, error and findings."""
-        from ospatrol.transport import (
+        from ospatrol.transport.errors import (
             AuthenticationFailed,
-            CommandTimeout,
             ConnectTimeout,
             HostKeyChanged,
             HostKeyUnknown,
@@ -233,25 +232,21 @@ class _HostAuditor:
 
         if not host.address:
             reason = "error: host has no address"
-            return [], "error", reason, [_audit_finding(host, "incomplete", reason)]
+            return [], "error", *_incomplete(host, reason)
         results: list[CollectorResult] = []
         try:
             async with asyncio.timeout(self.options.host_timeout):
                 async with self.opener(host) as transport:
                     results = await self._run_collectors(host, transport)
         except HostKeyChanged as exc:
-            return results, "error", str(exc), [_audit_finding(host, "hostkey", "", exc)]
+            return results, "error", str(exc), [_host_key_finding(host, exc)]
         except (Unreachable, ConnectTimeout) as exc:
-            kind = "timeout" if isinstance(exc, ConnectTimeout) else "unreachable"
-            return results, "unreachable", *_incomplete(host, f"{kind}: {exc}")
-        except AuthenticationFailed as exc:
-            return results, "error", *_incomplete(host, f"authentication failed: {exc}")
-        except HostKeyUnknown as exc:
-            return results, "error", *_incomplete(host, f"error: host key unknown: {exc}")
-        except (CommandTimeout, TimeoutError) as exc:
-            return results, "incomplete", *_incomplete(host, f"timeout: {exc or 'host timeout'}")
-        except TransportError as exc:
-            return results, "error", *_incomplete(host, f"error: {exc}")
+            return results, "unreachable", *_incomplete(host, exc.reason)
+        except (AuthenticationFailed, HostKeyUnknown, TransportError) as exc:
+            return results, "error", *_incomplete(host, exc.reason)
+        except TimeoutError:
+            reason = f"timeout: host not audited within {self.options.host_timeout:g} s"
+            return results, "incomplete", *_incomplete(host, reason)
         return results, "ok", "", []
 
     async def _run_collectors(self, host: Host, transport: Transport) -> list[CollectorResult]:
@@ -319,10 +314,9 @@ def _incomplete(host: Host, reason: str) -> tuple[str, list[Finding]]:
     return reason, [_finding(host, AUDIT_COLLECTOR, reason)]
 
 
-def _audit_finding(host: Host, kind: str, reason: str, exc: Exception | None = None) -> Finding:
-    if kind != "hostkey":
-        return _finding(host, AUDIT_COLLECTOR, reason)
-    text = host_key_text(host, exc)
+def _host_key_finding(host: Host, exc: Exception) -> Finding:
+    """The documented host-key event; the text comes from `HostKeyChanged.event_text`."""
+    text = getattr(exc, "event_text", None) or f"ospatrol: {exc}"
     return Finding(
         host=host.name,
         collector=AUDIT_COLLECTOR,
@@ -331,13 +325,3 @@ def _audit_finding(host: Host, kind: str, reason: str, exc: Exception | None = N
         detail=text.removeprefix("ospatrol: "),
         event_text=text,
     )
-
-
-def host_key_text(host: Host, exc: Exception | None) -> str:
-    """The documented host-key event text (docs/events.md), from a `HostKeyChanged` error."""
-    expected = getattr(exc, "expected", None)
-    presented = getattr(exc, "presented", None) or getattr(exc, "got", None)
-    where = f"{host.address}:{host.port}"
-    if expected and presented:
-        return f"ospatrol: host key changed for {where}: expected {expected}, got {presented}"
-    return f"ospatrol: host key changed for {where}: {exc}"

@@ -22,8 +22,9 @@ import hashlib
 import re
 import secrets
 import shlex
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ospatrol.collect.base import CollectorResult
@@ -64,7 +65,6 @@ class CommandSpec:
     name: str = ""
     filters: tuple[LineFilter, ...] = ()
     sort: bool = False
-    timeout: float | None = None
 
     @property
     def label(self) -> str:
@@ -98,7 +98,7 @@ def parse_command_specs(data: Any, path: str, line: int | None = None) -> tuple[
     """Parse a `commands:` section (a list) of a checks profile; every error names file and line.
 
     Each item is either a string (the command) or a mapping with `command` (required), `name`,
-    `sort` (bool), `timeout` (seconds) and `filters`: a list of `{drop: REGEX}` or
+    `sort` (bool) and `filters`: a list of `{drop: REGEX}` or
     `{sub: REGEX, with: TEXT}` applied to each line in file order.
     """
     if data is None:
@@ -137,7 +137,7 @@ def _parse_spec(item: Any, path: str, line: int | None, index: int) -> CommandSp
         return CommandSpec(command=item.strip())
     if not isinstance(item, dict):
         raise InputError(f"commands[{index}]: expected a string or a mapping", path, line)
-    unknown = set(item) - {"command", "name", "sort", "timeout", "filters"}
+    unknown = set(item) - {"command", "name", "sort", "filters"}
     if unknown:
         key = sorted(map(str, unknown))[0]
         raise InputError(f"commands[{index}]: unknown key {key!r}", path, _line_of(item, key, line))
@@ -154,17 +154,8 @@ def _parse_spec(item: Any, path: str, line: int | None, index: int) -> CommandSp
         raise InputError(
             f"commands[{index}]: 'sort' must be true or false", path, _line_of(item, "sort", line)
         )
-    timeout = item.get("timeout")
-    if timeout is not None and (
-        isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
-    ):
-        raise InputError(
-            f"commands[{index}]: 'timeout' must be a positive number",
-            path,
-            _line_of(item, "timeout", line),
-        )
     filters = _parse_filters(item.get("filters"), path, _line_of(item, "filters", line), index)
-    return CommandSpec(command.strip(), name, filters, sort, float(timeout) if timeout else None)
+    return CommandSpec(command.strip(), name, filters, sort)
 
 
 def _parse_filters(data: Any, path: str, line: int | None, index: int) -> tuple[LineFilter, ...]:
@@ -335,7 +326,8 @@ class CommandsCollector:
     def __init__(
         self, specs_for: Mapping[str, Sequence[CommandSpec]], timeout: float | None = None
     ):
-        """`specs_for` maps a platform to its commands; `timeout` bounds the whole batch."""
+        """`specs_for` maps a platform to its commands; `timeout` bounds the whole batch
+        (None: the transport's per-host command time-out)."""
         self.specs_for = specs_for
         self.timeout = timeout
 
@@ -345,22 +337,18 @@ class CommandsCollector:
     async def collect(
         self, host: Host, transport: Transport, store: Store, *, dry_run: bool = False
     ) -> CollectorResult:
-        from ospatrol.transport import CommandTimeout
+        from ospatrol.transport.errors import CommandTimeout
 
         specs = self.specs(host)
         if not specs:
             return CollectorResult(NAME, "ok")
         nonce = secrets.token_hex(8)
-        timeout = self.timeout
-        per_command = [s.timeout for s in specs if s.timeout]
-        if timeout is not None and per_command:
-            timeout = max(timeout, sum(per_command))
         try:
             result = await transport.run(
-                remote_command(build_script(specs, nonce)), timeout=timeout
+                remote_command(build_script(specs, nonce)), timeout=self.timeout
             )
         except CommandTimeout as exc:
-            return _incomplete(host, f"timeout: commands did not finish ({exc})")
+            return _incomplete(host, f"{exc.reason} (commands)")
         stdout = _text(result.stdout)
         try:
             batch = parse_batch(stdout, nonce, len(specs))
@@ -412,8 +400,24 @@ def _text(value: str | bytes) -> str:
     return value
 
 
-def specs_by_platform(
-    profiles: Iterable[tuple[str, Sequence[CommandSpec]]],
-) -> dict[str, tuple[CommandSpec, ...]]:
-    """Index (platform, specs) pairs as `CommandsCollector` wants them."""
-    return {platform: tuple(specs) for platform, specs in profiles}
+def load_command_profiles(checks_dir: Path | None = None) -> dict[str, tuple[CommandSpec, ...]]:
+    """The `commands:` section of every `checks/<platform>.yml`, by platform (file stem)."""
+    from ospatrol.paths import data_dir
+    from ospatrol.yamlfile import LineDict, load_yaml_file
+
+    folder = Path(checks_dir) if checks_dir else data_dir("checks")
+    profiles: dict[str, tuple[CommandSpec, ...]] = {}
+    errors: list[InputError] = []
+    for path in sorted(folder.glob("*.yml")):
+        data = load_yaml_file(path)
+        if not isinstance(data, LineDict) or "commands" not in data:
+            continue
+        try:
+            specs = parse_command_specs(data["commands"], str(path), data.line_of("commands"))
+        except InputErrors as exc:
+            errors.extend(exc.errors)
+            continue
+        profiles[path.stem] = specs
+    if errors:
+        raise InputErrors(errors)
+    return profiles

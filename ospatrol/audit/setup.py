@@ -1,0 +1,83 @@
+"""Build what an audit needs from config and shipped data: collectors, transport opener, engine.
+
+Collectors are looked up by name in `COLLECTORS` (name -> factory); a factory imports its module
+only when called, so `--only commands` never imports the FIM code. The analysis engine is optional:
+when `ospatrol.analysis` cannot give one, findings keep the audit's default levels.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ospatrol.audit.run import Analyzer, Opener
+from ospatrol.collect.base import Collector
+from ospatrol.config import Config
+from ospatrol.errors import InputError
+from ospatrol.model import Host
+
+log = logging.getLogger(__name__)
+
+
+def _commands(config: Config, checks_dir: Path | None) -> Collector:
+    from ospatrol.collect.commands import CommandsCollector, load_command_profiles
+
+    return CommandsCollector(load_command_profiles(checks_dir))
+
+
+def _fim(config: Config, checks_dir: Path | None) -> Collector:
+    from ospatrol.collect.fim import FimCollector
+
+    return FimCollector.from_checks(checks_dir) if checks_dir else FimCollector()
+
+
+COLLECTORS: dict[str, Callable[[Config, Path | None], Collector]] = {
+    "fim": _fim,
+    "commands": _commands,
+}
+"""Every collector `ospatrol audit` can run, in run order."""
+
+
+def parse_only(value: str | None) -> tuple[str, ...]:
+    """`--only fim,commands` as a tuple of known names (all when None); unknown names are errors."""
+    if not value:
+        return tuple(COLLECTORS)
+    names = tuple(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
+    unknown = [n for n in names if n not in COLLECTORS]
+    if unknown or not names:
+        raise InputError(
+            f"--only: unknown collector {', '.join(unknown) or value!r}; "
+            f"known: {', '.join(COLLECTORS)}"
+        )
+    return names
+
+
+def build_collectors(
+    names: Sequence[str], config: Config, checks_dir: Path | None = None
+) -> list[Collector]:
+    """The collectors `names`, built from the profiles in `checks_dir` (default: shipped)."""
+    return [COLLECTORS[name](config, checks_dir) for name in names]
+
+
+def transport_opener(config: Config) -> Opener:
+    """Opens one transport per host with the manager's time-outs and host-key policy."""
+    from ospatrol.transport import TransportSettings, open_transport
+
+    settings = TransportSettings.from_config(config)
+
+    def opener(host: Host) -> Any:
+        return open_transport(host, settings)
+
+    return opener
+
+
+def load_engine() -> Analyzer | None:
+    """The analysis engine over the default rule set, or None when it cannot be built."""
+    try:
+        from ospatrol.analysis import Engine
+    except ImportError:
+        log.info("analysis engine not available: findings keep their default levels")
+        return None
+    return Engine.for_default_ruleset()

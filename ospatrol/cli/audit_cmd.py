@@ -1,0 +1,104 @@
+"""`ospatrol audit`: audit the inventory's hosts, store the run, print a report, exit by outcome.
+
+Exit status: 0 nothing at or above the alert level, 1 findings at or above it, 2 some host could
+not be fully audited (unreachable, incomplete, error; wins over 1), 3 usage, config or lock error.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ospatrol.cli import Context, pass_context
+from ospatrol.report import FORMATS
+
+
+@click.command()
+@click.option(
+    "-i",
+    "--inventory",
+    "inventory_path",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Ansible inventory (YAML, INI, JSON or a directory).",
+)
+@click.option("-l", "--limit", help="Ansible --limit pattern selecting hosts.")
+@click.option("--only", help="Comma-separated collectors to run (default: all).")
+@click.option(
+    "-f", "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here."
+)
+@click.option("--dry-run", is_flag=True, help="Compare with the baselines but store nothing.")
+@click.option(
+    "--lock-wait",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait for another audit of the same state dir to finish.",
+)
+@click.option(
+    "--checks",
+    "checks_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of checks/<platform>.yml profiles (default: the shipped ones).",
+)
+@pass_context
+def audit(
+    ctx: Context,
+    inventory_path: Path,
+    limit: str | None,
+    only: str | None,
+    fmt: str,
+    output: Path | None,
+    dry_run: bool,
+    lock_wait: float,
+    checks_dir: Path | None,
+) -> None:
+    """Audit hosts over SSH: file integrity and command output against their baselines."""
+    from ospatrol.audit import AuditOptions, audit_lock, exit_status, run_audit
+    from ospatrol.audit.setup import build_collectors, load_engine, parse_only, transport_opener
+    from ospatrol.inventory import load_inventory
+    from ospatrol.report import render
+    from ospatrol.report.progress import progress_observer
+    from ospatrol.store import Store
+
+    config = ctx.load_config()
+    names = parse_only(only)
+    hosts = load_inventory(inventory_path).select(limit)
+    if not hosts:
+        raise click.UsageError(f"no host of {inventory_path} matches {limit or 'all'!r}")
+    collectors = build_collectors(names, config, checks_dir)
+    engine = load_engine()
+    observer = progress_observer(sys.stderr, quiet=ctx.verbosity < 0)
+    options = AuditOptions(
+        concurrency=config.concurrency,
+        dry_run=dry_run,
+        alert_level=config.alert_level,
+        options={"inventory": str(inventory_path), "limit": limit, "only": list(names)},
+    )
+    with audit_lock(config.state_dir, wait=lock_wait):
+        store = Store.open(config.state_dir)
+        try:
+            record = run_audit(
+                hosts,
+                collectors,
+                store,
+                transport_opener(config),
+                engine=engine,
+                options=options,
+                observers=[observer] if observer else [],
+            )
+        finally:
+            store.close()
+    report = render(record, fmt)
+    if output is None:
+        click.echo(report, nl=False)
+    else:
+        output.write_text(report, encoding="utf-8")
+        if ctx.verbosity >= 0:
+            click.echo(f"report written to {output}", err=True)
+    click.get_current_context().exit(exit_status(record))
