@@ -1,0 +1,285 @@
+"""Pre-decoding: split a raw log line into header fields and the message, as OSSEC's OS_CleanMSG.
+
+OSSEC's ``analysisd/cleanevent.c`` recognises a handful of fixed-position timestamp layouts; only
+the syslog-style ones are followed by a hostname and a program name:
+
+==========================================  ===========================  ======================
+layout (example)                            skipped                      then
+==========================================  ===========================  ======================
+``Dec 29 10:00:01``                         16 characters                host, program
+``2015-04-16 21:51:02,805`` (proftpd)       23                           host, program
+``2007-06-14T15:48:55-04:00`` (ISO 8601)    26, or 27..32 with fraction  host, program
+``2015 Dec 29 10:00:01``                    21                           host, program
+``2019:11:06-00:08:03`` (Sophos UTM)        20                           host, program
+``Mon Apr 17 18:27:14 2006`` (xferlog)      24                           --
+``01/28-09:13:16.240702`` (snort)           23                           --
+``01/28/1979-09:13:16.240702`` (suricata)   28                           --
+``[Fri Feb 11 18:06:35 2004]`` (apache)     27                           --
+``[Time 2006.12.28 15:53:55 UTC]`` (OS X)   25                           ``[Sender ..]``,
+                                                                         ``[Message ..]``,
+                                                                         ``[Host ..]``
+``1140804070.368  11623`` (squid)           14 and following spaces      --
+==========================================  ===========================  ======================
+
+After a syslog timestamp (and one optional extra space): the hostname is a run of
+``[A-Za-z0-9@_./()-]``; ``name: `` with no hostname is Solaris' program name; the program name
+may carry ``[pid]`` with or without the ``:``; ``facility|prio: name`` is AIX; a Solaris
+``[ID n fac.sev] `` tag after the program name is dropped from the log. Anything that does not fit
+leaves the log where the scan stopped, exactly as OSSEC (so a bad program name keeps the hostname
+but leaves ``program_name`` unset).
+
+Deliberate choices where OSSEC's C string handling has no Python equivalent: the line is cut at
+the first NUL and at OS_MAXSTR (65,536) characters, and ASCII control characters other than tab
+become spaces (OSSEC 3.6+ sanitises them, CVE-2020-8445; tab is kept because stock decoders match
+``\\t``). Lines without a hostname take ``default_hostname`` (OSSEC: the manager's name, or the
+agent's name for a location like ``(agent) 10.0.0.1->/var/log/messages``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ospatrol.analysis.patterns import MAX_INPUT
+
+# OSSEC's hostname_map: the characters of a hostname or a program name.
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@_.-/()")
+_DIGITS = frozenset("0123456789")
+_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
+_CONTROL = re.compile(r"[\x01-\x08\x0a-\x1f\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class PreDecoded:
+    """What pre-decoding learned about one log line.
+
+    ``full_log`` is the whole (sanitised) line; ``log`` is what decoders and rules look at.
+    ``hostname`` is never None: without one in the header it is the agent's or the default name.
+    ``hostname_from_header`` tells which. ``timestamp`` is the header's timestamp text as written
+    (None when no layout matched); ``agent_name`` is set for ``(agent) ...`` locations.
+    """
+
+    full_log: str
+    log: str
+    hostname: str
+    program_name: str | None
+    timestamp: str | None
+    location: str
+    hostname_from_header: bool
+    agent_name: str | None = None
+
+
+def sanitize(message: str) -> str:
+    """The line as analysisd sees it: cut at NUL and OS_MAXSTR, control characters as spaces."""
+    nul = message.find("\x00")
+    if nul >= 0:
+        message = message[:nul]
+    if len(message) > MAX_INPUT:
+        message = message[:MAX_INPUT]
+    return _CONTROL.sub(" ", message)
+
+
+# A timestamp layout: (minimum line length, ((position, allowed characters), ...), characters to
+# skip). Checked in OSSEC's order; the first that fits wins. A skip of 0 marks squid's layout,
+# which skips 14 characters and then every following space.
+_Layout = tuple[int, tuple[tuple[int, str], ...], int]
+_D = "0123456789"
+_ISO = ((4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"))
+SYSLOG_LAYOUTS: tuple[_Layout, ...] = (
+    (17, ((3, " "), (6, " "), (9, ":"), (12, ":"), (15, " ")), 16),  # Dec 29 10:00:01
+    (24, ((4, "-"), (7, "-"), (10, " "), (13, ":"), (16, ":"), (19, ",")), 23),  # proftpd
+    (33, (*_ISO, (22, ":"), (25, " ")), 26),  # 2007-06-14T15:48:55-04:00
+    # 2009-05-22T09:36:46.214994-07:00: 1 to 6 fraction digits, '.' or ','
+    *((33, (*_ISO, (19, ".,"), (colon, ":")), colon + 3) for colon in range(24, 30)),
+    (21, ((0, _D), (4, " "), (8, " "), (11, " "), (14, ":"), (17, ":"), (20, " ")), 21),
+    (20, ((0, _D), (4, ":"), (7, ":"), (10, "-"), (13, ":"), (16, ":")), 20),  # Sophos UTM
+)
+OTHER_LAYOUTS: tuple[_Layout, ...] = (
+    # xferlog: Mon Apr 17 18:27:14 2006
+    (
+        28,
+        ((3, " "), (7, " "), (10, " "), (13, ":"), (16, ":"), (19, " "), (24, " "), (26, " ")),
+        24,
+    ),
+    (24, ((2, "/"), (5, "-"), (8, ":"), (11, ":"), (14, "."), (21, " ")), 23),  # snort
+    (26, ((2, "/"), (5, "/"), (10, "-"), (13, ":"), (16, ":"), (19, "."), (26, " ")), 28),
+    # apache: [Fri Feb 11 18:06:35 2004]
+    (27, ((0, "["), (4, " "), (8, " "), (11, " "), (14, ":"), (17, ":"), (20, " "), (25, "]")), 27),
+    # squid: 1140804070.368  11623
+    *(
+        (32, ((0, "1"), (1, _D), (2, _D), (3, _D), (10, "."), (13, _D), (14, " "), (gap, " ")), 0)
+        for gap in (21, 22)
+    ),
+)
+
+
+def _layout_skip(s: str, layouts: tuple[_Layout, ...]) -> int:
+    """How many characters the first fitting layout skips, or 0."""
+    n = len(s)
+    for min_len, marks, skip in layouts:
+        if n >= min_len and all(i < n and s[i] in allowed for i, allowed in marks):
+            if skip:
+                return skip
+            end = 14
+            while end < n and s[end] == " ":
+                end += 1
+            return end
+    return 0
+
+
+def _scan(s: str, i: int, chars: frozenset[str]) -> int:
+    n = len(s)
+    while i < n and s[i] in chars:
+        i += 1
+    return i
+
+
+def _syslog_header(s: str, start: int) -> tuple[str | None, str | None, int, int | None]:
+    """(hostname, program_name, log start, log end) after a syslog timestamp ending at `start`."""
+    n = len(s)
+
+    def at(i: int) -> str:
+        return s[i] if i < n else ""
+
+    if at(start) == " ":
+        start += 1
+    log = start
+    end = _scan(s, start, _NAME_CHARS)
+    if at(end) == ":" and at(end + 1) == " ":
+        # Solaris 8/9: "program: message" with no hostname.
+        return None, s[start:end], _drop_solaris_id(s, end + 2), None
+    if at(end) != " ":
+        return None, None, log, None  # not a hostname: the log stays after the timestamp
+    hostname = s[start:end]
+    log = end + 1
+    name_start = log
+    p = _scan(s, name_start, _NAME_CHARS)
+    if at(p) == ":" and at(p + 1) == " ":
+        return hostname, s[name_start:p], _drop_solaris_id(s, p + 2), None
+    if at(p) == "[" and at(p + 1) in _DIGITS:
+        q = _scan(s, p + 2, _DIGITS)
+        if at(q) == "]" and at(q + 1) == ":" and at(q + 2) == " ":
+            return hostname, s[name_start:p], _drop_solaris_id(s, q + 3), None
+        if at(q) == "]" and at(q + 1) == " ":
+            return hostname, s[name_start:p], _drop_solaris_id(s, q + 2), None
+        return hostname, None, log, None
+    if at(p) == "|" and at(p + 1) in _LOWER:
+        # AIX: "facility|priority: program[pid]: message"
+        q = _scan(s, p + 2, _ALNUM)
+        if at(q) != ":":
+            return hostname, None, log, None
+        q = _scan(s, q + 1, _ALNUM)
+        if at(q) != " ":
+            return hostname, None, log, None
+        name_start = q + 1
+        r = _scan(s, name_start, _NAME_CHARS)
+        if at(r) == ":" and at(r + 1) == " ":
+            return hostname, s[name_start:r], _drop_solaris_id(s, r + 2), None
+        if at(r) == "[" and at(r + 1) in _DIGITS:
+            t = _scan(s, r + 2, _DIGITS)
+            if at(t) == "]" and at(t + 1) == ":" and at(t + 2) == " ":
+                return hostname, s[name_start:r], _drop_solaris_id(s, t + 3), None
+            # OSSEC has already cut the buffer at '[': the log ends there too.
+            return hostname, s[name_start:r], log, r
+        # OSSEC never terminates the name here: it runs to the end of the line.
+        return hostname, s[name_start:], _drop_solaris_id(s, r), None
+    return hostname, None, log, None
+
+
+def _drop_solaris_id(s: str, log: int) -> int:
+    """Skip a Solaris ``[ID 123 facility.severity] `` tag at `log`."""
+    if s.startswith("[ID ", log):
+        close = s.find("] ", log + 4)
+        if close >= 0:
+            return close + 2
+    return log
+
+
+def _osx_asl(s: str, start: int) -> tuple[str | None, str | None, int, int | None]:
+    """(hostname, program_name, log start, log end) from OS X ASL bracketed fields."""
+    hostname: str | None = None
+    program: str | None = None
+    log, log_end = start, None
+    done_message = False
+    pieces = s.find("[", start)
+    while pieces >= 0:
+        pieces += 1
+        if s.startswith("Sender ", pieces) and program is None:
+            pieces += 7
+            close = s.find("]", pieces)
+            if close < 0:
+                break
+            program = s[pieces:close]
+            pieces = close + 1
+        elif s.startswith("Message ", pieces) and not done_message:
+            pieces += 8
+            done_message = True
+            log = pieces
+            close = s.find("]", pieces)
+            if close < 0:
+                break
+            log_end = close
+            pieces = close + 1
+        elif s.startswith("Host ", pieces):
+            pieces += 5
+            close = s.find("]", pieces)
+            if close >= 0:
+                hostname = s[pieces:close]
+            break
+        pieces = s.find("[", pieces)
+    return hostname, program, log, log_end
+
+
+def predecode(
+    message: str, *, location: str = "stdin", default_hostname: str = "localhost"
+) -> PreDecoded:
+    """Pre-decode one log line as OSSEC's OS_CleanMSG does."""
+    full_log = sanitize(message)
+    s = full_log
+    hostname: str | None = None
+    program: str | None = None
+    timestamp: str | None = None
+    log_start, log_end = 0, None
+
+    skip = _layout_skip(s, SYSLOG_LAYOUTS)
+    if skip:
+        timestamp = s[:skip].strip()
+        hostname, program, log_start, log_end = _syslog_header(s, skip)
+    else:
+        skip = _layout_skip(s, OTHER_LAYOUTS)
+        if skip:
+            timestamp = s[:skip].strip().strip("[]").strip()
+            log_start = skip
+        elif (
+            len(s) >= 26
+            and s[0] == "["
+            and s[1] == "T"
+            and s[5] == " "
+            and s[10] == "."
+            and s[13] == "."
+            and s[16] == " "
+            and s[19] == ":"
+        ):
+            close = s.find("]")
+            timestamp = s[6:close] if close > 0 else None
+            hostname, program, log_start, log_end = _osx_asl(s, 25)
+
+    agent_name = None
+    if location.startswith("("):
+        close = location.find(")", 1)
+        if close > 1:
+            agent_name = location[1:close]
+    from_header = hostname is not None
+    if hostname is None:
+        hostname = agent_name if agent_name is not None else default_hostname
+    return PreDecoded(
+        full_log=full_log,
+        log=s[log_start:log_end],
+        hostname=hostname,
+        program_name=program,
+        timestamp=timestamp,
+        location=location,
+        hostname_from_header=from_header,
+        agent_name=agent_name,
+    )
