@@ -1,0 +1,307 @@
+"""The transport contract, its settings, and the process driving both transports share.
+
+A transport runs shell commands on one host (`run`), reads files (`read`) and is closed once
+(`close`, or `async with`). `local` and `ssh` differ only in how a process is started; reading its
+output with a size cap, feeding its stdin, the time-out that keeps partial output and `become`
+(sudo with the password fed on stdin, never on the command line) are written once, here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import shlex
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ospatrol.config import Config
+from ospatrol.model import Host
+from ospatrol.transport.errors import (
+    AuthenticationFailed,
+    CommandTimeout,
+    RemoteCommandError,
+    TransportError,
+)
+
+DEFAULT_MAX_OUTPUT = 64 * 1024 * 1024
+"""Bytes kept per stream of one command; more marks the result truncated and stops the command."""
+
+_CHUNK = 65536
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """A finished (or stopped) command, shaped like asyncssh's and subprocess's results.
+
+    `stdout`/`stderr` are decoded as UTF-8 with `surrogateescape`, so undecodable bytes survive
+    (`stdout_bytes` gives them back exactly). `truncated` is True when output passed the cap or
+    the command was stopped by its time-out: the output is then incomplete.
+    """
+
+    command: str
+    stdout_bytes: bytes
+    stderr_bytes: bytes
+    exit_status: int | None
+    exit_signal: str | None = None
+    truncated: bool = False
+
+    @property
+    def stdout(self) -> str:
+        return self.stdout_bytes.decode("utf-8", "surrogateescape")
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_bytes.decode("utf-8", "surrogateescape")
+
+    @property
+    def returncode(self) -> int | None:
+        """subprocess's convention: the exit status, or minus the signal number when known."""
+        return self.exit_status
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0 and not self.truncated
+
+
+class Transport(Protocol):
+    """What collectors use to talk to a host."""
+
+    host: Host
+
+    async def run(
+        self, command: str, *, timeout: float | None = None, input: bytes | str | None = None
+    ) -> CommandResult: ...
+
+    async def read(self, path: str) -> bytes: ...
+
+    async def close(self) -> None: ...
+
+    async def __aenter__(self) -> Transport: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+
+@dataclass(frozen=True)
+class TransportSettings:
+    """Manager-wide transport settings; per-host vars override the time-outs.
+
+    `limit`, when given, is the global concurrency limit: each open transport holds one slot
+    from connect to close. `known_hosts` is the pinned-keys file (`<state_dir>/known_hosts`).
+    """
+
+    known_hosts: Any  # Path; Any keeps the dataclass importable without pathlib in signatures
+    connect_timeout: float = 10.0
+    command_timeout: float = 60.0
+    host_key_policy: str = "tofu"
+    max_output: int = DEFAULT_MAX_OUTPUT
+    limit: asyncio.Semaphore | None = field(default=None, compare=False)
+
+    @classmethod
+    def from_config(
+        cls, config: Config, *, limit: asyncio.Semaphore | None = None
+    ) -> TransportSettings:
+        return cls(
+            known_hosts=config.state_dir / "known_hosts",
+            connect_timeout=config.connect_timeout,
+            command_timeout=config.command_timeout,
+            host_key_policy=config.host_key_policy,
+            limit=limit,
+        )
+
+    def connect_timeout_for(self, host: Host) -> float:
+        return _float_var(host, "ospatrol_connect_timeout", self.connect_timeout)
+
+    def command_timeout_for(self, host: Host) -> float:
+        return _float_var(host, "ospatrol_command_timeout", self.command_timeout)
+
+    def host_key_policy_for(self, host: Host) -> str:
+        return str(host.vars.get("ospatrol_host_key_policy", self.host_key_policy))
+
+
+def _float_var(host: Host, name: str, default: float) -> float:
+    value = host.vars.get(name)
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TransportError(f"host {host.name}: {name} must be a number, got {value!r}") from None
+
+
+# -- process driving ------------------------------------------------------------------------------
+
+
+class Reader(Protocol):
+    async def read(self, n: int) -> bytes: ...
+
+
+class Writer(Protocol):
+    def write(self, data: bytes) -> None: ...
+
+    async def drain(self) -> None: ...
+
+    def write_eof(self) -> None: ...
+
+
+@dataclass
+class Process:
+    """A started process, whichever way it was started."""
+
+    stdin: Writer
+    stdout: Reader
+    stderr: Reader
+    wait: Callable[[], Awaitable[tuple[int | None, str | None]]]
+    """Waits for the exit; returns (exit status, signal name)."""
+    kill: Callable[[], None]
+    reap: Callable[[], Awaitable[object]]
+    """After `kill`: waits until the process (or channel) is gone."""
+
+
+@dataclass(frozen=True)
+class Become:
+    """sudo to `user`; `password` (if any) is written to sudo's stdin after its prompt."""
+
+    user: str = "root"
+    password: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def for_host(cls, host: Host) -> Become | None:
+        creds = host.credentials
+        if not creds.become:
+            return None
+        if creds.become_method != "sudo":
+            raise TransportError(
+                f"host {host.name}: become_method {creds.become_method!r} is not supported "
+                "(only sudo: su reads its password from a terminal, not from stdin)"
+            )
+        return cls(user=creds.become_user or "root", password=creds.become_password)
+
+
+@dataclass
+class _Wrapped:
+    command: str
+    marker: bytes
+    prompt: bytes
+
+
+def wrap_become(command: str, become: Become) -> _Wrapped:
+    """The sudo command line for `command`: random prompt and start marker, no secret in it.
+
+    The inner shell first prints the marker on stderr: everything before it is sudo's (its
+    prompt, its refusal), everything after is the command's.
+    """
+    token = secrets.token_hex(8)
+    marker = f"__OSPATROL_BECOME_{token}__"
+    prompt = f"__OSPATROL_PROMPT_{token}__"
+    inner = f"echo {marker} >&2; {command}"
+    mode = f"-S -p {prompt}" if become.password is not None else "-n"
+    wrapped = f"sudo {mode} -u {shlex.quote(become.user)} -- /bin/sh -c {shlex.quote(inner)}"
+    return _Wrapped(wrapped, marker.encode(), prompt.encode())
+
+
+class _Output:
+    """What a process wrote so far (kept when a time-out interrupts the command)."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.stdout = bytearray()
+        self.stderr = bytearray()
+        self.truncated = False
+
+
+async def _pump(stream: Reader, buf: bytearray, out: _Output, proc: Process) -> None:
+    while True:
+        chunk = await stream.read(_CHUNK)
+        if not chunk:
+            return
+        room = out.cap - len(buf)
+        buf += chunk[:room]
+        if len(chunk) > room:
+            out.truncated = True
+            proc.kill()
+            return
+
+
+async def _become_handshake(proc: Process, wrapped: _Wrapped, become: Become, out: _Output) -> None:
+    """Answer sudo's prompt (once) and consume stderr up to the start marker."""
+    seen = bytearray()
+    answered = False
+    while True:
+        chunk = await proc.stderr.read(_CHUNK)
+        if not chunk:
+            detail = seen.replace(wrapped.prompt, b"").decode(errors="replace").strip()
+            raise AuthenticationFailed(f"become (sudo) failed: {detail or 'no reason given'}")
+        seen += chunk
+        idx = seen.find(wrapped.marker)
+        if idx >= 0:
+            rest = seen[idx + len(wrapped.marker) :]
+            out.stderr += rest[1:] if rest.startswith(b"\n") else rest
+            return
+        if seen.count(wrapped.prompt) > (1 if answered else 0):
+            if answered or become.password is None:
+                proc.kill()
+                raise AuthenticationFailed("become (sudo) password was refused")
+            proc.stdin.write(become.password.encode() + b"\n")
+            await proc.stdin.drain()
+            answered = True
+
+
+async def drive(
+    start: Callable[[str], Awaitable[Process]],
+    command: str,
+    *,
+    timeout: float,
+    input: bytes | str | None,
+    become: Become | None,
+    max_output: int,
+) -> CommandResult:
+    """Start `command` (via `start`), feed `input`, collect capped output within `timeout`."""
+    data = input.encode("utf-8", "surrogateescape") if isinstance(input, str) else input
+    wrapped = wrap_become(command, become) if become else None
+    out = _Output(max_output)
+    proc: Process | None = None
+    try:
+        async with asyncio.timeout(timeout):
+            proc = await start(wrapped.command if wrapped else command)
+            if wrapped and become:
+                await _become_handshake(proc, wrapped, become, out)
+            pumps = asyncio.gather(
+                _pump(proc.stdout, out.stdout, out, proc),
+                _pump(proc.stderr, out.stderr, out, proc),
+            )
+            try:
+                if data:
+                    proc.stdin.write(data)
+                    await proc.stdin.drain()
+                proc.stdin.write_eof()
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the command exited without reading all its input: its exit status says why
+            await pumps
+            status, signal = await proc.wait()
+    except TimeoutError:
+        if proc is not None:
+            proc.kill()
+            # Reap it (bounded), so no process or channel outlives the command.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(proc.reap(), 2)
+        partial = CommandResult(command, bytes(out.stdout), bytes(out.stderr), None, None, True)
+        raise CommandTimeout(f"command did not finish within {timeout:g} s", partial) from None
+    if out.truncated:
+        status = None
+    return CommandResult(
+        command, bytes(out.stdout), bytes(out.stderr), status, signal, truncated=out.truncated
+    )
+
+
+def read_command(path: str) -> str:
+    return f"cat -- {shlex.quote(path)}"
+
+
+def check_read(path: str, result: CommandResult) -> bytes:
+    """The file's bytes from a `read_command` result, or a clear error."""
+    if result.exit_status != 0 or result.truncated:
+        why = "output too large" if result.truncated else result.stderr.strip() or "failed"
+        raise RemoteCommandError(f"cannot read {path}: {why}")
+    return result.stdout_bytes

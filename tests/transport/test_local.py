@@ -1,0 +1,101 @@
+"""The local transport, the global concurrency limit, settings from config and host vars, become."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from ospatrol.config import Config
+from ospatrol.model import Credentials, Host
+from ospatrol.transport import (
+    AuthenticationFailed,
+    CommandTimeout,
+    TransportError,
+    TransportSettings,
+    open_transport,
+)
+
+
+def local_host(**kw) -> Host:
+    return Host(name="me", address="localhost", connection="local", **kw)
+
+
+def test_local_run_read_timeout(tmp_path: Path):
+    target = tmp_path / "it's a file"
+    target.write_bytes(b"\xff\x00data")
+    st = TransportSettings(known_hosts=tmp_path / "kh")
+
+    async def scenario():
+        async with open_transport(local_host(), st) as t:
+            ran = await t.run("printf 'a\\nb'; exit 2")
+            data = await t.read(str(target))
+            with pytest.raises(CommandTimeout) as info:
+                await t.run("echo partial; sleep 10", timeout=0.3)
+            return ran, data, info.value
+
+    started = time.monotonic()
+    ran, data, timeout = asyncio.run(scenario())
+    assert time.monotonic() - started < 3
+    assert (ran.stdout, ran.exit_status) == ("a\nb", 2)
+    assert data == b"\xff\x00data"
+    assert timeout.result.stdout == "partial\n"
+
+
+def test_settings_come_from_config_and_host_vars_override(tmp_path: Path):
+    config = Config(state_dir=tmp_path, connect_timeout=3, command_timeout=7)
+    st = TransportSettings.from_config(config)
+    assert st.known_hosts == tmp_path / "known_hosts"
+    plain, tuned = local_host(), local_host(vars={"ospatrol_command_timeout": "0.5"})
+    assert st.command_timeout_for(plain) == 7 and st.connect_timeout_for(plain) == 3
+    assert st.command_timeout_for(tuned) == 0.5
+    with pytest.raises(TransportError, match="ospatrol_connect_timeout"):
+        st.connect_timeout_for(local_host(vars={"ospatrol_connect_timeout": "soon"}))
+
+
+def test_global_limit_holds_a_slot_per_open_transport(tmp_path: Path):
+    async def scenario():
+        limit = asyncio.Semaphore(1)
+        st = TransportSettings(known_hosts=tmp_path / "kh", limit=limit)
+        first = await open_transport(local_host(), st)
+        second = asyncio.ensure_future(open_transport(local_host(), st).__aenter__())
+        await asyncio.sleep(0.1)
+        blocked = not second.done()
+        await first.close()
+        other = await asyncio.wait_for(second, 2)
+        await other.close()
+        return blocked, limit.locked()
+
+    assert asyncio.run(scenario()) == (True, False)
+
+
+def test_unknown_connection_and_su_are_refused(tmp_path: Path):
+    st = TransportSettings(known_hosts=tmp_path / "kh")
+
+    async def connect(host: Host):
+        return await open_transport(host, st)
+
+    with pytest.raises(TransportError, match="connection 'winrm'"):
+        asyncio.run(connect(Host("x", "y", connection="winrm")))
+    su = local_host(credentials=Credentials(become=True, become_method="su"))
+    with pytest.raises(TransportError, match="only sudo"):
+        asyncio.run(connect(su))
+
+
+@pytest.mark.skipif(shutil.which("sudo") is None, reason="sudo is not installed")
+def test_become_with_sudo(tmp_path: Path):
+    st = TransportSettings(known_hosts=tmp_path / "kh")
+    host = local_host(credentials=Credentials(become=True, become_user="root"))
+
+    async def scenario():
+        async with open_transport(host, st) as t:
+            return await t.run("id -u; cat", input="fed\n")
+
+    try:
+        result = asyncio.run(scenario())
+    except AuthenticationFailed:
+        pytest.skip("sudo needs a password for this user")
+    assert result.stdout == "0\nfed\n"

@@ -1,0 +1,176 @@
+"""The ssh transport against a real sshd: commands, reads, time-outs, failures, key pinning."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+
+import asyncssh
+import pytest
+
+from ospatrol.lab.sshd import SshdServer, free_port
+from ospatrol.model import Credentials
+from ospatrol.transport import (
+    AuthenticationFailed,
+    CommandTimeout,
+    HostKeyChanged,
+    HostKeyUnknown,
+    RemoteCommandError,
+    Unreachable,
+    open_transport,
+)
+
+
+def test_run_read_and_stdin_on_one_connection(
+    ssh_host, settings, lab_sshd: SshdServer, tmp_path: Path
+):
+    async def scenario():
+        async with open_transport(ssh_host(lab_sshd), settings(tmp_path, pin=lab_sshd)) as t:
+            results = await asyncio.gather(
+                t.run("echo out; echo err >&2; exit 3"),
+                t.run("cat", input=b"a\0b\nc"),
+                t.read(str(lab_sshd.tree / "etc" / "hosts")),
+            )
+            with pytest.raises(RemoteCommandError, match="cannot read /nonexistent"):
+                await t.read("/nonexistent")
+            return results, t.commands_run
+
+    (failed, echoed, data), count = asyncio.run(scenario())
+    assert (failed.stdout, failed.stderr, failed.exit_status, failed.returncode) == (
+        "out\n",
+        "err\n",
+        3,
+        3,
+    )
+    assert not failed.truncated and not failed.ok
+    assert echoed.stdout_bytes == b"a\0b\nc" and echoed.ok
+    assert data == b"127.0.0.1 localhost\n"
+    assert count == 4
+
+
+def test_command_timeout_keeps_partial_output(
+    ssh_host, settings, lab_sshd: SshdServer, tmp_path: Path
+):
+    async def scenario():
+        async with open_transport(ssh_host(lab_sshd), settings(tmp_path, pin=lab_sshd)) as t:
+            started = time.monotonic()
+            with pytest.raises(CommandTimeout) as info:
+                await t.run("echo before; sleep 10", timeout=0.5)
+            elapsed = time.monotonic() - started
+            after = await t.run("echo still usable")
+            return info.value, elapsed, after
+
+    exc, elapsed, after = asyncio.run(scenario())
+    assert elapsed < 3
+    assert exc.result.stdout == "before\n" and exc.result.truncated
+    assert exc.reason.startswith("timeout: ")
+    assert after.stdout == "still usable\n"
+
+
+def test_output_over_the_cap_is_marked_truncated(
+    ssh_host, settings, lab_sshd: SshdServer, tmp_path: Path
+):
+    async def scenario():
+        st = settings(tmp_path, pin=lab_sshd, max_output=1000)
+        async with open_transport(ssh_host(lab_sshd), st) as t:
+            return await t.run("head -c 100000 /dev/zero")
+
+    result = asyncio.run(scenario())
+    assert result.truncated and len(result.stdout_bytes) == 1000 and not result.ok
+
+
+def test_unreachable_port(ssh_host, settings, lab_sshd: SshdServer, tmp_path: Path):
+    server = SshdServer(tmp_path / "unused")
+    server.port = free_port()
+    host = ssh_host(lab_sshd).__class__(name="gone", address="127.0.0.1", port=server.port)
+    with pytest.raises(Unreachable) as info:
+        asyncio.run(open_transport(host, settings(tmp_path)).__aenter__())
+    assert info.value.reason == f"unreachable: connection refused (127.0.0.1:{server.port})"
+
+
+def test_wrong_key_or_password_fails_without_leaking_it(
+    ssh_host, settings, lab_sshd: SshdServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    other = tmp_path / "other_key"
+    other.write_bytes(asyncssh.generate_private_key("ssh-ed25519").export_private_key())
+    other.chmod(0o600)
+    creds = Credentials(user=lab_sshd.user, password="pw-never-shown", private_key_file=str(other))
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(AuthenticationFailed) as info:
+        asyncio.run(
+            open_transport(
+                ssh_host(lab_sshd, credentials=creds), settings(tmp_path, pin=lab_sshd)
+            ).__aenter__()
+        )
+    assert info.value.reason.startswith("authentication failed: ")
+    assert "pw-never-shown" not in str(info.value) + caplog.text
+
+
+def test_tofu_pins_first_key_then_accepts_it(
+    ssh_host, settings, lab_sshd: SshdServer, tmp_path: Path
+):
+    st = settings(tmp_path)
+    assert not st.known_hosts.exists() or st.known_hosts.read_text() == ""
+
+    async def once():
+        async with open_transport(ssh_host(lab_sshd), st) as t:
+            return (await t.run("echo ok")).stdout
+
+    assert asyncio.run(once()) == "ok\n"
+    pinned = st.known_hosts.read_text()
+    assert pinned.startswith(f"[127.0.0.1]:{lab_sshd.port} ")
+    assert asyncio.run(once()) == "ok\n"
+    assert st.known_hosts.read_text() == pinned  # pinned once, not on every connection
+
+
+def test_strict_refuses_an_unknown_host_and_accepts_a_pinned_one(
+    ssh_host, settings, lab_sshd: SshdServer, tmp_path: Path
+):
+    strict = settings(tmp_path, host_key_policy="strict")
+    with pytest.raises(HostKeyUnknown):
+        asyncio.run(open_transport(ssh_host(lab_sshd), strict).__aenter__())
+    assert not strict.known_hosts.exists()
+
+    pinned = settings(tmp_path, pin=lab_sshd, host_key_policy="strict")
+
+    async def once():
+        async with open_transport(ssh_host(lab_sshd), pinned) as t:
+            return (await t.run("echo ok")).stdout
+
+    assert asyncio.run(once()) == "ok\n"
+
+
+def test_changed_host_key_stops_before_any_credential(ssh_host, settings, tmp_path: Path):
+    server = SshdServer(tmp_path / "sshd")
+    server.start()
+    try:
+        st = settings(tmp_path)
+
+        async def once():
+            async with open_transport(ssh_host(server), st) as t:
+                return (await t.run("echo ok")).stdout
+
+        assert asyncio.run(once()) == "ok\n"  # tofu: pinned
+        old_fp = asyncssh.import_public_key(st.known_hosts.read_text().split(None, 1)[1])
+        server.rotate_host_key()
+        log_mark = len(server.log_path.read_bytes())
+        with pytest.raises(HostKeyChanged) as info:
+            asyncio.run(once())
+        exc = info.value
+        assert exc.expected == (old_fp.get_algorithm(), old_fp.get_fingerprint("sha256"))
+        assert exc.presented is not None and exc.presented[1] != exc.expected[1]
+        assert exc.presented[0] == exc.expected[0]
+        assert exc.event_text == (
+            f"ospatrol: host key changed for 127.0.0.1:{server.port}: expected "
+            f"{exc.expected[0]} {exc.expected[1]}, got {exc.presented[0]} {exc.presented[1]}"
+        )
+        deadline = time.monotonic() + 5
+        while b"preauth" not in server.log_path.read_bytes()[log_mark:]:
+            assert time.monotonic() < deadline, "sshd never logged the aborted connection"
+            time.sleep(0.05)
+        after = server.log_path.read_bytes()[log_mark:].decode(errors="replace")
+        assert "publickey" not in after and "password" not in after and "Accepted" not in after
+    finally:
+        server.stop()
