@@ -1,0 +1,541 @@
+"""The platform parts of the simulated command lines: modes, enable, config changes, ESXi shell.
+
+Each class adds to `sim_cli.Session` only what its platform does differently; outputs, prompts
+and error texts are in the profile (`ospatrol/lab/devices/<platform>.yaml`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from ospatrol.lab import sim_junos
+from ospatrol.lab.sim_cli import (
+    CommandError,
+    HostState,
+    Session,
+    config_add,
+    config_remove,
+    split_filters,
+)
+
+
+def words_match(words: list[str], spec: str) -> list[str] | None:
+    """The arguments after `spec` when `words` spell it (each word may be abbreviated)."""
+    keys = spec.split()
+    if len(words) < len(keys):
+        return None
+    if all(k.startswith(w.lower()) for w, k in zip(words, keys, strict=False)):
+        return words[len(keys) :]
+    return None
+
+
+# ---- Cisco ASA (also PIX/FWSM) -------------------------------------------------------------
+_ASA_SUBMODES = {
+    "interface": "config-if",
+    "object network": "config-network-object",
+    "object service": "config-service-object",
+    "object-group network": "config-network",
+    "object-group service": "config-service",
+    "object-group protocol": "config-protocol",
+    "router": "config-router",
+    "policy-map": "config-pmap",
+    "class-map": "config-cmap",
+    "crypto ca trustpoint": "config-ca-trustpoint",
+    "aaa-server": "config-aaa-server-host",
+}
+_ASA_SINGLE = ("hostname", "domain-name", "enable password", "passwd", "banner motd")
+
+
+class AsaSession(Session):
+    """ASA: `>` user mode, `enable` with a password to `#`, `configure terminal` edits config."""
+
+    def __init__(self, host: HostState) -> None:
+        super().__init__(host)
+        self.block: str | None = None
+        self.submode = "config"
+
+    def prompt(self) -> str:
+        return self.render(self.profile.prompts[self.mode], mode=self.submode)
+
+    def command(self, line: str) -> str:
+        words = line.split()
+        if self.mode == "config":
+            if words_match(words, "do") is not None and len(words) > 1:
+                return self.enable_command(line.split(None, 1)[1], words[1:])
+            return self.config_line(line, words)
+        return self.enable_command(line, words)
+
+    def enable_command(self, line: str, words: list[str]) -> str:
+        if words_match(words, "enable") is not None:
+            return "" if self.mode != "user" else self.ask("Password: ", self._enable(3), "*")
+        if words_match(words, "disable") is not None:
+            self.mode = "user"
+            return ""
+        if any(words_match(words, w) == [] for w in ("exit", "quit", "logout")):
+            self.closed = True
+            return "\nLogoff\n"
+        if words_match(words, "configure terminal") is not None:
+            if self.mode == "user":
+                raise CommandError(0)
+            self.mode, self.block, self.submode = "config", None, "config"
+            return ""
+        args = words_match(words, "terminal pager")
+        if args is not None:
+            self.set_paging(int(args[-1]) if args and args[-1].isdigit() else 24)
+            return ""
+        if words_match(words, "terminal width") is not None:
+            return ""
+        if words_match(words, "show curpriv") == []:
+            level = 1 if self.mode == "user" else 15
+            kind = "P_UNPR" if self.mode == "user" else "P_PRIV"
+            return (
+                f"Username : enable_{level}\nCurrent privilege level : {level}\n"
+                f"Current Mode/s : {kind}"
+            )
+        args = words_match(words, "show running-config")
+        if args is None:
+            args = words_match(words, "more system:running-config")
+        if args is not None:
+            if self.mode == "user":
+                raise CommandError(1)
+            return self.running_config([a for a in args if a != "all"])
+        if words_match(words, "write memory") is not None or words_match(
+            words, "copy running-config startup-config"
+        ):
+            return self.render("Building configuration...\nCryptochecksum: {{hex:32}}\n\n[OK]")
+        return self.lookup(line)
+
+    def running_config(self, keywords: list[str]) -> str:
+        config = self.host.read_config()
+        if not keywords:
+            return self.render(str(self.profile.extra["running_config"]), config=config)
+        out: list[str] = []
+        keep = False
+        for line in config.split("\n"):
+            if not line.startswith(" "):
+                keep = line.split()[: len(keywords)] == keywords
+            if keep:
+                out.append(line)
+        return "\n".join(out)
+
+    def _enable(self, tries: int):
+        def check(typed: str) -> str:
+            if typed == self.host.enable_password:
+                self.mode = "enable"
+                return ""
+            if tries > 1:
+                return self.ask("Invalid password\nPassword: ", self._enable(tries - 1), "*")
+            return "Access denied."
+
+        return check
+
+    def config_line(self, line: str, words: list[str]) -> str:
+        if words_match(words, "end") == []:
+            self.mode, self.block = "enable", None
+            return ""
+        if words_match(words, "exit") == [] or words_match(words, "quit") == []:
+            if self.block is None:
+                self.mode = "enable"
+            self.block, self.submode = None, "config"
+            return ""
+        if words_match(words, "terminal") is not None or words_match(words, "show") is not None:
+            return self.enable_command(line, words)
+        config = self.host.read_config()
+        if words[0] == "no" and len(words) > 1:
+            config = config_remove(config, self.block, line.split(None, 1)[1])
+        elif line == line.lstrip() and self._enter_block(line):
+            config = config_add(config, None, line)
+        else:
+            top = self.block is None
+            if top:
+                config = _replace_single(config, line)
+            config = config_add(config, self.block, line)
+        self.host.write_config(config)
+        return ""
+
+    def _enter_block(self, line: str) -> bool:
+        for head, name in sorted(_ASA_SUBMODES.items(), key=lambda kv: -len(kv[0])):
+            if line.startswith(head + " ") or line == head:
+                self.block, self.submode = line, name
+                return True
+        if line.endswith(" attributes"):
+            self.block, self.submode = line, f"config-{line.split()[0]}"
+            return True
+        return False
+
+
+def _replace_single(config: str, line: str) -> str:
+    """Drop the current top-level value of a single-valued command before setting it again."""
+    for key in _ASA_SINGLE:
+        if line.startswith(key + " "):
+            lines = config.split("\n")
+            return "\n".join(x for x in lines if not x.startswith(key + " "))
+    return config
+
+
+# ---- Juniper Junos ---------------------------------------------------------------------------
+class JunosSession(Session):
+    """Junos CLI: operational `>` and `configure` `#` modes with a candidate to commit."""
+
+    start_mode = "op"
+    exec_mode = "op"
+
+    def __init__(self, host: HostState) -> None:
+        super().__init__(host)
+        self.candidate: list[sim_junos.Node] = []
+
+    @property
+    def gap(self) -> str:  # type: ignore[override]
+        return "" if self.mode == "config" else "\n"
+
+    def before_prompt(self) -> str:
+        return "\n[edit]\n" if self.mode == "config" else ""
+
+    def error(self, line: str, err: CommandError) -> str:
+        text = "unknown command." if err.word == 0 else "syntax error, expecting <command>."
+        return self.render(self.profile.error, **_caret(self, line, err), reason=text)
+
+    def apply_filter(self, output: str, spec: str) -> tuple[str, bool]:
+        args = words_match(spec.split(), "display")
+        if args is not None:
+            if args == ["set"]:
+                return "\n".join(sim_junos.to_set(sim_junos.parse(output))), False
+            if args and args[0] in ("omit", "inheritance", "changed"):
+                return output, False
+            raise CommandError(0)
+        return super().apply_filter(output, spec)
+
+    def command(self, line: str) -> str:
+        words = line.split()
+        if self.mode == "config":
+            return self.config_command(line, words)
+        return self.op_command(line, words)
+
+    def op_command(self, line: str, words: list[str]) -> str:
+        args = words_match(words, "set cli screen-length")
+        if args:
+            self.set_paging(int(args[0]) if args[0].isdigit() else 0)
+            return f"Screen length set to {args[0]}"
+        args = words_match(words, "set cli screen-width")
+        if args:
+            return f"Screen width set to {args[0]}"
+        args = words_match(words, "set cli complete-on-space")
+        if args:
+            return (
+                "Disabling complete-on-space" if args[0] == "off" else "Enabling complete-on-space"
+            )
+        args = words_match(words, "show configuration")
+        if args is not None:
+            tree = sim_junos.parse(self.host.read_config())
+            if args:
+                found = sim_junos.subtree(tree, args)
+                return sim_junos.to_curly(found) if found else ""
+            header = str(self.profile.extra["config_header"])
+            return self.render(header) + "\n" + sim_junos.to_curly(tree)
+        if words_match(words, "configure") is not None or words_match(words, "edit") == []:
+            self.mode = "config"
+            self.candidate = sim_junos.parse(self.host.read_config())
+            return "Entering configuration mode"
+        if words_match(words, "exit") == [] or words_match(words, "quit") == []:
+            self.closed = True
+            return ""
+        return self.lookup(line)
+
+    def config_command(self, line: str, words: list[str]) -> str:
+        if words[0] == "set" and len(words) > 1:
+            sim_junos.apply_set(self.candidate, sim_junos._split(line)[1:])
+            return ""
+        if words[0] == "delete" and len(words) > 1:
+            if not sim_junos.apply_delete(self.candidate, sim_junos._split(line)[1:]):
+                return "warning: statement not found"
+            return ""
+        args = words_match(words, "show")
+        if args is not None:
+            found = sim_junos.subtree(self.candidate, args) if args else self.candidate
+            return sim_junos.to_curly(found) if found else ""
+        args = words_match(words, "commit")
+        if args is not None:
+            if args[:1] != ["check"]:
+                self.host.write_config(sim_junos.to_curly(self.candidate))
+            if args[:1] == ["and-quit"]:
+                self.mode = "op"
+                return "commit complete\nExiting configuration mode"
+            return "configuration check succeeds" if args[:1] == ["check"] else "commit complete"
+        if words_match(words, "rollback") is not None:
+            self.candidate = sim_junos.parse(self.host.read_config())
+            return "load complete"
+        if words_match(words, "run") is not None and len(words) > 1:
+            return self.op_command(line.split(None, 1)[1], words[1:])
+        if any(words_match(words, w) == [] for w in ("top", "up")) or words[0] == "edit":
+            return ""
+        if words_match(words, "exit configuration-mode") is not None or words in (
+            ["exit"],
+            ["quit"],
+        ):
+            return self._leave()
+        raise CommandError(0)
+
+    def _leave(self) -> str:
+        committed = sim_junos.to_curly(sim_junos.parse(self.host.read_config()))
+        if sim_junos.to_curly(self.candidate) == committed:
+            self.mode = "op"
+            return "Exiting configuration mode"
+
+        def answer(typed: str) -> str:
+            if typed.strip().lower() in ("", "y", "yes"):
+                self.mode = "op"
+                return "Exiting configuration mode"
+            return ""
+
+        return self.ask(
+            "The configuration has been changed but not committed\n"
+            "Exit with uncommitted changes? [yes,no] (yes) ",
+            answer,
+        )
+
+
+def _caret(session: Session, line: str, err: CommandError) -> dict[str, str]:
+    words = list(re.finditer(r"\S+", line))
+    if not words:
+        return {"caret": " " * len(session.prompt()), "word": ""}
+    word = words[min(err.word, len(words) - 1)]
+    return {"caret": " " * (len(session.prompt()) + word.start()), "word": word.group(0)}
+
+
+# ---- Juniper ScreenOS (NetScreen) --------------------------------------------------------------
+_SCREENOS_SINGLE = (("hostname",), ("domain",), ("admin", "name"), ("clock", "timezone"))
+
+
+class ScreenosSession(Session):
+    """ScreenOS: one `->` mode; `set`/`unset` change the running config directly."""
+
+    def command(self, line: str) -> str:
+        words = line.split()
+        args = words_match(words, "set console page")
+        if args:
+            self.set_paging(int(args[0]) if args[0].isdigit() else 0)
+            return ""
+        if words_match(words, "get config") is not None:
+            config = self.host.read_config()
+            return f"Total Config size {len(config.encode()) + 1}:\n{config}"
+        if words_match(words, "exit") == [] or words_match(words, "quit") == []:
+            self.closed = True
+            return ""
+        if words_match(words, "save") is not None:
+            return ""
+        if words[0] in ("set", "unset") and len(words) > 1:
+            self.host.write_config(self._edit(self.host.read_config(), line, words))
+            return ""
+        return self.lookup(line)
+
+    def _edit(self, config: str, line: str, words: list[str]) -> str:
+        lines = config.split("\n") if config else []
+        if words[0] == "unset":
+            prefix = "set " + " ".join(words[1:])
+            return "\n".join(x for x in lines if x != prefix and not x.startswith(prefix + " "))
+        for key in _SCREENOS_SINGLE:
+            if tuple(words[1 : 1 + len(key)]) == key:
+                prefix = "set " + " ".join(key) + " "
+                lines = [x for x in lines if not x.startswith(prefix)]
+        if line not in lines:
+            lines.append(line)
+        return "\n".join(lines)
+
+
+# ---- Check Point Gaia (clish) --------------------------------------------------------------------
+class GaiaSession(Session):
+    """Gaia clish: `set`/`add`/`delete` change the config; `expert` (password) gives a shell."""
+
+    def command(self, line: str) -> str:
+        words = line.split()
+        if self.mode == "expert":
+            return self.expert_command(line, words)
+        args = words_match(words, "set clienv rows")
+        if args:
+            self.set_paging(int(args[0]) if args[0].isdigit() else 0)
+            return ""
+        args = words_match(words, "show configuration")
+        if args is not None:
+            config = self.host.read_config()
+            if args:
+                lines = config.split("\n")
+                return "\n".join(x for x in lines if x.split()[1:2] == args[:1])
+            return self.render(str(self.profile.extra["config_header"])) + "\n" + config
+        if words_match(words, "save config") == []:
+            return ""
+        if words_match(words, "expert") == []:
+            return self.ask("Enter expert password:\n\n", self._expert, "")
+        if words_match(words, "exit") == [] or words_match(words, "quit") == []:
+            self.closed = True
+            return ""
+        if words[0] in ("set", "add", "delete") and len(words) > 2:
+            self.host.write_config(self._edit(self.host.read_config(), words))
+            return ""
+        return self.lookup(line)
+
+    def _expert(self, typed: str) -> str:
+        if typed != self.host.enable_password:
+            return "Wrong password."
+        self.mode = "expert"
+        return (
+            "\nWarning! All configurations should be done through clish\n"
+            "You are in expert mode now."
+        )
+
+    def expert_command(self, line: str, words: list[str]) -> str:
+        if words == ["exit"]:
+            self.mode = "user"
+            return ""
+        if words[0] == "clish" and len(words) > 2 and words[1] == "-c":
+            inner = line.split("-c", 1)[1].strip().strip("\"'")
+            self.mode = "user"
+            try:
+                return self.execute(inner)
+            finally:
+                self.mode = "expert"
+        return f"-bash: {words[0]}: command not found"
+
+    @staticmethod
+    def _edit(config: str, words: list[str]) -> str:
+        lines = config.split("\n") if config else []
+        if words[0] == "delete":
+            body = " ".join(words[1:])
+            return "\n".join(
+                x for x in lines if not re.match(rf"(set|add) {re.escape(body)}(\s|$)", x)
+            )
+        line = " ".join(words)
+        if words[0] == "set":
+            stem = " ".join(words[:-1]) + " "
+            lines = [x for x in lines if not x.startswith(stem) or len(x.split()) != len(words)]
+        if line not in lines:
+            lines.append(line)
+        return "\n".join(lines)
+
+
+# ---- VMware ESXi -----------------------------------------------------------------------------
+class EsxiSession(Session):
+    """ESXi's busybox shell, driven mostly through exec requests (`esxcli`, `vim-cmd`, `cat`)."""
+
+    def run_exec(self, command: str) -> tuple[str, str, int]:
+        out, err, status = self.shell(command.strip())
+        return (out + "\n" if out else ""), (err + "\n" if err else ""), status
+
+    def command(self, line: str) -> str:
+        if line.split() in (["exit"], ["logout"]):
+            self.closed = True
+            return ""
+        out, err, _ = self.shell(line)
+        return "\n".join(x for x in (out, err) if x)
+
+    def execute(self, line: str) -> str:
+        return self.command(line) if line else ""
+
+    def shell(self, line: str) -> tuple[str, str, int]:
+        """Run one shell command line: (stdout, stderr, exit status)."""
+        command, filters = split_filters(line)
+        out, err, status = self._run(command.strip())
+        for spec in filters:
+            out, _ = self.apply_filter(out, spec)
+        return out, err, status
+
+    def _run(self, line: str) -> tuple[str, str, int]:
+        words = line.split()
+        if not words:
+            return "", "", 0
+        if words[0] == "cat":
+            return self._cat(words[1:])
+        args = words_match(words, "esxcli system settings advanced list")
+        if args and args[0] == "-o" and len(args) == 2:
+            return self._advanced(args[1])
+        args = words_match(words, "vim-cmd hostsvc/advopt/view")
+        if args is not None and len(args) == 1:
+            return self._advopt(args[0])
+        args = words_match(words, "vim-cmd vmsvc/power.getstate")
+        if args is not None and len(args) == 1:
+            vms = {str(vm["id"]): vm for vm in self.profile.extra["vms"]}  # type: ignore[attr-defined]
+            if args[0] not in vms:
+                return "", f'Unable to find a VM corresponding to "{args[0]}"', 1
+            return f"Retrieved runtime info\n{vms[args[0]]['state']}", "", 0
+        found, rest = self.profile.find(line)
+        if found is not None:
+            return self.render(found.output, args=rest, config=self.host.read_config), "", 0
+        if words[0] == "esxcli":
+            return "", f"Error: Unknown command or namespace {' '.join(words[1:])}", 1
+        if words[0] == "vim-cmd":
+            return "", f"Unknown command: '{' '.join(words[1:])}'", 1
+        return "", f"sh: {words[0]}: not found", 127
+
+    def _cat(self, paths: list[str]) -> tuple[str, str, int]:
+        files = self.profile.extra.get("files", {})
+        out, err = [], []
+        for path in paths:
+            if path == "/etc/vmware/esx.conf":
+                out.append(self.host.read_config())
+            elif path in files:  # type: ignore[operator]
+                out.append(self.render(str(files[path]).rstrip("\n")))  # type: ignore[index]
+            else:
+                err.append(f"cat: can't open '{path}': No such file or directory")
+        return "\n".join(out), "\n".join(err), 1 if err else 0
+
+    def _setting(self, path: str) -> tuple[dict, str] | None:
+        spec = self.profile.extra.get("advanced", {}).get(path)  # type: ignore[attr-defined]
+        if spec is None:
+            return None
+        key = "/adv" + path + " = "
+        for line in self.host.read_config().split("\n"):
+            if line.startswith(key):
+                return spec, line[len(key) :].strip().strip('"')
+        return spec, str(spec.get("default", ""))
+
+    def _advanced(self, path: str) -> tuple[str, str, int]:
+        found = self._setting(path)
+        if found is None:
+            return "", f"Error: Unable to find option {path.rsplit('/', 1)[-1]}", 1
+        spec, value = found
+        is_int = spec.get("type") == "integer"
+        lines = [
+            f"   Path: {path}",
+            f"   Type: {spec.get('type', 'string')}",
+            f"   Int Value: {value if is_int else 0}",
+            f"   Default Int Value: {spec.get('default', 0) if is_int else 0}",
+            f"   Min Value: {spec.get('min', 0)}",
+            f"   Max Value: {spec.get('max', 0)}",
+            f"   String Value: {'' if is_int else value}",
+            f"   Default String Value: {'' if is_int else spec.get('default', '')}",
+            "   Valid Characters: ",
+            f"   Description: {spec.get('description', '')}",
+        ]
+        return "\n".join(lines), "", 0
+
+    def _advopt(self, key: str) -> tuple[str, str, int]:
+        found = self._setting("/" + key.replace(".", "/"))
+        if found is None:
+            return (
+                "",
+                f'(vim.fault.InvalidName) {{\n   faultMessage = <unset>,\n   name = "{key}"\n}}',
+                1,
+            )
+        spec, value = found
+        shown = value if spec.get("type") in ("integer", "boolean") else f'"{value}"'
+        return (
+            (
+                "(vim.option.OptionValue) [\n   (vim.option.OptionValue) {\n"
+                f'      key = "{key}", \n      value = {shown}\n   }}\n]'
+            ),
+            "",
+            0,
+        )
+
+
+SESSIONS: dict[str, type[Session]] = {
+    "cisco_asa": AsaSession,
+    "juniper_junos": JunosSession,
+    "juniper_screenos": ScreenosSession,
+    "checkpoint_gaia": GaiaSession,
+    "esxi": EsxiSession,
+}
+
+
+def make_session(host: HostState) -> Session:
+    """A fresh CLI session for `host` (one per SSH channel)."""
+    return SESSIONS[host.profile.platform](host)
