@@ -103,6 +103,14 @@ class Alert:
     firedtimes: int = 1
     mail: bool = False
     info: tuple[str, ...] = ()
+    # Filled by the analysis engine: the pre-decoded header (hostname as in the log or the
+    # default), the sanitised log line, the logs of correlated events (frequency rules) and an
+    # OSSEC-style alert id ("<epoch>.<counter>").
+    hostname: str = ""
+    program_name: str | None = None
+    full_log: str = ""
+    previous_output: tuple[str, ...] = ()
+    alert_id: str = ""
 
 
 @dataclass(frozen=True)
