@@ -7,6 +7,7 @@ when `ospatrol.analysis` cannot give one, findings keep the audit's default leve
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -40,10 +41,18 @@ COLLECTORS: dict[str, Callable[[Config, Path | None], Collector]] = {
 """Every collector `ospatrol audit` can run, in run order."""
 
 
+COLLECTOR_MODULES = {"fim": "ospatrol.collect.fim", "commands": "ospatrol.collect.commands"}
+
+
+def available() -> tuple[str, ...]:
+    """Collectors whose module is installed (a partial install may lack one)."""
+    return tuple(n for n in COLLECTORS if importlib.util.find_spec(COLLECTOR_MODULES[n]))
+
+
 def parse_only(value: str | None) -> tuple[str, ...]:
     """`--only fim,commands` as a tuple of known names (all when None); unknown names are errors."""
     if not value:
-        return tuple(COLLECTORS)
+        return available()
     names = tuple(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
     unknown = [n for n in names if n not in COLLECTORS]
     if unknown or not names:

@@ -25,6 +25,8 @@ EXIT_USAGE = 3
 COMMANDS: dict[str, str] = {
     "lab": "ospatrol.cli.lab_cmd:lab",
     "inventory": "ospatrol.cli.inventory_cmd:inventory",
+    "audit": "ospatrol.cli.audit_cmd:audit",
+    "report": "ospatrol.cli.report_cmd:report",
 }
 
 
