@@ -24,8 +24,9 @@ async def _run(server: SshdServer, command: str, known_hosts: Path) -> asyncssh.
 
 
 def test_key_login_runs_a_command(lab_sshd: SshdServer):
-    result = asyncio.run(_run(lab_sshd, f"ls {lab_sshd.tree}/bin; id -un", lab_sshd.known_hosts))
-    assert result.stdout.split() == ["tool", "tool-link", lab_sshd.user]
+    command = f"ls {lab_sshd.tree}/bin; id -un; echo $HOME"
+    result = asyncio.run(_run(lab_sshd, command, lab_sshd.known_hosts))
+    assert result.stdout.split() == ["tool", "tool-link", lab_sshd.user, str(lab_sshd.home)]
     assert lab_sshd.known_hosts_line.startswith(f"[127.0.0.1]:{lab_sshd.port} ssh-ed25519 AAAA")
 
 
@@ -77,3 +78,25 @@ def test_rotated_host_key_is_rejected_before_authentication(tmp_path: Path):
     finally:
         server.stop()
     assert not port_accepts(port)
+
+
+def test_two_hundred_concurrent_connections(lab_sshd: SshdServer):
+    async def one(i: int) -> str:
+        async with asyncssh.connect(
+            "127.0.0.1",
+            lab_sshd.port,
+            username=lab_sshd.user,
+            client_keys=[str(lab_sshd.client_key)],
+            known_hosts=str(lab_sshd.known_hosts),
+            agent_path=None,
+        ) as conn:
+            first = await conn.run(f"echo {i}", check=True)
+            # Hold the connection so all 200 are open at once.
+            await asyncio.sleep(0.5)
+            second = await conn.run(f"echo {i}", check=True)
+            return first.stdout + second.stdout
+
+    async def all_of_them() -> list[str]:
+        return await asyncio.gather(*(one(i) for i in range(200)))
+
+    assert asyncio.run(all_of_them()) == [f"{i}\n{i}\n" for i in range(200)]
