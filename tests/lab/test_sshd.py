@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 
 import asyncssh
 import pytest
 
-from ospatrol.lab.sshd import SshdServer, port_accepts
+from ospatrol.lab.sshd import SshdError, SshdServer, port_accepts
 
 
 async def _run(server: SshdServer, command: str, known_hosts: Path) -> asyncssh.SSHCompletedProcess:
@@ -100,3 +101,13 @@ def test_two_hundred_concurrent_connections(lab_sshd: SshdServer):
         return await asyncio.gather(*(one(i) for i in range(200)))
 
     assert asyncio.run(all_of_them()) == [f"{i}\n{i}\n" for i in range(200)]
+
+
+def test_start_failure_reports_sshd_stderr(tmp_path: Path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        server = SshdServer(tmp_path / "sshd", port=taken.getsockname()[1])
+        with pytest.raises(SshdError, match="Address already in use"):
+            server.start()
+    assert server.pid is None
