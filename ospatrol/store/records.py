@@ -14,7 +14,7 @@ class FileEntry:
     """One file's state as FIM saw it: what `find -printf`/`stat` lists, plus its hashes.
 
     `type` is find's `%y` letter (`f` file, `d` directory, `l` symlink, `p`, `s`, `c`, `b`).
-    `mode` holds the permission bits (e.g. 0o644); `mtime` is seconds since the epoch.
+    `mode` holds the permission bits (e.g. 0o644); times are seconds since the epoch.
     Hashes are None for entries that are not regular files or were not hashed.
     """
 
@@ -32,6 +32,8 @@ class FileEntry:
     sha256: str | None = None
     sha1: str | None = None
     md5: str | None = None
+    ctime: float = 0.0
+    """Inode change time: moves on any content or attribute change, and cannot be set back."""
 
 
 @dataclass(frozen=True)

@@ -130,6 +130,8 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX alerts_time ON alerts (time)",
         "CREATE INDEX events_time ON events (time)",
     ],
+    # 3: inode change time, so FIM rehashes a file whose mtime was forged back (touch -d)
+    ["ALTER TABLE fim_baseline ADD COLUMN ctime REAL NOT NULL DEFAULT 0"],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -187,7 +189,8 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 _FIM_COLUMNS = (
-    "path, type, size, mode, uid, gid, owner, grp, mtime, inode, link_target, sha256, sha1, md5"
+    "path, type, size, mode, uid, gid, owner, grp, mtime, inode, link_target, sha256, sha1, md5, "
+    "ctime"
 )
 
 
@@ -208,6 +211,7 @@ def _entry_row(host: str, e: FileEntry) -> tuple:
         e.sha256,
         e.sha1,
         e.md5,
+        e.ctime,
     )
 
 
@@ -513,7 +517,7 @@ class Store:
             self._conn.execute("DELETE FROM fim_baseline WHERE host = ?", (host,))
             self._conn.executemany(
                 f"INSERT INTO fim_baseline (host, {_FIM_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (_entry_row(host, e) for e in entries),
             )
             if contents is not None:
@@ -534,7 +538,7 @@ class Store:
             self._conn.executemany("DELETE FROM fim_content WHERE host = ? AND path = ?", gone)
             self._conn.executemany(
                 f"INSERT OR REPLACE INTO fim_baseline (host, {_FIM_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (_entry_row(host, e) for e in entries),
             )
             self._put_contents(host, contents)

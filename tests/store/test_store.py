@@ -64,7 +64,7 @@ def test_database_from_a_newer_version_is_refused_untouched(tmp_path: Path):
 def test_baseline_round_trip_and_atomic_replacement(tmp_path: Path):
     with Store.open(tmp_path) as store:
         first = [
-            entry("/etc/a", sha256="1" * 64, mtime=1.25, inode=3),
+            entry("/etc/a", sha256="1" * 64, mtime=1.25, inode=3, ctime=2.5),
             entry("/etc/l", type="l", link_target="/etc/a"),
         ]
         store.replace_fim_baseline("h", first, [FileContent("/etc/a", b"x=1\n", 4)])
