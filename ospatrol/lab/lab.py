@@ -197,13 +197,13 @@ class Lab:
         """Read what `up` recorded; False when this directory holds no lab."""
         try:
             data = json.loads(self.state_path.read_text())
+            self.services = {
+                name: Service.from_json(name, svc) for name, svc in data["services"].items()
+            }
         except FileNotFoundError:
             return False
-        except (OSError, ValueError) as exc:
-            raise OSPatrolError(f"{self.state_path}: unreadable lab state ({exc})") from exc
-        self.services = {
-            name: Service.from_json(name, svc) for name, svc in data["services"].items()
-        }
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise OSPatrolError(f"{self.state_path}: unreadable lab state ({exc!r})") from exc
         return True
 
     def status(self) -> list[ServiceStatus]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import asyncssh
 import yaml
 
+from ospatrol.inventory import load_inventory
 from ospatrol.lab.lab import Lab
 from ospatrol.lab.sshd import port_accepts
 
@@ -121,6 +122,17 @@ def test_lab_fixture_serves_what_its_inventory_says(lab: Lab):
     assert lab.sshd.known_hosts_line in known
     assert lab.switch.known_hosts_line in known
     assert lab.is_up()
+
+
+def test_lab_inventory_loads_with_the_platforms_of_its_servers(lab: Lab):
+    hosts = load_inventory(lab.inventory_path).hosts
+    assert (hosts["lab-linux"].platform, hosts["lab-linux"].port) == ("linux", lab.sshd.port)
+    assert hosts["lab-linux"].credentials.private_key_file == str(lab.sshd.client_key)
+    assert (hosts["lab-ios"].platform, hosts["lab-ios"].port) == ("cisco_ios", lab.switch.port)
+    assert hosts["lab-ios"].credentials.enable_secret == lab.switch.enable_password
+    for device in lab.simulator_devices():
+        assert hosts[device["name"]].platform == device["platform"]
+        assert hosts[device["name"]].port == device["port"]
 
 
 def test_a_new_lab_in_the_same_directory_keeps_ports_and_host_keys(tmp_path: Path):
