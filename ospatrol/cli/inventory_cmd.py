@@ -64,7 +64,8 @@ def _print_table(hosts: list[Host]) -> None:
 
     table = Table(title=f"{len(hosts)} host{'s' if len(hosts) != 1 else ''}")
     for column in ("name", "address", "port", "user", "platform", "groups"):
-        table.add_column(column, justify="right" if column == "port" else "left")
+        # Fold long names rather than cut them: the table must show every host exactly.
+        table.add_column(column, justify="right" if column == "port" else "left", overflow="fold")
     for host in hosts:
         table.add_row(
             host.name,

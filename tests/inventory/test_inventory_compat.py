@@ -1,0 +1,286 @@
+"""`ospatrol inventory list --json` against real `ansible-inventory` and `ansible --list-hosts`.
+
+For each test inventory, hosts, group membership and resolved vars (secrets masked the same way)
+must equal `ansible-inventory --list`; for a table of `--limit` patterns covering every form,
+the selected hosts must equal `ansible all --limit PATTERN --list-hosts`. Ansible runs once per
+inventory and pattern, in a thread pool, from an empty working directory with its own
+ANSIBLE_HOME, so no user config or playbook-adjacent group_vars leak in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ospatrol.cli import cli
+from ospatrol.errors import InputError
+from ospatrol.inventory import load_inventory
+from ospatrol.model import is_secret_var
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+REPO = HERE.parents[1]
+BIN = Path(sys.executable).parent
+LIMIT_FILE = DATA / "limit.txt"
+
+INVENTORIES = {
+    "yaml_site": DATA / "yaml_site" / "hosts.yml",
+    "ini_site": DATA / "ini_site" / "hosts.ini",
+    "multi_dir": DATA / "multi",
+    "example_yml": REPO / "inventory" / "example.yml",
+    "example_ini": REPO / "inventory" / "example.ini",
+}
+
+# Every pattern form: names, globs, ~regex, subscripts, `:`/`,` unions, `!`, `&`, @file.
+PATTERNS = {
+    "yaml_site": [
+        "all",
+        "*",
+        "web",
+        "web01",
+        "web0*",
+        "*.example.com",
+        "~web0[13]",
+        "~^db-",
+        "~(sw|fw)",
+        "db-[ab]",
+        "web[0]",
+        "web[-1]",
+        "web[1:3]",
+        "web[2:]",
+        "web0[1-2]",
+        "prod[0]",
+        "web:db",
+        "web,db",
+        "prod:!db",
+        "prod:&staging",
+        "web:&prod:!web02",
+        "!web",
+        "&network",
+        "network:!switches:fw1",
+        "ungrouped",
+        "staging[1]",
+        "nosuch",
+        "web:nosuch",
+        "firewalls[1:2],switches[0]",
+        f"@{LIMIT_FILE}",
+        "localhost",
+        "web[9]",
+    ],
+    "ini_site": [
+        "all",
+        "app",
+        "dbs",
+        "10.20.0.*",
+        "10.20.0.5",
+        "web[0]:db[-1]",
+        "app:!web",
+        "edge:&routers:!rtr1",
+        "~.*\\.example\\.com",
+        "ungrouped",
+        "*1",
+        "routers[1:]",
+    ],
+    "multi_dir": ["all", "web", "legacy:monitoring", "!web", "m-old*"],
+    "example_yml": ["network", "linux:!dbservers", "access-sw[01:02]", "ios[0:1]"],
+    "example_ini": ["network", "linux:!dbservers", "esx*"],
+}
+
+
+def _ansible_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    config = home / "ansible.cfg"
+    config.write_text("")
+    env.update(
+        ANSIBLE_CONFIG=str(config),
+        ANSIBLE_HOME=str(home / "home"),
+        ANSIBLE_LOCAL_TEMP=str(home / "tmp"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_INVENTORY_UNPARSED_FAILED="1",
+        ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED="1",
+    )
+    return env
+
+
+class AnsibleReference:
+    """Runs real Ansible on the test inventories, all patterns of an inventory at once, cached."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.env = _ansible_env(workdir)
+        self._listings: dict[str, dict] = {}
+        self._limits: dict[tuple[str, str], list[str] | str] = {}
+
+    def _run(self, args: list[str]) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            args, cwd=self.workdir, env=self.env, capture_output=True, text=True, timeout=120
+        )
+
+    def _list(self, source: Path, *extra: str) -> dict:
+        proc = self._run([str(BIN / "ansible-inventory"), "-i", str(source), "--list", *extra])
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+
+    def _list_hosts(self, source: Path, pattern: str) -> list[str] | str:
+        proc = self._run(
+            [str(BIN / "ansible"), "-i", str(source), "all", "--limit", pattern, "--list-hosts"]
+        )
+        if proc.returncode != 0:
+            if "leaves us with no hosts" in proc.stderr:
+                return []
+            return "error: " + proc.stderr.strip()
+        lines = proc.stdout.splitlines()
+        start = next(i for i, line in enumerate(lines) if line.strip().startswith("hosts ("))
+        return [line.strip() for line in lines[start + 1 :] if line.strip()]
+
+    def _prefetch(self, name: str) -> None:
+        source = INVENTORIES[name]
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            listing = pool.submit(self._list, source)
+            limits = {p: pool.submit(self._list_hosts, source, p) for p in PATTERNS.get(name, [])}
+            self._listings[name] = listing.result()
+            for pattern, future in limits.items():
+                self._limits[name, pattern] = future.result()
+
+    def listing(self, name: str) -> dict:
+        if name not in self._listings:
+            self._prefetch(name)
+        return self._listings[name]
+
+    def limit(self, name: str, pattern: str) -> list[str] | str:
+        if (name, pattern) not in self._limits:
+            self._prefetch(name)
+        return self._limits[name, pattern]
+
+
+@pytest.fixture(scope="module")
+def ansible(tmp_path_factory: pytest.TempPathFactory) -> AnsibleReference:
+    return AnsibleReference(tmp_path_factory.mktemp("ansible"))
+
+
+def _masked(variables: dict) -> dict:
+    return {k: ("***" if is_secret_var(k) else v) for k, v in variables.items()}
+
+
+def ansible_view(listing: dict) -> dict[str, dict]:
+    """Per host: groups (with ancestors, without `all`) and masked vars, from `--list` JSON."""
+    groups = {name: body for name, body in listing.items() if name != "_meta"}
+    parents: dict[str, set[str]] = {}
+    for name, body in groups.items():
+        for child in body.get("children", []):
+            parents.setdefault(child, set()).add(name)
+
+    def ancestors(group: str) -> set[str]:
+        found = set()
+        for parent in parents.get(group, ()):
+            found |= {parent} | ancestors(parent)
+        return found
+
+    member: dict[str, set[str]] = {}
+    for name, body in groups.items():
+        for host in body.get("hosts", []):
+            member.setdefault(host, set()).update({name} | ancestors(name))
+    hostvars = listing["_meta"]["hostvars"]
+    return {
+        host: {
+            "groups": sorted(names - {"all"}),
+            "vars": _masked(hostvars.get(host, {})),
+        }
+        for host, names in member.items()
+    }
+
+
+def ospatrol_json(*args: str) -> list[dict]:
+    result = CliRunner().invoke(cli, ["inventory", "list", "--json", *args])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return json.loads(result.output)
+
+
+def ospatrol_view(records: list[dict]) -> dict[str, dict]:
+    return {r["name"]: {"groups": r["groups"], "vars": r["vars"]} for r in records}
+
+
+@pytest.mark.parametrize("name", list(INVENTORIES))
+def test_hosts_groups_and_vars_match_ansible_inventory(ansible: AnsibleReference, name: str):
+    expected = ansible_view(ansible.listing(name))
+    records = ospatrol_json("-i", str(INVENTORIES[name]))
+    assert [r["name"] for r in records] == sorted(expected)
+    assert ospatrol_view(records) == json.loads(json.dumps(expected))
+
+
+@pytest.mark.parametrize("name", list(INVENTORIES))
+def test_typed_fields_follow_the_ansible_vars(ansible: AnsibleReference, name: str):
+    """address/port/user come from the vars Ansible resolved, converted once."""
+    hostvars = ansible.listing(name)["_meta"]["hostvars"]
+    for record in ospatrol_json("-i", str(INVENTORIES[name])):
+        raw = hostvars.get(record["name"], {})
+        assert record["address"] == raw.get("ansible_host", record["name"])
+        assert record["port"] == int(raw.get("ansible_port", 22))
+        assert record["user"] == raw.get("ansible_user")
+
+
+@pytest.mark.parametrize(
+    ("name", "pattern"), [(n, p) for n, patterns in PATTERNS.items() for p in patterns]
+)
+def test_limit_selects_the_hosts_ansible_selects(ansible: AnsibleReference, name, pattern):
+    expected = ansible.limit(name, pattern)
+    inventory = load_inventory(INVENTORIES[name])
+    if isinstance(expected, str):
+        with pytest.raises(InputError):
+            inventory.select(pattern)
+        return
+    assert sorted(h.name for h in inventory.select(pattern)) == sorted(expected)
+
+
+def test_limit_keeps_ansibles_order_on_a_flat_inventory(ansible: AnsibleReference):
+    inventory = load_inventory(INVENTORIES["ini_site"])
+    for pattern in ("all", "app:!web", "web[0]:db[-1]"):
+        assert [h.name for h in inventory.select(pattern)] == ansible.limit("ini_site", pattern)
+
+
+def test_ansible_inventory_limit_output_agrees(ansible: AnsibleReference):
+    """`ansible-inventory --list --limit` (hosts, groups, vars) equals `--limit` through our CLI."""
+    source = INVENTORIES["yaml_site"]
+    listing = ansible._list(source, "--limit", "web:&prod:!web02,fw1")
+    records = ospatrol_json("-i", str(source), "--limit", "web:&prod:!web02,fw1")
+    assert ospatrol_view(records) == json.loads(json.dumps(ansible_view(listing)))
+
+
+@pytest.mark.parametrize("name", ["yaml_site", "ini_site", "multi_dir"])
+def test_ansible_inventory_list_json_loads_to_the_same_hosts(
+    ansible: AnsibleReference, name: str, tmp_path: Path
+):
+    dump = tmp_path / "listing.json"
+    dump.write_text(json.dumps(ansible.listing(name)))
+    original = load_inventory(INVENTORIES[name])
+    reloaded = load_inventory(dump)
+    assert set(reloaded.hosts) == set(original.hosts)
+    for host in original.hosts.values():
+        again = reloaded.hosts[host.name]
+        assert again == host, host.name
+
+
+def _docs_examples(tmp_path: Path) -> list[Path]:
+    """The EXAMPLES blocks of ansible-core's INI and YAML inventory plugins, as files."""
+    from ansible.plugins.inventory import ini, yaml
+
+    first, second = ini.EXAMPLES.split("# Example 2")
+    paths = []
+    for name, text in (("ex1.ini", first), ("ex2.ini", second), ("ex.yml", yaml.EXAMPLES)):
+        path = tmp_path / name
+        path.write_text(text)
+        paths.append(path)
+    return paths
+
+
+def test_ansible_docs_examples_match(ansible: AnsibleReference, tmp_path: Path):
+    for path in _docs_examples(tmp_path):
+        expected = ansible_view(ansible._list(path))
+        assert ospatrol_view(ospatrol_json("-i", str(path))) == expected, path.name
