@@ -1,0 +1,489 @@
+"""OSSEC decoders: reading `<decoder>` elements, building the two decoder trees, decoding events.
+
+Structure and semantics follow analysisd's decode-xml.c, decoders_list.c and decoder.c:
+
+- Top-level decoders live in two lists, one for decoders with a `program_name` and one without.
+  An event with a program name is only offered to the first list, an event without one only to
+  the second (that is why stock decoders say `<program_name_pcre2>.*</program_name_pcre2>`).
+- A decoder with `<parent>` becomes a child of every top-level decoder of that name. The first
+  top-level decoder whose program name and prematch match wins; then the first child whose
+  prematch matches (a child without prematch always matches).
+- Several children with the same name form a chain: each adds fields from its own regex,
+  optionally starting where the previous regex ended (`offset="after_regex"`).
+- Children report the parent's name unless `<use_own_name>true</use_own_name>`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ospatrol.analysis.eventinfo import EventInfo
+from ospatrol.analysis.fields import StandardField, map_order_name
+from ospatrol.analysis.patterns import Pattern, PatternError, compile_pattern
+from ospatrol.analysis.xmlload import Node
+from ospatrol.errors import InputError
+
+AFTER_PARENT = 1
+AFTER_PREMATCH = 2
+AFTER_PREVREGEX = 4
+_OFFSETS = {
+    "after_parent": AFTER_PARENT,
+    "after_prematch": AFTER_PREMATCH,
+    "after_regex": AFTER_PREVREGEX,
+}
+
+# Decoder `<type>` values, i.e. rule categories.
+CATEGORIES = (
+    "syslog",
+    "firewall",
+    "ids",
+    "web-log",
+    "squid",
+    "windows",
+    "host-information",
+    "ossec",
+)
+
+# Plugin decoders OSSEC compiles in; we recognise the names (the decoder then only classifies).
+PLUGIN_DECODERS = ("PF_Decoder", "SymantecWS_Decoder", "SonicWall_Decoder", "OSSECAlert_Decoder")
+
+# FTS names map to event attributes (decode-xml.c: `user` and `dstuser` are dstuser).
+_FTS_FIELDS = (
+    ("dstuser", "dstuser"),
+    ("user", "dstuser"),
+    ("srcuser", "srcuser"),
+    ("srcip", "srcip"),
+    ("dstip", "dstip"),
+    ("id", "id"),
+    ("location", "location"),
+    ("data", "data"),
+    ("extra_data", "data"),
+    ("system_name", "systemname"),
+    ("name", "name"),
+)
+
+_DECODER_ELEMENTS = frozenset(
+    {
+        "parent",
+        "program_name",
+        "program_name_pcre2",
+        "prematch",
+        "prematch_pcre2",
+        "regex",
+        "pcre2",
+        "order",
+        "type",
+        "fts",
+        "ftscomment",
+        "use_own_name",
+        "plugin_decoder",
+        "accumulate",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSlot:
+    """Where capture i of a decoder's regex goes: a standard field, or a dynamic field name."""
+
+    standard: StandardField | None
+    dynamic: str
+
+
+@dataclass(slots=True)
+class Decoder:
+    """One compiled `<decoder>` element. `name` is the name events report (see use_own_name)."""
+
+    own_name: str
+    name: str
+    path: str
+    line: int
+    parent: str | None = None
+    program_name: Pattern | None = None
+    prematch: Pattern | None = None
+    prematch_offset: int = 0
+    regex: Pattern | None = None
+    regex_offset: int = 0
+    order: tuple[OrderSlot, ...] = ()
+    category: str = "syslog"
+    fts: tuple[str, ...] = ()
+    ftscomment: str = ""
+    use_own_name: bool = False
+    plugin: str | None = None
+    accumulate: bool = False
+    get_next: bool = False
+
+
+@dataclass(slots=True)
+class DecoderNode:
+    """A top-level decoder and its children, in load order."""
+
+    decoder: Decoder
+    children: list[Decoder] = field(default_factory=list)
+
+
+@dataclass
+class DecoderSet:
+    """Both top-level lists, plus every decoder name seen (for `decoded_as` validation)."""
+
+    with_program: list[DecoderNode] = field(default_factory=list)
+    without_program: list[DecoderNode] = field(default_factory=list)
+    names: set[str] = field(default_factory=set)
+
+
+class _PatternCompiler:
+    """Compiles patterns and turns PatternError into InputError at the element's line."""
+
+    def __init__(self, errors: list[InputError]) -> None:
+        self.errors = errors
+
+    def __call__(self, kind: str, source: str, node: Node) -> Pattern | None:
+        try:
+            return compile_pattern(kind, source)  # type: ignore[arg-type]
+        except PatternError as exc:
+            self.errors.append(node.error(f"<{node.tag}>: bad pattern {source!r}: {exc}"))
+            return None
+
+
+def _offset(node: Node, errors: list[InputError]) -> int:
+    unknown = set(node.attrs) - {"offset"}
+    if unknown:
+        errors.append(node.error(f"<{node.tag}>: unknown attribute {sorted(unknown)[0]!r}"))
+    value = node.attrs.get("offset")
+    if value is None:
+        return 0
+    if value not in _OFFSETS:
+        errors.append(node.error(f"<{node.tag}>: invalid offset {value!r}"))
+        return 0
+    return _OFFSETS[value]
+
+
+def _parse_order(text: str) -> tuple[OrderSlot, ...]:
+    slots = []
+    for raw in text.split(","):
+        name = raw.strip()
+        slots.append(OrderSlot(map_order_name(name), name))
+    return tuple(slots)
+
+
+def _parse_fts(text: str, node: Node, errors: list[InputError]) -> tuple[str, ...]:
+    chosen: list[str] = []
+    for raw in text.split(","):
+        name = raw.strip()
+        for needle, attr in _FTS_FIELDS:
+            if needle in name:
+                if attr not in chosen:
+                    chosen.append(attr)
+                break
+        else:
+            errors.append(node.error(f"<fts>: unknown field {name!r}"))
+    return tuple(chosen)
+
+
+def read_decoder(node: Node, errors: list[InputError]) -> Decoder | None:
+    """Compile one `<decoder>` element; problems are appended to `errors` (then returns None)."""
+    before = len(errors)
+    name = node.attrs.get("name", "").strip()
+    if not name:
+        errors.append(node.error('<decoder> needs a name="..." attribute'))
+        return None
+    for attr in node.attrs:
+        if attr not in ("name", "status"):
+            errors.append(node.error(f"<decoder name={name!r}>: unknown attribute {attr!r}"))
+    compile_ = _PatternCompiler(errors)
+    dec = Decoder(own_name=name, name=name, path=node.path, line=node.line)
+    texts: dict[str, str] = {}
+    regex_node = prematch_node = None
+    kinds: dict[str, str] = {}
+    for child in node.children:
+        tag = child.tag
+        if tag not in _DECODER_ELEMENTS:
+            errors.append(child.error(f"unknown element <{tag}> in decoder {name!r}"))
+            continue
+        content = child.text
+        if tag in ("regex", "pcre2"):
+            off = _offset(child, errors)
+            if "regex" in texts and off:
+                errors.append(child.error(f"decoder {name!r}: only the first regex may set offset"))
+            if off:
+                dec.regex_offset = off
+            if "regex" in kinds and kinds["regex"] != tag:
+                errors.append(child.error(f"decoder {name!r}: mixes <regex> and <pcre2>"))
+            kinds["regex"] = tag
+            texts["regex"] = texts.get("regex", "") + content
+            regex_node = regex_node or child
+        elif tag in ("prematch", "prematch_pcre2"):
+            off = _offset(child, errors)
+            if off and off != AFTER_PARENT:
+                errors.append(
+                    child.error(f"decoder {name!r}: prematch offset must be after_parent")
+                )
+            if off:
+                dec.prematch_offset = off
+            if "prematch" in kinds and kinds["prematch"] != tag:
+                errors.append(child.error(f"decoder {name!r}: mixes prematch dialects"))
+            kinds["prematch"] = tag
+            texts["prematch"] = texts.get("prematch", "") + content
+            prematch_node = prematch_node or child
+        elif tag in ("program_name", "program_name_pcre2"):
+            kinds["program_name"] = tag
+            texts["program_name"] = texts.get("program_name", "") + content
+            dec.program_name = compile_(
+                "osmatch" if tag == "program_name" else "pcre2", texts["program_name"], child
+            )
+        elif tag == "parent":
+            dec.parent = (dec.parent or "") + content
+        elif tag == "order":
+            dec.order = _parse_order(content)
+        elif tag == "type":
+            if content not in CATEGORIES:
+                errors.append(child.error(f"decoder {name!r}: invalid type {content!r}"))
+            else:
+                dec.category = content
+        elif tag == "fts":
+            dec.fts = _parse_fts(content, child, errors)
+        elif tag == "ftscomment":
+            dec.ftscomment = content
+        elif tag == "use_own_name":
+            dec.use_own_name = content == "true"
+        elif tag == "accumulate":
+            dec.accumulate = True
+        elif tag == "plugin_decoder":
+            if content not in PLUGIN_DECODERS:
+                errors.append(child.error(f"decoder {name!r}: unknown plugin_decoder {content!r}"))
+            dec.plugin = content
+    if "prematch" in texts and prematch_node is not None:
+        kind = "osregex" if kinds["prematch"] == "prematch" else "pcre2"
+        dec.prematch = compile_(kind, texts["prematch"], prematch_node)
+    if "regex" in texts and regex_node is not None:
+        kind = "osregex" if kinds["regex"] == "regex" else "pcre2"
+        dec.regex = compile_(kind, texts["regex"], regex_node)
+    _validate(dec, texts, node, errors)
+    if len(errors) > before:
+        return None
+    return dec
+
+
+def _validate(dec: Decoder, texts: dict[str, str], node: Node, errors: list[InputError]) -> None:
+    """The consistency checks decode-xml.c makes after reading a decoder."""
+    name = dec.own_name
+    if "prematch" not in texts and dec.parent is None and "program_name" not in texts:
+        errors.append(node.error(f"decoder {name!r} needs a prematch, a program_name or a parent"))
+    has_regex = "regex" in texts
+    if (not has_regex and (dec.fts or dec.order)) or (has_regex and not dec.order):
+        errors.append(node.error(f"decoder {name!r}: a regex needs an order and vice versa"))
+    if dec.regex_offset & AFTER_PARENT and dec.parent is None:
+        errors.append(node.error(f"decoder {name!r}: offset after_parent without a parent"))
+    if dec.regex_offset & AFTER_PREMATCH:
+        if dec.parent is None:
+            dec.regex_offset = AFTER_PARENT
+        elif "prematch" not in texts:
+            errors.append(node.error(f"decoder {name!r}: offset after_prematch without a prematch"))
+    if dec.regex_offset & AFTER_PREVREGEX and (dec.parent is None or not has_regex):
+        errors.append(node.error(f"decoder {name!r}: offset after_regex needs a parent and regex"))
+    if dec.prematch_offset & AFTER_PARENT and dec.parent is None:
+        errors.append(
+            node.error(f"decoder {name!r}: prematch offset after_parent without a parent")
+        )
+    if dec.plugin and (has_regex or dec.order):
+        errors.append(node.error(f"decoder {name!r}: a plugin decoder takes no regex or order"))
+
+
+def _add_child(parent: DecoderNode, dec: Decoder, errors: list[InputError]) -> None:
+    """decoders_list.c's _OS_AddOSDecoder for a child: same-name siblings form a chain."""
+    chained = False
+    for sibling in parent.children:
+        if sibling.own_name != dec.own_name:
+            continue
+        if (sibling.prematch or sibling.regex) and dec.regex_offset:
+            chained = True
+        if dec.prematch is not None:
+            errors.append(
+                InputError(
+                    f"decoder {dec.own_name!r}: a chained decoder cannot have a prematch",
+                    dec.path,
+                    dec.line,
+                )
+            )
+            return
+        if dec.fts:
+            errors.append(
+                InputError(
+                    f"decoder {dec.own_name!r}: a chained decoder cannot have fts",
+                    dec.path,
+                    dec.line,
+                )
+            )
+            return
+        if sibling.regex is not None and dec.regex is not None:
+            sibling.get_next = True
+        else:
+            errors.append(
+                InputError(
+                    f"decoder {dec.own_name!r}: duplicate decoder name without a regex",
+                    dec.path,
+                    dec.line,
+                )
+            )
+            return
+    if dec.regex_offset & AFTER_PREVREGEX and not (chained and parent.children):
+        errors.append(
+            InputError(
+                f"decoder {dec.own_name!r}: offset after_regex without a previous regex",
+                dec.path,
+                dec.line,
+            )
+        )
+        return
+    parent.children.append(dec)
+
+
+def build_decoder_set(decoders: list[Decoder], errors: list[InputError]) -> DecoderSet:
+    """Arrange compiled decoders (in load order) into OSSEC's two lists and children."""
+    result = DecoderSet()
+    for dec in decoders:
+        result.names.add(dec.own_name)
+        if dec.parent is None:
+            target = result.with_program if dec.program_name is not None else result.without_program
+            target.append(DecoderNode(dec))
+    for dec in decoders:
+        if dec.parent is None:
+            continue
+        parents = [
+            n
+            for n in (*result.with_program, *result.without_program)
+            if n.decoder.own_name == dec.parent
+        ]
+        if not parents:
+            errors.append(
+                InputError(
+                    f"decoder {dec.own_name!r}: parent {dec.parent!r} not found", dec.path, dec.line
+                )
+            )
+            continue
+        for node in parents:
+            child = dec if len(parents) == 1 else _copy(dec)
+            if not child.use_own_name:
+                child.name = node.decoder.own_name
+            _add_child(node, child, errors)
+    return result
+
+
+def _copy(dec: Decoder) -> Decoder:
+    clone = Decoder(own_name=dec.own_name, name=dec.name, path=dec.path, line=dec.line)
+    for slot in Decoder.__slots__:  # type: ignore[attr-defined]
+        setattr(clone, slot, getattr(dec, slot))
+    return clone
+
+
+def _assign(ev: EventInfo, order: tuple[OrderSlot, ...], groups: tuple[str, ...]) -> None:
+    trace = ev.decoder_trace
+    for slot, value in zip(order, groups, strict=False):
+        std = slot.standard
+        if std is not None:
+            setattr(ev, std.attr, value)
+            trace.append((std.label, value))
+        elif slot.dynamic:
+            ev.dynamic[slot.dynamic] = value
+            trace.append((slot.dynamic, value))
+
+
+def _search(pattern: Pattern, log: str, start: int | None) -> tuple[int, tuple[str, ...]] | None:
+    """Search log[start:]; the absolute end offset of the match and its groups, or None."""
+    if start is None:
+        return None
+    found = pattern.search(log[start:] if start else log)
+    if found is None:
+        return None
+    return start + found.end, found.groups
+
+
+def decode(dset: DecoderSet, ev: EventInfo) -> bool:
+    """Run decoder.c's DecodeEvent on `ev`. Returns False when no decoder list applies (logtest
+    then prints no phase 2); `ev.decoder` is the decoder that matched, if any."""
+    nodes = dset.with_program if ev.program_name is not None else dset.without_program
+    if not nodes:
+        return False
+    log = ev.log
+    for node in nodes:
+        dec = node.decoder
+        pmatch: int | None = None
+        if ev.program_name is not None and dec.program_name is not None:
+            if dec.program_name.test(ev.program_name) == dec.program_name.negate:
+                continue
+            pmatch = 0
+        if dec.prematch is not None:
+            hit = _search(dec.prematch, log, 0)
+            if hit is None:
+                continue
+            pmatch = hit[0]
+        ev.decoder = dec
+        ev.decoder_top = dec
+        _run_children(node, ev, pmatch)
+        return True
+    return True
+
+
+def _run_children(node: DecoderNode, ev: EventInfo, pmatch: int | None) -> None:
+    log = ev.log
+    cmatch: int | None = None
+    kids = node.children
+    if not kids:
+        chain: list[Decoder] = [node.decoder]
+        index = 0
+    else:
+        chain = kids
+        index = 0
+        found = None
+        while index < len(kids):
+            cand = kids[index]
+            if cand.prematch is not None:
+                base = pmatch if cand.prematch_offset & AFTER_PARENT else 0
+                hit = _search(cand.prematch, log, base)
+                if hit is not None:
+                    cmatch = hit[0]
+                    ev.decoder = cand
+                    found = cand
+                    break
+            else:
+                cmatch = pmatch
+                found = cand
+                break
+            if cand.get_next:
+                while index < len(kids) and kids[index].get_next:
+                    index += 1
+                if index >= len(kids):
+                    return
+            index += 1
+        if found is None:
+            return
+    dec = chain[index]
+    if dec.plugin is not None:
+        return
+    regex_prev: int | None = None
+    while index < len(chain):
+        dec = chain[index]
+        if dec.regex is None:
+            return
+        offset = dec.regex_offset
+        if offset & AFTER_PARENT:
+            start = pmatch
+        elif offset & AFTER_PREMATCH:
+            start = cmatch
+        elif offset & AFTER_PREVREGEX:
+            start = cmatch if regex_prev is None else regex_prev
+        else:
+            start = 0
+        hit = _search(dec.regex, log, start)
+        if hit is None:
+            if dec.get_next:
+                index += 1
+                continue
+            return
+        regex_prev = hit[0]
+        ev.decoder = dec
+        _assign(ev, dec.order, hit[1])
+        if dec.get_next:
+            index += 1
+            continue
+        return

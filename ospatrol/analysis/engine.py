@@ -1,0 +1,504 @@
+"""The analysis engine: pre-decode, decode, walk the rule tree, correlate, emit alerts.
+
+`Engine(ruleset)` holds every piece of run-time state (correlation lists, ignore timers, first
+time seen keys, check_diff memory, counters); the `Ruleset` it reads is never modified, so two
+engines can share one ruleset and run side by side. Matching follows analysisd's
+OS_CheckIfRuleMatch and the alert loop of analysisd.c/testrule.c; see `ospatrol.analysis.rules`
+for how the tree is built.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from collections import Counter, deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from ospatrol.analysis.decoders import decode
+from ospatrol.analysis.eventinfo import EventInfo
+from ospatrol.analysis.fields import ALERT_NAMES, STANDARD_ATTRS
+from ospatrol.analysis.predecode import predecode
+from ospatrol.model import Alert, Event
+
+if TYPE_CHECKING:
+    from ospatrol.analysis.loader import Ruleset
+    from ospatrol.analysis.rules import Rule, RuleNode
+
+# analysisd keeps the last alerting events in a bounded list; events that fall out of it also
+# leave the if_matched_sid/if_matched_group lists (Free_Eventinfo). Its default size:
+EVENT_MEMORY = 1024
+# A line longer than OSSEC's OS_MAXSTR is cut; the engine also counts it.
+MAX_LINE = 65536
+
+
+@dataclass(frozen=True)
+class MatchedRule:
+    """The rule logtest prints in phase 3."""
+
+    id: int
+    level: int
+    description: str
+    groups: tuple[str, ...]
+    info: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class EngineResult:
+    """Everything the engine learned about one event (what `ospatrol logtest` prints)."""
+
+    event: Event
+    full_log: str = ""
+    hostname: str = ""
+    program_name: str | None = None
+    log: str = ""
+    location: str = ""
+    decoders_ran: bool = False
+    decoder: str | None = None
+    decoder_shown: str | None = None
+    decoder_trace: tuple[tuple[str, str], ...] = ()
+    fields: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    rule: MatchedRule | None = None
+    generated: bool = False
+    logged: bool = False
+    alert: Alert | None = None
+    accumulated: bool = False
+    rejected: str | None = None
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    return a is not None and b is not None and a == b
+
+
+def _compiled_rule(name: str, ev: EventInfo) -> bool:
+    """The compiled rules OSSEC ships (compiled_rules/generic_samples.c)."""
+    if name == "comp_srcuser_dstuser":
+        return not ev.srcuser or not ev.dstuser or ev.srcuser == ev.dstuser
+    if name == "check_id_size":
+        return ev.id is not None and len(ev.id) >= 10
+    if name == "is_simple_http_request":
+        if ev.url is None:
+            return False
+        if ev.action and ev.action.upper() != "GET":
+            return False
+        return ev.url == "/" or "?" not in ev.url
+    if name == "is_valid_crawler":
+        # The reverse/forward DNS check of googlebot is left out: no network I/O in the core.
+        return ev.log.startswith(
+            ("72.14.", "209.85.", "65.55.", "207.46.", "74.6.", "72.30.", "67.195.")
+        )
+    if name == "comp_mswin_targetuser_calleruser_diff":
+        log = ev.log
+        t, c = log.find("Target Account Name"), log.find("Caller User Name")
+        if t < 0 or c < 0:
+            return False
+        t, c = log.find(":", t), log.find(":", c)
+        if t < 0 or c < 0:
+            return False
+        t += 1
+        c += 1
+        while t < len(log):
+            if c >= len(log) or log[t] != log[c]:
+                return True
+            if log[t] == "\t" or (log[t] == " " and log[t + 1 : t + 2] == " "):
+                break
+            t += 1
+            c += 1
+        return False
+    return False
+
+
+class Engine:
+    """Decodes and matches events against one immutable `Ruleset`, keeping correlation state."""
+
+    def __init__(self, ruleset: Ruleset, *, hostname: str = "localhost") -> None:
+        self.ruleset = ruleset
+        self.hostname = hostname
+        self.counters: Counter[str] = Counter()
+        self.fired: Counter[int] = Counter()
+        self._seq = 0
+        self._alerts = 0
+        self._events: deque[EventInfo] = deque()
+        self._sid_lists: dict[int, deque[EventInfo]] = {}
+        self._group_lists: dict[int, deque[EventInfo]] = {}
+        self._time_ignored: dict[int, float] = {}
+        self._fts: set[str] = set()
+        self._ignored: set[str] = set()
+        self._diffs: dict[tuple[int, str], str] = {}
+        self._accumulated: dict[str, dict[str, str]] = {}
+
+    @classmethod
+    def for_default_ruleset(cls, *, hostname: str = "localhost") -> Engine:
+        """An engine on OSPatrol's own rule set (`rules/ospatrol.conf` in the data folder)."""
+        from ospatrol.analysis.loader import load_default_ruleset
+
+        return cls(load_default_ruleset(), hostname=hostname)
+
+    # ---------------------------------------------------------------- public API
+    def process(self, event: Event) -> EngineResult:
+        """Analyse one event. Never raises for bad input: such events come back `rejected`."""
+        text = event.text
+        if not text or not text.strip():
+            self.counters["rejected:empty"] += 1
+            return EngineResult(event=event, rejected="empty")
+        if len(text) > MAX_LINE:
+            self.counters["truncated"] += 1
+        if "\x00" in text:
+            self.counters["nul"] += 1
+        self.counters["events"] += 1
+        pre = predecode(
+            text, location=event.location or "stdin", default_hostname=event.host or self.hostname
+        )
+        ev = EventInfo(
+            full_log=pre.full_log,
+            log=pre.log,
+            hostname=pre.hostname,
+            program_name=pre.program_name,
+            location=pre.location,
+            time=event.time,
+            agent=pre.agent_name or "",
+            timestamp=pre.timestamp or "",
+        )
+        decoders_ran = decode(self.ruleset.decoders, ev)
+        shown = ev.decoder_top.name if ev.decoder_top is not None else None
+        accumulated = False
+        if ev.decoder is not None and ev.decoder.accumulate:
+            self._accumulate(ev)
+            accumulated = True
+        return self._match(event, ev, decoders_ran, shown, accumulated)
+
+    def process_line(
+        self, line: str, *, location: str = "stdin", when: float | None = None
+    ) -> EngineResult:
+        """Convenience for one raw log line (logtest, tests)."""
+        event = Event(
+            text=line,
+            location=location,
+            host=self.hostname,
+            time=_time.time() if when is None else when,
+            source="logtest",
+        )
+        return self.process(event)
+
+    def process_many(self, events: Iterable[Event]) -> list[EngineResult]:
+        return [self.process(e) for e in events]
+
+    # ---------------------------------------------------------------- matching
+    def _match(
+        self, event: Event, ev: EventInfo, decoders_ran: bool, shown: str | None, accumulated: bool
+    ) -> EngineResult:
+        category = ev.category
+        matched: Rule | None = None
+        generated = False
+        logged = False
+        previous: tuple[str, ...] = ()
+        for node in self.ruleset.top:
+            if node.rule.category != category:
+                continue
+            found = self._check(ev, node)
+            if found is None:
+                continue
+            matched, previous = found
+            rule = matched
+            if rule.level == 0:
+                break
+            if rule.ignore_time:
+                since = self._time_ignored.get(rule.id, 0.0)
+                if since and ev.time - since < rule.ignore_time:
+                    break
+                self._time_ignored[rule.id] = ev.time
+            if (
+                rule.check_if_ignored
+                and self._ignore_key(ev, rule.check_if_ignored) in self._ignored
+            ):
+                break
+            if rule.ignore:
+                self._ignored.add(self._ignore_key(ev, rule.ignore))
+            generated = True
+            logged = rule.log_alert
+            self._remember(ev, rule)
+            break
+        fields = self._fields(ev)
+        mrule = None
+        alert = None
+        if matched is not None:
+            mrule = MatchedRule(
+                matched.id, matched.level, matched.description, matched.groups, matched.info
+            )
+        if generated and logged and matched is not None:
+            self._alerts += 1
+            self.counters["alerts"] += 1
+            alert = Alert(
+                rule_id=matched.id,
+                level=matched.level,
+                description=matched.description,
+                event=event,
+                groups=matched.groups,
+                fields=MappingProxyType(dict(fields)),
+                decoder=ev.decoder_name,
+                firedtimes=self.fired[matched.id],
+                mail=matched.mail_alert,
+                info=tuple(text for _, text in matched.info),
+                hostname=ev.hostname,
+                program_name=ev.program_name,
+                full_log=ev.full_log,
+                previous_output=previous,
+                alert_id=f"{int(ev.time)}.{self._alerts}",
+            )
+        return EngineResult(
+            event=event,
+            full_log=ev.full_log,
+            hostname=ev.hostname,
+            program_name=ev.program_name,
+            log=ev.log,
+            location=ev.location,
+            decoders_ran=decoders_ran,
+            decoder=ev.decoder_name,
+            decoder_shown=shown,
+            decoder_trace=tuple(ev.decoder_trace),
+            fields=MappingProxyType(fields),
+            rule=mrule,
+            generated=generated,
+            logged=logged,
+            alert=alert,
+            accumulated=accumulated,
+        )
+
+    @staticmethod
+    def _fields(ev: EventInfo) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for attr in STANDARD_ATTRS:
+            value = getattr(ev, attr)
+            if value is not None:
+                out[ALERT_NAMES[attr]] = value
+        out.update(ev.dynamic)
+        return out
+
+    def _check(self, ev: EventInfo, node: RuleNode) -> tuple[Rule, tuple[str, ...]] | None:
+        """OS_CheckIfRuleMatch: this rule, then its children; the deepest match wins."""
+        rule = node.rule
+        if rule.decoded_as is not None and rule.decoded_as != ev.decoder_name:
+            return None
+        for name, pattern in rule.patterns:
+            if name == "user":
+                value = ev.dstuser if ev.dstuser is not None else ev.srcuser
+            elif name == "extra_data":
+                value = ev.data
+            else:
+                value = getattr(ev, name, None)
+            if value is None or pattern.test(value) == pattern.negate:
+                return None
+        if rule.match is not None:
+            m = rule.match
+            if m.test(ev.log, ev.lower()) == m.negate:
+                return None
+        if rule.regex is not None:
+            r = rule.regex
+            if r.test(ev.log) == r.negate:
+                return None
+        if rule.action is not None and ev.action != rule.action:
+            return None
+        for check in rule.fields:
+            value = ev.field(check.name)
+            if value is None or check.pattern.test(value) == check.pattern.negate:
+                return None
+        if rule.srcip and (ev.srcip is None or not any(ip.matches(ev.srcip) for ip in rule.srcip)):
+            return None
+        if rule.dstip and (ev.dstip is None or not any(ip.matches(ev.dstip) for ip in rule.dstip)):
+            return None
+        if rule.compiled_rule is not None and not _compiled_rule(rule.compiled_rule, ev):
+            return None
+        if rule.maxsize and len(ev.log) < rule.maxsize:
+            return None
+        if rule.day_time is not None or rule.week_days is not None:
+            local = _time.localtime(ev.time)
+            if rule.day_time is not None and not rule.day_time.contains(
+                local.tm_hour * 60 + local.tm_min
+            ):
+                return None
+            if rule.week_days is not None and local.tm_wday not in rule.week_days:
+                return None
+        if rule.check_diff and not self._diff(ev, rule):
+            return None
+        if rule.if_fts and not self._fts_check(ev):
+            return None
+        if rule.lists and not self._lists(ev, rule):
+            return None
+        previous: tuple[str, ...] = ()
+        if rule.context and not (rule.check_diff and not rule.if_matched_sid):
+            found = self._correlate(ev, rule)
+            if found is None:
+                return None
+            previous = found
+        for child in node.children:
+            hit = self._check(ev, child)
+            if hit is not None:
+                return hit
+        if rule.noalert:
+            return None
+        self.fired[rule.id] += 1
+        return rule, previous
+
+    # ---------------------------------------------------------------- conditions with state
+    def _lists(self, ev: EventInfo, rule: Rule) -> bool:
+        from ospatrol.analysis.cdb import list_key
+
+        for check in rule.lists:
+            if check.field == "user":
+                value = ev.srcuser if ev.srcuser is not None else ev.dstuser
+            else:
+                value = ev.field(check.field)
+            if value is None:
+                return False
+            cdb = self.ruleset.lists.get(list_key(check.path))
+            if cdb is None or not cdb.lookup(check.lookup, value, check.check_value):
+                return False
+        return True
+
+    def _fts_check(self, ev: EventInfo) -> bool:
+        """First time seen (fts.c): the decoder's fts fields form a key; new keys pass once."""
+        dec = ev.decoder
+        if dec is None or not dec.fts:
+            return False
+        if ev.fts_result is not None:
+            return ev.fts_result
+        wanted = dec.fts
+
+        def part(attr: str) -> str:
+            if attr not in wanted:
+                return ""
+            value = ev.location if attr == "location" else getattr(ev, attr, None)
+            return value or ""
+
+        key = " ".join(
+            (
+                dec.name,
+                part("id"),
+                part("dstuser"),
+                part("srcuser"),
+                part("srcip"),
+                part("dstip"),
+                part("data"),
+                part("systemname"),
+                part("location"),
+            )
+        )
+        first = key not in self._fts
+        if first:
+            self._fts.add(key)
+        ev.fts_result = first
+        return first
+
+    def _ignore_key(self, ev: EventInfo, wanted: tuple[str, ...]) -> str:
+        parts = []
+        for attr in ("name", "id", "dstuser", "srcip", "dstip", "data", "systemname", "location"):
+            if attr not in wanted:
+                parts.append("")
+            elif attr == "name":
+                parts.append(ev.decoder_name or "")
+            else:
+                parts.append(getattr(ev, attr, None) or "")
+        return " ".join(parts)
+
+    def _diff(self, ev: EventInfo, rule: Rule) -> bool:
+        """check_diff (dodiff.c): alert when this rule's output changed for this location."""
+        key = (rule.id, f"{ev.agent}|{ev.location}")
+        before = self._diffs.get(key)
+        self._diffs[key] = ev.log
+        return before is not None and before != ev.log
+
+    def _accumulate(self, ev: EventInfo) -> None:
+        """Accumulator (accumulator.c): events of one session (same decoder, host and id) share
+        the fields seen so far; empty fields are filled from earlier events."""
+        if ev.id is None or ev.decoder is None:
+            return
+        key = f"{ev.decoder.name}|{ev.hostname}|{ev.id}"
+        stored = self._accumulated.setdefault(key, {})
+        for attr in STANDARD_ATTRS:
+            value = getattr(ev, attr)
+            if value is not None:
+                stored[attr] = value
+            elif attr in stored:
+                setattr(ev, attr, stored[attr])
+        if len(self._accumulated) > 4 * EVENT_MEMORY:
+            self._accumulated.pop(next(iter(self._accumulated)))
+
+    # ---------------------------------------------------------------- correlation
+    def _live(self, events: deque[EventInfo]) -> deque[EventInfo]:
+        floor = self._seq - EVENT_MEMORY
+        while events and events[0].seq <= floor:
+            events.popleft()
+        return events
+
+    def _remember(self, ev: EventInfo, rule: Rule) -> None:
+        """After an alert: feed the lists correlating rules search (OSList_AddData/OS_AddEvent)."""
+        self._seq += 1
+        ev.seq = self._seq
+        if rule.feeds_sid_list:
+            self._sid_lists.setdefault(rule.id, deque()).append(ev)
+        elif rule.feeds_group_lists:
+            for searcher in rule.feeds_group_lists:
+                self._group_lists.setdefault(searcher, deque()).append(ev)
+        self._events.append(ev)
+        if len(self._events) > EVENT_MEMORY:
+            self._events.popleft()
+
+    def _correlate(self, ev: EventInfo, rule: Rule) -> tuple[str, ...] | None:
+        """Search_LastSids / Search_LastGroups / Search_LastEvents, newest event first."""
+        if rule.if_matched_sid:
+            events = self._sid_lists.get(rule.if_matched_sid)
+            kind = "sid"
+        elif rule.if_matched_group is not None:
+            events = self._group_lists.get(rule.id)
+            kind = "group"
+        else:
+            events = self._events
+            kind = "events"
+        if not events:
+            return None
+        if kind != "events":
+            events = self._live(events)
+            if not events:
+                return None
+        first = events[-1]
+        count = 0
+        wanted = rule.frequency
+        collected: list[str] = []
+        same = rule.same
+        different = rule.different
+        regex = rule.if_matched_regex
+        for old in reversed(events):
+            if ev.time - old.time > rule.timeframe:
+                return None
+            if old.matched >= rule.level:
+                return None
+            if kind == "events":
+                if old.category != ev.category:
+                    continue
+                if regex is not None and regex.test(old.log) == regex.negate:
+                    continue
+            if same and not all(_same(getattr(old, a), getattr(ev, a)) for a in same):
+                continue
+            if different:
+                skip = False
+                for attr in different:
+                    a, b = getattr(old, attr), getattr(ev, attr)
+                    if a is None or b is None or a == b:
+                        skip = True
+                        break
+                if skip:
+                    continue
+            if kind == "sid" and count <= 10:
+                collected.append(old.full_log)
+            if count < wanted:
+                if kind != "sid" and count <= 10:
+                    collected.append(old.full_log)
+                count += 1
+                continue
+            level = rule.level
+            ev.matched = level
+            old.matched = level
+            first.matched = level
+            return tuple(collected)
+        return None

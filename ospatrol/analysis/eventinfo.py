@@ -1,0 +1,137 @@
+"""The engine's working record for one event while it is decoded and matched (OSSEC's Eventinfo).
+
+It is mutable on purpose and private to the analysis package: decoders fill fields, rules read
+them, correlation keeps a few of them. What leaves the engine is an `EngineResult` / `Alert`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ospatrol.analysis.decoders import Decoder
+
+
+class EventInfo:
+    """One event: pre-decoded header parts, decoded fields and correlation bookkeeping."""
+
+    __slots__ = (
+        "action",
+        "agent",
+        "data",
+        "decoder",
+        "decoder_top",
+        "decoder_trace",
+        "dstip",
+        "dstport",
+        "dstuser",
+        "dynamic",
+        "fts_result",
+        "full_log",
+        "hostname",
+        "id",
+        "location",
+        "log",
+        "lowered",
+        "matched",
+        "program_name",
+        "protocol",
+        "seq",
+        "srcip",
+        "srcport",
+        "srcuser",
+        "status",
+        "systemname",
+        "time",
+        "timestamp",
+        "url",
+    )
+
+    def __init__(
+        self,
+        full_log: str,
+        log: str,
+        hostname: str,
+        program_name: str | None,
+        location: str,
+        time: float,
+        agent: str = "",
+        timestamp: str = "",
+    ) -> None:
+        self.full_log = full_log
+        self.log = log
+        self.lowered: str | None = None
+        self.hostname = hostname
+        self.program_name = program_name
+        self.location = location
+        self.agent = agent
+        self.time = time
+        self.timestamp = timestamp
+        self.srcip: str | None = None
+        self.dstip: str | None = None
+        self.srcport: str | None = None
+        self.dstport: str | None = None
+        self.protocol: str | None = None
+        self.action: str | None = None
+        self.srcuser: str | None = None
+        self.dstuser: str | None = None
+        self.id: str | None = None
+        self.url: str | None = None
+        self.data: str | None = None
+        self.status: str | None = None
+        self.systemname: str | None = None
+        self.dynamic: dict[str, str] = {}
+        self.decoder: Decoder | None = None
+        # The top-level decoder that matched (logtest prints its name first).
+        self.decoder_top: Decoder | None = None
+        # (label, value) pairs in the order the decoders set them, for logtest's phase 2.
+        self.decoder_trace: list[tuple[str, str]] = []
+        # Highest level of a correlation rule this event took part in (OSSEC's lf->matched).
+        self.matched = 0
+        self.fts_result: bool | None = None
+        # Position among alerting events (0: never alerted); old ones leave correlation lists.
+        self.seq = 0
+
+    def lower(self) -> str:
+        """The log lowercased once per event (literal matchers compare against it)."""
+        low = self.lowered
+        if low is None:
+            low = self.lowered = self.log.lower()
+        return low
+
+    @property
+    def category(self) -> str:
+        return self.decoder.category if self.decoder is not None else "syslog"
+
+    @property
+    def decoder_name(self) -> str | None:
+        return self.decoder.name if self.decoder is not None else None
+
+    def field(self, name: str) -> str | None:
+        """A field by the name rules use (`<field name=...>`, lists): standard or dynamic."""
+        attr = _FIELD_ALIASES.get(name)
+        if attr is not None:
+            return getattr(self, attr)
+        return self.dynamic.get(name)
+
+
+_FIELD_ALIASES = {
+    "srcip": "srcip",
+    "dstip": "dstip",
+    "srcport": "srcport",
+    "dstport": "dstport",
+    "protocol": "protocol",
+    "action": "action",
+    "srcuser": "srcuser",
+    "dstuser": "dstuser",
+    "user": "dstuser",
+    "id": "id",
+    "url": "url",
+    "data": "data",
+    "extra_data": "data",
+    "status": "status",
+    "system_name": "systemname",
+    "hostname": "hostname",
+    "program_name": "program_name",
+    "location": "location",
+}

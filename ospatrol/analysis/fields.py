@@ -1,0 +1,80 @@
+"""The one table that maps a decoder `<order>` name to a standard event field.
+
+OSSEC's decode-xml.c tests each order name against a fixed sequence of substrings and takes the
+first that occurs in it: `dstuser` before `srcuser` before `user` (so `user` means dstuser),
+`data` and `extra_data` both fill `data`, and so on. A name that contains none of them is a
+dynamic field, kept under its own name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class StandardField:
+    """`attr` is the event attribute filled; `label` is how ossec-logtest prints it."""
+
+    attr: str
+    label: str
+
+
+# (substring, field) in the order decode-xml.c tests them; first hit wins.
+ORDER_TABLE: tuple[tuple[str, StandardField], ...] = (
+    ("dstuser", StandardField("dstuser", "dstuser")),
+    ("srcuser", StandardField("srcuser", "srcuser")),
+    ("user", StandardField("dstuser", "dstuser")),
+    ("srcip", StandardField("srcip", "srcip")),
+    ("dstip", StandardField("dstip", "dstip")),
+    ("srcport", StandardField("srcport", "srcport")),
+    ("dstport", StandardField("dstport", "dstport")),
+    ("protocol", StandardField("protocol", "proto")),
+    ("action", StandardField("action", "action")),
+    ("id", StandardField("id", "id")),
+    ("url", StandardField("url", "url")),
+    ("data", StandardField("data", "extra_data")),
+    ("extra_data", StandardField("data", "extra_data")),
+    ("status", StandardField("status", "status")),
+    ("system_name", StandardField("systemname", "system_name")),
+)
+
+STANDARD_ATTRS: tuple[str, ...] = (
+    "srcip",
+    "dstip",
+    "srcport",
+    "dstport",
+    "protocol",
+    "action",
+    "srcuser",
+    "dstuser",
+    "id",
+    "url",
+    "data",
+    "status",
+    "systemname",
+)
+"""Event attributes that decoders fill; the names alerts use for them are in `ALERT_NAMES`."""
+
+ALERT_NAMES: dict[str, str] = {
+    "srcip": "srcip",
+    "dstip": "dstip",
+    "srcport": "srcport",
+    "dstport": "dstport",
+    "protocol": "protocol",
+    "action": "action",
+    "srcuser": "srcuser",
+    "dstuser": "dstuser",
+    "id": "id",
+    "url": "url",
+    "data": "data",
+    "status": "status",
+    "systemname": "system_name",
+}
+
+
+def map_order_name(name: str) -> StandardField | None:
+    """The standard field an `<order>` entry fills, or None for a dynamic field."""
+    for needle, target in ORDER_TABLE:
+        if needle in name:
+            return target
+    return None

@@ -1,0 +1,827 @@
+"""OSSEC rules: reading `<group><rule>` elements and arranging them in analysisd's rule tree.
+
+Reading follows rules.c (Rules_OP_ReadRules): repeated elements are concatenated (`<match>`,
+`<pcre2>`, `<description>`, ...), `<group>` text is appended to the enclosing group's name, a
+level-0 rule sorts as level 99 so that "ignore" rules are tried first among siblings.
+The tree follows rules_list.c: ids below 10 are the category templates at the top; a rule
+with `if_sid` becomes a child of each listed rule, `if_group`/`if_level` of every rule in the
+tree whose group/level fits, and any other rule a child of its category's template. Children
+are kept sorted by level, highest first, in file order among equals.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+
+from ospatrol.analysis.patterns import Pattern, PatternError, compile_pattern
+from ospatrol.analysis.xmlload import Node
+from ospatrol.errors import InputError
+
+CATEGORIES = ("syslog", "firewall", "ids", "web-log", "squid", "windows", "ossec")
+
+# Rule elements whose value is an OS_Match expression, with their `_pcre2` twins.
+MATCH_FIELDS = (
+    "match",
+    "srcport",
+    "dstport",
+    "user",
+    "url",
+    "id",
+    "status",
+    "hostname",
+    "program_name",
+    "extra_data",
+    "srcgeoip",
+    "dstgeoip",
+    "location",
+)
+
+CONTEXT_SAME = {
+    "same_source_ip": "srcip",
+    "same_src_port": "srcport",
+    "same_dst_port": "dstport",
+    "same_user": "dstuser",
+    "same_location": "hostname",
+    "same_id": "id",
+    "same_srcip": "srcip",
+}
+CONTEXT_DIFFERENT = {"different_url": "url", "different_srcip": "srcip"}
+_CONTEXT_IGNORED = {
+    "not_same_source_ip",
+    "not_same_user",
+    "not_same_agent",
+    "not_same_id",
+    "different_srcgeoip",
+}
+
+FTS_NAMES = (
+    ("user", "dstuser"),
+    ("srcip", "srcip"),
+    ("dstip", "dstip"),
+    ("id", "id"),
+    ("location", "location"),
+    ("data", "data"),
+    ("name", "name"),
+)
+
+COMPILED_RULES = (
+    "comp_srcuser_dstuser",
+    "check_id_size",
+    "comp_mswin_targetuser_calleruser_diff",
+    "is_simple_http_request",
+    "is_valid_crawler",
+)
+
+INFO_TYPES = {"text": "Text", "link": "Link", "cve": "CVE", "osvdb": "OSVDB"}
+
+LIST_LOOKUPS = (
+    "match_key",
+    "not_match_key",
+    "match_key_value",
+    "address_match_key",
+    "not_address_match_key",
+    "address_match_key_value",
+)
+LIST_FIELDS = (
+    "srcip",
+    "srcport",
+    "dstip",
+    "dstport",
+    "user",
+    "url",
+    "id",
+    "hostname",
+    "program_name",
+    "status",
+    "action",
+)
+
+_SIMPLE_ELEMENTS = frozenset(
+    {
+        "regex",
+        "pcre2",
+        "decoded_as",
+        "category",
+        "cve",
+        "info",
+        "time",
+        "weekday",
+        "group",
+        "description",
+        "srcip",
+        "dstip",
+        "action",
+        "list",
+        "compiled_rule",
+        "if_sid",
+        "if_level",
+        "if_group",
+        "if_fts",
+        "if_matched_regex",
+        "if_matched_group",
+        "if_matched_sid",
+        "check_diff",
+        "options",
+        "ignore",
+        "check_if_ignored",
+        "field",
+        *CONTEXT_SAME,
+        *CONTEXT_DIFFERENT,
+        *_CONTEXT_IGNORED,
+        *MATCH_FIELDS,
+        *(f"{name}_pcre2" for name in MATCH_FIELDS),
+        "if_matched_regex_pcre2",
+    }
+)
+_RULE_ATTRS = frozenset(
+    {
+        "id",
+        "level",
+        "maxsize",
+        "timeframe",
+        "frequency",
+        "accuracy",
+        "noalert",
+        "ignore",
+        "overwrite",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IpMatch:
+    """A `<srcip>`/`<dstip>` entry: an address or CIDR network, optionally negated with `!`."""
+
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network
+    negate: bool
+
+    def matches(self, value: str) -> bool:
+        try:
+            addr = ipaddress.ip_address(value.strip())
+        except ValueError:
+            return self.negate
+        inside = addr.version == self.network.version and addr in self.network
+        return inside != self.negate
+
+
+@dataclass(frozen=True, slots=True)
+class ListCheck:
+    """A `<list>` lookup: which field, how, which list file, optional value matcher."""
+
+    field: str
+    lookup: str
+    path: str
+    check_value: Pattern | None
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class FieldCheck:
+    """A `<field name="...">` condition on a decoded (often dynamic) field."""
+
+    name: str
+    pattern: Pattern
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    """`<time>`: minutes since midnight, start inclusive, end exclusive, may wrap midnight."""
+
+    start: int
+    end: int
+    negate: bool
+
+    def contains(self, minute: int) -> bool:
+        inside = (
+            self.start <= minute < self.end
+            if self.start <= self.end
+            else minute >= self.start or minute < self.end
+        )
+        return inside != self.negate
+
+
+@dataclass(slots=True)
+class Rule:
+    """One compiled rule. Immutable once the ruleset is built (the engine keeps all state)."""
+
+    id: int
+    level: int
+    path: str
+    line: int
+    sort_level: int = 0
+    maxsize: int = 0
+    frequency: int = 0
+    timeframe: int = 360
+    noalert: bool = False
+    ignore_time: int = 0
+    overwrite: bool = False
+    group: str = ""
+    description: str = ""
+    info: tuple[tuple[str, str], ...] = ()
+    category: str = "syslog"
+    decoded_as: str | None = None
+    match: Pattern | None = None
+    regex: Pattern | None = None
+    patterns: tuple[tuple[str, Pattern], ...] = ()
+    srcip: tuple[IpMatch, ...] = ()
+    dstip: tuple[IpMatch, ...] = ()
+    action: str | None = None
+    fields: tuple[FieldCheck, ...] = ()
+    lists: tuple[ListCheck, ...] = ()
+    compiled_rule: str | None = None
+    day_time: TimeRange | None = None
+    week_days: frozenset[int] | None = None
+    if_sid: tuple[int, ...] = ()
+    if_group: str | None = None
+    if_level: int = 0
+    if_fts: bool = False
+    if_matched_sid: int = 0
+    if_matched_group: Pattern | None = None
+    if_matched_regex: Pattern | None = None
+    context: bool = False
+    same: tuple[str, ...] = ()
+    different: tuple[str, ...] = ()
+    check_diff: bool = False
+    log_alert: bool = True
+    mail_alert: bool = False
+    no_ar: bool = False
+    ignore: tuple[str, ...] = ()
+    check_if_ignored: tuple[str, ...] = ()
+    # Set while building the tree: does some correlating rule search this rule's alerts?
+    feeds_sid_list: bool = False
+    feeds_group_lists: tuple[int, ...] = ()
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        return tuple(g.strip() for g in self.group.split(",") if g.strip())
+
+
+@dataclass(slots=True)
+class RuleNode:
+    """A place of a rule in the tree; a rule listed by several parents has several nodes."""
+
+    rule: Rule
+    children: list[RuleNode] = field(default_factory=list)
+
+
+@dataclass
+class AlertLevels:
+    """From ossec.conf `<alerts>`: minimum level logged and mailed."""
+
+    log_alert_level: int = 1
+    email_alert_level: int = 7
+
+
+_TIME_RE = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\s*$", re.I)
+_DAYS = {
+    "sunday": 6,
+    "sun": 6,
+    "monday": 0,
+    "mon": 0,
+    "tuesday": 1,
+    "tue": 1,
+    "wednesday": 2,
+    "wed": 2,
+    "thursday": 3,
+    "thu": 3,
+    "friday": 4,
+    "fri": 4,
+    "saturday": 5,
+    "sat": 5,
+}
+
+
+def _parse_clock(text: str) -> int | None:
+    m = _TIME_RE.match(text)
+    if not m:
+        return None
+    hour, minute = int(m.group(1)), int(m.group(2) or 0)
+    ampm = (m.group(3) or "").lower()
+    if ampm == "pm" and hour < 12:
+        hour += 12
+    elif ampm == "am" and hour == 12:
+        hour = 0
+    if hour > 23 or minute > 59:
+        return None
+    return hour * 60 + minute
+
+
+def parse_time_range(text: str) -> TimeRange | None:
+    """OS_IsValidTime: `[!]H[:MM][am|pm] - H[:MM][am|pm]`."""
+    negate = text.strip().startswith("!")
+    body = text.strip().lstrip("!")
+    parts = body.split("-")
+    if len(parts) != 2:
+        return None
+    start, end = _parse_clock(parts[0]), _parse_clock(parts[1])
+    if start is None or end is None:
+        return None
+    return TimeRange(start, end, negate)
+
+
+def parse_week_days(text: str) -> frozenset[int] | None:
+    """OS_IsValidDay: day names, `weekdays`, `weekends`, comma separated, optional `!`."""
+    negate = text.strip().startswith("!")
+    days: set[int] = set()
+    for raw in text.strip().lstrip("!").replace(" ", ",").split(","):
+        word = raw.strip().lower()
+        if not word:
+            continue
+        if word in ("weekdays", "weekday"):
+            days.update(range(5))
+        elif word in ("weekends", "weekend"):
+            days.update((5, 6))
+        elif word in _DAYS:
+            days.add(_DAYS[word])
+        else:
+            return None
+    if not days:
+        return None
+    return frozenset(set(range(7)) - days) if negate else frozenset(days)
+
+
+def _parse_ip(text: str) -> IpMatch | None:
+    value = text.strip()
+    negate = value.startswith("!")
+    value = value.lstrip("!").strip()
+    try:
+        return IpMatch(ipaddress.ip_network(value, strict=False), negate)
+    except ValueError:
+        return None
+
+
+def _int_attr(node: Node, name: str, errors: list[InputError]) -> int | None:
+    raw = node.attrs.get(name)
+    if raw is None:
+        return None
+    if not raw.strip().isdigit():
+        errors.append(node.error(f"rule attribute {name}={raw!r} must be an integer"))
+        return None
+    return int(raw)
+
+
+def _ignore_fields(text: str) -> tuple[str, ...]:
+    return tuple(attr for needle, attr in FTS_NAMES if needle in text)
+
+
+class _RuleReader:
+    """Builds one Rule from its element, collecting every problem in `errors`."""
+
+    def __init__(self, errors: list[InputError], levels: AlertLevels, known_decoders: set[str]):
+        self.errors = errors
+        self.levels = levels
+        self.known_decoders = known_decoders
+
+    def compile(self, kind: str, source: str, node: Node) -> Pattern | None:
+        try:
+            return compile_pattern(kind, source)  # type: ignore[arg-type]
+        except PatternError as exc:
+            self.errors.append(node.error(f"<{node.tag}>: bad pattern {source!r}: {exc}"))
+            return None
+
+    def read(self, node: Node, group_name: str) -> Rule | None:
+        errors = self.errors
+        before = len(errors)
+        for attr in node.attrs:
+            if attr not in _RULE_ATTRS:
+                errors.append(node.error(f"<rule>: unknown attribute {attr!r}"))
+        rule_id = _int_attr(node, "id", errors)
+        level = _int_attr(node, "level", errors)
+        if rule_id is None or level is None:
+            if len(errors) == before:
+                errors.append(node.error("<rule> needs numeric id and level attributes"))
+            return None
+        rule = Rule(id=rule_id, level=level, path=node.path, line=node.line, group=group_name)
+        rule.maxsize = _int_attr(node, "maxsize", errors) or 0
+        rule.frequency = _int_attr(node, "frequency", errors) or 0
+        timeframe = _int_attr(node, "timeframe", errors)
+        if timeframe is not None:
+            rule.timeframe = timeframe
+        rule.ignore_time = _int_attr(node, "ignore", errors) or 0
+        accuracy = _int_attr(node, "accuracy", errors)
+        rule.noalert = "noalert" in node.attrs
+        overwrite = node.attrs.get("overwrite")
+        if overwrite not in (None, "yes", "no"):
+            errors.append(node.error(f"overwrite={overwrite!r}: must be yes or no"))
+        rule.overwrite = overwrite == "yes"
+        rule.sort_level = (99 if level == 0 else level) * (1 if accuracy == 0 else 100)
+        rule.log_alert = level >= self.levels.log_alert_level
+        rule.mail_alert = level >= self.levels.email_alert_level
+        if not node.children:
+            errors.append(node.error(f"rule {rule_id} has no options"))
+        self._elements(rule, node)
+        self._finish(rule, node)
+        if len(errors) > before:
+            return None
+        return rule
+
+    def _elements(self, rule: Rule, node: Node) -> None:
+        texts: dict[str, str] = {}
+        first: dict[str, Node] = {}
+        info: list[tuple[str, str]] = []
+        fields: list[FieldCheck] = []
+        lists: list[ListCheck] = []
+        same: list[str] = []
+        different: list[str] = []
+        srcip: list[IpMatch] = []
+        dstip: list[IpMatch] = []
+        if_sid_text = ""
+        for child in node.children:
+            tag, content = child.tag, child.text
+            if tag not in _SIMPLE_ELEMENTS:
+                self.errors.append(child.error(f"unknown element <{tag}> in rule {rule.id}"))
+                continue
+            if tag == "description":
+                rule.description += content.replace("\n", " ", 1)
+            elif tag == "group":
+                rule.group += content
+            elif tag == "info":
+                kind = child.attrs.get("type", "text")
+                info.append((INFO_TYPES.get(kind, "Text"), content))
+            elif tag == "cve":
+                info.append(("CVE", content))
+            elif tag == "decoded_as":
+                if content not in self.known_decoders:
+                    self.errors.append(child.error(f"rule {rule.id}: unknown decoder {content!r}"))
+                rule.decoded_as = content
+            elif tag == "category":
+                if content not in CATEGORIES:
+                    self.errors.append(child.error(f"rule {rule.id}: invalid category {content!r}"))
+                rule.category = content
+            elif tag in ("srcip", "dstip"):
+                ip = _parse_ip(content)
+                if ip is None:
+                    self.errors.append(child.error(f"rule {rule.id}: invalid IP {content!r}"))
+                else:
+                    (srcip if tag == "srcip" else dstip).append(ip)
+            elif tag == "action":
+                rule.action = (rule.action or "") + content
+            elif tag == "time":
+                rule.day_time = parse_time_range(content)
+                if rule.day_time is None:
+                    self.errors.append(child.error(f"rule {rule.id}: invalid time {content!r}"))
+            elif tag == "weekday":
+                rule.week_days = parse_week_days(content)
+                if rule.week_days is None:
+                    self.errors.append(child.error(f"rule {rule.id}: invalid weekday {content!r}"))
+            elif tag == "compiled_rule":
+                if content not in COMPILED_RULES:
+                    self.errors.append(
+                        child.error(f"rule {rule.id}: unknown compiled_rule {content!r}")
+                    )
+                rule.compiled_rule = content
+            elif tag == "if_sid":
+                if_sid_text += content
+                first.setdefault(tag, child)
+            elif tag == "if_level":
+                if not content.isdigit() or int(content) == 0:
+                    self.errors.append(child.error(f"rule {rule.id}: invalid if_level {content!r}"))
+                else:
+                    rule.if_level = int(content)
+            elif tag == "if_group":
+                rule.if_group = (rule.if_group or "") + content
+            elif tag == "if_fts":
+                rule.if_fts = True
+            elif tag == "if_matched_sid":
+                rule.context = True
+                if not content.isdigit():
+                    self.errors.append(child.error(f"rule {rule.id}: invalid if_matched_sid"))
+                else:
+                    rule.if_matched_sid = int(content)
+            elif tag in ("if_matched_group", "if_matched_regex", "if_matched_regex_pcre2"):
+                rule.context = True
+                texts[tag] = texts.get(tag, "") + content
+                first.setdefault(tag, child)
+            elif tag in CONTEXT_SAME:
+                same.append(CONTEXT_SAME[tag])
+            elif tag in CONTEXT_DIFFERENT:
+                different.append(CONTEXT_DIFFERENT[tag])
+            elif tag in _CONTEXT_IGNORED:
+                continue
+            elif tag == "check_diff":
+                rule.context = True
+                rule.check_diff = True
+            elif tag == "options":
+                self._option(rule, child)
+            elif tag in ("ignore", "check_if_ignored"):
+                chosen = _ignore_fields(content)
+                if not chosen:
+                    self.errors.append(child.error(f"rule {rule.id}: invalid <{tag}> {content!r}"))
+                if tag == "ignore":
+                    rule.ignore = chosen
+                else:
+                    rule.check_if_ignored = chosen
+            elif tag == "field":
+                name = child.attrs.get("name")
+                if not name:
+                    self.errors.append(child.error(f'rule {rule.id}: <field> needs name="..."'))
+                    continue
+                kind = "pcre2" if child.attrs.get("type") == "pcre2" else "osregex"
+                pat = self.compile(kind, content, child)
+                if pat is not None:
+                    fields.append(FieldCheck(name, pat))
+            elif tag == "list":
+                check = self._list(rule, child)
+                if check is not None:
+                    lists.append(check)
+            else:
+                # regex/pcre2 and the OS_Match fields with their _pcre2 twins: concatenated.
+                texts[tag] = texts.get(tag, "") + content
+                first.setdefault(tag, child)
+        rule.info = tuple(info)
+        rule.fields = tuple(fields)
+        rule.lists = tuple(lists)
+        rule.same = tuple(dict.fromkeys(same))
+        rule.different = tuple(dict.fromkeys(different))
+        rule.srcip = tuple(srcip)
+        rule.dstip = tuple(dstip)
+        if if_sid_text:
+            sids: list[int] = []
+            for part in re.split(r"[,\s]+", if_sid_text.strip()):
+                if not part:
+                    continue
+                if not part.isdigit():
+                    self.errors.append(first["if_sid"].error(f"rule {rule.id}: if_sid {part!r}"))
+                    continue
+                sids.append(int(part))
+            rule.if_sid = tuple(sids)
+        self._patterns(rule, texts, first)
+
+    def _patterns(self, rule: Rule, texts: dict[str, str], first: dict[str, Node]) -> None:
+        for tag in ("regex", "pcre2"):
+            if tag in texts:
+                kind = "osregex" if tag == "regex" else "pcre2"
+                rule.regex = self.compile(kind, texts[tag], first[tag])
+        if "match" in texts:
+            rule.match = self.compile("osmatch", texts["match"], first["match"])
+        elif "match_pcre2" in texts:
+            rule.match = self.compile("pcre2", texts["match_pcre2"], first["match_pcre2"])
+        patterns: list[tuple[str, Pattern]] = []
+        for name in MATCH_FIELDS[1:]:
+            for tag, kind in ((name, "osmatch"), (f"{name}_pcre2", "pcre2")):
+                if tag in texts:
+                    pat = self.compile(kind, texts[tag], first[tag])
+                    if pat is not None:
+                        patterns.append((name, pat))
+                    break
+        rule.patterns = tuple(patterns)
+        if "if_matched_group" in texts:
+            node = first["if_matched_group"]
+            rule.if_matched_group = self.compile("osmatch", texts["if_matched_group"], node)
+        for tag, kind in (("if_matched_regex", "osregex"), ("if_matched_regex_pcre2", "pcre2")):
+            if tag in texts:
+                rule.if_matched_regex = self.compile(kind, texts[tag], first[tag])
+
+    def _option(self, rule: Rule, child: Node) -> None:
+        value = child.text
+        if value == "alert_by_email":
+            rule.mail_alert = True
+        elif value == "no_email_alert":
+            rule.mail_alert = False
+        elif value == "log_alert":
+            rule.log_alert = True
+        elif value == "no_log":
+            rule.log_alert = False
+        elif value == "no_ar":
+            rule.no_ar = True
+        elif value == "no_full_log":
+            return
+        else:
+            self.errors.append(child.error(f"rule {rule.id}: invalid option {value!r}"))
+
+    def _list(self, rule: Rule, child: Node) -> ListCheck | None:
+        lookup = child.attrs.get("lookup", "match_key")
+        field_name = child.attrs.get("field")
+        unknown = set(child.attrs) - {"lookup", "field", "check_value"}
+        if unknown:
+            self.errors.append(child.error(f"<list>: unknown attribute {sorted(unknown)[0]!r}"))
+            return None
+        if lookup not in LIST_LOOKUPS:
+            self.errors.append(child.error(f"rule {rule.id}: invalid list lookup {lookup!r}"))
+            return None
+        if not field_name:
+            self.errors.append(child.error(f'rule {rule.id}: <list> needs field="..."'))
+            return None
+        check = None
+        if "check_value" in child.attrs:
+            check = self.compile("osmatch", child.attrs["check_value"], child)
+        return ListCheck(field_name, lookup, child.text, check, child.line)
+
+    def _finish(self, rule: Rule, node: Node) -> None:
+        if (rule.same or rule.different or rule.frequency) and not rule.context:
+            self.errors.append(
+                node.error(f"rule {rule.id}: frequency/context options need an if_matched_*")
+            )
+        if rule.if_matched_group is not None and not rule.if_sid and not rule.if_group:
+            rule.if_group = node_text(node, "if_matched_group")
+        if rule.if_matched_sid and not rule.if_sid and not rule.if_group:
+            rule.if_sid = (rule.if_matched_sid,)
+
+
+def node_text(node: Node, tag: str) -> str:
+    """Concatenated text of every child `tag` of `node`."""
+    return "".join(c.text for c in node.children if c.tag == tag)
+
+
+def read_rule_file(
+    roots: list[Node],
+    errors: list[InputError],
+    levels: AlertLevels,
+    known_decoders: set[str],
+) -> list[Rule]:
+    """All rules of one parsed file, in file order; problems are appended to `errors`."""
+    reader = _RuleReader(errors, levels, known_decoders)
+    rules: list[Rule] = []
+    for group in roots:
+        if group.tag != "group":
+            errors.append(
+                group.error(f'invalid top-level element <{group.tag}>, only <group name="...">')
+            )
+            continue
+        if set(group.attrs) != {"name"}:
+            errors.append(group.error('<group> takes exactly one attribute, name="..."'))
+            continue
+        for node in group.children:
+            if node.tag != "rule":
+                errors.append(node.error(f"<{node.tag}> is not valid inside <group>, only <rule>"))
+                continue
+            rule = reader.read(node, group.attrs["name"])
+            if rule is not None:
+                rules.append(rule)
+    return rules
+
+
+def word_match(pattern: str, text: str) -> bool:
+    """OS_WordMatch: case-insensitive substring, `|` between alternatives, `^` anchors at start."""
+    low = text.lower()
+    for alt in pattern.lower().split("|"):
+        if alt.startswith("^"):
+            if low.startswith(alt[1:]):
+                return True
+        elif alt in low:
+            return True
+    return False
+
+
+# Fields an overwriting rule replaces (rules_list.c OS_AddRuleInfo); the tree place is kept.
+_OVERWRITTEN = tuple(
+    name
+    for name in Rule.__slots__  # type: ignore[attr-defined]
+    if name not in ("id", "sort_level", "if_sid", "if_group", "if_level", "category")
+)
+
+
+class RuleTree:
+    """Builds the rule tree in load order, like OS_AddRule/OS_AddChild, collecting errors."""
+
+    def __init__(self, errors: list[InputError]) -> None:
+        self.errors = errors
+        self.top: list[RuleNode] = []
+        self.by_id: dict[int, Rule] = {}
+        self.nodes: dict[int, list[RuleNode]] = {}
+        self._deferred: list[Rule] = []
+
+    @staticmethod
+    def _insert(siblings: list[RuleNode], node: RuleNode) -> None:
+        level = node.rule.sort_level
+        for index, other in enumerate(siblings):
+            if level > other.rule.sort_level:
+                siblings.insert(index, node)
+                return
+        siblings.append(node)
+
+    def _attach(self, parent: RuleNode, rule: Rule) -> None:
+        node = RuleNode(rule)
+        self._insert(parent.children, node)
+        self.nodes.setdefault(rule.id, []).append(node)
+
+    def _first_node(self, rule_id: int) -> RuleNode | None:
+        """The node _AddtoRule finds for an if_sid: the first in depth-first order."""
+        found = self.nodes.get(rule_id)
+        if not found:
+            return None
+        if len(found) == 1:
+            return found[0]
+        wanted = {id(n) for n in found}
+        for node in self._walk():
+            if id(node) in wanted:
+                return node
+        return found[0]
+
+    def _walk(self) -> list[RuleNode]:
+        out: list[RuleNode] = []
+        stack = list(reversed(self.top))
+        while stack:
+            node = stack.pop()
+            out.append(node)
+            stack.extend(reversed(node.children))
+        return out
+
+    def add(self, rule: Rule) -> None:
+        if rule.overwrite:
+            target = self.by_id.get(rule.id)
+            if target is None:
+                self.errors.append(
+                    InputError(f"overwrite: rule {rule.id} not found", rule.path, rule.line)
+                )
+                return
+            for name in _OVERWRITTEN:
+                setattr(target, name, getattr(rule, name))
+            return
+        if rule.id in self.by_id:
+            first = self.by_id[rule.id]
+            self.errors.append(
+                InputError(
+                    f"duplicate rule id {rule.id} (first defined at {first.path}:{first.line})",
+                    rule.path,
+                    rule.line,
+                )
+            )
+            return
+        self.by_id[rule.id] = rule
+        if rule.id < 10:
+            node = RuleNode(rule)
+            self._insert(self.top, node)
+            self.nodes.setdefault(rule.id, []).append(node)
+            return
+        if not self._place(rule):
+            self._deferred.append(rule)
+
+    def _place(self, rule: Rule) -> bool:
+        if rule.if_sid:
+            parents = [self._first_node(sid) for sid in rule.if_sid]
+            if any(p is None for p in parents):
+                return False
+            for parent in parents:
+                assert parent is not None
+                rule.category = parent.rule.category
+                self._attach(parent, rule)
+            return True
+        if rule.if_level:
+            wanted = rule.if_level * 100
+            hits = [n for n in self._walk() if n.rule.sort_level >= wanted and n.rule.id != rule.id]
+        elif rule.if_group:
+            group = rule.if_group
+            hits = [
+                n for n in self._walk() if n.rule.id != rule.id and word_match(group, n.rule.group)
+            ]
+        else:
+            hits = [n for n in self.top if n.rule.category == rule.category][:1]
+        for parent in hits:
+            self._attach(parent, rule)
+        return bool(hits)
+
+    def finish(self) -> None:
+        """Place forward references, report what stays unresolved, link correlation lists."""
+        pending = self._deferred
+        progress = True
+        while pending and progress:
+            progress = False
+            still: list[Rule] = []
+            for rule in pending:
+                if self._place(rule):
+                    progress = True
+                else:
+                    still.append(rule)
+            pending = still
+        for rule in pending:
+            del self.by_id[rule.id]
+            if rule.if_sid:
+                missing = [s for s in rule.if_sid if s not in self.nodes]
+                what = f"if_sid {missing[0]} not found"
+            elif rule.if_level:
+                what = f"if_level {rule.if_level}: no rule at that level"
+            elif rule.if_group:
+                what = f"if_group {rule.if_group!r}: no rule in that group"
+            else:
+                what = f"no template rule for category {rule.category!r}"
+            self.errors.append(InputError(f"rule {rule.id}: {what}", rule.path, rule.line))
+        self._link_correlation()
+
+    def _link_correlation(self) -> None:
+        feeders: dict[int, list[int]] = {}
+        nodes = self._walk()
+        for rule in self.by_id.values():
+            if rule.if_matched_sid:
+                target = self.by_id.get(rule.if_matched_sid)
+                if target is None:
+                    self.errors.append(
+                        InputError(
+                            f"rule {rule.id}: if_matched_sid {rule.if_matched_sid} not found",
+                            rule.path,
+                            rule.line,
+                        )
+                    )
+                    continue
+                target.feeds_sid_list = True
+            elif rule.if_matched_group is not None:
+                pattern = rule.if_matched_group
+                for node in nodes:
+                    if pattern.test(node.rule.group) != pattern.negate:
+                        feeders.setdefault(node.rule.id, [])
+                        if rule.id not in feeders[node.rule.id]:
+                            feeders[node.rule.id].append(rule.id)
+        for rule_id, searchers in feeders.items():
+            self.by_id[rule_id].feeds_group_lists = tuple(searchers)
