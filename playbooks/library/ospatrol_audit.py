@@ -38,6 +38,9 @@ options:
   config:
     description: OSPatrol manager config (YAML).
     type: path
+  checks:
+    description: Folder of C(checks/<platform>.yml) profiles (default the shipped ones).
+    type: path
   only:
     description: Collectors to run (default all).
     type: list
@@ -125,6 +128,7 @@ ARGUMENT_SPEC = dict(
     limit=dict(type="str"),
     state_dir=dict(type="path", default="var/ospatrol"),
     config=dict(type="path"),
+    checks=dict(type="path"),
     only=dict(type="list", elements="str", choices=["fim", "commands"]),
     fail_on_findings=dict(type="bool", default=False),
     lock_wait=dict(type="float", default=600.0),
@@ -178,7 +182,9 @@ def run(module):
         try:
             record = run_audit(
                 hosts,
-                build_collectors(names, config),
+                build_collectors(
+                    names, config, Path(params["checks"]) if params["checks"] else None
+                ),
                 store,
                 transport_opener(config),
                 engine=load_engine(),
