@@ -29,52 +29,150 @@ try:  # The stdlib's own parser tells us the shape of a pattern (nesting of repe
 except ImportError:  # pragma: no cover - a future Python without them: everything is guarded
     _sre_parse = None
 
-# Texts longer than this never take the fast path, whatever the pattern.
-FAST_TEXT_LIMIT = 4096
-# With two unbounded repeats in sequence the worst case grows like len**3: keep texts short.
-FAST_TEXT_LIMIT_TWO_REPEATS = 1024
+# The longest text the fast path may see, by the number of *ambiguous* unbounded repeats: those
+# whose characters overlap what may follow them, so that backtracking tries every split. Each one
+# multiplies the worst case by the text length; unambiguous repeats (``\S+ `` then a space) fail
+# at once when they backtrack and cost only linear time.
+FAST_TEXT_LIMITS = {0: 4096, 1: 1024, 2: 256}
+# A bounded repeat wider than this counts as unbounded.
+_WIDE = 16
+
+# Character sets over ASCII; 128 stands for every other character.
+_OTHER = 128
+_ALL = frozenset(range(129))
+_DIGIT = frozenset(range(48, 58))
+_SPACE = frozenset((9, 10, 11, 12, 13, 28, 29, 30, 31, 32, _OTHER))
+_WORD = frozenset((*range(48, 58), *range(65, 91), *range(97, 123), 95, _OTHER))
 
 
-def _shape(items: object, inside_repeat: bool = False) -> tuple[bool, int]:
-    """(risky, repeats): risky when a repeat nests another repeat or an alternation, or the
-    pattern uses back-references; repeats counts the unbounded repeats."""
+def _fold(chars: set[int]) -> frozenset[int]:
+    """`chars` with both cases of every ASCII letter (patterns are caseless)."""
+    folded = set(chars)
+    for c in chars:
+        if c < 128 and chr(c).isalpha():
+            folded.add(ord(chr(c).swapcase()))
+    return frozenset(folded)
+
+
+def _category(cat: object) -> frozenset[int]:
+    c = _sre_c
+    table = {
+        c.CATEGORY_DIGIT: _DIGIT,
+        c.CATEGORY_NOT_DIGIT: (_ALL - _DIGIT) | {_OTHER},
+        c.CATEGORY_SPACE: _SPACE,
+        c.CATEGORY_NOT_SPACE: (_ALL - _SPACE) | {_OTHER},
+        c.CATEGORY_WORD: _WORD,
+        c.CATEGORY_NOT_WORD: (_ALL - _WORD) | {_OTHER},
+    }
+    return table.get(cat, _ALL)
+
+
+def _char_set(op: object, av: object) -> frozenset[int] | None:
+    """The characters one single-character item matches (a superset), or None if not one."""
+    c = _sre_c
+    if op is c.LITERAL:
+        return _fold({av if av < 128 else _OTHER})  # type: ignore[operator]
+    if op is c.NOT_LITERAL:
+        return _ALL - _fold({av}) if av < 128 else _ALL  # type: ignore[operator]
+    if op is c.ANY:
+        return _ALL
+    if op is c.IN:
+        chars: set[int] = set()
+        negate = False
+        for item_op, item_av in av:  # type: ignore[attr-defined]
+            if item_op is c.NEGATE:
+                negate = True
+            elif item_op is c.LITERAL:
+                chars.add(item_av if item_av < 128 else _OTHER)
+            elif item_op is c.RANGE:
+                low, high = item_av
+                chars.update(range(low, min(high, 127) + 1))
+                if high >= 128:
+                    chars.add(_OTHER)
+            elif item_op is c.CATEGORY:
+                chars |= _category(item_av)
+            else:
+                return _ALL
+        folded = _fold(chars)
+        return (_ALL - folded) | {_OTHER} if negate else folded
+    return None
+
+
+def _first(items: list, start: int, follow: frozenset[int]) -> frozenset[int]:
+    """Characters that may begin a match of ``items[start:]`` followed by `follow`."""
+    chars: set[int] = set()
+    for op, av in items[start:]:
+        item_chars, nullable = _first_item(op, av)
+        chars |= item_chars
+        if not nullable:
+            return frozenset(chars)
+    return frozenset(chars) | follow
+
+
+def _first_item(op: object, av: object) -> tuple[frozenset[int], bool]:
+    """(characters that may begin the item, whether it may match the empty string)."""
+    c = _sre_c
+    single = _char_set(op, av)
+    if single is not None:
+        return single, False
+    if op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+        low, _high, sub = av  # type: ignore[misc]
+        chars = _first(sub, 0, frozenset({-1}))
+        return chars - {-1}, low == 0 or -1 in chars
+    if op is c.SUBPATTERN or op is c.ATOMIC_GROUP:
+        sub = av[-1] if op is c.SUBPATTERN else av  # type: ignore[index]
+        chars = _first(sub, 0, frozenset({-1}))
+        return chars - {-1}, -1 in chars
+    if op is c.BRANCH:
+        chars = frozenset().union(*(_first(alt, 0, frozenset({-1})) for alt in av[1]))  # type: ignore[index]
+        return chars - {-1}, -1 in chars
+    if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
+        return frozenset(), True
+    return _ALL, True
+
+
+def _shape(items: list, follow: frozenset[int], inside_repeat: bool = False) -> tuple[bool, int]:
+    """(risky, ambiguous): risky when a repeat nests another repeat or an alternation, or the
+    pattern uses back-references; ambiguous counts unbounded repeats that overlap what follows."""
     c = _sre_c
     risky = False
-    repeats = 0
-    for op, av in items:  # type: ignore[attr-defined]
-        subs: list[object] = []
+    ambiguous = 0
+    for index, (op, av) in enumerate(items):
+        after = _first(items, index + 1, follow)
+        subs: list[tuple[list, frozenset[int]]] = []
         nested = inside_repeat
         if op in (c.MAX_REPEAT, c.MIN_REPEAT):
             _low, high, sub = av
             many = high is c.MAXREPEAT or high > 1
-            if many and inside_repeat:
-                risky = True
-            if high is c.MAXREPEAT:
-                repeats += 1
-            subs, nested = [sub], inside_repeat or many
+            risky = risky or (many and inside_repeat)
+            body = _first(sub, 0, frozenset())
+            if (high is c.MAXREPEAT or high > _WIDE) and body & after:
+                ambiguous += 1
+            subs, nested = [(sub, body | after)], inside_repeat or many
         elif op is c.POSSESSIVE_REPEAT:
-            subs, nested = [av[2]], False
+            subs, nested = [(av[2], after)], False
         elif op is c.SUBPATTERN:
-            subs = [av[-1]]
+            subs = [(av[-1], after)]
         elif op is c.ATOMIC_GROUP:
-            subs, nested = [av], False
+            subs, nested = [(av, after)], False
         elif op is c.BRANCH:
-            subs = list(av[1])
+            subs = [(alt, after) for alt in av[1]]
             risky = risky or inside_repeat
         elif op in (c.ASSERT, c.ASSERT_NOT):
-            subs = [av[1]]
+            subs = [(av[1], _ALL)]
         elif op in (c.GROUPREF, c.GROUPREF_EXISTS, c.GROUPREF_IGNORE):
             risky = True
-            if op is c.GROUPREF_EXISTS:
-                subs = [s for s in av[1:] if s is not None]
-        for sub in subs:
-            sub_risky, sub_repeats = _shape(sub, nested)
+        # Alternatives are tried one after the other: the worst one sets the cost.
+        worst = 0
+        for sub, sub_follow in subs:
+            sub_risky, sub_ambiguous = _shape(sub, sub_follow, nested)
             risky = risky or sub_risky
-            repeats += sub_repeats
-    return risky, repeats
+            worst = max(worst, sub_ambiguous)
+        ambiguous += worst
+    return risky, ambiguous
 
 
-def _fast_limit(translated: str, flags: int) -> tuple[re.Pattern[str] | None, int]:
+def _fast_program(translated: str, flags: int) -> tuple[re.Pattern[str] | None, int]:
     """The ``re`` program and the longest text it may run on (0: never)."""
     if _sre_parse is None:
         return None, 0
@@ -87,12 +185,10 @@ def _fast_limit(translated: str, flags: int) -> tuple[re.Pattern[str] | None, in
             parsed = _sre_parse.parse(translated, flags)
     except (re.error, RecursionError, OverflowError, Warning):
         return None, 0  # PCRE2 syntax only `regex` knows
-    risky, repeats = _shape(parsed)
-    if risky or repeats > 2:
+    risky, ambiguous = _shape(list(parsed), frozenset())
+    if risky or ambiguous not in FAST_TEXT_LIMITS:
         return None, 0
-    if repeats == 2:
-        return program, FAST_TEXT_LIMIT_TWO_REPEATS
-    return program, FAST_TEXT_LIMIT
+    return program, FAST_TEXT_LIMITS[ambiguous]
 
 
 class RegexPattern:
@@ -119,7 +215,7 @@ class RegexPattern:
         except (regex.error, RecursionError, OverflowError, ValueError) as exc:
             raise PatternError(f"invalid pattern {source!r}: {exc}") from None
         re_flags = re.IGNORECASE | (re.ASCII if ascii_only else 0)
-        self._fast, self._limit = _fast_limit(translated, re_flags)
+        self._fast, self._limit = _fast_program(translated, re_flags)
 
     @property
     def guarded_only(self) -> bool:
@@ -151,9 +247,71 @@ class RegexPattern:
         return f"{type(self).__name__}({self.source!r})"
 
 
+# PCRE2 escapes Python spells differently, outside and inside a character class.
+_PCRE2_ESCAPES = {
+    "z": ("\\Z", None),  # PCRE2 \z: the very end; Python's \Z
+    "Z": ("(?=\\n?\\Z)", None),  # PCRE2 \Z: the end or before a final newline
+    "h": ("[ \\t]", " \\t"),
+    "H": ("[^ \\t]", None),
+    "e": ("\\x1b", "\\x1b"),
+}
+_HEX_BRACED = re.compile(r"\\x\{([0-9A-Fa-f]{1,6})\}")
+
+
+def translate_pcre2(source: str) -> str:
+    """Rewrite the PCRE2 syntax that Python's engines spell differently (``\\z``, ``\\Z``,
+    ``\\h``, ``\\e``, ``\\x{..}``, ``\\Q..\\E``, ``(?<name>``); the rest is left as is."""
+    out: list[str] = []
+    i, size, in_class = 0, len(source), False
+    while i < size:
+        char = source[i]
+        if char == "\\" and i + 1 < size:
+            escaped = source[i + 1]
+            if escaped == "Q":
+                close = source.find("\\E", i + 2)
+                literal = source[i + 2 : close if close >= 0 else size]
+                out.append(re.escape(literal) if not in_class else literal.replace("]", "\\]"))
+                i = close + 2 if close >= 0 else size
+                continue
+            braced = _HEX_BRACED.match(source, i)
+            if braced:
+                out.append(f"\\U{int(braced.group(1), 16):08x}")
+                i = braced.end()
+                continue
+            outside, inside = _PCRE2_ESCAPES.get(escaped, (None, None))
+            replacement = inside if in_class else outside
+            out.append(replacement if replacement is not None else source[i : i + 2])
+            i += 2
+            continue
+        if char == "[" and not in_class:
+            in_class = True
+            out.append(char)
+            # A ']' right after '[' or '[^' is a literal member in PCRE2.
+            for lead in ("^", "]"):
+                if source.startswith(lead, i + 1):
+                    out.append("\\]" if lead == "]" else lead)
+                    i += 1
+            i += 1
+            continue
+        if char == "]" and in_class:
+            in_class = False
+        elif (
+            char == "("
+            and not in_class
+            and source.startswith("?<", i + 1)
+            and source[i + 3 : i + 4].isidentifier()
+        ):
+            out.append("(?P<")  # named group; `re` only knows the (?P<name>...) spelling
+            i += 3
+            continue
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
 def compile_pcre2(source: str, *, timeout: float = DEFAULT_TIMEOUT) -> RegexPattern:
     """Compile a `<pcre2>`-family pattern (caseless, ASCII classes)."""
     if not source:
         # OSSEC refuses empty PCRE2 patterns (OS_REGEX_PATTERN_EMPTY).
         raise PatternError("empty pcre2 pattern")
-    return RegexPattern(source, source, ascii_only=True, timeout=timeout)
+    return RegexPattern(source, translate_pcre2(source), ascii_only=True, timeout=timeout)

@@ -1,0 +1,282 @@
+"""The three OSSEC pattern dialects: feature table, OSSEC's quirks, bounded cost, and every pattern
+of the stock rule sets (3.3.0 OS_Regex/OS_Match, 4.3 PCRE2) compiling."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from xml.sax.saxutils import unescape
+
+import pytest
+
+from ospatrol.analysis.osregex import translate_osregex
+from ospatrol.analysis.patterns import Captured, PatternError, compile_pattern
+from ospatrol.analysis.pcre import RegexPattern
+
+OSSEC = Path(__file__).resolve().parents[2].parent / "shared/data/ossec"
+
+# (kind, pattern, text, expected): expected is False (no match), True (matches) or a Captured.
+CASES = [
+    # --- OS_Match: plain strings, |, ^, $, case-insensitive, everything else literal.
+    ("osmatch", "Failed password", "sshd: Failed password for x", True),
+    ("osmatch", "Failed password", "sshd: failed PASSWORD for x", True),
+    ("osmatch", "Failed password", "sshd: Failed  password", False),
+    ("osmatch", "nope|Failed", "Failed password", True),
+    ("osmatch", "^sshd", "sshd: x", True),
+    ("osmatch", "^sshd", "x sshd", False),
+    ("osmatch", "for x$", "failed for x", True),
+    ("osmatch", "for$", "failed for x", False),
+    ("osmatch", "^abc$", "ABC", True),
+    ("osmatch", "^abc$", "abcd", False),
+    ("osmatch", "a.b", "axb", False),
+    ("osmatch", "a.b", "a.b", True),
+    ("osmatch", "a+b", "aab", False),
+    ("osmatch", "a+b", "a+b", True),
+    ("osmatch", "(x)*?[y]{2}\\", "(X)*?[Y]{2}\\", True),
+    ("osmatch", "", "anything", True),
+    ("osmatch", "pass", "Failed password", Captured((), 11)),
+    ("osmatch", "^fail|x$", "Failed password", Captured((), 4)),
+    ("osmatch", "word$", "a word", Captured((), 6)),
+    # OSSEC hands '^' and '$' to PCRE2 wherever they are: in the middle they are anchors.
+    ("osmatch", "a^b", "a^b", False),
+    ("osmatch", "a$|^b", "b", True),
+    # --- OS_Regex classes.
+    ("osregex", r"^\w+$", "user@host_x-y", True),
+    ("osregex", r"^\w+$", "a.b", False),
+    ("osregex", r"^\W$", ".", True),
+    ("osregex", r"^\d\d$", "42", True),
+    ("osregex", r"^\D$", "4", False),
+    ("osregex", r"a\sb", "a b", True),
+    ("osregex", r"a\sb", "a\tb", False),  # \s is one space only
+    ("osregex", r"a\Sb", "a\tb", True),
+    ("osregex", r"^\p+$", "()*+,-.:;<=>?[]!\"'#$%&|{}", True),
+    ("osregex", r"\p", "/", False),
+    ("osregex", r"\p", "@", False),
+    ("osregex", r"a\.c", "a c", True),  # \. is any character
+    ("osregex", r"a\.c", "a\nc", True),
+    ("osregex", r"a\tb", "a\tb", True),
+    ("osregex", r"\(x\) \$5 \| \\ \< \[y\] \{z\}", "(x) $5 | \\ < [y] {z}", True),
+    # Plain characters: '.', '+', '*', '?', '[', ']' are literals.
+    ("osregex", r"a.c", "abc", False),
+    ("osregex", r"a+b", "aab", False),
+    ("osregex", r"a+b", "a+b", True),
+    ("osregex", r"1*2?", "1*2?", True),
+    ("osregex", r"^[x]$", "[x]", True),
+    # Anchors, alternation, case.
+    ("osregex", r"abc$", "xabc", True),
+    ("osregex", r"abc$", "abcx", False),
+    ("osregex", r"^abc", "xabc", False),
+    ("osregex", r"^x|^abc", "abcd", True),
+    ("osregex", r"FAILED \w+", "failed password", True),
+    # Captures: quantifiers are lazy inside an alternative, greedy at its end.
+    ("osregex", r"^(\d+)", "12345 x", Captured(("12345",), 5)),
+    ("osregex", r"(\d+)\.", "12345", Captured(("1",), 2)),
+    ("osregex", r"a(\.+)c", "abcbc", Captured(("b",), 3)),
+    ("osregex", r"a(\.+)c(\.+)", "abcbcd", Captured(("b", "bcd"), 6)),
+    ("osregex", r"^(\S+) (\S+)$|^(\d+)", "42 x", Captured(("42", "x"), 4)),
+    ("osregex", r"^(\d+)|x", "12 x", Captured(("12",), 2)),
+    (
+        "osregex",
+        r"user (\S+) from (\S+) port (\d+)",
+        "user ROOT from 1.2.3.4 port 22 ssh2",
+        Captured(("ROOT", "1.2.3.4", "22"), 30),
+    ),
+    ("osregex", r"x\d*y", "xy", True),
+    ("osregex", r"(\w*)\s", "a b", Captured(("a",), 2)),
+    # Groups that did not take part are left out, the others keep their order.
+    ("osregex", r"^(a)x|^(b)", "b", Captured(("b",), 1)),
+    # Literal-only OS_Regex run as string operations, with the same end offsets.
+    ("osregex", "^Accepted", "Accepted password", Captured((), 8)),
+    ("osregex", "password$", "Accepted password", Captured((), 17)),
+    ("osregex", "pass", "Accepted password", Captured((), 13)),
+    # --- PCRE2: caseless, ASCII classes (no UTF), PCRE2's own escapes.
+    ("pcre2", r"failed \w+", "FAILED Password", True),
+    ("pcre2", r"^\w+$", "caf\u00e9", False),
+    ("pcre2", r"^(?<user>\w+) from (\S+)$", "root from 1.2.3.4", Captured(("root", "1.2.3.4"), 17)),
+    ("pcre2", r"(a)?(b)", "b", Captured(("b",), 1)),
+    ("pcre2", r"a\z", "a", True),
+    ("pcre2", r"a\z", "a\n", False),
+    ("pcre2", r"a\Z", "a\n", True),
+    ("pcre2", r"a$", "a\n", True),
+    ("pcre2", r"\Qa.b\E", "a.b", True),
+    ("pcre2", r"\Qa.b\E", "axb", False),
+    ("pcre2", r"a\x{20}b\hc", "a b\tc", True),
+    ("pcre2", r"a++b|(?>c+)d", "aab", True),
+    ("pcre2", r"[]x]+", "]x]", Captured((), 3)),
+    ("pcre2", r"[[:digit:]]+", "abc 42", Captured((), 6)),
+]
+
+
+def _case_id(case: tuple[object, ...]) -> str:
+    return f"{case[0]}:{case[1]!s}:{case[2]!s}"[:60]
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_dialect_table(case: tuple[str, str, str, object]) -> None:
+    kind, source, text, expected = case
+    pattern = compile_pattern(kind, source)  # type: ignore[arg-type]
+    found = pattern.search(text)
+    if isinstance(expected, Captured):
+        assert found == expected
+        assert pattern.test(text)
+    else:
+        assert pattern.test(text) is expected
+        assert (found is not None) is expected
+    assert pattern.test(text, text.lower()) is pattern.test(text)
+    assert pattern.negate is False
+
+
+def test_osmatch_negation_prefix() -> None:
+    pattern = compile_pattern("osmatch", "!^root$|admin")
+    assert pattern.negate is True
+    assert pattern.test("root")  # negation is the caller's job
+    assert pattern.test("ADMIN user")
+    assert not pattern.test("bob")
+
+
+@pytest.mark.parametrize(
+    ("source", "translated"),
+    [
+        (r"^Failed \S+ for (\S+)$", r"^Failed [^ ]+? for ([^ ]+?)(?!\n)$"),
+        (r"^(\d+)|x(\w*)", r"^([0-9]+)|x([A-Za-z0-9@_-]*)"),
+        (r"\.+x", r"(?s:.)+?x"),
+        (r"a.b+c*?", r"a\.b\+c\*\?"),
+        (r"\d+\.\d+", r"[0-9]+?(?s:.)[0-9]+"),
+    ],
+)
+def test_osregex_translation(source: str, translated: str) -> None:
+    assert translate_osregex(source) == translated
+
+
+@pytest.mark.parametrize(
+    ("kind", "source"),
+    [
+        ("osregex", r"\k"),  # unknown escape
+        ("osregex", r"a\>"),  # OSSEC lets only '<' be escaped
+        ("osregex", r"\Z"),
+        ("osregex", "abc\\"),  # trailing backslash
+        ("osregex", r"(abc"),
+        ("osregex", r"abc)"),
+        ("osregex", ""),
+        ("pcre2", r"(abc"),
+        ("pcre2", r"a{2,1}"),
+        ("pcre2", ""),
+    ],
+)
+def test_bad_patterns_raise(kind: str, source: str) -> None:
+    with pytest.raises(PatternError):
+        compile_pattern(kind, source)  # type: ignore[arg-type]
+
+
+def test_unknown_kind() -> None:
+    with pytest.raises(PatternError, match="unknown pattern kind"):
+        compile_pattern("glob", "x")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kind", "source", "text"),
+    [
+        ("pcre2", r"(a+)+$", "a" * 5000 + "b"),
+        ("pcre2", r"(a|aa)+$", "a" * 60 + "b"),
+        ("pcre2", r"^(\d|\d\d)+$", "1" * 60 + "a"),
+    ],
+)
+def test_catastrophic_backtracking_is_bounded(kind: str, source: str, text: str) -> None:
+    pattern = compile_pattern(kind, source, timeout=0.02)  # type: ignore[arg-type]
+    assert isinstance(pattern, RegexPattern) and pattern.guarded_only
+    assert pattern.test(text) is False
+    assert pattern.search(text) is None
+    assert pattern.timeouts == 2
+
+
+def test_long_text_runs_guarded_and_is_cut_at_os_maxstr() -> None:
+    pattern = compile_pattern("osregex", r"(\S+)x$")
+    assert isinstance(pattern, RegexPattern) and not pattern.guarded_only
+    assert pattern.search("a" * 10_000 + "x") == Captured(("a" * 10_000,), 10_001)
+    assert not compile_pattern("osmatch", "needle").test("x" * 70_000 + "needle")
+    assert not pattern.test("a" * 70_000 + "x")  # the 'x' lies past OS_MAXSTR
+
+
+# --- Every pattern of the stock rule sets compiles ------------------------------------------------
+
+_LEAF = re.compile(r"<(?P<tag>[a-z_0-9]+)(?:\s[^>]*)?>(?P<body>[^<]*)</(?P=tag)>")
+_VAR = re.compile(r'<var\s+name\s*=\s*"([^"]+)"\s*>([^<]*)</var>')
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_ENTITIES = {"&quot;": '"', "&apos;": "'"}
+_OSMATCH_TAGS = {"match", "program_name", "hostname", "url", "user", "id", "status", "extra_data"}
+_OSMATCH_TAGS |= {"srcgeoip", "dstgeoip", "srcport", "dstport", "location", "system_name"}
+
+
+def _kind(tag: str) -> str | None:
+    if tag == "pcre2" or tag.endswith("_pcre2"):
+        return "pcre2"
+    if tag in ("regex", "prematch"):
+        return "osregex"
+    return "osmatch" if tag in _OSMATCH_TAGS else None
+
+
+def _collect(paths: list[Path]) -> list[tuple[str, str, str]]:
+    """(where, kind, pattern) for every pattern element, with `$VAR`s expanded."""
+    found = []
+    for path in paths:
+        text = _COMMENT.sub("", path.read_text(encoding="utf-8", errors="surrogateescape"))
+        variables = {name: unescape(value, _ENTITIES) for name, value in _VAR.findall(text)}
+        for match in _LEAF.finditer(text):
+            kind = _kind(match["tag"])
+            if kind is None:
+                continue
+            body = unescape(match["body"], _ENTITIES)
+            for name in sorted(variables, key=len, reverse=True):
+                body = body.replace("$" + name, variables[name])
+            found.append((f"{path.name}:<{match['tag']}>", kind, body))
+    return found
+
+
+LEGACY = _collect(sorted((OSSEC / "legacy-3.3.0/etc").rglob("*.xml")))
+CURRENT = _collect([*sorted((OSSEC / "rules").glob("*.xml")), OSSEC / "decoders/decoder.xml"])
+
+
+@pytest.mark.parametrize(
+    ("patterns", "kinds", "at_least"),
+    [(LEGACY, {"osmatch", "osregex"}, 1500), (CURRENT, {"pcre2"}, 1500)],
+    ids=["legacy-3.3.0", "4.3"],
+)
+def test_stock_rule_sets_compile(
+    patterns: list[tuple[str, str, str]], kinds: set[str], at_least: int
+) -> None:
+    assert len(patterns) >= at_least
+    assert kinds <= {kind for _, kind, _ in patterns}
+    failures = []
+    for where, kind, source in patterns:
+        try:
+            compile_pattern(kind, source)  # type: ignore[arg-type]
+        except PatternError as exc:
+            failures.append(f"{where} {exc}")
+    assert failures == []
+
+
+def _sample_lines() -> list[str]:
+    lines = []
+    for ini in sorted((OSSEC / "tests/ossec-testing/tests").glob("*.ini")):
+        for line in ini.read_text(encoding="utf-8", errors="surrogateescape").splitlines():
+            if line.startswith("log ") and " = " in line:
+                lines.append(line.split(" = ", 1)[1].replace("%%", "%"))
+    return lines
+
+
+def test_fast_and_guarded_engines_agree_on_real_logs() -> None:
+    """The `re` fast path and the `regex` guarded path must give the same captures and ends."""
+    lines = _sample_lines()
+    assert len(lines) > 200
+    checked = 0
+    for _, kind, source in LEGACY + CURRENT:
+        pattern = compile_pattern(kind, source)  # type: ignore[arg-type]
+        if not isinstance(pattern, RegexPattern) or pattern.guarded_only:
+            continue
+        for line in lines:
+            fast, guarded = pattern._fast.search(line), pattern._guarded.search(line)
+            assert (fast and (fast.groups(), fast.end())) == (
+                guarded and (guarded.groups(), guarded.end())
+            ), (source, line)
+        checked += 1
+    assert checked > 1500
