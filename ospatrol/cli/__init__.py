@@ -27,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "inventory": "ospatrol.cli.inventory_cmd:inventory",
     "audit": "ospatrol.cli.audit_cmd:audit",
     "report": "ospatrol.cli.report_cmd:report",
+    "logtest": "ospatrol.cli.logtest_cmd:logtest",
+    "rules": "ospatrol.cli.rules_cmd:rules",
 }
 
 

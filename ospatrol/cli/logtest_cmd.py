@@ -1,0 +1,140 @@
+"""`ospatrol logtest`: feed log lines on stdin through the engine, print what ossec-logtest prints.
+
+Correlation state is kept across lines (frequency rules fire as they would in the manager).
+Without `--ossec-conf/--rules-dir/--decoders` the project's own rule set is used.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+
+import click
+
+RULESET_OPTIONS = (
+    click.option(
+        "--ossec-conf",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="An ossec.conf whose <rules> block gives the load order.",
+    ),
+    click.option(
+        "--rules-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Where rule files named in the config are found.",
+    ),
+    click.option(
+        "--decoders",
+        "decoders",
+        multiple=True,
+        type=click.Path(path_type=Path),
+        help="Decoder file or folder (repeatable); replaces the config's decoders.",
+    ),
+)
+
+
+def ruleset_options(func):
+    """Attach the options that choose a rule set (shared with `ospatrol rules check`)."""
+    for option in reversed(RULESET_OPTIONS):
+        func = option(func)
+    return func
+
+
+def load_chosen_ruleset(
+    ossec_conf: Path | None, rules_dir: Path | None, decoders: tuple[Path, ...]
+):
+    """The rule set the options name, or OSPatrol's own."""
+    from ospatrol.analysis.loader import load_default_ruleset, load_ruleset
+
+    if ossec_conf is None and rules_dir is None and not decoders:
+        return load_default_ruleset()
+    return load_ruleset(ossec_conf, rules_dir=rules_dir, decoders=list(decoders) or None)
+
+
+def _default_hostname() -> str:
+    return socket.gethostname().split(".", 1)[0] or "localhost"
+
+
+def _read_lines():
+    """stdin as text lines: any bytes are accepted (invalid UTF-8 is replaced)."""
+    for raw in sys.stdin.buffer:
+        line = raw.decode("utf-8", errors="replace")
+        if line.endswith("\n"):
+            line = line[:-1]
+        yield line
+
+
+@click.command("logtest")
+@ruleset_options
+@click.option(
+    "--hostname",
+    envvar="OSPATROL_HOSTNAME",
+    default=None,
+    help="Hostname for lines without one (env OSPATROL_HOSTNAME; default: this host).",
+)
+@click.option("-a", "alerts_only", is_flag=True, help="Print alerts in alerts.log layout only.")
+@click.option("-q", "quiet", is_flag=True, help="Print nothing per event (use with -U).")
+@click.option(
+    "-U",
+    "unit",
+    metavar="RULE:LEVEL:DECODER",
+    help="Exit 0 if the last line gives this rule, level and decoder "
+    "(1: level differs, 2: rule, 3: decoder, 255: decoded but no rule).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "jsonl"]),
+    default="text",
+    show_default=True,
+    help="jsonl: one JSON object per line (decoder, rule, level, alert, fields).",
+)
+def logtest(
+    ossec_conf: Path | None,
+    rules_dir: Path | None,
+    decoders: tuple[Path, ...],
+    hostname: str | None,
+    alerts_only: bool,
+    quiet: bool,
+    unit: str | None,
+    fmt: str,
+) -> None:
+    """Test decoders and rules on log lines read from stdin, like ossec-logtest."""
+    from ospatrol.analysis.engine import Engine
+    from ospatrol.analysis.logtest import (
+        Expectation,
+        format_alert_log,
+        format_phases,
+        result_json,
+        unit_code,
+    )
+
+    expect = Expectation.parse(unit) if unit else None
+    ruleset = load_chosen_ruleset(ossec_conf, rules_dir, decoders)
+    engine = Engine(ruleset, hostname=hostname or _default_hostname())
+    if sys.stdin.isatty() and not quiet and fmt == "text":
+        click.echo("ospatrol logtest: Type one log per line.", err=True)
+    out = sys.stdout
+    code = 0
+    first = True
+    for line in _read_lines():
+        # ossec-logtest ignores lines shorter than two characters.
+        if len(line) < 2:
+            continue
+        result = engine.process_line(line)
+        if expect is not None:
+            code = unit_code(result, expect)
+        if quiet:
+            continue
+        if fmt == "jsonl":
+            out.write(result_json(result) + "\n")
+        elif alerts_only:
+            if result.alert is not None:
+                out.write(format_alert_log(result.alert))
+        else:
+            if not first:
+                out.write("\n")
+            out.write(format_phases(result))
+        out.flush()
+        first = False
+    sys.exit(code)
