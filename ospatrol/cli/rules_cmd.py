@@ -17,7 +17,7 @@ def rules() -> None:
 @rules.command("check")
 @ruleset_options
 def check(ossec_conf: Path | None, rules_dir: Path | None, decoders: tuple[Path, ...]) -> None:
-    """Validate decoders, lists and rules; print every error (file:line: message), exit 0 if clean."""
+    """Validate decoders, lists and rules; print every error (file:line: message)."""
     from ospatrol.errors import InputErrors
 
     try:
