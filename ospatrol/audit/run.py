@@ -274,15 +274,20 @@ class _HostAuditor:
             )
 
     def _analyse(self, finding: Finding) -> ReportedFinding:
+        """Rule and level from the engine. A rule that matched without alerting (level 0, an
+        operator's tuning) is respected; no rule at all is a gap in the rule set, and the
+        finding keeps its default level rather than vanishing (fail safe)."""
+        default = DEFAULT_LEVELS.get(finding.kind, 7)
         if self.engine is None:
-            return ReportedFinding(finding, None, DEFAULT_LEVELS.get(finding.kind, 7))
+            return ReportedFinding(finding, None, default)
         result = self.engine.process(finding_event(finding))
         alert = getattr(result, "alert", None)
-        if alert is None:
-            rule = getattr(result, "rule", None)
-            rule_id = getattr(rule, "id", None)
-            return ReportedFinding(finding, rule_id, 0 if rule_id is not None else None)
-        return ReportedFinding(finding, alert.rule_id, alert.level, alert.description)
+        if alert is not None:
+            return ReportedFinding(finding, alert.rule_id, alert.level, alert.description)
+        rule = getattr(result, "rule", None)
+        if rule is not None:
+            return ReportedFinding(finding, rule.id, rule.level, rule.description)
+        return ReportedFinding(finding, None, default)
 
     def _store(self, host: Host, report: HostReport) -> None:
         store, run_id = self.store, self.run_id

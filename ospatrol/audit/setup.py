@@ -85,7 +85,7 @@ def transport_opener(config: Config) -> Opener:
 def load_engine() -> Analyzer | None:
     """The analysis engine over the default rule set, or None when it cannot be built."""
     try:
-        from ospatrol.analysis import Engine
+        from ospatrol.analysis.engine import Engine
     except ImportError:
         log.info("analysis engine not available: findings keep their default levels")
         return None
