@@ -41,6 +41,22 @@ EVENT_DIFF_LINES = 40
 STORED_DIFF_LINES = 2000
 """Diff lines kept in a finding (store and reports); a runaway output must not bloat the store."""
 NOT_APPLICABLE_STATUSES = (126, 127)
+SECRET_MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # key = value / key: value where the key names a credential (crontab lines, env dumps)
+    (
+        re.compile(
+            r"(?i)\b([\w.-]*(?:passw(?:or)?d|passwd|secret|token|api[_-]?key|community)"
+            r"[\w.-]*\s*[=:]\s*)(\S+)"
+        ),
+        r"\1***",
+    ),
+    # command-line passwords: mysql -pSECRET, --password=SECRET, --password SECRET
+    (re.compile(r"(--password[= ])(\S+)"), r"\1***"),
+    (re.compile(r"((?:mysql|mariadb)\S*\s(?:.*\s)?-p)(\S+)"), r"\1***"),
+    # password hashes in passwd/shadow-shaped lines
+    (re.compile(r"^([^:\s]+):(\$[0-9a-z]+\$[^:]+):"), r"\1:***:"),
+)
+"""Always applied after a command's own filters, before anything is stored, diffed or logged."""
 """Exit statuses of a shell that could not find or run the command: the host lacks it."""
 
 
@@ -194,15 +210,23 @@ def _line_of(item: Any, key: str, default: int | None) -> int | None:
 
 
 def normalise(output: str, spec: CommandSpec) -> str:
-    """Apply the spec's filters line by line, in order, then sort if asked; trailing blanks go."""
+    """Apply the spec's filters line by line, in order, mask secrets, then sort if asked."""
     lines = [line.rstrip() for line in output.replace("\r\n", "\n").split("\n")]
     for line_filter in spec.filters:
         lines = line_filter.apply(lines)
+    lines = [scrub(line) for line in lines]
     while lines and not lines[-1]:
         lines.pop()
     if spec.sort:
         lines.sort()
     return "\n".join(lines) + "\n" if lines else ""
+
+
+def scrub(line: str) -> str:
+    """`line` with credentials masked (`SECRET_MASKS`)."""
+    for pattern, replacement in SECRET_MASKS:
+        line = pattern.sub(replacement, line)
+    return line
 
 
 def build_script(specs: Sequence[CommandSpec], nonce: str) -> str:
@@ -324,12 +348,18 @@ class CommandsCollector:
     name = NAME
 
     def __init__(
-        self, specs_for: Mapping[str, Sequence[CommandSpec]], timeout: float | None = None
+        self,
+        specs_for: Mapping[str, Sequence[CommandSpec]],
+        timeout: float | None = None,
+        *,
+        batch: bool = True,
     ):
         """`specs_for` maps a platform to its commands; `timeout` bounds the whole batch
-        (None: the transport's per-host command time-out)."""
+        (None: the transport's per-host command time-out). `batch=False` sends one exec request
+        per command, for peers without a POSIX shell (appliances, the lab's ESXi simulator)."""
         self.specs_for = specs_for
         self.timeout = timeout
+        self.batch = batch
 
     def specs(self, host: Host) -> tuple[CommandSpec, ...]:
         return tuple(self.specs_for.get(host.platform, ()))
@@ -342,23 +372,39 @@ class CommandsCollector:
         specs = self.specs(host)
         if not specs:
             return CollectorResult(NAME, "ok")
-        nonce = secrets.token_hex(8)
         try:
-            result = await transport.run(
-                remote_command(build_script(specs, nonce)), timeout=self.timeout
-            )
+            if self.batch:
+                batch = await self._run_batch(transport, specs)
+            else:
+                batch = await self._run_each(transport, specs)
         except CommandTimeout as exc:
             return _incomplete(host, f"{exc.reason} (commands)")
-        stdout = _text(result.stdout)
-        try:
-            batch = parse_batch(stdout, nonce, len(specs))
         except GarbageOutput as exc:
             reason = f"error: unrecognised command output: {exc}"
             return CollectorResult(NAME, "error", (incomplete_finding(host.name, reason),), reason)
-        if not batch.complete or getattr(result, "truncated", False):
+        if not batch.complete:
             got = len(batch.outputs)
             return _incomplete(host, f"truncated listing: {got} of {len(specs)} command outputs")
         return self._compare_and_store(host, specs, batch, store, dry_run)
+
+    async def _run_batch(self, transport: Transport, specs: Sequence[CommandSpec]) -> BatchOutput:
+        nonce = secrets.token_hex(8)
+        script = remote_command(build_script(specs, nonce))
+        result = await transport.run(script, timeout=self.timeout)
+        batch = parse_batch(_text(result.stdout), nonce, len(specs))
+        if result.truncated:
+            return BatchOutput(batch.outputs, False)
+        return batch
+
+    async def _run_each(self, transport: Transport, specs: Sequence[CommandSpec]) -> BatchOutput:
+        outputs: dict[int, CommandOutput] = {}
+        for index, spec in enumerate(specs):
+            result = await transport.run(spec.command, timeout=self.timeout)
+            if result.truncated or result.exit_status is None:
+                return BatchOutput(outputs, False)
+            text = _text(result.stdout) + _text(result.stderr)
+            outputs[index] = CommandOutput(text, result.exit_status)
+        return BatchOutput(outputs, True)
 
     def _compare_and_store(
         self,

@@ -136,3 +136,19 @@ def test_changed_finding_has_documented_text_and_capped_event():
     assert len(rest) == EVENT_DIFF_LINES + 1 and rest[-1] == "More changes..."
     assert finding.kind == "changed" and finding.subject == "getent passwd"
     assert "-user5:x:5" in finding.diff and "+user5:x:6" in finding.diff
+
+
+@pytest.mark.parametrize(
+    ("line", "masked"),
+    [
+        ("0 3 * * * mysqldump -pS3cret db", "0 3 * * * mysqldump -p*** db"),
+        ("DB_PASSWORD=hunter2 other", "DB_PASSWORD=*** other"),
+        ("snmp community: public", "snmp community: ***"),
+        ("root:$6$salt$hash:19000:0:99999:7:::", "root:***:19000:0:99999:7:::"),
+        ("run --password=xx now", "run --password=*** now"),
+        ("find / -perm -4000", "find / -perm -4000"),
+        ("LISTEN 0 128 127.0.0.1:22", "LISTEN 0 128 127.0.0.1:22"),
+    ],
+)
+def test_secrets_are_masked_before_anything_is_stored(line, masked):
+    assert normalise(line + "\n", CommandSpec("x")) == masked + "\n"
