@@ -65,8 +65,8 @@ class LiteralAlternatives:
                 return True
         return False
 
-    def search(self, text: str) -> Captured | None:
-        lowered = text[:MAX_INPUT].lower()
+    def search(self, text: str, lowered: str | None = None) -> Captured | None:
+        lowered = text[:MAX_INPUT].lower() if lowered is None else lowered[:MAX_INPUT]
         # Offsets in the lowercased text are offsets in `text` only when lowercasing kept every
         # character one character long (always for ASCII).
         if len(lowered) != min(len(text), MAX_INPUT):

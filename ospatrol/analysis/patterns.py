@@ -27,6 +27,10 @@ Dialects (`kind`):
 Captures follow OSSEC's PCRE2 path: groups that did not take part in the match are left out, so
 ``groups`` holds only the captured strings, in order (``(a)?(b)`` on "b" gives ``("b",)``).
 
+Speed: literal patterns never reach a regex engine; a regex pattern first checks that a literal
+every match must contain is in the lowercased text (passing ``lowered`` saves that lowercasing);
+regexes that cannot backtrack badly run on ``re``, the rest on ``regex`` with a time budget.
+
 Bounded cost: texts are cut to OS_MAXSTR (65,536) characters; regex patterns that could backtrack
 badly (nested or many unbounded repeats), and any regex on a long text, run under a time budget.
 A pattern that runs out of it counts as not matching and increments its ``timeouts`` counter,
@@ -71,8 +75,8 @@ class Pattern(Protocol):
         `text.lower()` computed once per event; literal matchers use it, others ignore it."""
         ...
 
-    def search(self, text: str) -> Captured | None:
-        """The first match's captures and end offset, or None."""
+    def search(self, text: str, lowered: str | None = None) -> Captured | None:
+        """The first match's captures and end offset, or None. `lowered` as for `test`."""
         ...
 
 

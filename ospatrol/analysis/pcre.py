@@ -172,29 +172,89 @@ def _shape(items: list, follow: frozenset[int], inside_repeat: bool = False) -> 
     return risky, ambiguous
 
 
-def _fast_program(translated: str, flags: int) -> tuple[re.Pattern[str] | None, int]:
-    """The ``re`` program and the longest text it may run on (0: never)."""
+# Required literals shorter than this are not worth a substring test.
+_MIN_LITERAL = 3
+
+
+def _longest_literal(items: list) -> str:
+    """The longest run of literal characters every match of `items` contains, lowercased."""
+    c = _sre_c
+    best, run = "", []
+    for op, av in items:
+        char = None
+        if op is c.LITERAL:
+            char = av
+        elif op is c.IN and len(av) == 1 and av[0][0] is c.LITERAL:
+            char = av[0][1]
+        if char is not None:
+            run.append(chr(char))
+            continue
+        best = max(best, "".join(run), key=len)
+        run = []
+        inner = ""
+        if op is c.SUBPATTERN:
+            inner = _longest_literal(av[-1])
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT) and av[0] >= 1:
+            inner = _longest_literal(av[2])
+        elif op is c.ATOMIC_GROUP:
+            inner = _longest_literal(av)
+        best = max(best, inner, key=len)
+    return max(best, "".join(run), key=len).lower()
+
+
+def _required_literals(items: list, ascii_only: bool) -> tuple[str, ...] | None:
+    """Lowercased strings one of which any match must contain (a cheap pre-check), or None."""
+    c = _sre_c
+    if len(items) == 1 and items[0][0] is c.BRANCH:
+        literals = tuple(_longest_literal(alt) for alt in items[0][1][1])
+    else:
+        literals = (_longest_literal(items),)
+    if any(len(lit) < _MIN_LITERAL for lit in literals):
+        return None
+    # Under Unicode case folding a non-ASCII literal may match ASCII text ('ſ' and 's').
+    if not ascii_only and not all(lit.isascii() for lit in literals):
+        return None
+    return literals
+
+
+def _analyse(
+    translated: str, flags: int, ascii_only: bool
+) -> tuple[re.Pattern[str] | None, int, tuple[str, ...] | None, bool]:
+    """(fast ``re`` program or None, longest text it may run on, required literals, anchored)."""
     if _sre_parse is None:
-        return None, 0
+        return None, 0, None, False
     try:
         # A warning (e.g. "possible nested set" for POSIX `[[:alpha:]]`) means `re` reads the
         # pattern differently from PCRE2 and `regex`: leave it to `regex`.
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             program = re.compile(translated, flags)
-            parsed = _sre_parse.parse(translated, flags)
+            parsed = list(_sre_parse.parse(translated, flags))
     except (re.error, RecursionError, OverflowError, Warning):
-        return None, 0  # PCRE2 syntax only `regex` knows
-    risky, ambiguous = _shape(list(parsed), frozenset())
+        return None, 0, None, False  # PCRE2 syntax only `regex` knows
+    literals = _required_literals(parsed, ascii_only)
+    anchored = bool(parsed) and parsed[0] == (_sre_c.AT, _sre_c.AT_BEGINNING)
+    risky, ambiguous = _shape(parsed, frozenset())
     if risky or ambiguous not in FAST_TEXT_LIMITS:
-        return None, 0
-    return program, FAST_TEXT_LIMITS[ambiguous]
+        return None, 0, literals, anchored
+    return program, FAST_TEXT_LIMITS[ambiguous], literals, anchored
 
 
 class RegexPattern:
     """A compiled regex with OSSEC's capture rules and a bounded running time."""
 
-    __slots__ = ("_fast", "_guarded", "_limit", "_timeout", "negate", "source", "timeouts")
+    __slots__ = (
+        "_anchored",
+        "_ascii_only",
+        "_fast",
+        "_guarded",
+        "_limit",
+        "_literals",
+        "_timeout",
+        "negate",
+        "source",
+        "timeouts",
+    )
 
     def __init__(
         self,
@@ -215,16 +275,33 @@ class RegexPattern:
         except (regex.error, RecursionError, OverflowError, ValueError) as exc:
             raise PatternError(f"invalid pattern {source!r}: {exc}") from None
         re_flags = re.IGNORECASE | (re.ASCII if ascii_only else 0)
-        self._fast, self._limit = _fast_program(translated, re_flags)
+        self._ascii_only = ascii_only
+        self._fast, self._limit, self._literals, self._anchored = _analyse(
+            translated, re_flags, ascii_only
+        )
 
     @property
     def guarded_only(self) -> bool:
         """True when every call runs under the time budget (risky or `regex`-only syntax)."""
         return self._fast is None
 
-    def _match(self, text: str) -> re.Match[str] | regex.Match[str] | None:
+    def _excluded(self, text: str, lowered: str | None) -> bool:
+        """True when a required literal is missing, so the regex cannot match."""
+        literals = self._literals
+        # An anchored regex fails at the first characters, faster than any substring test.
+        if literals is None or self._anchored:
+            return False
+        if not self._ascii_only and not text.isascii():
+            return False
+        if lowered is None:
+            lowered = text.lower()
+        return not any(lit in lowered for lit in literals)
+
+    def _match(self, text: str, lowered: str | None) -> re.Match[str] | regex.Match[str] | None:
         if len(text) > MAX_INPUT:
             text = text[:MAX_INPUT]
+        if self._excluded(text, lowered):
+            return None
         if self._fast is not None and len(text) <= self._limit:
             return self._fast.search(text)
         try:
@@ -234,10 +311,10 @@ class RegexPattern:
             return None
 
     def test(self, text: str, lowered: str | None = None) -> bool:
-        return self._match(text) is not None
+        return self._match(text, lowered) is not None
 
-    def search(self, text: str) -> Captured | None:
-        found = self._match(text)
+    def search(self, text: str, lowered: str | None = None) -> Captured | None:
+        found = self._match(text, lowered)
         if found is None:
             return None
         # OSSEC copies only the groups that took part in the match (PCRE2_UNSET skipped).
