@@ -56,3 +56,18 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     started.up()
     yield started
     started.down()
+
+
+@pytest.fixture(scope="session")
+def lab_simulator(tmp_path_factory: pytest.TempPathFactory):
+    """The device simulator (`ospatrol.lab.simulator`) as a child process with one host per
+    platform (sim-asa-01, sim-junos-01, sim-screenos-01, sim-gaia-01, sim-esxi-01):
+    `.host(platform)` gives name, address, port, user, password, enable_password, config_file;
+    `.known_hosts` pins their key. The running configs are shared by the session: a test that
+    edits one restores it."""
+    from ospatrol.lab.simulator import SimulatorProcess
+
+    simulator = SimulatorProcess(tmp_path_factory.mktemp("simulator"))
+    simulator.start()
+    yield simulator
+    simulator.stop()

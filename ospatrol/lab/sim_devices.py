@@ -360,7 +360,8 @@ class GaiaSession(Session):
             if args:
                 lines = config.split("\n")
                 return "\n".join(x for x in lines if x.split()[1:2] == args[:1])
-            return self.render(str(self.profile.extra["config_header"])) + "\n" + config
+            header = self.render(str(self.profile.extra["config_header"])).rstrip("\n")
+            return header + "\n" + config
         if words_match(words, "save config") == []:
             return ""
         if words_match(words, "expert") == []:

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 
 _COMMENT = re.compile(r'\s*##[^"]*$')
+# Leaves that take several values side by side (`address a; address b;`): `set` adds to them.
+_MULTI = {"address", "member", "members", "application", "source-address", "destination-address"}
 
 
 @dataclass
@@ -144,7 +146,8 @@ def apply_set(nodes: list[Node], words: list[str]) -> None:
             if node.words == rest:
                 return
             # A `keyword value` leaf is single-valued: setting it again replaces it.
-            if len(rest) == 2 and len(node.words) == 2 and node.words[0] == rest[0]:
+            single = rest[0] not in _MULTI
+            if single and len(rest) == 2 and len(node.words) == 2 and node.words[0] == rest[0]:
                 level[i] = Node(text)
                 return
     level.append(Node(text))

@@ -54,7 +54,9 @@ import logging
 import os
 import resource
 import signal
+import subprocess
 import sys
+import time
 from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -177,6 +179,7 @@ class DeviceSimulator:
             return asyncssh.read_private_key(self.host_key_path)
         key = asyncssh.generate_private_key("ssh-ed25519")
         key.write_private_key(self.host_key_path)
+        os.chmod(self.host_key_path, 0o600)
         key.write_public_key(self.host_key_path.with_name(self.host_key_path.name + ".pub"))
         return key
 
@@ -252,6 +255,64 @@ async def _serve(state: HostState, process: asyncssh.SSHServerProcess) -> None:
         status = 1
     with contextlib.suppress(Exception):
         process.exit(status)
+
+
+class SimulatorProcess:
+    """The simulator as a child process (`python -m ospatrol.lab.simulator`), for fixtures and
+    benchmarks that must not share their event loop or GIL with it."""
+
+    def __init__(self, directory: Path, args: list[str] | None = None, timeout: float = 60) -> None:
+        self.directory = Path(directory)
+        self.args = args if args is not None else ["--per-platform", "1"]
+        self.timeout = timeout
+        self.info: dict = {}
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def hosts(self) -> list[dict]:
+        return list(self.info.get("hosts", []))
+
+    @property
+    def known_hosts(self) -> Path:
+        return Path(self.info["known_hosts"])
+
+    def host(self, platform: str, index: int = 0) -> dict:
+        """The `index`-th host of `platform` as `simulator.json` lists it."""
+        return [h for h in self.hosts if h["platform"] == platform][index]
+
+    def start(self) -> dict:
+        """Start the child and wait until it wrote `simulator.json`; return that document."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        ready = self.directory / "simulator.json"
+        ready.unlink(missing_ok=True)
+        log_path = self.directory / "simulator.log"
+        command = [sys.executable, "-m", "ospatrol.lab.simulator", "--dir", str(self.directory)]
+        with log_path.open("ab") as log_file:
+            self._proc = subprocess.Popen(
+                [*command, *self.args], stdout=log_file, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + self.timeout
+        while not ready.exists():
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                tail = log_path.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"device simulator did not start (log {log_path}):\n{tail}")
+            time.sleep(0.05)
+        self.info = json.loads(ready.read_text())
+        return self.info
+
+    def stop(self) -> int | None:
+        """SIGTERM the child and wait for it; its exit status."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                return proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        return proc.wait()
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -1,0 +1,410 @@
+"""The device simulator answers netmiko and asyncssh like the real platforms it stands in for.
+
+Real clients against real servers on 127.0.0.1: the `lab_simulator` fixture runs the simulator as
+a child process (one host per platform); the scale and robustness tests start their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import asyncssh
+import pytest
+from netmiko import ConnectHandler
+from netmiko.exceptions import NetmikoAuthenticationException
+
+from ospatrol.lab import sim_junos
+from ospatrol.lab.simulator import DeviceSimulator, SimHost, make_hosts
+
+
+def netmiko(host: dict, **extra) -> ConnectHandler:
+    return ConnectHandler(
+        device_type=host["platform"],
+        host=host["address"],
+        port=host["port"],
+        username=host["user"],
+        password=host["password"],
+        secret=host["enable_password"],
+        fast_cli=True,
+        conn_timeout=10,
+        **extra,
+    )
+
+
+async def exec_commands(host: dict, known_hosts: Path, *commands: str) -> list:
+    async with asyncssh.connect(
+        host["address"],
+        port=host["port"],
+        username=host["user"],
+        password=host["password"],
+        known_hosts=str(known_hosts),
+        agent_path=None,
+        client_keys=None,
+    ) as conn:
+        return [await conn.run(c) for c in commands]
+
+
+class edited:
+    """Append `text` to a host's running-config file for the duration of a `with` block."""
+
+    def __init__(self, host: dict, text: str) -> None:
+        self.path = Path(host["config_file"])
+        self.text = text
+
+    def __enter__(self) -> None:
+        self.original = self.path.read_text()
+        self.path.write_text(self.original + self.text)
+
+    def __exit__(self, *exc: object) -> None:
+        self.path.write_text(self.original)
+
+
+def test_asa_enable_running_config_edit_and_volatile_lines(lab_simulator) -> None:
+    host = lab_simulator.host("cisco_asa")
+    with netmiko(host) as conn:
+        assert conn.check_enable_mode()
+        first = conn.send_command("show running-config")
+        assert first.startswith(": Saved")
+        assert f"hostname {host['name']}" in first
+        assert "access-list outside_access_in extended deny ip any any log" in first
+        assert first.rstrip().endswith(": end")
+        with edited(host, "snmp-server community lab-test-community\n"):
+            second = conn.send_command("show running-config")
+        assert "snmp-server community lab-test-community" in second
+        assert "snmp-server community" not in first
+        checksums = [
+            re.search(r"^Cryptochecksum:(\w+)$", t, re.M).group(1) for t in (first, second)
+        ]
+        assert checksums[0] != checksums[1]
+        clocks = {conn.send_command("show clock") for _ in range(2)}
+        assert len(clocks) == 2
+        assert "ERROR: % Invalid input detected at '^' marker." in conn.send_command("show bogus")
+
+
+def test_asa_config_mode_change_shows_in_next_fetch(lab_simulator) -> None:
+    host = lab_simulator.host("cisco_asa")
+    path = Path(host["config_file"])
+    original = path.read_text()
+    try:
+        with netmiko(host) as conn:
+            conn.send_config_set(["interface GigabitEthernet1/3", " description lab-edit", "exit"])
+            conn.send_config_set(["logging host inside 10.20.30.99"])
+            config = conn.send_command("show running-config")
+        block = config.split("interface GigabitEthernet1/3\n", 1)[1].split("!", 1)[0]
+        assert " description lab-edit" in block
+        assert "logging host inside 10.20.30.99" in config
+        assert "logging host inside 10.20.30.99" in path.read_text()
+    finally:
+        path.write_text(original)
+
+
+def test_asa_wrong_enable_password_is_refused(lab_simulator) -> None:
+    host = lab_simulator.host("cisco_asa")
+    keys = ["enable\n", "wrong-1\n", "wrong-2\n", "wrong-3\n", "show running-config\n"]
+    seen = asyncio.run(_interactive(host, lab_simulator.known_hosts, keys))
+    assert seen.count("Invalid password") == 2
+    assert "Access denied." in seen
+    assert "wrong-" not in seen
+    assert "ERROR: % Invalid input detected at '^' marker." in seen
+    assert seen.rstrip().endswith(f"{host['name']}>")
+
+
+def test_junos_show_configuration_curly_and_set(lab_simulator) -> None:
+    host = lab_simulator.host("juniper_junos")
+    with netmiko(host) as conn:
+        curly = conn.send_command("show configuration")
+        again = conn.send_command("show configuration")
+        flat = conn.send_command("show configuration | display set")
+        services = conn.send_command("show configuration system services ssh")
+        error = conn.send_command("show bogus")
+    assert re.match(r"## Last changed: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", curly)
+    assert f"    host-name {host['name']};" in curly
+    assert curly.split("\n", 1)[1] == again.split("\n", 1)[1]
+    assert f"set system host-name {host['name']}" in flat.splitlines()
+    assert "set system services ssh root-login deny" in flat.splitlines()
+    assert "set security zones security-zone untrust screen untrust-screen" in flat.splitlines()
+    policy = "set security policies from-zone trust to-zone untrust policy allow-outbound"
+    assert f"{policy} match application junos-https" in flat.splitlines()
+    assert "root-login deny;" in services and "system" not in services
+    assert "syntax error, expecting <command>." in error
+
+
+def test_junos_commit_and_file_edit_show_in_next_fetch(lab_simulator) -> None:
+    host = lab_simulator.host("juniper_junos")
+    path = Path(host["config_file"])
+    original = path.read_text()
+    try:
+        with netmiko(host) as conn:
+            # Like a real Junos, leaving configuration mode drops what was not committed.
+            conn.send_config_set(["set system services ssh max-sessions-per-connection 9"])
+            conn.send_config_set(
+                ["set system services ssh max-sessions-per-connection 4"], exit_config_mode=False
+            )
+            conn.commit()
+            conn.exit_config_mode()
+            flat = conn.send_command("show configuration | display set")
+            assert "set system services ssh max-sessions-per-connection 4" in flat.splitlines()
+            assert "max-sessions-per-connection 9" not in flat
+            path.write_text(original.replace("time-zone UTC;", "time-zone Europe/Paris;"))
+            assert "time-zone Europe/Paris;" in conn.send_command("show configuration system")
+    finally:
+        path.write_text(original)
+
+
+def test_screenos_get_config(lab_simulator) -> None:
+    host = lab_simulator.host("juniper_screenos")
+    with netmiko(host) as conn:
+        config = conn.send_command("get config")
+        with edited(host, 'set address "Trust" "lab-added" 10.50.0.99 255.255.255.255\n'):
+            changed = conn.send_command("get config | include lab-added")
+        clocks = {conn.send_command("get clock").splitlines()[0] for _ in range(2)}
+        error = conn.send_command("get bogus")
+    assert re.match(r"Total Config size \d+:", config)
+    assert f"set hostname {host['name']}" in config
+    assert changed.strip() == 'set address "Trust" "lab-added" 10.50.0.99 255.255.255.255'
+    assert all(c.startswith("Date ") for c in clocks)
+    assert "^-----unknown keyword bogus" in error
+
+
+def test_gaia_show_configuration(lab_simulator) -> None:
+    host = lab_simulator.host("checkpoint_gaia")
+    with netmiko(host) as conn:
+        config = conn.send_command("show configuration")
+        with edited(host, "set snmp agent on\n"):
+            changed = conn.send_command("show configuration snmp")
+        error = conn.send_command("show bogus")
+    assert f"# Configuration of {host['name']}" in config
+    assert re.search(
+        r"^# Exported by admin on \w{3} \w{3} \d\d \d\d:\d\d:\d\d \d{4}$", config, re.M
+    )
+    assert f"set hostname {host['name']}" in config
+    assert changed.splitlines() == ["set snmp agent off", "set snmp agent on"]
+    assert error == "CLINFR0329  Invalid command:'show bogus'."
+
+
+def test_esxi_exec_commands(lab_simulator) -> None:
+    host = lab_simulator.host("esxi")
+    results = asyncio.run(
+        exec_commands(
+            host,
+            lab_simulator.known_hosts,
+            "esxcli system version get",
+            "vim-cmd vmsvc/getallvms",
+            "vim-cmd vmsvc/power.getstate 3",
+            "esxcli system settings advanced list -o /UserVars/ESXiShellTimeOut",
+            "no-such-command --flag",
+            "cat /etc/ssh/sshd_config",
+            "esxcli system time get",
+        )
+    )
+    version, vms, power, setting, unknown, sshd, clock = results
+    assert version.exit_status == 0
+    assert "   Product: VMware ESXi\n   Version: 7.0.3\n" in version.stdout
+    assert vms.stdout.startswith("Vmid")
+    assert f"{host['name']}-web01" in vms.stdout
+    assert power.stdout == "Retrieved runtime info\nPowered off\n"
+    assert "   Int Value: 0\n" in setting.stdout
+    assert (unknown.exit_status, unknown.stdout) == (127, "")
+    assert unknown.stderr == "sh: no-such-command: not found\n"
+    assert "PermitRootLogin" in sshd.stdout
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\n", clock.stdout)
+
+
+def test_esxi_setting_follows_config_file(lab_simulator) -> None:
+    host = lab_simulator.host("esxi")
+    path = Path(host["config_file"])
+    original = path.read_text()
+    try:
+        path.write_text(original.replace('ESXiShellTimeOut = "0"', 'ESXiShellTimeOut = "600"'))
+        (result,) = asyncio.run(
+            exec_commands(
+                host,
+                lab_simulator.known_hosts,
+                "esxcli system settings advanced list -o /UserVars/ESXiShellTimeOut",
+            )
+        )
+    finally:
+        path.write_text(original)
+    assert "   Int Value: 600\n" in result.stdout
+
+
+def test_wrong_password_is_refused(lab_simulator) -> None:
+    host = dict(lab_simulator.host("esxi"), password="wrong")
+    with pytest.raises(asyncssh.PermissionDenied):
+        asyncio.run(exec_commands(host, lab_simulator.known_hosts, "hostname"))
+    device = dict(lab_simulator.host("juniper_junos"), password="wrong")
+    with pytest.raises(NetmikoAuthenticationException):
+        netmiko(device, auth_timeout=5)
+
+
+async def _interactive(host: dict, known_hosts: Path, keys: list[str]) -> str:
+    """Type `keys` one after another into a PTY shell; return everything the device printed."""
+    async with asyncssh.connect(
+        host["address"],
+        port=host["port"],
+        username=host["user"],
+        password=host["password"],
+        known_hosts=str(known_hosts),
+        agent_path=None,
+        client_keys=None,
+    ) as conn:
+        proc = await conn.create_process(term_type="vt100")
+        seen = ""
+        for key in keys:
+            proc.stdin.write(key)
+            await asyncio.sleep(0.1)
+        try:
+            while True:
+                chunk = await asyncio.wait_for(proc.stdout.read(65536), 0.5)
+                if not chunk:
+                    break
+                seen += chunk
+        except TimeoutError:
+            pass
+        proc.close()
+        return seen
+
+
+def test_paging_until_disabled(lab_simulator) -> None:
+    host = lab_simulator.host("cisco_asa")
+    seen = asyncio.run(
+        _interactive(
+            host,
+            lab_simulator.known_hosts,
+            ["enable\n", host["enable_password"] + "\n", "show running-config\n", " ", "q"],
+        )
+    )
+    assert host["enable_password"] not in seen
+    assert seen.count("<--- More --->") == 2
+    assert seen.rstrip().endswith(f"{host['name']}#")
+    assert "Cryptochecksum" not in seen
+
+
+def test_robust_against_garbage_huge_lines_and_hangups(tmp_path: Path) -> None:
+    async def scenario() -> str:
+        sim = DeviceSimulator(tmp_path)
+        (host,) = await sim.start([SimHost("sim-asa-01", "cisco_asa")])
+        entry = {
+            "address": "127.0.0.1",
+            "port": host.port,
+            "user": host.user,
+            "password": host.password,
+        }
+        try:
+            await _interactive(entry, sim.known_hosts, ["\x00\x1b[A\xff\ufffd\x07?\t\n"])
+            await _interactive(entry, sim.known_hosts, ["x" * 200_000 + "\n"])
+            async with asyncssh.connect(
+                "127.0.0.1",
+                port=host.port,
+                username=host.user,
+                password=host.password,
+                known_hosts=str(sim.known_hosts),
+                agent_path=None,
+                client_keys=None,
+            ) as conn:
+                proc = await conn.create_process(term_type="vt100")
+                proc.stdin.write("show version\n")
+            # The client hung up mid-command; the next one is served as usual.
+            return await _interactive(entry, sim.known_hosts, ["show version\n"])
+        finally:
+            await sim.stop()
+
+    seen = asyncio.run(scenario())
+    assert "Cisco Adaptive Security Appliance Software Version" in seen
+
+
+def test_two_hundred_hosts_from_one_process(tmp_path: Path) -> None:
+    hosts = make_hosts(per_platform=40)
+    assert len(hosts) == 200
+
+    async def scenario() -> tuple[float, list, list[str]]:
+        sim = DeviceSimulator(tmp_path)
+        began = time.monotonic()
+        started = await sim.start(hosts)
+        took = time.monotonic() - began
+        try:
+            info = sim.describe()
+            sample = info["hosts"][::13]
+            esxi = [h for h in sample if h["platform"] == "esxi"]
+            results = await asyncio.gather(
+                *(exec_commands(h, sim.known_hosts, "hostname") for h in esxi)
+            )
+            devices = [h for h in sample if h["platform"] != "esxi"][:6]
+            loop = asyncio.get_running_loop()
+            with ThreadPoolExecutor(max_workers=6) as pool:
+                prompts = await asyncio.gather(
+                    *(loop.run_in_executor(pool, _find_prompt, h) for h in devices)
+                )
+            assert len({h.port for h in started}) == 200
+            return took, results, prompts
+        finally:
+            await sim.stop()
+
+    took, results, prompts = asyncio.run(scenario())
+    assert took < 5, f"200 hosts took {took:.1f}s to listen"
+    assert [r[0].stdout for r in results] and all(r[0].exit_status == 0 for r in results)
+    assert len(prompts) == 6 and all(p.startswith("sim-") or "@sim-" in p for p in prompts)
+    lines = (tmp_path / "known_hosts").read_text().splitlines()
+    assert len(lines) == 200 and all(
+        re.match(r"\[127\.0\.0\.1\]:\d+ ssh-ed25519 ", x) for x in lines
+    )
+
+
+def _find_prompt(host: dict) -> str:
+    with netmiko(host) as conn:
+        return conn.find_prompt()
+
+
+def test_command_line_writes_and_removes_ready_file(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "ospatrol.lab.simulator", "--dir", str(tmp_path)]
+    args = ["--count", "3", "--platform", "esxi", "--user", "root", "--password", "pw-1"]
+    proc = subprocess.Popen([*command, *args], stderr=subprocess.PIPE)
+    ready = tmp_path / "simulator.json"
+    try:
+        deadline = time.monotonic() + 30
+        while not ready.exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        info = json.loads(ready.read_text())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        status = proc.wait(timeout=10)
+    assert status == 0
+    assert not ready.exists()
+    assert info["pid"] == proc.pid
+    assert [h["name"] for h in info["hosts"]] == ["sim-esxi-01", "sim-esxi-02", "sim-esxi-03"]
+    assert {(h["user"], h["password"], h["address"]) for h in info["hosts"]} == {
+        ("root", "pw-1", "127.0.0.1")
+    }
+    first = info["hosts"][0]
+    assert Path(first["config_file"]).read_text().startswith('/adv/Misc/HostName = "sim-esxi-01"')
+    assert len(Path(info["known_hosts"]).read_text().splitlines()) == 3
+    assert os.stat(tmp_path / "ssh_host_ed25519_key").st_mode & 0o077 == 0
+
+
+def test_junos_tree_round_trip() -> None:
+    text = (
+        "system {\n    host-name a;\n    services {\n        ssh;\n    }\n}\n"
+        "interfaces {\n    ge-0/0/0 {\n        unit 0 {\n            family inet {\n"
+        "                address 10.0.0.1/24;\n            }\n        }\n    }\n}"
+    )
+    tree = sim_junos.parse(text)
+    assert sim_junos.to_curly(tree) == text
+    address = "interfaces ge-0/0/0 unit 0 family inet address 10.0.0.2/24"
+    sim_junos.apply_set(tree, address.split(" "))
+    sim_junos.apply_set(tree, ["system", "host-name", "b"])
+    assert sim_junos.apply_delete(tree, ["system", "services"])
+    assert sim_junos.to_set(tree) == [
+        "set system host-name b",
+        "set interfaces ge-0/0/0 unit 0 family inet address 10.0.0.1/24",
+        "set interfaces ge-0/0/0 unit 0 family inet address 10.0.0.2/24",
+    ]
