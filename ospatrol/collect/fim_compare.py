@@ -47,7 +47,9 @@ def change_lines(old: FileEntry, new: FileEntry, profile: FimProfile) -> list[st
     lines: list[str] = []
     if old.type != new.type:
         lines.append(f"Type changed from '{old.type}' to '{new.type}'")
-    if "size" in watched and not is_dir and old.size != new.size:
+    # A directory's size moves with its children, a symlink's with its target (reported below).
+    sized = not is_dir and "l" not in (old.type, new.type)
+    if "size" in watched and sized and old.size != new.size:
         lines.append(f"Size changed from '{old.size}' to '{new.size}'")
     if "mode" in watched and old.mode != new.mode and new.type != "l":
         lines.append(
@@ -115,7 +117,7 @@ def changed_finding(
         text += "\nWhat changed:\n" + diff
     kind = (
         "changed"
-        if any(line.startswith(("Old ", "Size ", "Type ")) for line in lines)
+        if any(line.startswith(("Old ", "Size ", "Type ", "Symbolic ")) for line in lines)
         else ("attributes")
     )
     return Finding(

@@ -1,0 +1,238 @@
+"""FIM against a real sshd: each kind of change gives exactly its findings; failures change nothing.
+
+The watched tree is this test's own (under tmp_path), reached through the session's sshd: the
+shared lab tree is never modified. Tests that stop sshd start their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from ospatrol.collect.fim import FimCollector, FimScan
+from ospatrol.lab.sshd import SshdServer
+from ospatrol.model import Credentials, Host
+from ospatrol.store import Store
+from ospatrol.transport import TransportError, TransportSettings, open_transport
+
+
+@pytest.fixture(autouse=True)
+def _no_agent(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+
+
+def make_tree(root: Path) -> Path:
+    (root / "etc" / "app").mkdir(parents=True)
+    (root / "etc" / "hosts").write_text("127.0.0.1 localhost\n")
+    (root / "etc" / "app" / "app.conf").write_text("listen = 1\npassword = hunter2\n")
+    (root / "etc" / "shadow").write_text("root:$6$salt$hash:19000:0:99999:7:::\n")
+    (root / "etc" / "cache").mkdir()
+    (root / "etc" / "cache" / "blob").write_text("x")
+    (root / "etc" / "editor.swp").write_text("swap")
+    (root / "etc" / "tool").write_text("#!/bin/sh\n")
+    (root / "etc" / "link").symlink_to("hosts")
+    return root
+
+
+class Lab:
+    """A watched tree, a store and a way to scan them through an sshd."""
+
+    def __init__(self, server: SshdServer, tmp_path: Path, **host_vars) -> None:
+        self.server = server
+        self.tree = make_tree(tmp_path / "tree")
+        self.store = Store.open(tmp_path / "state")
+        known = tmp_path / "state" / "known_hosts"
+        known.write_text(server.known_hosts_line + "\n")
+        self.settings = TransportSettings(known_hosts=known)
+        fim_vars = {
+            "ospatrol_fim_paths": [str(self.tree)],
+            "ospatrol_fim_exclude": ["*.swp", f"{self.tree}/etc/cache", {"regex": r"/ignored\d$"}],
+            "ospatrol_fim_report_changes": [f"{self.tree}/etc/*"],
+            **host_vars,
+        }
+        self.host = Host(
+            name="web1",
+            address="127.0.0.1",
+            port=server.port,
+            credentials=Credentials(user=server.user, private_key_file=str(server.client_key)),
+            vars=fim_vars,
+        )
+        self.fim = FimCollector()
+
+    def scan(self, *, dry_run: bool = False, host: Host | None = None) -> FimScan:
+        async def run() -> FimScan:
+            async with open_transport(host or self.host, self.settings) as transport:
+                return await self.fim.scan(
+                    host or self.host, transport, self.store, dry_run=dry_run
+                )
+
+        return asyncio.run(run())
+
+    def texts(self, scan: FimScan) -> list[str]:
+        assert scan.result.status == "ok", scan.result.error
+        return [f.event_text.replace(str(self.tree), "T") for f in scan.result.findings]
+
+
+@pytest.fixture
+def lab(lab_sshd: SshdServer, tmp_path: Path) -> Lab:
+    lab = Lab(lab_sshd, tmp_path)
+    first = lab.scan()
+    assert first.first and first.result.findings == () and first.result.baseline_changed
+    yield lab
+    lab.store.close()
+
+
+def test_first_scan_records_and_unchanged_rescan_hashes_nothing(lab: Lab):
+    paths = set(lab.store.fim_baseline("web1"))
+    t = str(lab.tree)
+    assert f"{t}/etc/hosts" in paths and f"{t}/etc/link" in paths
+    assert not any("swp" in p or "/cache" in p for p in paths)
+    again = lab.scan()
+    assert again.result.findings == () and not again.result.baseline_changed
+    assert again.stats.hashed == 0 and again.stats.commands == 1
+
+
+def test_content_change_gives_one_finding_with_masked_diff(lab: Lab):
+    (lab.tree / "etc" / "app" / "app.conf").write_text("listen = 2\npassword = swordfish\n")
+    scan = lab.scan()
+    (text,) = lab.texts(scan)
+    lines = text.splitlines()
+    assert lines[0] == "Integrity checksum changed for: 'T/etc/app/app.conf'"
+    assert lines[1] == "Size changed from '30' to '32'"
+    assert lines[2].startswith("Old sha256sum was: '") and lines[3].startswith(
+        "New sha256sum is : '"
+    )
+    assert lines[4:] == [
+        "What changed:",
+        "@@ -1,2 +1,2 @@",
+        "-listen = 1",
+        "+listen = 2",
+        " password = ***",
+    ]
+    assert "hunter2" not in text and "swordfish" not in text
+    assert scan.stats.hashed == 1
+    stored = lab.store.fim_contents("web1")[f"{lab.tree}/etc/app/app.conf"].content
+    assert b"swordfish" not in stored and b"password = ***" in stored
+    assert lab.scan().result.findings == ()
+
+
+def test_shadow_hash_field_never_stored_or_shown(lab: Lab):
+    (lab.tree / "etc" / "shadow").write_text("root:$6$new$other:19001:0:99999:7:::\n")
+    (text,) = lab.texts(lab.scan())
+    assert "$6$" not in text and "-root:***:19000" in text and "+root:***:19001" in text
+    assert b"$6$" not in lab.store.fim_contents("web1")[f"{lab.tree}/etc/shadow"].content
+
+
+def test_mode_change(lab: Lab):
+    os.chmod(lab.tree / "etc" / "tool", 0o755)
+    scan = lab.scan()
+    assert lab.texts(scan) == [
+        "Integrity checksum changed for: 'T/etc/tool'\n"
+        "Permissions changed from 'rw-r--r--' to 'rwxr-xr-x'"
+    ]
+    assert scan.result.findings[0].kind == "attributes" and scan.stats.hashed == 1
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another uid needs root")
+def test_owner_and_group_change(lab: Lab):
+    os.chown(lab.tree / "etc" / "hosts", 1, 1)
+    assert lab.texts(lab.scan()) == [
+        "Integrity checksum changed for: 'T/etc/hosts'\n"
+        "Ownership was '0', now it is '1'\n"
+        "Group ownership was '0', now it is '1'"
+    ]
+
+
+def test_added_deleted_odd_names_and_symlink_target(lab: Lab):
+    odd = "new\nline 'quoted' \"double\" $(x) *"
+    (lab.tree / "etc" / odd).write_text("odd\n")
+    (lab.tree / "etc" / "hosts").unlink()
+    (lab.tree / "etc" / "hosts").write_text("127.0.0.1 localhost\n")  # same content, new inode
+    (lab.tree / "etc" / "tool").unlink()
+    (lab.tree / "etc" / "link").unlink()
+    (lab.tree / "etc" / "link").symlink_to("shadow")
+    (lab.tree / "etc" / "cache" / "more").write_text("excluded dir")
+    (lab.tree / "etc" / "ignored7").write_text("excluded by regex")
+    assert lab.texts(lab.scan()) == [
+        "Integrity checksum changed for: 'T/etc/link'\n"
+        "Symbolic link target changed from 'hosts' to 'shadow'",
+        f"New file 'T/etc/{odd}' added to the file system.",
+        "File 'T/etc/tool' was deleted. Unable to retrieve checksum.",
+    ]
+    assert f"{lab.tree}/etc/{odd}" in lab.store.fim_baseline("web1")
+    assert lab.scan().result.findings == ()
+
+
+def test_dry_run_compares_but_writes_nothing(lab: Lab):
+    before = lab.store.fim_baseline("web1")
+    (lab.tree / "etc" / "hosts").write_text("changed\n")
+    dry = lab.scan(dry_run=True)
+    assert [f.kind for f in dry.result.findings] == ["changed"]
+    assert not dry.result.baseline_changed and lab.store.fim_baseline("web1") == before
+    assert [f.kind for f in lab.scan().result.findings] == ["changed"]
+
+
+@pytest.mark.parametrize(
+    ("vars_", "reason"),
+    [
+        ({"ospatrol_command_timeout": 0.001}, "timeout: "),
+        ({"ospatrol_fim_paths": ["/usr"]}, "truncated listing: "),
+    ],
+)
+def test_timeout_or_truncated_listing_is_one_incomplete_finding(lab: Lab, vars_, reason):
+    before = lab.store.fim_baseline("web1")
+    (lab.tree / "etc" / "tool").unlink()
+    host = replace(lab.host, vars={**lab.host.vars, **vars_})
+    if "ospatrol_fim_paths" in vars_:
+        lab.settings = replace(lab.settings, max_output=2000)
+    scan = lab.scan(host=host)
+    (finding,) = scan.result.findings
+    assert scan.result.status == "incomplete" and scan.entries is None
+    assert (finding.kind, finding.collector, finding.subject) == ("incomplete", "audit", "fim")
+    assert finding.event_text.startswith("ospatrol: scan incomplete: " + reason)
+    assert lab.store.fim_baseline("web1") == before
+
+
+def test_sshd_down_changes_nothing_and_next_scan_reports_only_real_changes(tmp_path: Path):
+    server = SshdServer(tmp_path / "sshd")
+    server.start()
+    try:
+        lab = Lab(server, tmp_path)
+        lab.scan()
+        before = lab.store.fim_baseline("web1")
+        (lab.tree / "etc" / "tool").unlink()
+        server.stop()
+        with pytest.raises(TransportError) as info:
+            lab.scan()
+        assert info.value.reason.startswith("unreachable: connection refused")
+        assert lab.store.fim_baseline("web1") == before
+        server.start()
+        assert lab.texts(lab.scan()) == [
+            "File 'T/etc/tool' was deleted. Unable to retrieve checksum."
+        ]
+    finally:
+        server.stop()
+
+
+def test_busybox_style_listing_sees_the_same_tree(lab: Lab, tmp_path: Path):
+    """The stat/loop fallback (busybox, BSD) agrees with GNU find on what the tree holds."""
+    gnu = lab.store.fim_baseline("web1")
+    profile = lab.fim.profiles["linux"]
+    fallback = FimCollector({"linux": replace(profile, fim=replace(profile.fim, tools="busybox"))})
+    other = Store.open(tmp_path / "other")
+    lab.fim, lab.store = fallback, other
+    scan = lab.scan()
+    assert scan.first and scan.entries is not None
+
+    def essence(entries):
+        return {
+            p: (e.type, e.size if e.type != "d" else 0, e.mode, e.uid, e.link_target, e.sha256)
+            for p, e in entries.items()
+        }
+
+    assert essence(scan.entries) == essence(gnu)
+    other.close()
