@@ -34,6 +34,7 @@ from ospatrol.audit.records import (
     worst_status,
 )
 from ospatrol.collect.base import Collector, CollectorResult, finding_event
+from ospatrol.errors import OSPatrolError
 from ospatrol.model import Finding, Host
 
 if TYPE_CHECKING:
@@ -260,18 +261,22 @@ class _HostAuditor:
     async def _run_collector(
         self, collector: Collector, host: Host, transport: Transport
     ) -> CollectorResult:
-        """One collector; a command time-out inside it makes it incomplete, not the whole host."""
-        from ospatrol.transport import CommandTimeout
+        """One collector. A command time-out makes it incomplete and a profile problem makes it
+        fail, without stopping the host's other collectors; connection errors stop the host."""
+        from ospatrol.transport.errors import CommandTimeout, TransportError
 
         try:
             return await collector.collect(
                 host, transport, self.store, dry_run=self.options.dry_run
             )
         except CommandTimeout as exc:
-            reason = f"timeout: {exc}"
-            return CollectorResult(
-                collector.name, "incomplete", (_finding(host, collector.name, reason),), reason
-            )
+            status, reason = "incomplete", exc.reason
+        except TransportError:
+            raise
+        except OSPatrolError as exc:
+            status, reason = "error", f"error: {exc}"
+        finding = _finding(host, collector.name, reason)
+        return CollectorResult(collector.name, status, (finding,), reason)
 
     def _analyse(self, finding: Finding) -> ReportedFinding:
         """Rule and level from the engine. A rule that matched without alerting (level 0, an

@@ -31,7 +31,7 @@ def _commands(config: Config, checks_dir: Path | None) -> Collector:
 def _fim(config: Config, checks_dir: Path | None) -> Collector:
     from ospatrol.collect.fim import FimCollector
 
-    return FimCollector.from_checks(checks_dir) if checks_dir else FimCollector()
+    return FimCollector.from_checks(checks_dir)
 
 
 COLLECTORS: dict[str, Callable[[Config, Path | None], Collector]] = {
