@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "report": "ospatrol.cli.report_cmd:report",
     "logtest": "ospatrol.cli.logtest_cmd:logtest",
     "rules": "ospatrol.cli.rules_cmd:rules",
+    "baseline": "ospatrol.cli.baseline_cmd:baseline",
 }
 
 

@@ -43,7 +43,7 @@ from ospatrol.collect.fim_listing import (
 from ospatrol.errors import InputError, OSPatrolError
 from ospatrol.model import Finding, Host
 from ospatrol.store import FileContent, FileEntry, Store
-from ospatrol.transport import Transport, TransportError
+from ospatrol.transport import Transport, TransportError, TransportSettings, open_transport
 
 log = logging.getLogger(__name__)
 
@@ -277,3 +277,19 @@ class FimCollector:
             contents=[c for p, c in scan.contents.items() if _under(p, paths)],
         )
         return scan
+
+
+def accept_baseline(
+    host: Host,
+    settings: TransportSettings,
+    store: Store,
+    collector: FimCollector,
+    paths: Sequence[str] = (),
+) -> FimScan:
+    """Connect to `host` and record its current state as the baseline (for `baseline accept`)."""
+
+    async def run() -> FimScan:
+        async with open_transport(host, settings) as transport:
+            return await collector.accept(host, transport, store, paths)
+
+    return asyncio.run(run())

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -125,7 +126,7 @@ class SshTransport:
         if creds.password is not None:
             options["password"] = creds.password
         if creds.private_key_file:
-            options["client_keys"] = [creds.private_key_file]
+            options["client_keys"] = [os.path.expanduser(creds.private_key_file)]
         return options
 
     async def connect(self) -> SshTransport:

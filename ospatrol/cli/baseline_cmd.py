@@ -1,0 +1,111 @@
+"""`ospatrol baseline show|accept`: inspect a host's FIM baseline, or accept its current state.
+
+`show` reads the store only (tab-separated lines on stdout: path, type, mode, uid, gid, size,
+sha256 or link target). `accept` scans the host now and records what it finds as good: the whole
+baseline, or with PATHs only the entries at or under them. It takes the audit lock of the state
+dir so it never races an audit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ospatrol.cli import Context, pass_context
+from ospatrol.errors import InputError
+
+
+@click.group()
+def baseline() -> None:
+    """Show or accept file-integrity baselines."""
+
+
+def _host(inventory_path: Path, name: str):
+    from ospatrol.inventory import load_inventory
+
+    hosts = [h for h in load_inventory(inventory_path).select(name) if h.name == name]
+    if not hosts:
+        raise InputError(f"host {name!r} is not in the inventory", str(inventory_path))
+    return hosts[0]
+
+
+@baseline.command()
+@click.argument("host")
+@click.option(
+    "-i",
+    "--inventory",
+    "inventory_path",
+    type=click.Path(exists=True, path_type=Path),
+    help="Check that HOST is in this inventory.",
+)
+@pass_context
+def show(ctx: Context, host: str, inventory_path: Path | None) -> None:
+    """Print HOST's stored baseline, one entry a line."""
+    from ospatrol.collect.fim_listing import permissions
+    from ospatrol.store import Store
+
+    if inventory_path is not None:
+        _host(inventory_path, host)
+    config = ctx.load_config()
+    with Store.open(config.state_dir) as store:
+        entries = store.fim_baseline(host)
+    if not entries:
+        raise click.ClickException(f"no baseline stored for {host} in {config.state_dir}")
+    for e in entries.values():
+        last = e.link_target if e.type == "l" else (e.sha256 or "-")
+        path = e.path.encode("unicode_escape").decode("ascii")
+        row = (path, e.type, permissions(e.mode), e.uid, e.gid, e.size, last)
+        click.echo("\t".join(str(v) for v in row))
+
+
+@baseline.command()
+@click.argument("host")
+@click.argument("paths", nargs=-1)
+@click.option(
+    "-i",
+    "--inventory",
+    "inventory_path",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Ansible inventory that defines HOST.",
+)
+@click.option(
+    "--checks",
+    "checks_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of checks/<platform>.yml profiles (default: the shipped ones).",
+)
+@click.option(
+    "--lock-wait", type=click.FloatRange(min=0), default=0.0, help="Seconds to wait for an audit."
+)
+@pass_context
+def accept(
+    ctx: Context,
+    host: str,
+    paths: tuple[str, ...],
+    inventory_path: Path,
+    checks_dir: Path | None,
+    lock_wait: float,
+) -> None:
+    """Scan HOST now and accept its state as the baseline (only PATHS when given)."""
+    from ospatrol.audit.lock import audit_lock
+    from ospatrol.collect.fim import FimCollector, accept_baseline
+    from ospatrol.store import Store
+    from ospatrol.transport import TransportSettings
+
+    bad = [p for p in paths if not p.startswith("/")]
+    if bad:
+        raise click.BadParameter(f"{bad[0]!r} is not an absolute path", param_hint="PATH")
+    target = _host(inventory_path, host)
+    config = ctx.load_config()
+    collector = FimCollector.from_checks(checks_dir)
+    if collector.profile_for(target) is None:
+        raise InputError(f"host {host}: platform {target.platform!r} has no fim profile")
+    with audit_lock(config.state_dir, wait=lock_wait), Store.open(config.state_dir) as store:
+        scan = accept_baseline(
+            target, TransportSettings.from_config(config), store, collector, paths
+        )
+    scope = f"{len(paths)} path(s)" if paths else "all paths"
+    count = len(scan.entries or {})
+    click.echo(f"{host}: baseline accepted for {scope} ({count} entries scanned)", err=True)
