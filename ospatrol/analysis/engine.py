@@ -10,12 +10,13 @@ for how the tree is built.
 from __future__ import annotations
 
 import time as _time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from ospatrol.analysis.correlation import EVENT_MEMORY, Correlation, is_correlating
 from ospatrol.analysis.decoders import decode
 from ospatrol.analysis.eventinfo import EventInfo
 from ospatrol.analysis.fields import ALERT_NAMES, STANDARD_ATTRS
@@ -26,9 +27,6 @@ if TYPE_CHECKING:
     from ospatrol.analysis.loader import Ruleset
     from ospatrol.analysis.rules import Rule, RuleNode
 
-# analysisd keeps the last alerting events in a bounded list; events that fall out of it also
-# leave the if_matched_sid/if_matched_group lists (Free_Eventinfo). Its default size:
-EVENT_MEMORY = 1024
 # A line longer than OSSEC's OS_MAXSTR is cut; the engine also counts it.
 MAX_LINE = 65536
 
@@ -117,11 +115,8 @@ class Engine:
         self.hostname = hostname
         self.counters: Counter[str] = Counter()
         self.fired: Counter[int] = Counter()
-        self._seq = 0
         self._alerts = 0
-        self._events: deque[EventInfo] = deque()
-        self._sid_lists: dict[int, deque[EventInfo]] = {}
-        self._group_lists: dict[int, deque[EventInfo]] = {}
+        self._correlation = Correlation(ruleset)
         self._time_ignored: dict[int, float] = {}
         self._fts: set[str] = set()
         self._ignored: set[str] = set()
@@ -217,7 +212,7 @@ class Engine:
                 self._ignored.add(self._ignore_key(ev, rule.ignore))
             generated = True
             logged = rule.log_alert
-            self._remember(ev, rule)
+            self._correlation.remember(ev, rule)
             break
         fields = self._fields(ev)
         mrule = None
@@ -326,8 +321,8 @@ class Engine:
         if rule.lists and not self._lists(ev, rule):
             return None
         previous: tuple[str, ...] = ()
-        if rule.context and not (rule.check_diff and not rule.if_matched_sid):
-            found = self._correlate(ev, rule)
+        if rule.context and is_correlating(rule):
+            found = self._correlation.search(ev, rule)
             if found is None:
                 return None
             previous = found
@@ -423,82 +418,3 @@ class Engine:
                 setattr(ev, attr, stored[attr])
         if len(self._accumulated) > 4 * EVENT_MEMORY:
             self._accumulated.pop(next(iter(self._accumulated)))
-
-    # ---------------------------------------------------------------- correlation
-    def _live(self, events: deque[EventInfo]) -> deque[EventInfo]:
-        floor = self._seq - EVENT_MEMORY
-        while events and events[0].seq <= floor:
-            events.popleft()
-        return events
-
-    def _remember(self, ev: EventInfo, rule: Rule) -> None:
-        """After an alert: feed the lists correlating rules search (OSList_AddData/OS_AddEvent)."""
-        self._seq += 1
-        ev.seq = self._seq
-        if rule.feeds_sid_list:
-            self._sid_lists.setdefault(rule.id, deque()).append(ev)
-        elif rule.feeds_group_lists:
-            for searcher in rule.feeds_group_lists:
-                self._group_lists.setdefault(searcher, deque()).append(ev)
-        self._events.append(ev)
-        if len(self._events) > EVENT_MEMORY:
-            self._events.popleft()
-
-    def _correlate(self, ev: EventInfo, rule: Rule) -> tuple[str, ...] | None:
-        """Search_LastSids / Search_LastGroups / Search_LastEvents, newest event first."""
-        if rule.if_matched_sid:
-            events = self._sid_lists.get(rule.if_matched_sid)
-            kind = "sid"
-        elif rule.if_matched_group is not None:
-            events = self._group_lists.get(rule.id)
-            kind = "group"
-        else:
-            events = self._events
-            kind = "events"
-        if not events:
-            return None
-        if kind != "events":
-            events = self._live(events)
-            if not events:
-                return None
-        first = events[-1]
-        count = 0
-        wanted = rule.frequency
-        collected: list[str] = []
-        same = rule.same
-        different = rule.different
-        regex = rule.if_matched_regex
-        for old in reversed(events):
-            if ev.time - old.time > rule.timeframe:
-                return None
-            if old.matched >= rule.level:
-                return None
-            if kind == "events":
-                if old.category != ev.category:
-                    continue
-                if regex is not None and regex.test(old.log) == regex.negate:
-                    continue
-            if same and not all(_same(getattr(old, a), getattr(ev, a)) for a in same):
-                continue
-            if different:
-                skip = False
-                for attr in different:
-                    a, b = getattr(old, attr), getattr(ev, attr)
-                    if a is None or b is None or a == b:
-                        skip = True
-                        break
-                if skip:
-                    continue
-            if kind == "sid" and count <= 10:
-                collected.append(old.full_log)
-            if count < wanted:
-                if kind != "sid" and count <= 10:
-                    collected.append(old.full_log)
-                count += 1
-                continue
-            level = rule.level
-            ev.matched = level
-            old.matched = level
-            first.matched = level
-            return tuple(collected)
-        return None

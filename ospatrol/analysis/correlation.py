@@ -1,0 +1,171 @@
+"""Correlation memory: the events that frequency/if_matched_* rules search (eventinfo.c).
+
+analysisd keeps the last alerting events (a bounded list), a list per rule named by some
+`if_matched_sid`, and a list per rule that uses `if_matched_group`. A correlating rule walks
+its list from the newest event back, stops at the first event outside its timeframe or one
+already used by a correlation of equal or higher level, skips events that differ in a `same_*`
+field, and fires when it has seen `frequency + 1` earlier events (so on the frequency+2-th).
+
+Walking every list linearly costs O(list) per event, so this keeps, for each list and each
+combination of `same_*` fields some rule asks for, an index from those field values to the
+events that have them, plus the newest "blocking" event per list. Walking an index bucket gives
+the same answer as walking the whole list, as long as event times do not go backwards.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+from ospatrol.analysis.eventinfo import EventInfo
+
+if TYPE_CHECKING:
+    from ospatrol.analysis.loader import Ruleset
+    from ospatrol.analysis.rules import Rule
+
+# analysisd's bounded list of recent alerting events; leaving it also removes an event from the
+# if_matched lists (Free_Eventinfo).
+EVENT_MEMORY = 1024
+
+EVENTS: tuple = ("events",)
+# Search_LastEvents only honours these same_* options.
+_EVENTS_KEYS = ("dstuser", "id", "srcip")
+
+ListKey = tuple
+KeySet = tuple[str, ...]
+
+
+def list_key(rule: Rule) -> ListKey:
+    """Which list a correlating rule searches."""
+    if rule.if_matched_sid:
+        return ("sid", rule.if_matched_sid)
+    if rule.if_matched_group is not None:
+        return ("group", rule.id)
+    return EVENTS
+
+
+def key_set(rule: Rule) -> KeySet:
+    if list_key(rule) == EVENTS:
+        return tuple(a for a in rule.same if a in _EVENTS_KEYS)
+    return rule.same
+
+
+def is_correlating(rule: Rule) -> bool:
+    """Rules that search earlier events (a pure check_diff rule does not)."""
+    return rule.context and (bool(rule.if_matched_sid) or not rule.check_diff)
+
+
+class Correlation:
+    """All correlation state of one engine."""
+
+    def __init__(self, ruleset: Ruleset) -> None:
+        self._keysets: dict[ListKey, list[KeySet]] = {}
+        for rule in ruleset.rules.values():
+            if is_correlating(rule):
+                sets = self._keysets.setdefault(list_key(rule), [])
+                if key_set(rule) not in sets:
+                    sets.append(key_set(rule))
+        self._index: dict[tuple[ListKey, KeySet], dict[tuple, deque[EventInfo]]] = {}
+        self._newest: dict[ListKey, EventInfo] = {}
+        self._blockers: dict[ListKey, list[tuple[int, int]]] = {}
+        self._window: deque[EventInfo] = deque()
+        self._memberships: dict[int, tuple[ListKey, ...]] = {}
+        self.seq = 0
+
+    def remember(self, ev: EventInfo, rule: Rule) -> None:
+        """After an alert: add the event to the lists analysisd would (OSList_AddData)."""
+        self.seq += 1
+        ev.seq = self.seq
+        keys: list[ListKey] = []
+        if rule.feeds_sid_list:
+            keys.append(("sid", rule.id))
+        elif rule.feeds_group_lists:
+            keys.extend(("group", searcher) for searcher in rule.feeds_group_lists)
+        keys.append(EVENTS)
+        members = tuple(k for k in keys if k in self._keysets)
+        if not members:
+            return
+        self._memberships[ev.seq] = members
+        for lk in members:
+            self._newest[lk] = ev
+            for ks in self._keysets[lk]:
+                values = tuple(getattr(ev, a) for a in ks)
+                if None in values:
+                    continue
+                self._index.setdefault((lk, ks), {}).setdefault(values, deque()).append(ev)
+            if ev.matched:
+                self._blockers.setdefault(lk, []).append((ev.seq, ev.matched))
+        self._window.append(ev)
+        if len(self._window) > EVENT_MEMORY:
+            self._evict(self._window.popleft())
+
+    def _evict(self, old: EventInfo) -> None:
+        for lk in self._memberships.pop(old.seq, ()):
+            for ks in self._keysets[lk]:
+                values = tuple(getattr(old, a) for a in ks)
+                if None in values:
+                    continue
+                index = self._index.get((lk, ks))
+                bucket = index.get(values) if index else None
+                if bucket and bucket[0] is old:
+                    bucket.popleft()
+                    if not bucket:
+                        del index[values]  # type: ignore[index]
+            if self._newest.get(lk) is old:
+                del self._newest[lk]
+            blockers = self._blockers.get(lk)
+            if blockers:
+                self._blockers[lk] = [b for b in blockers if b[0] > old.seq]
+
+    def _block(self, lk: ListKey, ev: EventInfo, level: int) -> None:
+        ev.matched = level
+        if ev.seq:
+            for member in self._memberships.get(ev.seq, ()):
+                self._blockers.setdefault(member, []).append((ev.seq, level))
+
+    def search(self, ev: EventInfo, rule: Rule) -> tuple[str, ...] | None:
+        """Search_LastSids/Groups/Events: the logs of the correlated events, or None."""
+        lk = list_key(rule)
+        first = self._newest.get(lk)
+        if first is None:
+            return None
+        ks = key_set(rule)
+        values = tuple(getattr(ev, a) for a in ks)
+        if None in values:
+            return None
+        index = self._index.get((lk, ks))
+        bucket = index.get(values) if index else None
+        if not bucket:
+            return None
+        level = rule.level
+        floor = max((s for s, lvl in self._blockers.get(lk, ()) if lvl >= level), default=0)
+        wanted = rule.frequency
+        count = 0
+        collected: list[str] = []
+        regex = rule.if_matched_regex
+        events_kind = lk == EVENTS
+        for old in reversed(bucket):
+            if old.seq <= floor or ev.time - old.time > rule.timeframe or old.matched >= level:
+                return None
+            if events_kind:
+                if old.category != ev.category:
+                    continue
+                if regex is not None and regex.test(old.log) == regex.negate:
+                    continue
+            if rule.different and not all(
+                getattr(old, a) is not None
+                and getattr(ev, a) is not None
+                and getattr(old, a) != getattr(ev, a)
+                for a in rule.different
+            ):
+                continue
+            if count <= 10 and (count < wanted or lk[0] == "sid"):
+                collected.append(old.full_log)
+            if count < wanted:
+                count += 1
+                continue
+            ev.matched = level
+            self._block(lk, old, level)
+            self._block(lk, first, level)
+            return tuple(collected)
+        return None

@@ -1,0 +1,44 @@
+"""Fixtures for the analysis tests: the OSSEC 4.3 and 3.3.0 stock rule sets (shared data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ospatrol.analysis.loader import Ruleset, load_ruleset
+
+
+@pytest.fixture(scope="session")
+def ossec43(shared_data: Path) -> dict[str, Path]:
+    base = shared_data / "ossec"
+    return {
+        "conf": base / "etc" / "ossec-server.conf",
+        "rules": base / "rules",
+        "decoders": base / "decoders" / "decoder.xml",
+        "tests": base / "tests" / "ossec-testing" / "tests",
+        "logtesting": base / "tests" / "logtesting",
+    }
+
+
+@pytest.fixture(scope="session")
+def ossec330(shared_data: Path) -> dict[str, Path]:
+    base = shared_data / "ossec" / "legacy-3.3.0"
+    return {
+        "conf": base / "etc" / "ossec-server.conf",
+        "rules": base / "etc" / "rules",
+        "decoders": base / "etc" / "decoder.xml",
+        "tests": base / "contrib" / "ossec-testing" / "tests",
+    }
+
+
+@pytest.fixture(scope="session")
+def ruleset43(ossec43: dict[str, Path]) -> Ruleset:
+    return load_ruleset(ossec43["conf"], rules_dir=ossec43["rules"], decoders=ossec43["decoders"])
+
+
+@pytest.fixture(scope="session")
+def ruleset330(ossec330: dict[str, Path]) -> Ruleset:
+    return load_ruleset(
+        ossec330["conf"], rules_dir=ossec330["rules"], decoders=ossec330["decoders"]
+    )

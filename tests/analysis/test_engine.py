@@ -1,0 +1,143 @@
+"""Engine behaviour: correlation, independent state, hostile input, bounded regex cost."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ospatrol.analysis.engine import Engine
+from ospatrol.analysis.loader import load_ruleset
+from ospatrol.model import Event
+
+INVALID_USER = "Oct 10 10:00:{s:02d} web1 sshd[1{s:03d}]: Invalid user admin from {ip}"
+
+
+def _feed(engine: Engine, count: int, ip: str = "10.0.0.9", start: float = 1_700_000_000.0):
+    results = []
+    for i in range(count):
+        line = INVALID_USER.format(s=i % 60, ip=ip)
+        results.append(engine.process_line(line, when=start + i))
+    return results
+
+
+def test_frequency_fires_on_frequency_plus_two(ruleset43):
+    """5712 (frequency=6 over 5710, same_source_ip) fires on the 8th event, as in OSSEC."""
+    assert ruleset43.rules[5712].frequency == 6
+    results = _feed(Engine(ruleset43), 8)
+    assert [r.rule.id for r in results[:7]] == [5710] * 7
+    final = results[7]
+    assert final.rule.id == 5712 and final.alert is not None
+    assert len(final.alert.previous_output) == 7
+
+
+def test_frequency_needs_same_source_ip(ruleset43):
+    engine = Engine(ruleset43)
+    start = 1_700_000_000.0
+    ids = []
+    for i in range(12):
+        line = INVALID_USER.format(s=i, ip=f"10.0.0.{i % 2}")
+        ids.append(engine.process_line(line, when=start + i).rule.id)
+    # 10.0.0.0 reaches its 8th event at i == 14: no brute force yet.
+    assert set(ids) == {5710}
+
+
+def test_frequency_respects_timeframe(ruleset43):
+    engine = Engine(ruleset43)
+    start = 1_700_000_000.0
+    timeframe = ruleset43.rules[5712].timeframe
+    ids = []
+    for i in range(10):
+        line = INVALID_USER.format(s=i, ip="10.0.0.7")
+        ids.append(engine.process_line(line, when=start + i * (timeframe / 3)).rule.id)
+    assert 5712 not in ids
+
+
+def test_two_engines_keep_separate_state(ruleset43):
+    first, second = Engine(ruleset43), Engine(ruleset43)
+    _feed(first, 7)
+    assert _feed(second, 1)[0].rule.id == 5710
+    assert (
+        first.process_line(INVALID_USER.format(s=7, ip="10.0.0.9"), when=1_700_000_007.0).rule.id
+        == 5712
+    )
+    assert (
+        second.process_line(INVALID_USER.format(s=1, ip="10.0.0.9"), when=1_700_000_001.0).rule.id
+        == 5710
+    )
+
+
+def test_ignore_time_suppresses_repeats(ruleset43):
+    """After 5712 fires (ignore=60) the same rule does not alert again within 60 seconds."""
+    engine = Engine(ruleset43)
+    results = _feed(engine, 8)
+    assert results[-1].alert is not None
+    later = _feed(engine, 16, start=1_700_000_008.0)
+    assert not any(r.alert is not None and r.rule.id == 5712 for r in later)
+
+
+def test_first_time_seen_is_engine_state(ruleset43):
+    line = (
+        "Apr 27 15:22:23 niban sudo:     dcid : TTY=pts/4 ; PWD=/home/dcid ; USER=root ; "
+        "COMMAND=/bin/ls"
+    )
+    engine = Engine(ruleset43)
+    assert engine.process_line(line).rule.id == 5403  # first time this user ran sudo
+    assert engine.process_line(line).rule.id == 5402
+    assert Engine(ruleset43).process_line(line).rule.id == 5403
+
+
+def test_alert_carries_fields_and_header(ruleset43):
+    line = "Feb  9 11:44:56 web1 sshd[1234]: Failed password for root from 192.0.2.7 port 4242 ssh2"
+    result = Engine(ruleset43).process(
+        Event(text=line, location="/var/log/auth.log", host="mgr", time=1_700_000_000.0)
+    )
+    alert = result.alert
+    assert alert is not None
+    assert alert.decoder == "sshd"
+    assert alert.hostname == "web1" and alert.program_name == "sshd"
+    assert alert.fields["srcip"] == "192.0.2.7"
+    assert alert.fields["dstuser"] == "root"
+    assert "authentication_failed" in alert.groups
+    assert alert.full_log == line
+
+
+def test_hostile_input_never_crashes(ruleset43):
+    engine = Engine(ruleset43)
+    lines = [
+        "",
+        "   ",
+        "\x00\x00\x00",
+        "Oct 10 10:00:00 host sshd[1]: Invalid user \x00admin from 1.2.3.4",
+        "Oct 10 10:00:00 host sshd[1]: " + "\udcff\udcfe" + "Invalid user x from 1.2.3.4",
+        b"Oct 10 10:00:00 host sshd[1]: \xff\xfe\xfa bad utf8".decode("utf-8", errors="replace"),
+        "Oct 10 10:00:00 host sshd[1]: " + "A" * 1_000_000,
+        "x" * 1_000_000,
+        "\n\r\t\x1b[31m",
+    ]
+    results = [engine.process_line(line) for line in lines]
+    assert results[0].rejected == "empty" and results[1].rejected == "empty"
+    assert results[3].log.startswith("Invalid user")
+    assert len(results[6].full_log) <= 65536
+    assert engine.counters["rejected:empty"] == 2
+
+
+def test_catastrophic_backtracking_rule_does_not_stall(tmp_path: Path):
+    (tmp_path / "decoders.xml").write_text(
+        '<decoder name="app">\n  <program_name>^app$</program_name>\n</decoder>\n'
+    )
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "r.xml").write_text(
+        '<group name="syslog">\n  <rule id="1" level="0" noalert="1">\n'
+        "    <category>syslog</category>\n    <description>t</description>\n  </rule>\n"
+        '  <rule id="100" level="5">\n    <decoded_as>app</decoded_as>\n'
+        "    <pcre2>^(a+)+$</pcre2>\n    <description>evil</description>\n  </rule>\n"
+        '  <rule id="101" level="3">\n    <decoded_as>app</decoded_as>\n'
+        "    <description>fallback</description>\n  </rule>\n</group>\n"
+    )
+    ruleset = load_ruleset(rules_dir=rules, decoders=[tmp_path / "decoders.xml"])
+    engine = Engine(ruleset)
+    started = time.monotonic()
+    result = engine.process_line("Oct 10 10:00:00 host app: " + "a" * 40 + "!")
+    assert time.monotonic() - started < 5
+    assert result.rule.id == 101
