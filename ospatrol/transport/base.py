@@ -280,19 +280,25 @@ async def drive(
                 pass  # the command exited without reading all its input: its exit status says why
             await pumps
             status, signal = await proc.wait()
-    except TimeoutError:
+    except BaseException as exc:
         if proc is not None:
-            proc.kill()
-            # Reap it (bounded), so no process or channel outlives the command.
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(proc.reap(), 2)
-        partial = CommandResult(command, bytes(out.stdout), bytes(out.stderr), None, None, True)
-        raise CommandTimeout(f"command did not finish within {timeout:g} s", partial) from None
+            await _stop(proc)
+        if isinstance(exc, TimeoutError):
+            partial = CommandResult(command, bytes(out.stdout), bytes(out.stderr), None, None, True)
+            raise CommandTimeout(f"command did not finish within {timeout:g} s", partial) from None
+        raise
     if out.truncated:
         status = None
     return CommandResult(
         command, bytes(out.stdout), bytes(out.stderr), status, signal, truncated=out.truncated
     )
+
+
+async def _stop(proc: Process) -> None:
+    """Kill and reap (bounded), so no process or channel outlives a failed command."""
+    proc.kill()
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(proc.reap(), 2)
 
 
 def read_command(path: str) -> str:

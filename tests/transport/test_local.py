@@ -99,3 +99,63 @@ def test_become_with_sudo(tmp_path: Path):
     except AuthenticationFailed:
         pytest.skip("sudo needs a password for this user")
     assert result.stdout == "0\nfed\n"
+
+
+FAKE_SUDO = """#!/bin/sh
+# Stands in for sudo (not installed here): the real protocol of `sudo -S -p PROMPT` / `sudo -n`.
+printf '%s\\n' "$*" >> "{log}"
+prompt=""; nonint=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -S) shift;;
+    -p) prompt="$2"; shift 2;;
+    -n) nonint=1; shift;;
+    -u) shift 2;;
+    --) shift; break;;
+    *) break;;
+  esac
+done
+if [ $nonint = 1 ]; then echo "sudo: a password is required" >&2; exit 1; fi
+printf '%s' "$prompt" >&2
+IFS= read -r pw
+if [ "$pw" != "{password}" ]; then
+  echo "Sorry, try again." >&2; printf '%s' "$prompt" >&2; IFS= read -r pw; exit 1
+fi
+exec "$@"
+"""
+
+
+@pytest.fixture
+def fake_sudo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    log = tmp_path / "sudo.log"
+    script = bindir / "sudo"
+    script.write_text(FAKE_SUDO.format(log=log, password="pw-right"))
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:/usr/bin:/bin")
+    return log
+
+
+@pytest.mark.parametrize(
+    ("password", "outcome"),
+    [("pw-right", "ok"), ("pw-wrong", "password was refused"), (None, "a password is required")],
+)
+def test_become_feeds_the_password_on_stdin_only(
+    fake_sudo: Path, tmp_path: Path, password, outcome
+):
+    st = TransportSettings(known_hosts=tmp_path / "kh")
+    creds = Credentials(become=True, become_password=password)
+
+    async def scenario():
+        async with open_transport(local_host(credentials=creds), st) as t:
+            return await t.run("echo out; echo err >&2; cat", input="fed\n", timeout=5)
+
+    if outcome == "ok":
+        result = asyncio.run(scenario())
+        assert (result.stdout, result.stderr, result.exit_status) == ("out\nfed\n", "err\n", 0)
+    else:
+        with pytest.raises(AuthenticationFailed, match=outcome) as info:
+            asyncio.run(scenario())
+        assert "pw-" not in str(info.value)
+    assert "pw-" not in fake_sudo.read_text()  # never on the command line
