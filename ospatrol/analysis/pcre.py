@@ -244,7 +244,6 @@ class RegexPattern:
     """A compiled regex with OSSEC's capture rules and a bounded running time."""
 
     __slots__ = (
-        "_anchored",
         "_ascii_only",
         "_fast",
         "_guarded",
@@ -276,34 +275,31 @@ class RegexPattern:
             raise PatternError(f"invalid pattern {source!r}: {exc}") from None
         re_flags = re.IGNORECASE | (re.ASCII if ascii_only else 0)
         self._ascii_only = ascii_only
-        self._fast, self._limit, self._literals, self._anchored = _analyse(
-            translated, re_flags, ascii_only
-        )
+        self._fast, self._limit, literals, anchored = _analyse(translated, re_flags, ascii_only)
+        # An anchored regex fails at its first characters, faster than any substring test.
+        self._literals = None if anchored else literals
 
     @property
     def guarded_only(self) -> bool:
         """True when every call runs under the time budget (risky or `regex`-only syntax)."""
         return self._fast is None
 
-    def _excluded(self, text: str, lowered: str | None) -> bool:
-        """True when a required literal is missing, so the regex cannot match."""
-        literals = self._literals
-        # An anchored regex fails at the first characters, faster than any substring test.
-        if literals is None or self._anchored:
-            return False
-        if not self._ascii_only and not text.isascii():
-            return False
-        if lowered is None:
-            lowered = text.lower()
-        return not any(lit in lowered for lit in literals)
-
     def _match(self, text: str, lowered: str | None) -> re.Match[str] | regex.Match[str] | None:
+        # The hot path of the engine: kept flat on purpose.
         if len(text) > MAX_INPUT:
             text = text[:MAX_INPUT]
-        if self._excluded(text, lowered):
-            return None
-        if self._fast is not None and len(text) <= self._limit:
-            return self._fast.search(text)
+        literals = self._literals
+        # A required literal missing from the text rules the regex out at the cost of `in`.
+        if literals is not None and (self._ascii_only or text.isascii()):
+            if lowered is None:
+                lowered = text.lower()
+            if len(literals) == 1:
+                if literals[0] not in lowered:
+                    return None
+            elif not any(lit in lowered for lit in literals):
+                return None
+        if len(text) <= self._limit:
+            return self._fast.search(text)  # type: ignore[union-attr]
         try:
             return self._guarded.search(text, timeout=self._timeout)
         except TimeoutError:
