@@ -1,0 +1,131 @@
+"""Golden cases for OSPatrol's own rule set (`rules/`), run through the analysis engine.
+
+The cases are data (`tests/analysis/cases/*.yml`, format in the README there): each runs in a
+fresh engine so correlation state never leaks between cases. One test drives a few of them
+through the real `ospatrol logtest` command line, and `ospatrol rules check` must accept the
+rule set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ospatrol.analysis.engine import Engine
+from ospatrol.analysis.loader import Ruleset, load_ruleset
+from ospatrol.model import Event
+
+REPO = Path(__file__).resolve().parents[2]
+RULES_CONF = REPO / "rules" / "ospatrol.conf"
+CASES_DIR = Path(__file__).resolve().parent / "cases"
+CASE_KEYS = {"name", "log", "before", "location", "decoder", "rule", "level", "no_alert", "fields"}
+DEFAULT_LOCATION = "/var/log/syslog"
+MIN_CASES = 80
+# Correlation sequences are spaced this many seconds apart (well inside every timeframe).
+STEP = 1.0
+START = 1_744_700_000.0
+
+
+def _load_cases() -> list[tuple[str, dict[str, Any]]]:
+    cases = []
+    for path in sorted(CASES_DIR.glob("*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert isinstance(data, list), f"{path.name}: expected a list of cases"
+        for index, case in enumerate(data, start=1):
+            label = case.get("name", str(index)).replace(" ", "-")
+            cases.append((f"{path.stem}:{index}:{label}", case))
+    return cases
+
+
+CASES = _load_cases()
+
+
+@pytest.fixture(scope="module")
+def ruleset() -> Ruleset:
+    return load_ruleset(RULES_CONF)
+
+
+def _run(ruleset: Ruleset, case: dict[str, Any]):
+    engine = Engine(ruleset, hostname="ospatrol-test")
+    location = case.get("location", DEFAULT_LOCATION)
+    when = START
+    for line in case.get("before", []):
+        engine.process(Event(text=line, location=location, time=when, source="logtest"))
+        when += STEP
+    return engine.process(Event(text=case["log"], location=location, time=when, source="logtest"))
+
+
+def test_case_files_are_well_formed() -> None:
+    assert len(CASES) >= MIN_CASES, f"only {len(CASES)} golden cases"
+    for case_id, case in CASES:
+        unknown = set(case) - CASE_KEYS
+        assert not unknown, f"{case_id}: unknown keys {sorted(unknown)}"
+        assert isinstance(case.get("log"), str), f"{case_id}: 'log' must be a string"
+        assert "rule" in case and "level" in case and "decoder" in case, case_id
+
+
+@pytest.mark.parametrize("case", [c for _, c in CASES], ids=[i for i, _ in CASES])
+def test_golden_case(ruleset: Ruleset, case: dict[str, Any]) -> None:
+    result = _run(ruleset, case)
+    got_rule = result.rule.id if result.rule is not None else None
+    got_level = result.rule.level if result.rule is not None else None
+    got = {"decoder": result.decoder_shown, "rule": got_rule, "level": got_level}
+    want = {"decoder": case["decoder"], "rule": case["rule"], "level": case["level"]}
+    assert got == want, f"fields: {dict(result.fields)}"
+    if case.get("no_alert"):
+        assert result.alert is None
+    elif case["rule"] is not None and case["level"]:
+        assert result.alert is not None, "a rule above level 0 matched but no alert was made"
+        assert result.alert.rule_id == case["rule"]
+    for name, value in (case.get("fields") or {}).items():
+        assert result.fields.get(name) == str(value), f"field {name}: {dict(result.fields)}"
+
+
+def _cli(args: list[str], stdin: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OSPATROL_")}
+    return subprocess.run(
+        [sys.executable, "-m", "ospatrol", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        env=env,
+        check=False,
+    )
+
+
+def test_logtest_cli_jsonl_on_own_ruleset() -> None:
+    picked = [c for _, c in CASES if "before" not in c and c.get("location") is None][:5]
+    stdin = "".join(c["log"] + "\n" for c in picked)
+    proc = _cli(["logtest", "--format", "jsonl"], stdin)
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    assert len(lines) == len(picked)
+    for case, out in zip(picked, lines, strict=True):
+        assert (out["decoder"], out["rule"], out["level"]) == (
+            case["decoder"],
+            case["rule"],
+            case["level"],
+        )
+        assert out["alert"] is bool(case["level"] and not case.get("no_alert"))
+
+
+def test_logtest_cli_unit_mode_exit_codes() -> None:
+    case = next(c for _, c in CASES if c.get("name") == "sshd wrong password")
+    good = f"{case['rule']}:{case['level']}:{case['decoder']}"
+    assert _cli(["logtest", "-q", "-U", good], case["log"] + "\n").returncode == 0
+    wrong_level = f"{case['rule']}:{case['level'] + 1}:{case['decoder']}"
+    assert _cli(["logtest", "-q", "-U", wrong_level], case["log"] + "\n").returncode == 1
+
+
+def test_rules_check_accepts_own_ruleset() -> None:
+    proc = _cli(["rules", "check"], "")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
