@@ -141,10 +141,12 @@ class Engine:
             self.counters["truncated"] += 1
         if "\x00" in text:
             self.counters["nul"] += 1
-        self.counters["events"] += 1
         pre = predecode(
             text, location=event.location or "stdin", default_hostname=event.host or self.hostname
         )
+        if not pre.full_log.strip():
+            self.counters["rejected:empty"] += 1
+            return EngineResult(event=event, rejected="empty")
         ev = EventInfo(
             full_log=pre.full_log,
             log=pre.log,
@@ -155,6 +157,7 @@ class Engine:
             agent=pre.agent_name or "",
             timestamp=pre.timestamp or "",
         )
+        self.counters["events"] += 1
         decoders_ran = decode(self.ruleset.decoders, ev)
         shown = ev.decoder_top.name if ev.decoder_top is not None else None
         accumulated = False
