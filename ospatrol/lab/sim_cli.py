@@ -62,7 +62,7 @@ class Session:
 
     gap = ""  # printed between a command's output and the next prompt (Junos: a blank line)
     start_mode = "user"
-    exec_mode = "enable"
+    exec_mode = "user"  # the mode exec requests run in (ASA: privileged)
 
     def __init__(self, host: HostState) -> None:
         self.host = host

@@ -49,6 +49,8 @@ _ASA_SINGLE = ("hostname", "domain-name", "enable password", "passwd", "banner m
 class AsaSession(Session):
     """ASA: `>` user mode, `enable` with a password to `#`, `configure terminal` edits config."""
 
+    exec_mode = "enable"
+
     def __init__(self, host: HostState) -> None:
         super().__init__(host)
         self.block: str | None = None
@@ -71,6 +73,8 @@ class AsaSession(Session):
         if words_match(words, "disable") is not None:
             self.mode = "user"
             return ""
+        if words_match(words, "login") == []:
+            return self.ask("Username: ", self._login_user)
         if any(words_match(words, w) == [] for w in ("exit", "quit", "logout")):
             self.closed = True
             return "\nLogoff\n"
@@ -128,6 +132,15 @@ class AsaSession(Session):
             return "Access denied."
 
         return check
+
+    def _login_user(self, user: str) -> str:
+        def check(typed: str) -> str:
+            if user.strip() == self.host.vars.user and typed == self.host.password:
+                self.mode = "enable"
+                return ""
+            return "Invalid password\nLogin failed"
+
+        return self.ask("Password: ", check, "*")
 
     def config_line(self, line: str, words: list[str]) -> str:
         if words_match(words, "end") == []:

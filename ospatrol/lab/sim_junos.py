@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 
 _COMMENT = re.compile(r'\s*##[^"]*$')
 # Leaves that take several values side by side (`address a; address b;`): `set` adds to them.
-_MULTI = {"address", "member", "members", "application", "source-address", "destination-address"}
+_MULTI = {
+    "address", "member", "members", "application", "server",
+    "source-address", "destination-address",
+}  # fmt: skip
 
 
 @dataclass

@@ -311,6 +311,23 @@ def test_robust_against_garbage_huge_lines_and_hangups(tmp_path: Path) -> None:
                 agent_path=None,
                 client_keys=None,
             ) as conn:
+                # Bytes that are not UTF-8, as a shell and as an exec request.
+                proc = await conn.create_process(term_type="vt100", encoding=None)
+                proc.stdin.write(b"\xff\xfe\xc3(show\x80 version\r\n")
+                assert b"Invalid input" in await proc.stdout.readuntil(b"marker.")
+                proc.close()
+                # asyncssh itself refuses an exec command that does not decode.
+                with pytest.raises(asyncssh.ChannelOpenError):
+                    await conn.run(b"show \xff\xfe", encoding=None)
+            async with asyncssh.connect(
+                "127.0.0.1",
+                port=host.port,
+                username=host.user,
+                password=host.password,
+                known_hosts=str(sim.known_hosts),
+                agent_path=None,
+                client_keys=None,
+            ) as conn:
                 proc = await conn.create_process(term_type="vt100")
                 proc.stdin.write("show version\n")
             # The client hung up mid-command; the next one is served as usual.
