@@ -1,0 +1,1 @@
+"""Responding to alerts: output formats (alerts.log, alerts.json), outputs and active responses."""

@@ -1,0 +1,156 @@
+"""Alert output formats: OSSEC's alerts.log text block and the OSSEC/Wazuh alerts.json object.
+
+Both are pure functions of an `ospatrol.model.Alert`, so every output (file, e-mail, syslog,
+webhook, `ospatrol logtest -a`) renders an alert the same way and consumers written for OSSEC or
+Wazuh (Elastic, OpenSearch, Splunk) parse ours unchanged.
+
+alerts.log follows analysisd's `OS_Log` (src/analysisd/alerts/log.c):
+
+```
+** Alert 1700000000.1234: mail  - syslog,sshd,authentication_failed,
+2023 Nov 14 22:13:20 myhost->/var/log/auth.log
+Rule: 80206 (level 5) -> 'sshd: wrong password.'
+Src IP: 10.0.0.5
+User: root
+Nov 14 22:13:20 myhost sshd[123]: Failed password for root from 10.0.0.5 port 22 ssh2
+```
+
+then one line per correlated event and a blank line. The optional lines come in OSSEC's order
+(Src IP, Src Port, Dst IP, Dst Port, User) and only when the field was decoded. The date is the
+event's time in local time, as analysisd writes it. Events from an agent (location
+`(name) address->path`) show the location alone; all others `hostname->location`.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from typing import Any
+
+from ospatrol.model import Alert
+
+# analysisd prints the full log and each correlated log with "%.1256s".
+MAX_LOG = 1256
+# (field, label) of the optional alerts.log lines, in OS_Log's order.
+_LOG_FIELDS = (
+    ("srcip", "Src IP"),
+    ("srcport", "Src Port"),
+    ("dstip", "Dst IP"),
+    ("dstport", "Dst Port"),
+    ("dstuser", "User"),
+)
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+# The agent id Wazuh gives the manager itself, for events it read or received directly.
+MANAGER_AGENT_ID = "000"
+
+
+def _groups_text(alert: Alert) -> str:
+    """The rule's group list as OSSEC keeps it: comma-separated with a trailing comma."""
+    return "".join(f"{group}," for group in alert.groups)
+
+
+def _full_log(alert: Alert) -> str:
+    return alert.full_log or alert.event.text
+
+
+def _agent_of(location: str) -> tuple[str, str] | None:
+    """(name, address) of an agent location `(name) address->path`, else None."""
+    if not location.startswith("("):
+        return None
+    close = location.find(")")
+    arrow = location.find("->", close)
+    if close < 1 or arrow < 0:
+        return None
+    return location[1:close], location[close + 1 : arrow].strip()
+
+
+def _origin(alert: Alert) -> str:
+    location = alert.event.location
+    if _agent_of(location) is not None:
+        return location
+    hostname = alert.hostname or alert.event.host or "localhost"
+    return f"{hostname}->{location}"
+
+
+def format_alerts_log(alert: Alert, alert_id: str) -> str:
+    """The alert as an alerts.log block (ending with the blank separator line)."""
+    when = time.localtime(alert.event.time)
+    stamp = (
+        f"{when.tm_year} {_MONTHS[when.tm_mon - 1]} {when.tm_mday:02d} "
+        f"{when.tm_hour:02d}:{when.tm_min:02d}:{when.tm_sec:02d}"
+    )
+    lines = [
+        f"** Alert {alert_id}:{' mail ' if alert.mail else ''} - {_groups_text(alert)}",
+        f"{stamp} {_origin(alert)}",
+        f"Rule: {alert.rule_id} (level {alert.level}) -> '{alert.description}'",
+    ]
+    for name, label in _LOG_FIELDS:
+        value = alert.fields.get(name)
+        if value is not None:
+            lines.append(f"{label}: {value}")
+    lines.append(_full_log(alert)[:MAX_LOG])
+    lines.extend(previous[:MAX_LOG] for previous in alert.previous_output)
+    return "\n".join(lines) + "\n\n"
+
+
+def _iso_timestamp(epoch: float) -> str:
+    """Wazuh's alert timestamp: local time with milliseconds and a +HHMM offset."""
+    local = time.localtime(epoch)
+    millis = int((epoch % 1) * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", local) + f".{millis:03d}" + time.strftime("%z", local)
+
+
+def _header_timestamp(alert: Alert) -> str | None:
+    """The timestamp text of the log's own header, as the pre-decoder read it."""
+    from ospatrol.analysis.predecode import predecode
+
+    return predecode(_full_log(alert), location=alert.event.location).timestamp
+
+
+def _without_empty(mapping: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in mapping.items() if v not in (None, "", (), [], {})}
+
+
+def format_alert_json(alert: Alert, *, manager: str | None = None) -> dict[str, Any]:
+    """The alert as one alerts.json object (OSSEC/Wazuh shape); keys with no value are left out.
+
+    `manager` is the manager's name (default: this machine's). The agent is the `(name)` of an
+    agent location, the audited host for agentless events, and the manager (id "000") otherwise.
+    """
+    manager_name = manager or platform.node() or "localhost"
+    event = alert.event
+    agent_location = _agent_of(event.location)
+    if agent_location is not None:
+        agent = {"name": agent_location[0], "ip": agent_location[1]}
+    elif event.source == "agentless" and event.host:
+        agent = {"name": event.host}
+    else:
+        agent = {"id": MANAGER_AGENT_ID, "name": manager_name}
+    rule = _without_empty(
+        {
+            "level": alert.level,
+            "description": alert.description,
+            "id": str(alert.rule_id),
+            "groups": list(alert.groups),
+        }
+    )
+    rule |= {"firedtimes": alert.firedtimes, "mail": alert.mail}
+    predecoder = {
+        "program_name": alert.program_name,
+        "timestamp": _header_timestamp(alert),
+        "hostname": alert.hostname,
+    }
+    document: dict[str, Any] = {
+        "timestamp": _iso_timestamp(event.time),
+        "rule": rule,
+        "agent": _without_empty(agent),
+        "manager": {"name": manager_name},
+        "id": alert.alert_id,
+        "full_log": _full_log(alert),
+        "previous_output": "\n".join(alert.previous_output),
+        "predecoder": _without_empty(predecoder),
+        "decoder": _without_empty({"name": alert.decoder}),
+        "data": _without_empty(dict(alert.fields)),
+        "location": event.location,
+    }
+    return _without_empty(document)
