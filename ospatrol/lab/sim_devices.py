@@ -7,6 +7,7 @@ and error texts are in the profile (`ospatrol/lab/devices/<platform>.yaml`).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 
 from ospatrol.lab import sim_junos
 from ospatrol.lab.sim_cli import (
@@ -112,7 +113,7 @@ class AsaSession(Session):
     def running_config(self, keywords: list[str]) -> str:
         config = self.host.read_config()
         if not keywords:
-            return self.render(str(self.profile.extra["running_config"]), config=config)
+            return self.render(self.profile.running_config, config=config)
         out: list[str] = []
         keep = False
         for line in config.split("\n"):
@@ -122,7 +123,7 @@ class AsaSession(Session):
                 out.append(line)
         return "\n".join(out)
 
-    def _enable(self, tries: int):
+    def _enable(self, tries: int) -> Callable[[str], str]:
         def check(typed: str) -> str:
             if typed == self.host.enable_password:
                 self.mode = "enable"
@@ -243,8 +244,8 @@ class JunosSession(Session):
             if args:
                 found = sim_junos.subtree(tree, args)
                 return sim_junos.to_curly(found) if found else ""
-            header = str(self.profile.extra["config_header"])
-            return self.render(header) + "\n" + sim_junos.to_curly(tree)
+            header = self.render(self.profile.config_header)
+            return header + "\n" + sim_junos.to_curly(tree)
         if words_match(words, "configure") is not None or words_match(words, "edit") == []:
             self.mode = "config"
             self.candidate = sim_junos.parse(self.host.read_config())
@@ -256,10 +257,10 @@ class JunosSession(Session):
 
     def config_command(self, line: str, words: list[str]) -> str:
         if words[0] == "set" and len(words) > 1:
-            sim_junos.apply_set(self.candidate, sim_junos._split(line)[1:])
+            sim_junos.apply_set(self.candidate, sim_junos.split_words(line)[1:])
             return ""
         if words[0] == "delete" and len(words) > 1:
-            if not sim_junos.apply_delete(self.candidate, sim_junos._split(line)[1:]):
+            if not sim_junos.apply_delete(self.candidate, sim_junos.split_words(line)[1:]):
                 return "warning: statement not found"
             return ""
         args = words_match(words, "show")
@@ -373,8 +374,7 @@ class GaiaSession(Session):
             if args:
                 lines = config.split("\n")
                 return "\n".join(x for x in lines if x.split()[1:2] == args[:1])
-            header = self.render(str(self.profile.extra["config_header"])).rstrip("\n")
-            return header + "\n" + config
+            return self.render(self.profile.config_header) + "\n" + config
         if words_match(words, "save config") == []:
             return ""
         if words_match(words, "expert") == []:
@@ -466,7 +466,7 @@ class EsxiSession(Session):
             return self._advopt(args[0])
         args = words_match(words, "vim-cmd vmsvc/power.getstate")
         if args is not None and len(args) == 1:
-            vms = {str(vm["id"]): vm for vm in self.profile.extra["vms"]}  # type: ignore[attr-defined]
+            vms = {str(vm["id"]): vm for vm in self.profile.vms}
             if args[0] not in vms:
                 return "", f'Unable to find a VM corresponding to "{args[0]}"', 1
             return f"Retrieved runtime info\n{vms[args[0]]['state']}", "", 0
@@ -480,19 +480,19 @@ class EsxiSession(Session):
         return "", f"sh: {words[0]}: not found", 127
 
     def _cat(self, paths: list[str]) -> tuple[str, str, int]:
-        files = self.profile.extra.get("files", {})
+        files = self.profile.files
         out, err = [], []
         for path in paths:
             if path == "/etc/vmware/esx.conf":
                 out.append(self.host.read_config())
-            elif path in files:  # type: ignore[operator]
-                out.append(self.render(str(files[path]).rstrip("\n")))  # type: ignore[index]
+            elif path in files:
+                out.append(self.render(files[path]))
             else:
                 err.append(f"cat: can't open '{path}': No such file or directory")
         return "\n".join(out), "\n".join(err), 1 if err else 0
 
-    def _setting(self, path: str) -> tuple[dict, str] | None:
-        spec = self.profile.extra.get("advanced", {}).get(path)  # type: ignore[attr-defined]
+    def _setting(self, path: str) -> tuple[Mapping[str, object], str] | None:
+        spec = self.profile.advanced.get(path)
         if spec is None:
             return None
         key = "/adv" + path + " = "

@@ -31,10 +31,10 @@ class Node:
 
     @property
     def words(self) -> list[str]:
-        return _split(self.text.removeprefix("inactive: "))
+        return split_words(self.text.removeprefix("inactive: "))
 
 
-def _split(text: str) -> list[str]:
+def split_words(text: str) -> list[str]:
     """Words of a statement, keeping quoted strings (with their quotes) together."""
     return re.findall(r'"(?:[^"\\]|\\.)*"|\S+', text)
 

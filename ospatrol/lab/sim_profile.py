@@ -17,7 +17,6 @@ Profiles are loaded once per process and shared by every simulated host of that 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import re
 import secrets
 import time
@@ -35,8 +34,6 @@ PLATFORMS = ("cisco_asa", "juniper_junos", "juniper_screenos", "checkpoint_gaia"
 DEVICES_DIR = Path(__file__).resolve().parent / "devices"
 
 _PLACEHOLDER = re.compile(r"\{\{(\w+)(?::(.*?))?\}\}")
-# One sequence for the whole process: every rendered counter moves, even within a millisecond.
-_SEQUENCE = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -62,7 +59,13 @@ class Profile:
     more: str
     config: str
     commands: tuple[Command, ...]
-    extra: Mapping[str, object] = field(default_factory=dict)
+    # Wrappers of the config in `show running-config` (ASA) / `show configuration` (Junos, Gaia).
+    running_config: str = "{{config}}"
+    config_header: str = ""
+    # ESXi: `cat`-able files, advanced settings (path -> type/default/min/max/description), VMs.
+    files: Mapping[str, str] = field(default_factory=dict)
+    advanced: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    vms: tuple[Mapping[str, object], ...] = ()
 
     def find(self, line: str) -> tuple[Command | None, str]:
         """The command `line` names (full words or unambiguous abbreviations) and its arguments."""
@@ -97,6 +100,9 @@ class HostVars:
     user: str
     index: int
     boot: float = 0.0
+    _seed: int = field(init=False, repr=False, default=0)
+    # Bumped on every rendered counter, so counters move even within one millisecond.
+    _calls: int = field(init=False, repr=False, default=0)
 
     def __post_init__(self) -> None:
         digest = hashlib.sha256(self.name.encode()).digest()
@@ -141,7 +147,8 @@ class HostVars:
             return str(simple[key])
         if key == "counter":
             scale = int(arg or 1)
-            return str(scale * ((self._seed >> 20) % 10**6 + up * 97 + next(_SEQUENCE)))
+            self._calls += 1
+            return str(scale * ((self._seed >> 20) % 10**6 + up * 97 + self._calls))
         if key == "hex":
             return secrets.token_hex((int(arg or 32) + 1) // 2)[: int(arg or 32)]
         return None
@@ -195,16 +202,6 @@ def load_profile(platform: str) -> Profile:
                 takes_args=takes_args or bool(spec.get("takes_args", False)),
             )
         )
-    known = {
-        "platform",
-        "short",
-        "prompts",
-        "banner",
-        "error",
-        "paging",
-        "config",
-        "commands",
-    }
     paging = data.get("paging", {})
     return Profile(
         platform=platform,
@@ -216,5 +213,9 @@ def load_profile(platform: str) -> Profile:
         more=paging.get("more", "--More--"),
         config=data.get("config", ""),
         commands=tuple(commands),
-        extra={k: v for k, v in data.items() if k not in known},
+        running_config=data.get("running_config", "{{config}}").rstrip("\n"),
+        config_header=data.get("config_header", "").rstrip("\n"),
+        files={k: str(v).rstrip("\n") for k, v in data.get("files", {}).items()},
+        advanced=data.get("advanced", {}),
+        vms=tuple(data.get("vms", ())),
     )

@@ -97,15 +97,15 @@ def make_hosts(
     enable_password: str = "lab-enable",
 ) -> list[SimHost]:
     """The host list of a run: `count` hosts of `platform`, or `per_platform` of each platform."""
-    plan = [(platform, count)] if platform else [(p, per_platform) for p in PLATFORMS]
+    plan = [(platform, count or 0)] if platform else [(p, per_platform) for p in PLATFORMS]
     hosts = []
     for name, n in plan:
-        short = load_profile(name).short  # type: ignore[arg-type]
+        short = load_profile(name).short
         width = max(2, len(str(n)))
-        for i in range(1, (n or 0) + 1):
-            hosts.append(
-                SimHost(f"sim-{short}-{i:0{width}d}", name, 0, user, password, enable_password)  # type: ignore[arg-type]
-            )
+        hosts.extend(
+            SimHost(f"sim-{short}-{i:0{width}d}", name, 0, user, password, enable_password)
+            for i in range(1, n + 1)
+        )
     return hosts
 
 

@@ -367,7 +367,7 @@ def test_two_hundred_hosts_from_one_process(tmp_path: Path) -> None:
             await sim.stop()
 
     took, results, prompts = asyncio.run(scenario())
-    assert took < 5, f"200 hosts took {took:.1f}s to listen"
+    assert took < 10, f"200 hosts took {took:.1f}s to listen"
     assert [r[0].stdout for r in results] and all(r[0].exit_status == 0 for r in results)
     assert len(prompts) == 6 and all(p.startswith("sim-") or "@sim-" in p for p in prompts)
     lines = (tmp_path / "known_hosts").read_text().splitlines()
