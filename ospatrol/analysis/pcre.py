@@ -232,9 +232,12 @@ def _analyse(
             parsed = list(_sre_parse.parse(translated, flags))
     except (re.error, RecursionError, OverflowError, Warning):
         return None, 0, None, False  # PCRE2 syntax only `regex` knows
-    literals = _required_literals(parsed, ascii_only)
     anchored = bool(parsed) and parsed[0] == (_sre_c.AT, _sre_c.AT_BEGINNING)
-    risky, ambiguous = _shape(parsed, frozenset())
+    try:
+        literals = _required_literals(parsed, ascii_only)
+        risky, ambiguous = _shape(parsed, frozenset())
+    except RecursionError:  # absurdly nested: no shortcuts, always guarded
+        return None, 0, None, anchored
     if risky or ambiguous not in FAST_TEXT_LIMITS:
         return None, 0, literals, anchored
     return program, FAST_TEXT_LIMITS[ambiguous], literals, anchored
