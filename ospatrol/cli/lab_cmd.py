@@ -43,10 +43,10 @@ def up(directory: Path) -> None:
     new.up()
     click.echo(f"lab up in {new.directory}")
     for state in new.status():
-        ports = ", ".join(f"127.0.0.1:{p}" for p in state.ports) or "-"
-        click.echo(f"  {state.name:<10} pid {state.pid:<8} {ports}")
+        where = f"127.0.0.1:{state.ports[0]}" if len(state.ports) == 1 else "hosts:"
+        click.echo(f"  {state.name:<10} pid {state.pid:<8} {where}")
     for device in new.simulator_devices():
-        click.echo(f"  {device['name']:<20} {device['platform']:<12} port {device['port']}")
+        click.echo(f"    {device['name']:<18} {device['platform']:<18} 127.0.0.1:{device['port']}")
     click.echo(f"inventory: {new.inventory_path}")
     click.echo(f"known hosts: {new.known_hosts_path}")
 
