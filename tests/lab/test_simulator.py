@@ -23,6 +23,9 @@ from netmiko import ConnectHandler
 from netmiko.exceptions import NetmikoAuthenticationException
 
 from ospatrol.lab import sim_junos
+from ospatrol.lab.sim_cli import HostState
+from ospatrol.lab.sim_devices import make_session
+from ospatrol.lab.sim_profile import HostVars, load_profile, render
 from ospatrol.lab.simulator import DeviceSimulator, SimHost, make_hosts
 
 
@@ -425,3 +428,84 @@ def test_junos_tree_round_trip() -> None:
         "set interfaces ge-0/0/0 unit 0 family inet address 10.0.0.1/24",
         "set interfaces ge-0/0/0 unit 0 family inet address 10.0.0.2/24",
     ]
+
+
+def session_for(platform: str, tmp_path: Path, name: str = "dev-1"):
+    """A CLI session of a fresh simulated host, without any network."""
+    profile = load_profile(platform)
+    host_vars = HostVars(name, "admin", 1)
+    path = tmp_path / f"{name}.cfg"
+    path.write_text(render(profile.config, host_vars))
+    return make_session(HostState(host_vars, profile, path, "pw", "en")), path
+
+
+def type_lines(session, *lines: str) -> str:
+    return "".join(session.feed(line + "\r\n") for line in lines)
+
+
+def test_junos_session_paging_prompts_and_uncommitted_exit(tmp_path: Path) -> None:
+    session, path = session_for("juniper_junos", tmp_path)
+    assert session.start().endswith("admin@dev-1> ")
+    paged = type_lines(session, "show configuration")
+    assert paged.endswith("---(more)---") and paged.count("\r\n") == 24
+    rest = session.feed("q")
+    assert rest.endswith("admin@dev-1> ") and "---(more)---" not in rest
+    assert type_lines(session, "set cli screen-length 0").startswith(
+        "set cli screen-length 0\r\nScreen length set to 0\r\n\r\nadmin@dev-1> "
+    )
+    assert "---(more)---" not in type_lines(session, "show configuration")
+    entered = type_lines(session, "configure", "set snmp location Basement")
+    assert entered.endswith("\r\n[edit]\r\nadmin@dev-1# ")
+    asked = type_lines(session, "exit")
+    assert asked.endswith("Exit with uncommitted changes? [yes,no] (yes) ")
+    assert type_lines(session, "yes").endswith("Exiting configuration mode\r\n\r\nadmin@dev-1> ")
+    assert "Basement" not in path.read_text()
+    assert "Count: 4 lines" in type_lines(session, "show configuration snmp | count")
+    # The caret sits under the word, on the line that holds the prompt.
+    caret = " " * len("admin@dev-1> ") + "^"
+    assert f"bogus\r\n{caret}\r\nunknown command.\r\n" in type_lines(session, "bogus")
+
+
+def test_screenos_and_gaia_sessions_edit_the_config(tmp_path: Path) -> None:
+    screenos, path = session_for("juniper_screenos", tmp_path)
+    type_lines(screenos, "set console page 0", "set hostname fw-9", "unset ssh enable")
+    config = path.read_text()
+    assert "set hostname fw-9" in config and "set hostname dev-1" not in config
+    assert "set ssh enable" not in config and "set ssh version v2" in config
+    assert "set console page" not in config
+    gaia, path = session_for("checkpoint_gaia", tmp_path, "gw-1")
+    type_lines(gaia, "set clienv rows 0", "set ntp active off", "delete syslog log-remote-address")
+    config = path.read_text()
+    assert "set ntp active off" in config and "set ntp active on" not in config
+    assert "log-remote-address" not in config and "set clienv rows 24" in config
+    expert = type_lines(gaia, "expert", "en", "id")
+    assert "Enter expert password:" in expert and "\r\nen\r\n" not in expert
+    assert expert.endswith("-bash: id: command not found\r\n[Expert@gw-1:0]# ")
+
+
+def test_asa_session_filters_sections_and_no(tmp_path: Path) -> None:
+    session, path = session_for("cisco_asa", tmp_path)
+    type_lines(session, "enable", "en", "terminal pager 0")
+    assert type_lines(session, "show running-config ssh").count("\r\nssh ") == 5
+    shown = type_lines(session, "sh run | include ^logging (host|trap)")
+    assert "logging trap informational\r\nlogging host inside 10.20.30.5\r\n" in shown
+    type_lines(session, "conf t", "no http server enable", "interface GigabitEthernet1/2")
+    assert session.prompt() == "dev-1(config-if)# "
+    type_lines(session, "no security-level 100", "end")
+    config = path.read_text()
+    assert "http server enable" not in config
+    assert " nameif inside\n ip address 10.20.30.1" in config
+    assert session.prompt() == "dev-1# "
+
+
+def test_esxi_interactive_shell(tmp_path: Path) -> None:
+    session, _ = session_for("esxi", tmp_path, "esx-1")
+    assert session.start().endswith("[admin@esx-1:~] ")
+    out = type_lines(session, "esxcli system version get | grep Version", "whoami")
+    assert "   Version: 7.0.3\r\n" in out and "sh: whoami: not found\r\n" in out
+    assert session.run_exec("cat /etc/issue /nope")[1:] == (
+        "cat: can't open '/nope': No such file or directory\n",
+        1,
+    )
+    type_lines(session, "exit")
+    assert session.closed
