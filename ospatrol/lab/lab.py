@@ -116,6 +116,11 @@ SIMULATED_PLATFORM_VARS: dict[str, dict[str, str]] = {
 }
 
 
+# Platforms whose privileged mode is `enable` with a password (Ansible become_method enable).
+# The simulator gives every host an enable password; elsewhere it is not an Ansible become.
+ENABLE_PLATFORMS = frozenset({"cisco_asa"})
+
+
 def port_free(port: int) -> bool:
     """True when nothing listens on 127.0.0.1:port (so a server of ours may bind it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -413,7 +418,7 @@ class Lab:
                 "ansible_user": device["user"],
                 "ansible_password": device["password"],
             }
-            if device.get("enable_password"):
+            if platform in ENABLE_PLATFORMS and device.get("enable_password"):
                 host["ansible_become"] = True
                 host["ansible_become_method"] = "enable"
                 host["ansible_become_password"] = device["enable_password"]
