@@ -14,9 +14,11 @@ import fnmatch
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ospatrol.collect.commands import CommandSpec, parse_command_specs
 from ospatrol.errors import InputError, InputErrors
 from ospatrol.model import Host
 from ospatrol.yamlfile import LineDict, load_yaml_file
@@ -91,8 +93,29 @@ class FimProfile:
     mask: tuple[MaskRule, ...] = ()
     tools: str = "gnu"
 
+    @cached_property
+    def _exclude_res(self) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
+        """(on the full path, on the name): every exclude compiled into two regexes."""
+        full = [
+            e.pattern if e.regex else fnmatch.translate(e.pattern)
+            for e in self.exclude
+            if e.regex or "/" in e.pattern
+        ]
+        names = [
+            fnmatch.translate(e.pattern)
+            for e in self.exclude
+            if not e.regex and "/" not in e.pattern
+        ]
+        return (
+            re.compile("|".join(f"(?:{r})" for r in full)) if full else None,
+            re.compile("|".join(f"(?:{r})" for r in names)) if names else None,
+        )
+
     def excluded(self, path: str) -> bool:
-        return any(e.matches(path) for e in self.exclude)
+        full, names = self._exclude_res
+        if full is not None and full.search(path):
+            return True
+        return names is not None and names.match(path.rpartition("/")[2]) is not None
 
     def keeps_content(self, path: str) -> bool:
         return any(fnmatch.fnmatchcase(path, glob) for glob in self.report_changes)
@@ -123,6 +146,8 @@ class Profile:
     path: str
     fim: FimProfile | None
     sections: dict[str, Any] = field(default_factory=dict)
+    commands: tuple[CommandSpec, ...] = ()
+    """The `commands:` section (ospatrol.collect.commands): outputs diffed between audits."""
 
 
 def _name_var(error: InputError) -> InputError:
@@ -311,8 +336,11 @@ def load_profile(path: Path) -> Profile:
     if not isinstance(data, LineDict):
         raise InputError("a checks profile must be a mapping of sections", str(path), 1)
     fim = parse_fim(data["fim"], str(path), data.line_of("fim")) if "fim" in data else None
-    sections = {k: v for k, v in data.items() if k != "fim"}
-    return Profile(platform=path.stem, path=str(path), fim=fim, sections=sections)
+    commands = ()
+    if "commands" in data:
+        commands = parse_command_specs(data["commands"], str(path), data.line_of("commands"))
+    sections = {k: v for k, v in data.items() if k not in ("fim", "commands")}
+    return Profile(path.stem, str(path), fim, sections, commands)
 
 
 def load_profiles(checks_dir: Path | None = None) -> dict[str, Profile]:

@@ -19,7 +19,7 @@ import asyncio
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from ospatrol.collect.base import CollectorResult
 from ospatrol.collect.checks import FimProfile, Profile, load_profiles, profile_for
@@ -37,8 +37,10 @@ from ospatrol.collect.fim_listing import (
     content_command,
     hash_commands,
     listing_command,
+    names_command,
     parse_hashes,
     parse_listing,
+    parse_names,
 )
 from ospatrol.errors import InputError, OSPatrolError
 from ospatrol.model import Finding, Host
@@ -97,7 +99,7 @@ def _drop_excluded(entries: Iterable[FileEntry], profile: FimProfile) -> dict[st
 
     def excluded(path: str) -> bool:
         if path not in verdicts:
-            parent = str(PurePosixPath(path).parent)
+            parent = path.rpartition("/")[0] or "/"
             inherited = path not in roots and parent != path and excluded(parent)
             verdicts[path] = inherited or profile.excluded(path)
         return verdicts[path]
@@ -128,6 +130,27 @@ class _Scanner:
     async def listing(self) -> dict[str, FileEntry]:
         output = await self.run(listing_command(self.profile))
         return _drop_excluded(parse_listing(output, self.profile.tools), self.profile)
+
+    async def names(
+        self, entries: Mapping[str, FileEntry], baseline: Mapping[str, FileEntry]
+    ) -> tuple[dict[int, str], dict[int, str]]:
+        """uid and gid names: from the baseline for ids it has, else one `getent` command.
+
+        Only GNU listings need this (find's %u/%g cost a lookup per entry); stat gives names.
+        """
+        users = {e.uid: e.owner for e in baseline.values()}
+        groups = {e.gid: e.group for e in baseline.values()}
+        if self.profile.tools != "gnu":
+            return users, groups
+        new_uids = {e.uid for e in entries.values()} - users.keys()
+        new_gids = {e.gid for e in entries.values()} - groups.keys()
+        if new_uids or new_gids:
+            found_users, found_groups = parse_names(
+                await self.run(names_command(new_uids, new_gids))
+            )
+            users.update(found_users)
+            groups.update(found_groups)
+        return users, groups
 
     async def hashes(self, paths: Sequence[str]) -> dict[str, dict[str, str]]:
         merged: dict[str, dict[str, str]] = {}
@@ -209,19 +232,24 @@ class FimCollector:
     ) -> tuple[dict[str, FileEntry], int]:
         """The listing with hashes: carried over from the baseline, or computed if stat moved."""
         listed = await scanner.listing()
+        users, groups = await scanner.names(listed, baseline)
         to_hash = [p for p, e in listed.items() if needs_hash(baseline.get(p), e)]
         digests = await scanner.hashes(to_hash) if to_hash else {}
-        current: dict[str, FileEntry] = {}
         rehashed = set(to_hash)
+        current: dict[str, FileEntry] = {}
         for path, entry in listed.items():
             old = baseline.get(path)
+            sums: dict[str, str | None] = {}
             if path in rehashed:
-                entry = replace(
-                    entry, **{a: digests.get(a, {}).get(path) for a in ("sha256", "sha1", "md5")}
-                )
+                sums = {a: digests.get(a, {}).get(path) for a in ("sha256", "sha1", "md5")}
             elif entry.type == "f" and old is not None:
-                entry = replace(entry, sha256=old.sha256, sha1=old.sha1, md5=old.md5)
-            current[path] = entry
+                sums = {"sha256": old.sha256, "sha1": old.sha1, "md5": old.md5}
+            current[path] = replace(
+                entry,
+                owner=entry.owner or users.get(entry.uid, ""),
+                group=entry.group or groups.get(entry.gid, ""),
+                **sums,
+            )
         return current, len(to_hash)
 
     async def _contents(

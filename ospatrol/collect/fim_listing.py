@@ -24,8 +24,10 @@ ALG = "__OSPATROL_ALG__"
 CHUNK_BYTES = 64 * 1024
 """Argument bytes per hashing command: far below ARG_MAX and sshd's packet limits."""
 
-_GNU_FORMAT = r"%p\0%s\0%m\0%U\0%G\0%u\0%g\0%T@\0%C@\0%i\0%y\0%l\0"
-_GNU_FIELDS = 12
+# No %u/%g: find looks the names up for every entry (4x slower on 10k files); they are
+# resolved once per unseen id instead (`names_command`).
+_GNU_FORMAT = r"%p\0%s\0%m\0%U\0%G\0%T@\0%C@\0%i\0%y\0%l\0"
+_GNU_FIELDS = 10
 # Per entry: "<stat line>\n<path>\0<link target>\0"; the stat line has no user-controlled text.
 _STAT_FORMATS = {
     "busybox": "%s %a %u %g %U %G %Y %Z %i %F",
@@ -120,9 +122,7 @@ def _parse_gnu(fields: list[bytes]) -> Iterator[FileEntry]:
     if len(fields) % _GNU_FIELDS:
         raise ValueError(f"{len(fields)} fields is not a multiple of {_GNU_FIELDS}")
     for i in range(0, len(fields), _GNU_FIELDS):
-        path, size, mode, uid, gid, user, group, mtime, ctime, inode, kind, link = fields[
-            i : i + _GNU_FIELDS
-        ]
+        path, size, mode, uid, gid, mtime, ctime, inode, kind, link = fields[i : i + _GNU_FIELDS]
         yield FileEntry(
             path=_text(path),
             type=_text(kind),
@@ -130,13 +130,33 @@ def _parse_gnu(fields: list[bytes]) -> Iterator[FileEntry]:
             mode=int(mode, 8),
             uid=int(uid),
             gid=int(gid),
-            owner=_text(user),
-            group=_text(group),
             mtime=float(mtime),
             inode=int(inode),
             link_target=_text(link),
             ctime=float(ctime),
         )
+
+
+def names_command(uids: Iterable[int], gids: Iterable[int]) -> str:
+    """Look up user and group names of numeric ids (one `getent` each, separated by a marker)."""
+    users = " ".join(str(u) for u in sorted(uids)) or "-"
+    groups = " ".join(str(g) for g in sorted(gids)) or "-"
+    return f"getent passwd {users}; printf '{ALG}\\n'; getent group {groups}; true"
+
+
+def parse_names(output: bytes) -> tuple[dict[int, str], dict[int, str]]:
+    """({uid: name}, {gid: name}) from `names_command` output; unknown ids are left out."""
+    users_part, _, groups_part = _text(output).partition(ALG + "\n")
+
+    def table(text: str) -> dict[int, str]:
+        names: dict[int, str] = {}
+        for line in text.splitlines():
+            fields = line.split(":")
+            if len(fields) >= 3 and fields[2].isdigit():
+                names[int(fields[2])] = fields[0]
+        return names
+
+    return table(users_part), table(groups_part)
 
 
 def _parse_stat(fields: list[bytes], tools: str) -> Iterator[FileEntry]:

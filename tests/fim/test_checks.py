@@ -70,7 +70,7 @@ def test_listing_command_quotes_paths_and_prunes_globs():
 
 
 def test_truncated_or_malformed_listing_is_refused():
-    one = b"/a\x005\x00644\x000\x000\x00root\x00root\x001.5\x001.5\x007\x00f\x00\x00"
+    one = b"/a\x005\x00644\x000\x000\x001.5\x001.5\x007\x00f\x00\x00"
     assert parse_listing(one + f"\n{END} 0\n".encode(), "gnu")[0].mode == 0o644
     with pytest.raises(ListingError, match="truncated listing: end marker"):
         parse_listing(one, "gnu")

@@ -91,6 +91,8 @@ def test_first_scan_records_and_unchanged_rescan_hashes_nothing(lab: Lab):
     t = str(lab.tree)
     assert f"{t}/etc/hosts" in paths and f"{t}/etc/link" in paths
     assert not any("swp" in p or "/cache" in p for p in paths)
+    hosts = lab.store.fim_baseline("web1")[f"{t}/etc/hosts"]
+    assert (hosts.owner, hosts.group, hosts.sha256 is not None) == ("root", "root", True)
     again = lab.scan()
     assert again.result.findings == () and not again.result.baseline_changed
     assert again.stats.hashed == 0 and again.stats.commands == 1
