@@ -46,6 +46,12 @@ class LiteralAlternatives:
             re.IGNORECASE,
         )
 
+    @property
+    def required_literals(self) -> tuple[str, ...] | None:
+        """The lowercased literals; None when one is empty (it matches every text)."""
+        literals = tuple(lit for lit, _, _ in self._alternatives)
+        return None if "" in literals else literals
+
     def test(self, text: str, lowered: str | None = None) -> bool:
         if lowered is None:
             lowered = text[:MAX_INPUT].lower()

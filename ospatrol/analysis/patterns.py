@@ -69,6 +69,9 @@ class Pattern(Protocol):
     source: str
     negate: bool
     timeouts: int
+    # Lowercased strings of which `text.lower()` contains at least one whenever the pattern
+    # matches an ASCII text (None: no such guarantee). Lets a caller skip whole rule subtrees.
+    required_literals: tuple[str, ...] | None
 
     def test(self, text: str, lowered: str | None = None) -> bool:
         """Whether the pattern matches `text` (negation not applied). `lowered` may carry

@@ -254,6 +254,7 @@ class RegexPattern:
         "_literals",
         "_timeout",
         "negate",
+        "required_literals",
         "source",
         "timeouts",
     )
@@ -279,6 +280,7 @@ class RegexPattern:
         re_flags = re.IGNORECASE | (re.ASCII if ascii_only else 0)
         self._ascii_only = ascii_only
         self._fast, self._limit, literals, anchored = _analyse(translated, re_flags, ascii_only)
+        self.required_literals = literals
         # An anchored regex fails at its first characters, faster than any substring test.
         self._literals = None if anchored else literals
 

@@ -127,6 +127,21 @@ def test_dialect_table(case: tuple[str, str, str, object]) -> None:
     assert pattern.negate is False
 
 
+@pytest.mark.parametrize(
+    ("kind", "source", "literals"),
+    [
+        ("osmatch", "^Accepted|Failed password$", ("accepted", "failed password")),
+        ("osmatch", "a|", None),  # the empty alternative matches everything
+        ("osregex", r"^Failed \S+ for (\S+) from", ("failed ",)),
+        ("osregex", r"\d+ bytes|\w+ denied", (" bytes", " denied")),
+        ("pcre2", r"user=(\S+) session (opened|closed)", (" session ",)),
+        ("pcre2", r"^\d+$", None),
+    ],
+)
+def test_required_literals(kind: str, source: str, literals: tuple[str, ...] | None) -> None:
+    assert compile_pattern(kind, source).required_literals == literals  # type: ignore[arg-type]
+
+
 def test_osmatch_negation_prefix() -> None:
     pattern = compile_pattern("osmatch", "!^root$|admin")
     assert pattern.negate is True
@@ -283,5 +298,8 @@ def test_fast_path_and_prefilter_agree_with_guarded_engine_on_real_logs() -> Non
                 tuple(g for g in guarded.groups() if g is not None), guarded.end()
             )
             assert pattern.search(line, line.lower()) == expected, (source, line)
+            gate = pattern.required_literals
+            if expected is not None and gate is not None and line.isascii():
+                assert any(lit in line.lower() for lit in gate), (source, line)
         checked += 1
     assert checked > 1500
