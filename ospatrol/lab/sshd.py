@@ -111,6 +111,13 @@ class SshdServer:
         self.log_path = self.directory / "sshd.log"
         self.pid_path = self.directory / "sshd.pid"
 
+    def __enter__(self) -> SshdServer:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
     @property
     def pid(self) -> int | None:
         """The pid of the running daemon started by this object, if any."""

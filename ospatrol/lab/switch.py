@@ -56,6 +56,13 @@ class SwitchServer:
         self.host_key = self.directory / "switch_host_key"
         self.log_path = self.directory / "switch.log"
 
+    def __enter__(self) -> SwitchServer:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
     @property
     def pid(self) -> int | None:
         """The pid of the running launcher started by this object, if any."""

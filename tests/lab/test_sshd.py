@@ -56,9 +56,7 @@ def test_wrong_key_is_refused(lab_sshd: SshdServer, tmp_path: Path):
 
 
 def test_rotated_host_key_is_rejected_before_authentication(tmp_path: Path):
-    server = SshdServer(tmp_path / "sshd")
-    server.start()
-    try:
+    with SshdServer(tmp_path / "sshd") as server:
         pinned = tmp_path / "pinned_known_hosts"
         pinned.write_text(server.known_hosts_line + "\n")
         old_line, port = server.known_hosts_line, server.port
@@ -76,8 +74,6 @@ def test_rotated_host_key_is_rejected_before_authentication(tmp_path: Path):
         assert "Postponed publickey" not in new_log
         # The same client accepts the new key once it is pinned.
         assert asyncio.run(_run(server, "echo ok", server.known_hosts)).stdout == "ok\n"
-    finally:
-        server.stop()
     assert not port_accepts(port)
 
 
