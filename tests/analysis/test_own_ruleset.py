@@ -3,13 +3,15 @@
 The cases are data (`tests/analysis/cases/*.yml`, format in the README there): each runs in a
 fresh engine so correlation state never leaks between cases. One test drives a few of them
 through the real `ospatrol logtest` command line, and `ospatrol rules check` must accept the
-rule set.
+rule set. Real third-party samples (../shared/data/logs) check that the decoders hold on lines
+written by real devices and daemons, not only on ours.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +27,7 @@ from ospatrol.model import Event
 REPO = Path(__file__).resolve().parents[2]
 RULES_CONF = REPO / "rules" / "ospatrol.conf"
 CASES_DIR = Path(__file__).resolve().parent / "cases"
+LOGS = REPO / ".." / "shared" / "data" / "logs"
 CASE_KEYS = {"name", "log", "before", "location", "decoder", "rule", "level", "no_alert", "fields"}
 DEFAULT_LOCATION = "/var/log/syslog"
 MIN_CASES = 80
@@ -129,3 +132,78 @@ def test_logtest_cli_unit_mode_exit_codes() -> None:
 def test_rules_check_accepts_own_ruleset() -> None:
     proc = _cli(["rules", "check"], "")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _corpus(ruleset: Ruleset, lines: list[str]) -> list[tuple[str, Any]]:
+    """(line, result) for each line of a real corpus, in one engine (correlation included)."""
+    engine = Engine(ruleset, hostname="ospatrol-test")
+    out = []
+    for index, raw in enumerate(lines):
+        line = re.sub(r"^<\d+>", "", raw.rstrip("\r\n"))
+        event = Event(text=line, location="syslog", time=START + index, source="logtest")
+        out.append((line, engine.process(event)))
+    return out
+
+
+def _rule(result) -> int | None:
+    return result.rule.id if result.rule is not None else None
+
+
+def test_real_openssh_corpus(ruleset: Ruleset) -> None:
+    path = LOGS / "loghub" / "OpenSSH" / "OpenSSH_2k.log"
+    results = _corpus(ruleset, path.read_text(encoding="utf-8").splitlines())
+    assert {r.decoder_shown for _, r in results} == {"sshd", "pam"}
+    for line, result in results:
+        if ": Failed password for invalid user " in line:
+            assert _rule(result) in (80205, 80242), line
+        elif ": Failed password for " in line:
+            assert _rule(result) in (80206, 80240), line
+            assert result.fields["srcip"] in line
+        elif ": Accepted password for " in line:
+            assert _rule(result) == 80201, line
+        elif ": Invalid user " in line:
+            assert _rule(result) in (80208, 80241), line
+        elif ": Received disconnect from " in line or ": Connection closed by " in line:
+            assert result.alert is None, line
+
+
+def test_real_cisco_asa_corpus(ruleset: Ruleset) -> None:
+    path = LOGS / "apache_metron" / "asa" / "raw" / "asa_raw"
+    results = _corpus(ruleset, path.read_text(encoding="utf-8").splitlines())
+    for line, result in results:
+        assert result.decoder_shown == "cisco-asa", line
+        code = re.search(r"%ASA-(\d-\d+):", line)
+        assert code is not None and result.fields["id"] == code.group(1), line
+        if "-106023:" in line:
+            assert _rule(result) in (80601, 80641), line
+        if "%ASA-6-3020" in line:
+            assert result.alert is None, line
+
+
+def test_real_cisco_ios_corpus(ruleset: Ruleset) -> None:
+    path = LOGS / "elastic_integrations" / "cisco_ios" / "test-cisco-ios.log"
+    results = _corpus(ruleset, path.read_text(encoding="utf-8").splitlines())
+    decoded = [(line, r) for line, r in results if r.decoder_shown == "cisco-ios"]
+    assert len(decoded) >= len(results) - 1
+    for line, result in decoded:
+        if re.search(r"ACCESSLOG\w*: .*list \S+ denied ", line):
+            assert _rule(result) in (80521, 80541), line
+        if "LOGIN_SUCCESS" in line:
+            assert _rule(result) == 80502, line
+
+
+def test_real_esxi_samples(ruleset: Ruleset) -> None:
+    path = LOGS / "vmware_esxi" / "esxi_format_examples.jsonl"
+    samples = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    checked = 0
+    for sample in samples:
+        expect = sample.get("expect") or {}
+        if not str(expect.get("decoder", "")).startswith("vmware"):
+            continue
+        ((_, result),) = _corpus(ruleset, [sample["line"]])
+        assert result.decoder_shown == "vmware-esx", sample["line"]
+        for name, field in (("user", "dstuser"), ("srcip", "srcip")):
+            if name in expect:
+                assert result.fields.get(field) == expect[name], sample["line"]
+        checked += 1
+    assert checked >= 4
