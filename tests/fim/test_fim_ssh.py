@@ -238,3 +238,32 @@ def test_busybox_style_listing_sees_the_same_tree(lab: Lab, tmp_path: Path):
 
     assert essence(scan.entries) == essence(gnu)
     other.close()
+
+
+def test_optional_sha1_and_md5_are_recorded_and_reported(lab: Lab, tmp_path: Path):
+    import hashlib
+
+    profile = lab.fim.profiles["linux"]
+    lab.fim = FimCollector(
+        {"linux": replace(profile, fim=replace(profile.fim, hashes=("sha256", "sha1", "md5")))}
+    )
+    lab.store = Store.open(tmp_path / "other")
+    lab.scan()
+    data = (lab.tree / "etc" / "hosts").read_bytes()
+    entry = lab.store.fim_baseline("web1")[f"{lab.tree}/etc/hosts"]
+    assert (entry.sha256, entry.sha1, entry.md5) == (
+        hashlib.sha256(data).hexdigest(),
+        hashlib.sha1(data).hexdigest(),
+        hashlib.md5(data).hexdigest(),
+    )
+    (lab.tree / "etc" / "hosts").write_text("127.0.0.2 localhost\n")  # same size
+    (text,) = lab.texts(lab.scan())
+    assert [line.split(":")[0] for line in text.splitlines()[1:7]] == [
+        "Old sha256sum was",
+        "New sha256sum is ",
+        "Old sha1sum was",
+        "New sha1sum is ",
+        "Old md5sum was",
+        "New md5sum is ",
+    ]
+    lab.store.close()

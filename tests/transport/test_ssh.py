@@ -18,6 +18,7 @@ from ospatrol.transport import (
     HostKeyChanged,
     HostKeyUnknown,
     RemoteCommandError,
+    TransportError,
     Unreachable,
     open_transport,
 )
@@ -174,3 +175,19 @@ def test_changed_host_key_stops_before_any_credential(ssh_host, settings, tmp_pa
         assert "publickey" not in after and "password" not in after and "Accepted" not in after
     finally:
         server.stop()
+
+
+def test_per_host_algorithm_overrides_reach_the_handshake(
+    ssh_host, settings, lab_sshd: SshdServer, tmp_path: Path
+):
+    st = settings(tmp_path, pin=lab_sshd)
+
+    async def once(**algs):
+        host = ssh_host(lab_sshd, vars=algs)
+        async with open_transport(host, st) as t:
+            return (await t.run("echo ok")).stdout
+
+    assert asyncio.run(once(ospatrol_ssh_kex_algs="curve25519-sha256")) == "ok\n"
+    # A kex sshd does not offer (group1 is disabled in OpenSSH): negotiation fails, nothing else.
+    with pytest.raises(TransportError, match=r"key exchange failed|no matching"):
+        asyncio.run(once(ospatrol_ssh_kex_algs=["diffie-hellman-group1-sha1"]))
