@@ -207,3 +207,44 @@ def test_real_esxi_samples(ruleset: Ruleset) -> None:
                 assert result.fields.get(field) == expect[name], sample["line"]
         checked += 1
     assert checked >= 4
+
+
+LOCAL_TUNING = """
+<group name="local,">
+  <rule id="100100" level="0">
+    <if_sid>550</if_sid>
+    <match>for: '/etc/resolv.conf'</match>
+    <description>Local: resolv.conf is rewritten by DHCP.</description>
+  </rule>
+  <rule id="100101" level="12">
+    <if_sid>80201</if_sid>
+    <user>^root$</user>
+    <description>Local: root logged in with a password.</description>
+  </rule>
+</group>
+"""
+
+
+def test_local_tuning_loads_after_own_ruleset(tmp_path: Path) -> None:
+    """OSSEC-style local rules (if_sid on ours, including FIM's 550) tune the shipped set."""
+    rules_dir = RULES_CONF.parent
+    conf = RULES_CONF.read_text(encoding="utf-8")
+    conf = conf.replace(">decoders/", f">{rules_dir}/decoders/").replace(
+        ">rules/", f">{rules_dir}/rules/"
+    )
+    local = tmp_path / "local_rules.xml"
+    local.write_text(LOCAL_TUNING, encoding="utf-8")
+    conf = conf.replace("</rules>", f"<include>{local}</include></rules>")
+    (tmp_path / "ospatrol.conf").write_text(conf, encoding="utf-8")
+    tuned = load_ruleset(tmp_path / "ospatrol.conf")
+
+    accepted = (
+        "Mar  3 09:12:44 web01 sshd[2211]: Accepted password for {} from 10.0.0.5 port 5 ssh2"
+    )
+    root = _run(tuned, {"log": accepted.format("root")})
+    assert (root.rule.id, root.rule.level) == (100101, 12)
+    assert _run(tuned, {"log": accepted.format("alice")}).rule.id == 80201
+    changed = "Integrity checksum changed for: '/etc/resolv.conf'\nSize changed from '60' to '88'"
+    dhcp = _run(tuned, {"log": changed, "location": "agentless:web01:fim"})
+    assert dhcp.rule is not None and dhcp.rule.id == 100100
+    assert dhcp.alert is None
