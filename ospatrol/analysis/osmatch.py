@@ -27,7 +27,7 @@ _MATCH_SPECIALS = re.compile(r"[.\[\]{}+?*()\\]")
 class LiteralAlternatives:
     """Case-insensitive plain strings, each optionally anchored at the start and/or the end."""
 
-    __slots__ = ("_alternatives", "_unicode_program", "negate", "source", "timeouts")
+    __slots__ = ("_alternatives", "_originals", "_unicode_program", "negate", "source", "timeouts")
 
     def __init__(
         self, source: str, alternatives: list[tuple[str, bool, bool]], negate: bool = False
@@ -37,14 +37,10 @@ class LiteralAlternatives:
         self.timeouts = 0
         # (lowercased literal, anchored at start, anchored at end)
         self._alternatives = tuple((lit.lower(), start, end) for lit, start, end in alternatives)
-        # For `search` on texts whose lowercase form changes length (rare non-ASCII letters).
-        self._unicode_program = re.compile(
-            "|".join(
-                ("^" if start else "") + re.escape(lit) + ("(?!\\n)$" if end else "")
-                for lit, start, end in alternatives
-            ),
-            re.IGNORECASE,
-        )
+        self._originals = tuple(alternatives)
+        # For `search` on texts whose lowercase form changes length (rare non-ASCII letters);
+        # compiled on first use so that loading a rule set stays quick.
+        self._unicode_program: re.Pattern[str] | None = None
 
     @property
     def required_literals(self) -> tuple[str, ...] | None:
@@ -76,6 +72,14 @@ class LiteralAlternatives:
         # Offsets in the lowercased text are offsets in `text` only when lowercasing kept every
         # character one character long (always for ASCII).
         if len(lowered) != min(len(text), MAX_INPUT):
+            if self._unicode_program is None:
+                self._unicode_program = re.compile(
+                    "|".join(
+                        ("^" if start else "") + re.escape(lit) + ("(?!\\n)$" if end else "")
+                        for lit, start, end in self._originals
+                    ),
+                    re.IGNORECASE,
+                )
             found = self._unicode_program.search(text[:MAX_INPUT])
             return None if found is None else Captured((), found.end())
         for literal, at_start, at_end in self._alternatives:

@@ -37,6 +37,8 @@ CASES = [
     ("osmatch", "pass", "Failed password", Captured((), 11)),
     ("osmatch", "^fail|x$", "Failed password", Captured((), 4)),
     ("osmatch", "word$", "a word", Captured((), 6)),
+    # Lowercasing "\u0130" gives two characters: offsets still refer to the original text.
+    ("osmatch", "^\u0130x", "\u0130x tail", Captured((), 2)),
     # OSSEC hands '^' and '$' to PCRE2 wherever they are: in the middle they are anchors.
     ("osmatch", "a^b", "a^b", False),
     ("osmatch", "a$|^b", "b", True),
