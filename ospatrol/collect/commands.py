@@ -447,23 +447,13 @@ def _text(value: str | bytes) -> str:
 
 
 def load_command_profiles(checks_dir: Path | None = None) -> dict[str, tuple[CommandSpec, ...]]:
-    """The `commands:` section of every `checks/<platform>.yml`, by platform (file stem)."""
-    from ospatrol.paths import data_dir
-    from ospatrol.yamlfile import LineDict, load_yaml_file
+    """The `commands:` section of every `checks/<platform>.yml` (via the checks loader), by
+    platform, including the platforms that share another's file (freebsd -> bsd)."""
+    from ospatrol.collect.checks import PLATFORM_FILES, load_profiles
 
-    folder = Path(checks_dir) if checks_dir else data_dir("checks")
-    profiles: dict[str, tuple[CommandSpec, ...]] = {}
-    errors: list[InputError] = []
-    for path in sorted(folder.glob("*.yml")):
-        data = load_yaml_file(path)
-        if not isinstance(data, LineDict) or "commands" not in data:
-            continue
-        try:
-            specs = parse_command_specs(data["commands"], str(path), data.line_of("commands"))
-        except InputErrors as exc:
-            errors.extend(exc.errors)
-            continue
-        profiles[path.stem] = specs
-    if errors:
-        raise InputErrors(errors)
-    return profiles
+    profiles = load_profiles(checks_dir)
+    specs = {name: profile.commands for name, profile in profiles.items()}
+    for platform, file_stem in PLATFORM_FILES.items():
+        if platform not in specs and file_stem in specs:
+            specs[platform] = specs[file_stem]
+    return specs
