@@ -16,8 +16,8 @@ from ospatrol.lab.sim_cli import (
     Session,
     config_add,
     config_remove,
-    split_filters,
 )
+from ospatrol.lab.sim_shell import Shell
 
 
 def words_match(words: list[str], spec: str) -> list[str] | None:
@@ -428,31 +428,32 @@ class GaiaSession(Session):
 
 # ---- VMware ESXi -----------------------------------------------------------------------------
 class EsxiSession(Session):
-    """ESXi's busybox shell, driven mostly through exec requests (`esxcli`, `vim-cmd`, `cat`)."""
+    """ESXi's busybox shell, driven mostly through exec requests (`esxcli`, `vim-cmd`, `cat`);
+    shell syntax (lists, pipes, `sh -c`, `printf`) is `sim_shell`'s."""
 
     def run_exec(self, command: str) -> tuple[str, str, int]:
-        out, err, status = self.shell(command.strip())
-        return (out + "\n" if out else ""), (err + "\n" if err else ""), status
+        return self._shell.run(command)
 
     def command(self, line: str) -> str:
         if line.split() in (["exit"], ["logout"]):
             self.closed = True
             return ""
-        out, err, _ = self.shell(line)
-        return "\n".join(x for x in (out, err) if x)
+        out, err, _ = self._shell.run(line)
+        return (out + err).removesuffix("\n")
 
     def execute(self, line: str) -> str:
         return self.command(line) if line else ""
 
-    def shell(self, line: str) -> tuple[str, str, int]:
-        """Run one shell command line: (stdout, stderr, exit status)."""
-        command, filters = split_filters(line)
-        out, err, status = self._run(command.strip())
-        for spec in filters:
-            out, _ = self.apply_filter(out, spec)
-        return out, err, status
+    def __init__(self, host: HostState) -> None:
+        super().__init__(host)
+        self._shell = Shell(lambda words, stdin: self._run(" ".join(words)))
 
     def _run(self, line: str) -> tuple[str, str, int]:
+        """One command that is not a shell builtin; outputs end with a newline when not empty."""
+        out, err, status = self._answer(line)
+        return (out + "\n" if out else ""), (err + "\n" if err else ""), status
+
+    def _answer(self, line: str) -> tuple[str, str, int]:
         words = line.split()
         if not words:
             return "", "", 0

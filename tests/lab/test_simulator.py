@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -509,3 +510,22 @@ def test_esxi_interactive_shell(tmp_path: Path) -> None:
     )
     type_lines(session, "exit")
     assert session.closed
+
+
+def test_esxi_runs_batched_shell_scripts(tmp_path: Path) -> None:
+    session, _ = session_for("esxi", tmp_path, "esx-2")
+    script = (
+        "printf '%s BEGIN %d\\n' M 0; ( esxcli network ip connection list | grep LISTEN\n"
+        ") </dev/null 2>&1; printf '\\n%s END %d %d\\n' M 0 $?\n"
+        "printf '%s BEGIN %d\\n' M 1; ( cat /etc/nope\n) </dev/null 2>&1; "
+        "printf '\\n%s END %d %d\\n' M 1 $?\n"
+        "false || echo fallback && printf 'DONE\\0'"
+    )
+    out, err, status = session.run_exec("sh -c " + shlex.quote(script))
+    assert (err, status) == ("", 0)
+    first = out.split("M BEGIN 0\n", 1)[1].split("\nM END 0 0\n", 1)[0]
+    lines = first.splitlines()
+    assert len(lines) == 8 and all(" LISTEN " in x for x in lines)
+    assert "M BEGIN 1\ncat: can't open '/etc/nope': No such file or directory\n\nM END 1 1\n" in out
+    assert out.endswith("fallback\nDONE\0")
+    assert session.run_exec("echo 'open") == ("", "sh: unterminated quoted string", 2)
