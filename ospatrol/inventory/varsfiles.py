@@ -24,19 +24,25 @@ class VarsFiles:
 
     def __init__(self, basedir: Path) -> None:
         self.basedir = basedir
-        self._cache: dict[Path, dict[str, Var]] = {}
+        self._files: dict[Path, dict[str, Var]] = {}
+        self._layers: dict[tuple[str, str], list[dict[str, Var]]] = {}
 
     def vars_for(self, kind: str, name: str) -> list[dict[str, Var]]:
         """The layers, lowest precedence first, that `kind` (`group_vars`...) holds for `name`."""
-        folder = self.basedir / kind
-        if name.startswith("/") or not folder.is_dir():
-            return []
-        return [layer for path in find_vars_files(folder, name) if (layer := self._read(path))]
+        key = (kind, name)
+        if key not in self._layers:
+            folder = self.basedir / kind
+            if name.startswith("/") or not folder.is_dir():
+                self._layers[key] = []
+            else:
+                paths = find_vars_files(folder, name)
+                self._layers[key] = [layer for path in paths if (layer := self._read(path))]
+        return self._layers[key]
 
     def _read(self, path: Path) -> dict[str, Var]:
-        if path not in self._cache:
-            self._cache[path] = read_vars_file(path)
-        return self._cache[path]
+        if path not in self._files:
+            self._files[path] = read_vars_file(path)
+        return self._files[path]
 
 
 def find_vars_files(folder: Path, name: str) -> list[Path]:
