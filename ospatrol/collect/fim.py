@@ -210,11 +210,10 @@ class FimCollector:
             contents, diffs = await self._contents(scanner, baseline, current, old_contents)
         except (TransportError, ListingError) as exc:
             reason = exc.reason if isinstance(exc, TransportError) else str(exc)
-            log.warning("fim scan of %s incomplete: %s", host.name, reason)
-            result = CollectorResult(
-                COLLECTOR, "incomplete", (incomplete_finding(host.name, reason),), reason
-            )
-            return FimScan(result, FimStats(commands=scanner.commands))
+            return self._incomplete(host, scanner, reason)
+        if baseline and not current:
+            # Nothing at all where there was a tree: a path or tool problem, not a mass deletion.
+            return self._incomplete(host, scanner, "error: the listing is empty")
         first = not baseline
         findings = [] if first else compare(host.name, baseline, current, profile, diffs)
         moved = current != baseline or contents != old_contents
@@ -226,6 +225,13 @@ class FimCollector:
             COLLECTOR, "ok", tuple(findings), baseline_changed=moved and not dry_run
         )
         return FimScan(result, stats, current, contents, first)
+
+    @staticmethod
+    def _incomplete(host: Host, scanner: _Scanner, reason: str) -> FimScan:
+        log.warning("fim scan of %s incomplete: %s", host.name, reason)
+        finding = incomplete_finding(host.name, reason)
+        result = CollectorResult(COLLECTOR, "incomplete", (finding,), reason)
+        return FimScan(result, FimStats(commands=scanner.commands))
 
     async def _current(
         self, scanner: _Scanner, baseline: Mapping[str, FileEntry]

@@ -93,13 +93,20 @@ def listing_command(profile: FimProfile) -> str:
 
 def _split_end(output: bytes) -> bytes:
     body, sep, tail = output.rpartition(b"\n" + END.encode())
-    if not sep or not _END_RE.match(END.encode() + tail):
+    match = _END_RE.match(END.encode() + tail) if sep else None
+    if match is None:
         raise ListingError("truncated listing: end marker missing")
+    if int(match.group(1)) in (126, 127):
+        # The shell could not run find/stat: an empty listing would read as "all deleted".
+        raise ListingError("error: find or stat cannot be run on the host")
     return body
 
 
 def parse_listing(output: bytes, tools: str) -> list[FileEntry]:
-    """Entries from a `listing_command` output; `ListingError` if it is cut short or malformed."""
+    """Entries from a `listing_command` output; `ListingError` if it is cut short or malformed.
+
+    `ListingError` messages start with the reason of the "scan incomplete" event.
+    """
     body = _split_end(output)
     if not body:
         return []

@@ -14,7 +14,8 @@ import secrets
 import shlex
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Protocol
 
 from ospatrol.config import Config
 from ospatrol.model import Host
@@ -91,7 +92,7 @@ class TransportSettings:
     from connect to close. `known_hosts` is the pinned-keys file (`<state_dir>/known_hosts`).
     """
 
-    known_hosts: Any  # Path; Any keeps the dataclass importable without pathlib in signatures
+    known_hosts: Path
     connect_timeout: float = 10.0
     command_timeout: float = 60.0
     host_key_policy: str = "tofu"

@@ -78,6 +78,8 @@ def test_truncated_or_malformed_listing_is_refused():
         parse_listing(one[:-6] + f"\n{END} 0\n".encode(), "gnu")
     with pytest.raises(ListingError):
         parse_hashes(b"__OSPATROL_ALG__ sha256\x00abc  /a\x00")
+    with pytest.raises(ListingError, match=r"^error: find or stat cannot be run"):
+        parse_listing(f"\n{END} 127\n".encode(), "gnu")
 
 
 def test_hash_commands_chunk_and_parse():

@@ -199,6 +199,19 @@ def test_timeout_or_truncated_listing_is_one_incomplete_finding(lab: Lab, vars_,
     assert lab.store.fim_baseline("web1") == before
 
 
+def test_a_vanished_tree_is_incomplete_not_a_flood_of_deletions(lab: Lab):
+    import shutil
+
+    before = lab.store.fim_baseline("web1")
+    shutil.rmtree(lab.tree)
+    scan = lab.scan()
+    assert scan.result.status == "incomplete"
+    assert [f.event_text for f in scan.result.findings] == [
+        "ospatrol: scan incomplete: error: the listing is empty"
+    ]
+    assert lab.store.fim_baseline("web1") == before
+
+
 def test_sshd_down_changes_nothing_and_next_scan_reports_only_real_changes(tmp_path: Path):
     server = SshdServer(tmp_path / "sshd")
     server.start()
