@@ -324,3 +324,10 @@ def test_ansible_docs_examples_match(ansible: AnsibleReference, tmp_path: Path):
     for path in _docs_examples(tmp_path):
         expected = ansible_view(ansible.list(path))
         assert ospatrol_view(ospatrol_json("-i", str(path))) == expected, path.name
+
+
+def test_several_sources_match_ansible(ansible: AnsibleReference):
+    first, second = INVENTORIES["ini_site"], INVENTORIES["multi_dir"]
+    expected = ansible_view(ansible.list(first, "-i", str(second)))
+    records = ospatrol_json("-i", str(first), "-i", str(second))
+    assert ospatrol_view(records) == json.loads(json.dumps(expected))
