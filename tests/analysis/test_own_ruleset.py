@@ -28,7 +28,18 @@ REPO = Path(__file__).resolve().parents[2]
 RULES_CONF = REPO / "rules" / "ospatrol.conf"
 CASES_DIR = Path(__file__).resolve().parent / "cases"
 LOGS = REPO / ".." / "shared" / "data" / "logs"
-CASE_KEYS = {"name", "log", "before", "location", "decoder", "rule", "level", "no_alert", "fields"}
+CASE_KEYS = {
+    "name",
+    "log",
+    "before",
+    "repeat",
+    "location",
+    "decoder",
+    "rule",
+    "level",
+    "no_alert",
+    "fields",
+}
 DEFAULT_LOCATION = "/var/log/syslog"
 MIN_CASES = 80
 # Correlation sequences are spaced this many seconds apart (well inside every timeframe).
@@ -59,7 +70,7 @@ def _run(ruleset: Ruleset, case: dict[str, Any]):
     engine = Engine(ruleset, hostname="ospatrol-test")
     location = case.get("location", DEFAULT_LOCATION)
     when = START
-    for line in case.get("before", []):
+    for line in [*case.get("before", []), *[case["log"]] * case.get("repeat", 0)]:
         engine.process(Event(text=line, location=location, time=when, source="logtest"))
         when += STEP
     return engine.process(Event(text=case["log"], location=location, time=when, source="logtest"))
