@@ -12,11 +12,13 @@ vars of the host's other groups, ordered by depth, then `ansible_group_priority`
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from ospatrol.errors import InputError, InputErrors
 from ospatrol.inventory.data import InventoryData, Origin, Var
@@ -104,13 +106,7 @@ def _read_file(path: Path, data: InventoryData) -> None:
         return
     yaml_error = None
     if suffix in _YAML_SUFFIXES or not suffix:
-        try:
-            text = raw.decode("utf-8")
-            parsed = load_yaml(text, name)
-        except UnicodeDecodeError:
-            parsed = None
-        except InputError as exc:
-            parsed, yaml_error = None, exc
+        parsed, yaml_error = _try_yaml(raw, name, suffix)
         if isinstance(parsed, dict) and parsed:
             _read_yaml(parsed, name, data)
             return
@@ -126,6 +122,24 @@ def _read_file(path: Path, data: InventoryData) -> None:
         if yaml_error is not None and _looks_like_yaml(raw):
             raise yaml_error from None
         raise
+
+
+def _try_yaml(raw: bytes, name: str, suffix: str) -> tuple[Any, InputError | None]:
+    """Parse as YAML (JSON included); return the data or the error, to try INI next."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, InputError(f"not UTF-8 text: {exc}", name)
+    try:
+        return load_yaml(text, name), None
+    except InputError as exc:
+        if suffix != ".json":
+            return None, exc
+        # A few JSON spellings (tabs, `\/`) are not YAML 1.1; lines are lost, data is not.
+        try:
+            return json.loads(text), None
+        except ValueError:
+            return None, exc
 
 
 def _read_yaml(parsed: dict, name: str, data: InventoryData) -> None:

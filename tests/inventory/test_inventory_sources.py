@@ -95,3 +95,16 @@ def test_empty_inventory_has_no_hosts(tmp_path: Path):
     path.write_text("# nothing yet\n")
     inventory = load_inventory(path)
     assert inventory.hosts == {} and inventory.select("all") == []
+
+
+def test_json_that_yaml_rejects_still_loads(tmp_path: Path):
+    path = tmp_path / "listing.json"
+    path.write_text('{\n\t"web": {"hosts": ["w\\/1"]},\n\t"_meta": {"hostvars": {}}\n}\n')
+    assert list(load_inventory(path).hosts) == ["w/1"]
+
+
+def test_yaml_file_that_is_not_utf8_is_an_error(tmp_path: Path):
+    path = tmp_path / "hosts.yml"
+    path.write_bytes(b"all:\n  hosts:\n    caf\xe9:\n")
+    with pytest.raises(InputError, match="UTF-8"):
+        load_inventory(path)
