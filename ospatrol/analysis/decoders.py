@@ -112,6 +112,9 @@ class Decoder:
     plugin: str | None = None
     accumulate: bool = False
     get_next: bool = False
+    # Literal pre-checks derived from the compiled patterns (see `literal_gate`).
+    pname_gate: tuple[str, ...] | None = None
+    prematch_gate: tuple[str, ...] | None = None
 
 
 @dataclass(slots=True)
@@ -259,6 +262,8 @@ def read_decoder(node: Node, errors: list[InputError]) -> Decoder | None:
         kind = "osregex" if kinds["regex"] == "regex" else "pcre2"
         dec.regex = compile_(kind, texts["regex"], regex_node)
     _validate(dec, texts, node, errors)
+    dec.pname_gate = literal_gate(dec.program_name)
+    dec.prematch_gate = literal_gate(dec.prematch)
     if len(errors) > before:
         return None
     return dec
@@ -376,6 +381,30 @@ def _copy(dec: Decoder) -> Decoder:
     return clone
 
 
+def literal_gate(pattern: Pattern | None) -> tuple[str, ...] | None:
+    """Lowercase literals of which a text must contain one for `pattern` to match, or None.
+
+    Read from the compiled pattern's own required-literal analysis when it exposes one (an
+    optional fast path: without it the pattern is simply run). Only valid on ASCII texts.
+    """
+    if pattern is None or pattern.negate:
+        return None
+    literals = getattr(pattern, "required_literals", None)
+    if literals:
+        return tuple(literals)
+    alternatives = getattr(pattern, "_alternatives", None)
+    if alternatives:
+        return tuple(alt[0] for alt in alternatives)
+    return None
+
+
+def _gated_out(gate: tuple[str, ...] | None, lowered: str | None) -> bool:
+    """True when a literal gate proves the pattern cannot match (lowered is None: unknown)."""
+    if gate is None or lowered is None:
+        return False
+    return all(literal not in lowered for literal in gate)
+
+
 def _assign(ev: EventInfo, order: tuple[OrderSlot, ...], groups: tuple[str, ...]) -> None:
     trace = ev.decoder_trace
     for slot, value in zip(order, groups, strict=False):
@@ -388,32 +417,67 @@ def _assign(ev: EventInfo, order: tuple[OrderSlot, ...], groups: tuple[str, ...]
             trace.append((slot.dynamic, value))
 
 
-def _search(pattern: Pattern, log: str, start: int | None) -> tuple[int, tuple[str, ...]] | None:
+def _search(
+    pattern: Pattern, ev: EventInfo, start: int | None
+) -> tuple[int, tuple[str, ...]] | None:
     """Search log[start:]; the absolute end offset of the match and its groups, or None."""
     if start is None:
         return None
-    found = pattern.search(log[start:] if start else log)
+    if start:
+        found = pattern.search(ev.log[start:], ev.lower()[start:])
+    else:
+        found = pattern.search(ev.log, ev.lower())
     if found is None:
         return None
     return start + found.end, found.groups
 
 
-def decode(dset: DecoderSet, ev: EventInfo) -> bool:
+def _for_program(dset: DecoderSet, pname: str) -> tuple[DecoderNode, ...]:
+    """The top-level decoders whose program_name matches `pname`, in list order."""
+    low = pname.lower() if pname.isascii() else None
+    out = []
+    for node in dset.with_program:
+        pattern = node.decoder.program_name
+        if pattern is None or (
+            not _gated_out(node.decoder.pname_gate, low)
+            and (pattern.test(pname, low) != pattern.negate)
+        ):
+            out.append(node)
+    return tuple(out)
+
+
+PROGRAM_CACHE_SIZE = 4096
+
+
+def decode(dset: DecoderSet, ev: EventInfo, cache: dict[str, tuple] | None = None) -> bool:
     """Run decoder.c's DecodeEvent on `ev`. Returns False when no decoder list applies (logtest
-    then prints no phase 2); `ev.decoder` is the decoder that matched, if any."""
-    nodes = dset.with_program if ev.program_name is not None else dset.without_program
-    if not nodes:
+    then prints no phase 2); `ev.decoder` is the decoder that matched, if any.
+
+    `cache` (owned by the caller) remembers which decoders accept a program name: that depends
+    only on the name and the immutable decoder set.
+    """
+    pname = ev.program_name
+    if pname is None:
+        nodes: tuple[DecoderNode, ...] | list[DecoderNode] = dset.without_program
+    elif cache is None:
+        nodes = _for_program(dset, pname)
+    else:
+        found = cache.get(pname)
+        if found is None:
+            if len(cache) >= PROGRAM_CACHE_SIZE:
+                cache.clear()
+            found = cache[pname] = _for_program(dset, pname)
+        nodes = found
+    if not (dset.with_program if pname is not None else dset.without_program):
         return False
-    log = ev.log
+    lowered = ev.lower() if ev.ascii else None
     for node in nodes:
         dec = node.decoder
-        pmatch: int | None = None
-        if ev.program_name is not None and dec.program_name is not None:
-            if dec.program_name.test(ev.program_name) == dec.program_name.negate:
-                continue
-            pmatch = 0
+        pmatch: int | None = 0 if pname is not None else None
         if dec.prematch is not None:
-            hit = _search(dec.prematch, log, 0)
+            if _gated_out(dec.prematch_gate, lowered):
+                continue
+            hit = _search(dec.prematch, ev, 0)
             if hit is None:
                 continue
             pmatch = hit[0]
@@ -425,7 +489,6 @@ def decode(dset: DecoderSet, ev: EventInfo) -> bool:
 
 
 def _run_children(node: DecoderNode, ev: EventInfo, pmatch: int | None) -> None:
-    log = ev.log
     cmatch: int | None = None
     kids = node.children
     if not kids:
@@ -439,7 +502,8 @@ def _run_children(node: DecoderNode, ev: EventInfo, pmatch: int | None) -> None:
             cand = kids[index]
             if cand.prematch is not None:
                 base = pmatch if cand.prematch_offset & AFTER_PARENT else 0
-                hit = _search(cand.prematch, log, base)
+                gated = _gated_out(cand.prematch_gate, ev.lower() if ev.ascii else None)
+                hit = None if gated else _search(cand.prematch, ev, base)
                 if hit is not None:
                     cmatch = hit[0]
                     ev.decoder = cand
@@ -474,7 +538,7 @@ def _run_children(node: DecoderNode, ev: EventInfo, pmatch: int | None) -> None:
             start = cmatch if regex_prev is None else regex_prev
         else:
             start = 0
-        hit = _search(dec.regex, log, start)
+        hit = _search(dec.regex, ev, start)
         if hit is None:
             if dec.get_next:
                 index += 1

@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from ospatrol.analysis.correlation import EVENT_MEMORY, Correlation, is_correlating
-from ospatrol.analysis.decoders import decode
+from ospatrol.analysis.decoders import decode, literal_gate
 from ospatrol.analysis.eventinfo import EventInfo
 from ospatrol.analysis.fields import ALERT_NAMES, STANDARD_ATTRS
 from ospatrol.analysis.predecode import predecode
@@ -69,6 +69,15 @@ def _same(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and a == b
 
 
+def _gate(rule: Rule) -> tuple[str, ...] | None:
+    """Lowercase literals of which the log must contain one for `rule` to match, or None."""
+    for pattern in (rule.regex, rule.match):
+        gate = literal_gate(pattern)
+        if gate is not None:
+            return gate
+    return None
+
+
 def _compiled_rule(name: str, ev: EventInfo) -> bool:
     """The compiled rules OSSEC ships (compiled_rules/generic_samples.c)."""
     if name == "comp_srcuser_dstuser":
@@ -117,6 +126,10 @@ class Engine:
         self.fired: Counter[int] = Counter()
         self._alerts = 0
         self._correlation = Correlation(ruleset)
+        # Per (tree node, decoder name): the children worth trying. Derived from the immutable
+        # ruleset, so it is a cache, not state that changes results.
+        self._children: dict[tuple[int, str | None], tuple] = {}
+        self._programs: dict[str, tuple] = {}
         self._time_ignored: dict[int, float] = {}
         self._fts: set[str] = set()
         self._ignored: set[str] = set()
@@ -158,7 +171,7 @@ class Engine:
             timestamp=pre.timestamp or "",
         )
         self.counters["events"] += 1
-        decoders_ran = decode(self.ruleset.decoders, ev)
+        decoders_ran = decode(self.ruleset.decoders, ev, self._programs)
         shown = ev.decoder_top.name if ev.decoder_top is not None else None
         accumulated = False
         if ev.decoder is not None and ev.decoder.accumulate:
@@ -273,6 +286,18 @@ class Engine:
         out.update(ev.dynamic)
         return out
 
+    @staticmethod
+    def _relevant(
+        node: RuleNode, decoder: str | None
+    ) -> tuple[tuple[RuleNode, tuple[str, ...] | None], ...]:
+        """The children of `node` that can match an event of this decoder (decoded_as), each
+        with its literal gate."""
+        return tuple(
+            (c, _gate(c.rule))
+            for c in node.children
+            if c.rule.decoded_as is None or c.rule.decoded_as == decoder
+        )
+
     def _check(self, ev: EventInfo, node: RuleNode) -> tuple[Rule, tuple[str, ...]] | None:
         """OS_CheckIfRuleMatch: this rule, then its children; the deepest match wins."""
         rule = node.rule
@@ -293,7 +318,7 @@ class Engine:
                 return None
         if rule.regex is not None:
             r = rule.regex
-            if r.test(ev.log) == r.negate:
+            if r.test(ev.log, ev.lower()) == r.negate:
                 return None
         if rule.action is not None and ev.action != rule.action:
             return None
@@ -329,10 +354,23 @@ class Engine:
             if found is None:
                 return None
             previous = found
-        for child in node.children:
-            hit = self._check(ev, child)
-            if hit is not None:
-                return hit
+        if node.children:
+            key = (id(node), ev.decoder_name)
+            children = self._children.get(key)
+            if children is None:
+                children = self._children[key] = self._relevant(node, ev.decoder_name)
+            lowered = ev.lower() if ev.ascii else None
+            for child, gate in children:
+                # Skip a child whose log pattern needs a literal the log does not contain.
+                if gate is not None and lowered is not None:
+                    for literal in gate:
+                        if literal in lowered:
+                            break
+                    else:
+                        continue
+                hit = self._check(ev, child)
+                if hit is not None:
+                    return hit
         if rule.noalert:
             return None
         self.fired[rule.id] += 1

@@ -18,6 +18,7 @@ class EventInfo:
     __slots__ = (
         "action",
         "agent",
+        "ascii",
         "data",
         "decoder",
         "decoder_top",
@@ -61,6 +62,8 @@ class EventInfo:
         self.full_log = full_log
         self.log = log
         self.lowered: str | None = None
+        # Lowercasing an ASCII text never changes its length, so literal gates are exact.
+        self.ascii = log.isascii()
         self.hostname = hostname
         self.program_name = program_name
         self.location = location
