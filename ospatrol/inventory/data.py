@@ -77,7 +77,7 @@ class InventoryData:
 
     def add_host(
         self, name: Any, origin: Origin, group: str | None = None, port: int | None = None
-    ):
+    ) -> None:
         """Add host `name` (once; later mentions only add memberships) and put it in `group`.
 
         As in Ansible, a port written in the host entry (`web1:2222`) only counts where the
