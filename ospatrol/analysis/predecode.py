@@ -38,6 +38,7 @@ agent's name for a location like ``(agent) 10.0.0.1->/var/log/messages``).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ospatrol.analysis.patterns import MAX_INPUT
@@ -112,6 +113,42 @@ OTHER_LAYOUTS: tuple[_Layout, ...] = (
         for gap in (21, 22)
     ),
 )
+
+
+# OS X ASL: [Time 2006.12.28 15:53:55 UTC] [Facility auth] [Sender sshd] ... [Host name]
+OSX_ASL_LAYOUT: _Layout = (
+    26,
+    ((0, "["), (1, "T"), (5, " "), (10, "."), (13, "."), (16, " "), (19, ":")),
+    25,
+)
+# Every layout position lies within this many bytes of the start.
+_HEAD = 40
+
+
+def _as_bytes(s: str) -> tuple[str, Callable[[int], int]]:
+    """`s` as OSSEC's byte-wise checks see it, and a map from those positions back to `s`.
+
+    OSSEC tests layouts at byte offsets, so a non-ASCII character early in the line shifts every
+    position after it (and "Déc 29 ..." is no syslog header) -- except a German "Mär", which
+    OS_CleanMSG repairs to "Mar" on purpose. ASCII lines (nearly all) are returned as they are.
+    """
+    head = s[:_HEAD]
+    if head.isascii():
+        return s, int
+    view: list[str] = []
+    owner: list[int] = []  # for each byte: the index of the character it starts, or the next one
+    for index, char in enumerate(head):
+        # One byte: ASCII, a surrogateescape'd raw byte, or the "ä" of "Mär" once repaired.
+        one_byte = char.isascii() or "\udc80" <= char <= "\udcff" or (index, char) == (1, "ä")
+        size = 1 if one_byte else len(char.encode("utf-8", "surrogatepass"))
+        view.append(char if size == 1 else "\x80" * size)
+        owner.extend([index] + [index + 1] * (size - 1))
+    extra = len(owner) - len(head)
+
+    def char_index(position: int) -> int:
+        return owner[position] if position < len(owner) else position - extra
+
+    return "".join(view) + s[_HEAD:], char_index
 
 
 def _layout_skip(s: str, layouts: tuple[_Layout, ...]) -> int:
@@ -242,28 +279,20 @@ def predecode(
     timestamp: str | None = None
     log_start, log_end = 0, None
 
-    skip = _layout_skip(s, SYSLOG_LAYOUTS)
+    view, char_index = _as_bytes(s)
+    skip = _layout_skip(view, SYSLOG_LAYOUTS)
     if skip:
+        skip = char_index(skip)
         timestamp = s[:skip].strip()
         hostname, program, log_start, log_end = _syslog_header(s, skip)
-    else:
-        skip = _layout_skip(s, OTHER_LAYOUTS)
-        if skip:
-            timestamp = s[:skip].strip().strip("[]").strip()
-            log_start = skip
-        elif (
-            len(s) >= 26
-            and s[0] == "["
-            and s[1] == "T"
-            and s[5] == " "
-            and s[10] == "."
-            and s[13] == "."
-            and s[16] == " "
-            and s[19] == ":"
-        ):
-            close = s.find("]")
-            timestamp = s[6:close] if close > 0 else None
-            hostname, program, log_start, log_end = _osx_asl(s, 25)
+    elif skip := _layout_skip(view, OTHER_LAYOUTS):
+        skip = char_index(skip)
+        timestamp = s[:skip].strip().strip("[]").strip()
+        log_start = skip
+    elif _layout_skip(view, (OSX_ASL_LAYOUT,)):
+        close = s.find("]")
+        timestamp = s[6:close] if close > 0 else None
+        hostname, program, log_start, log_end = _osx_asl(s, char_index(25))
 
     agent_name = None
     if location.startswith("("):

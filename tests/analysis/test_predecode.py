@@ -160,6 +160,22 @@ def test_umlaut_month() -> None:
     assert (got.hostname, got.program_name, got.log) == ("h4", "sshd", "hello")
 
 
+@pytest.mark.parametrize(
+    ("line", "hostname", "log"),
+    [
+        # OSSEC checks byte offsets: a two-byte "é" in the month shifts them, no header.
+        ("D\u00e9c 29 10:00:01 h1 sshd: x", None, "D\u00e9c 29 10:00:01 h1 sshd: x"),
+        # Non-ASCII is never part of a hostname; after the header it is just text.
+        ("Dec 29 10:00:01 h\u00e9 sshd: x", None, "h\u00e9 sshd: x"),
+        ("Dec 29 10:00:01 h1 sshd: x\u00e9", "h1", "x\u00e9"),
+    ],
+)
+def test_non_ascii_positions_count_bytes(line: str, hostname: str | None, log: str) -> None:
+    got = predecode(line, default_hostname="manager")
+    assert (got.hostname_from_header, got.log) == (hostname is not None, log)
+    assert got.hostname == (hostname or "manager")
+
+
 def test_agent_location_names_the_host() -> None:
     got = predecode("no header here", location="(web1) 10.0.0.5->/var/log/app.log")
     assert (got.hostname, got.agent_name, got.hostname_from_header) == ("web1", "web1", False)
