@@ -51,7 +51,8 @@ def lab_switch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwitchServe
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """The whole lab as `ospatrol lab up` starts it: .sshd, .switch, .simulator (the simulator's
-    ready file, or None), .simulator_devices(), .inventory_path, .known_hosts_path."""
+    simulator.json), .simulator_devices() (one host per platform), .inventory_path,
+    .known_hosts_path."""
     started = Lab(tmp_path_factory.mktemp("lab"))
     started.up()
     yield started

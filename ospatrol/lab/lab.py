@@ -1,8 +1,8 @@
 """The local lab as a whole: start, inspect and stop its servers; write its Ansible inventory.
 
 `Lab(directory).up()` starts, on 127.0.0.1 and free ports, an OpenSSH server (`sshd/`), a
-simulated Cisco IOS switch (`switch/`) and, when the package has it, the device simulator
-(`sim/`). Each runs detached in its own session with a pid file `NAME.pid`; `lab.json` records
+simulated Cisco IOS switch (`switch/`) and the device simulator (`sim/`, one host per
+platform). Each runs detached in its own session with a pid file `NAME.pid`; `lab.json` records
 what `up` started (pid-file path, ports, and the command-line arguments that identify the
 process), so `down` and `status` work from another process and `down` never signals a pid that
 has since been reused by something else. `up` then writes `inventory.yml` (groups `linux`,
@@ -14,7 +14,6 @@ The tests use the same code through the `lab` fixture; `ospatrol lab` is a thin 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import secrets
@@ -232,8 +231,7 @@ class Lab:
         try:
             self._start_sshd()
             self._start_switch()
-            if importlib.util.find_spec("ospatrol.lab.simulator") is not None:
-                self._start_simulator()
+            self._start_simulator()
             self._write_state()
             self._write_known_hosts()
             self._write_inventory()

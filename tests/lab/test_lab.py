@@ -56,7 +56,7 @@ def test_up_status_down_leave_nothing_behind(tmp_path: Path):
     state = json.loads((lab_dir / "lab.json").read_text())
     pids = {name: int(Path(svc["pid_file"]).read_text()) for name, svc in state["services"].items()}
     ports = [port for svc in state["services"].values() for port in svc["ports"]]
-    assert {"sshd", "switch"} <= set(pids)
+    assert set(pids) == {"sshd", "switch", "simulator"}
     try:
         inventory = yaml.safe_load((lab_dir / "inventory.yml").read_text())
         groups = inventory["all"]["children"]
@@ -116,8 +116,17 @@ def test_lab_fixture_serves_what_its_inventory_says(lab: Lab):
     groups = inventory["all"]["children"]
     assert groups["linux"]["hosts"]["lab-linux"]["ansible_port"] == lab.sshd.port
     assert groups["ios"]["hosts"]["lab-ios"]["ansible_port"] == lab.switch.port
+    platforms = {device["platform"] for device in lab.simulator_devices()}
+    assert platforms == {
+        "cisco_asa",
+        "juniper_junos",
+        "juniper_screenos",
+        "checkpoint_gaia",
+        "esxi",
+    }
     for device in lab.simulator_devices():
         assert device["name"] in groups[device["platform"]]["hosts"]
+        assert f"[127.0.0.1]:{device['port']} " in lab.known_hosts_path.read_text()
     known = lab.known_hosts_path.read_text().splitlines()
     assert lab.sshd.known_hosts_line in known
     assert lab.switch.known_hosts_line in known
