@@ -43,10 +43,7 @@ from dataclasses import dataclass
 
 from ospatrol.analysis.patterns import MAX_INPUT
 
-# OSSEC's hostname_map: the characters of a hostname or a program name.
-_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@_.-/()")
 _DIGITS = frozenset("0123456789")
-_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
 _CONTROL = re.compile(r"[\x01-\x08\x0a-\x1f\x7f]")
 
@@ -73,6 +70,8 @@ class PreDecoded:
 
 def sanitize(message: str) -> str:
     """The line as analysisd sees it: cut at NUL and OS_MAXSTR, control characters as spaces."""
+    if message.isprintable() and len(message) <= MAX_INPUT:
+        return message  # the common case, one C-level scan
     nul = message.find("\x00")
     if nul >= 0:
         message = message[:nul]
@@ -151,29 +150,59 @@ def _as_bytes(s: str) -> tuple[str, Callable[[int], int]]:
     return "".join(view) + s[_HEAD:], char_index
 
 
-def _layout_skip(s: str, layouts: tuple[_Layout, ...]) -> int:
+def _matcher(layout: _Layout) -> tuple[int, re.Pattern[str], int]:
+    """A layout as (minimum length, anchored regex testing its positions, skip)."""
+    min_len, marks, skip = layout
+    slots = ["."] * (max(i for i, _ in marks) + 1)
+    for i, allowed in marks:
+        slots[i] = "[" + re.escape(allowed) + "]"
+    return min_len, re.compile("".join(slots), re.DOTALL), skip
+
+
+_MatchTable = tuple[tuple[int, re.Pattern[str], int], ...]
+_SYSLOG = tuple(map(_matcher, SYSLOG_LAYOUTS))
+_OTHER = tuple(map(_matcher, OTHER_LAYOUTS))
+_OSX_ASL = (_matcher(OSX_ASL_LAYOUT),)
+_SPACES = re.compile(" *")
+
+
+def _layout_skip(s: str, layouts: _MatchTable) -> int:
     """How many characters the first fitting layout skips, or 0."""
     n = len(s)
-    for min_len, marks, skip in layouts:
-        if n >= min_len and all(i < n and s[i] in allowed for i, allowed in marks):
-            if skip:
-                return skip
-            end = 14
-            while end < n and s[end] == " ":
-                end += 1
-            return end
+    for min_len, fits, skip in layouts:
+        if n >= min_len and fits.match(s):
+            return skip or _SPACES.match(s, 14).end()  # type: ignore[union-attr]
     return 0
 
 
-def _scan(s: str, i: int, chars: frozenset[str]) -> int:
-    n = len(s)
-    while i < n and s[i] in chars:
-        i += 1
-    return i
+# OSSEC's hostname_map: the characters of a hostname or a program name.
+_NAME_RUN = re.compile(r"[A-Za-z0-9@_./()-]*")
+_DIGIT_RUN = re.compile(r"[0-9]*")
+_ALNUM_RUN = re.compile(r"[A-Za-z0-9]*")
+
+
+def _scan(s: str, i: int, run: re.Pattern[str]) -> int:
+    """The end of the run of `run`'s characters starting at `i`."""
+    return run.match(s, i).end()  # type: ignore[union-attr]
+
+
+# The usual "host program: ", "host program[pid]: " and "host program[pid] " in one step; the
+# possessive quantifiers keep OSSEC's left-to-right scan (no backtracking into another split).
+_COMMON_HEADER = re.compile(
+    r" ?+([A-Za-z0-9@_./()-]*+) ([A-Za-z0-9@_./()-]*+)(?:: |\[[0-9]++\](?:: | ))"
+)
 
 
 def _syslog_header(s: str, start: int) -> tuple[str | None, str | None, int, int | None]:
     """(hostname, program_name, log start, log end) after a syslog timestamp ending at `start`."""
+    common = _COMMON_HEADER.match(s, start)
+    if common is not None:
+        return common.group(1), common.group(2), _drop_solaris_id(s, common.end()), None
+    return _scan_syslog_header(s, start)
+
+
+def _scan_syslog_header(s: str, start: int) -> tuple[str | None, str | None, int, int | None]:
+    """OS_CleanMSG's character-by-character header scan, every branch of it."""
     n = len(s)
 
     def at(i: int) -> str:
@@ -182,7 +211,7 @@ def _syslog_header(s: str, start: int) -> tuple[str | None, str | None, int, int
     if at(start) == " ":
         start += 1
     log = start
-    end = _scan(s, start, _NAME_CHARS)
+    end = _scan(s, start, _NAME_RUN)
     if at(end) == ":" and at(end + 1) == " ":
         # Solaris 8/9: "program: message" with no hostname.
         return None, s[start:end], _drop_solaris_id(s, end + 2), None
@@ -191,11 +220,11 @@ def _syslog_header(s: str, start: int) -> tuple[str | None, str | None, int, int
     hostname = s[start:end]
     log = end + 1
     name_start = log
-    p = _scan(s, name_start, _NAME_CHARS)
+    p = _scan(s, name_start, _NAME_RUN)
     if at(p) == ":" and at(p + 1) == " ":
         return hostname, s[name_start:p], _drop_solaris_id(s, p + 2), None
     if at(p) == "[" and at(p + 1) in _DIGITS:
-        q = _scan(s, p + 2, _DIGITS)
+        q = _scan(s, p + 2, _DIGIT_RUN)
         if at(q) == "]" and at(q + 1) == ":" and at(q + 2) == " ":
             return hostname, s[name_start:p], _drop_solaris_id(s, q + 3), None
         if at(q) == "]" and at(q + 1) == " ":
@@ -203,18 +232,18 @@ def _syslog_header(s: str, start: int) -> tuple[str | None, str | None, int, int
         return hostname, None, log, None
     if at(p) == "|" and at(p + 1) in _LOWER:
         # AIX: "facility|priority: program[pid]: message"
-        q = _scan(s, p + 2, _ALNUM)
+        q = _scan(s, p + 2, _ALNUM_RUN)
         if at(q) != ":":
             return hostname, None, log, None
-        q = _scan(s, q + 1, _ALNUM)
+        q = _scan(s, q + 1, _ALNUM_RUN)
         if at(q) != " ":
             return hostname, None, log, None
         name_start = q + 1
-        r = _scan(s, name_start, _NAME_CHARS)
+        r = _scan(s, name_start, _NAME_RUN)
         if at(r) == ":" and at(r + 1) == " ":
             return hostname, s[name_start:r], _drop_solaris_id(s, r + 2), None
         if at(r) == "[" and at(r + 1) in _DIGITS:
-            t = _scan(s, r + 2, _DIGITS)
+            t = _scan(s, r + 2, _DIGIT_RUN)
             if at(t) == "]" and at(t + 1) == ":" and at(t + 2) == " ":
                 return hostname, s[name_start:r], _drop_solaris_id(s, t + 3), None
             # OSSEC has already cut the buffer at '[': the log ends there too.
@@ -280,16 +309,16 @@ def predecode(
     log_start, log_end = 0, None
 
     view, char_index = _as_bytes(s)
-    skip = _layout_skip(view, SYSLOG_LAYOUTS)
+    skip = _layout_skip(view, _SYSLOG)
     if skip:
         skip = char_index(skip)
         timestamp = s[:skip].strip()
         hostname, program, log_start, log_end = _syslog_header(s, skip)
-    elif skip := _layout_skip(view, OTHER_LAYOUTS):
+    elif skip := _layout_skip(view, _OTHER):
         skip = char_index(skip)
         timestamp = s[:skip].strip().strip("[]").strip()
         log_start = skip
-    elif _layout_skip(view, (OSX_ASL_LAYOUT,)):
+    elif _layout_skip(view, _OSX_ASL):
         close = s.find("]")
         timestamp = s[6:close] if close > 0 else None
         hostname, program, log_start, log_end = _osx_asl(s, char_index(25))

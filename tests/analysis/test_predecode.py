@@ -7,9 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from ospatrol.analysis.predecode import predecode, sanitize
+from ospatrol.analysis.predecode import (
+    _COMMON_HEADER,
+    _SYSLOG,
+    _layout_skip,
+    _scan_syslog_header,
+    predecode,
+    sanitize,
+)
 
-LOGTESTING = Path(__file__).resolve().parents[2].parent / "shared/data/ossec/tests/logtesting"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared/data"
+LOGTESTING = SHARED / "ossec/tests/logtesting"
 CASES = sorted(
     (p for p in LOGTESTING.iterdir() if (p / "res").is_file()), key=lambda p: int(p.name)
 )
@@ -185,3 +193,25 @@ def test_agent_location_names_the_host() -> None:
 def test_sanitize_control_characters() -> None:
     assert sanitize("a\x1b[31mb\nc\td\x00ignored") == "a [31mb c\td"
     assert len(sanitize("x" * 70000)) == 65536
+
+
+def test_one_step_header_agrees_with_the_full_scan_on_real_logs() -> None:
+    """The regex shortcut for the usual headers gives what OS_CleanMSG's scan gives."""
+    files = [*sorted((SHARED / "logs/loghub").glob("*/*.log"))]
+    files.append(SHARED / "logs/generated/syslog100k.log")
+    shortcut = 0
+    for path in files:
+        with path.open(encoding="utf-8", errors="surrogateescape") as lines:
+            for _, line in zip(range(5000), lines, strict=False):
+                line = sanitize(line.rstrip("\n"))
+                skip = _layout_skip(line, _SYSLOG)
+                if skip and _COMMON_HEADER.match(line, skip):
+                    shortcut += 1
+                    hostname, program, start, end = _scan_syslog_header(line, skip)
+                    got = predecode(line, default_hostname="-")
+                    assert (got.hostname, got.program_name, got.log) == (
+                        hostname or "-",
+                        program,
+                        line[start:end],
+                    ), line
+    assert shortcut > 10_000
