@@ -130,6 +130,7 @@ class Engine:
         # ruleset, so it is a cache, not state that changes results.
         self._children: dict[tuple[int, str | None], tuple] = {}
         self._programs: dict[str, tuple] = {}
+        self._summaries: dict[int, MatchedRule] = {}
         self._time_ignored: dict[int, float] = {}
         self._fts: set[str] = set()
         self._ignored: set[str] = set()
@@ -230,13 +231,9 @@ class Engine:
             logged = rule.log_alert
             self._correlation.remember(ev, rule)
             break
-        fields = self._fields(ev)
-        mrule = None
+        fields = MappingProxyType(self._fields(ev))
+        mrule = self._summary(matched) if matched is not None else None
         alert = None
-        if matched is not None:
-            mrule = MatchedRule(
-                matched.id, matched.level, matched.description, matched.groups, matched.info
-            )
         if generated and logged and matched is not None:
             self._alerts += 1
             self.counters["alerts"] += 1
@@ -245,8 +242,8 @@ class Engine:
                 level=matched.level,
                 description=matched.description,
                 event=event,
-                groups=matched.groups,
-                fields=MappingProxyType(dict(fields)),
+                groups=mrule.groups if mrule else (),
+                fields=fields,
                 decoder=ev.decoder_name,
                 firedtimes=self.fired[matched.id],
                 mail=matched.mail_alert,
@@ -268,13 +265,20 @@ class Engine:
             decoder=ev.decoder_name,
             decoder_shown=shown,
             decoder_trace=tuple(ev.decoder_trace),
-            fields=MappingProxyType(fields),
+            fields=fields,
             rule=mrule,
             generated=generated,
             logged=logged,
             alert=alert,
             accumulated=accumulated,
         )
+
+    def _summary(self, rule: Rule) -> MatchedRule:
+        found = self._summaries.get(rule.id)
+        if found is None:
+            found = MatchedRule(rule.id, rule.level, rule.description, rule.groups, rule.info)
+            self._summaries[rule.id] = found
+        return found
 
     @staticmethod
     def _fields(ev: EventInfo) -> dict[str, str]:
