@@ -6,8 +6,10 @@ and error texts are in the profile (`ospatrol/lab/devices/<platform>.yaml`).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 from ospatrol.lab import sim_junos
 from ospatrol.lab.sim_cli import (
@@ -18,6 +20,7 @@ from ospatrol.lab.sim_cli import (
     config_remove,
 )
 from ospatrol.lab.sim_shell import Shell
+from ospatrol.lab.sim_tools import FsEntry
 
 
 def words_match(words: list[str], spec: str) -> list[str] | None:
@@ -446,7 +449,24 @@ class EsxiSession(Session):
 
     def __init__(self, host: HostState) -> None:
         super().__init__(host)
-        self._shell = Shell(lambda words, stdin: self._run(" ".join(words)))
+        self._shell = Shell(lambda words, stdin: self._run(" ".join(words)), self.files)
+
+    def files(self) -> dict[str, FsEntry]:
+        """The host's file tree: the profile's files, esx.conf from the config file, parents."""
+        installed = self.host.vars.installed
+        tree = {
+            path: replace(spec, content=self.render(spec.content), mtime=spec.mtime or installed)
+            for path, spec in self.profile.files.items()
+        }
+        with contextlib.suppress(OSError):
+            mtime = int(self.host.config_path.stat().st_mtime)
+            tree["/etc/vmware/esx.conf"] = FsEntry("f", self.host.read_config() + "\n", mtime=mtime)
+        for path in list(tree):
+            parent = path.rsplit("/", 1)[0] or "/"
+            while parent not in tree:
+                tree[parent] = FsEntry("d", mode=0o755, mtime=installed)
+                parent = parent.rsplit("/", 1)[0] or "/"
+        return tree
 
     def _run(self, line: str) -> tuple[str, str, int]:
         """One command that is not a shell builtin; outputs end with a newline when not empty."""
@@ -457,8 +477,6 @@ class EsxiSession(Session):
         words = line.split()
         if not words:
             return "", "", 0
-        if words[0] == "cat":
-            return self._cat(words[1:])
         args = words_match(words, "esxcli system settings advanced list")
         if args and args[0] == "-o" and len(args) == 2:
             return self._advanced(args[1])
@@ -479,18 +497,6 @@ class EsxiSession(Session):
         if words[0] == "vim-cmd":
             return "", f"Unknown command: '{' '.join(words[1:])}'", 1
         return "", f"sh: {words[0]}: not found", 127
-
-    def _cat(self, paths: list[str]) -> tuple[str, str, int]:
-        files = self.profile.files
-        out, err = [], []
-        for path in paths:
-            if path == "/etc/vmware/esx.conf":
-                out.append(self.host.read_config())
-            elif path in files:
-                out.append(self.render(files[path]))
-            else:
-                err.append(f"cat: can't open '{path}': No such file or directory")
-        return "\n".join(out), "\n".join(err), 1 if err else 0
 
     def _setting(self, path: str) -> tuple[Mapping[str, object], str] | None:
         spec = self.profile.advanced.get(path)

@@ -29,6 +29,7 @@ from pathlib import Path
 import yaml
 
 from ospatrol.errors import InputError
+from ospatrol.lab.sim_tools import FsEntry
 
 PLATFORMS = ("cisco_asa", "juniper_junos", "juniper_screenos", "checkpoint_gaia", "esxi")
 DEVICES_DIR = Path(__file__).resolve().parent / "devices"
@@ -62,8 +63,9 @@ class Profile:
     # Wrappers of the config in `show running-config` (ASA) / `show configuration` (Junos, Gaia).
     running_config: str = "{{config}}"
     config_header: str = ""
-    # ESXi: `cat`-able files, advanced settings (path -> type/default/min/max/description), VMs.
-    files: Mapping[str, str] = field(default_factory=dict)
+    # ESXi: the file tree (contents are templates), advanced settings (path -> type/default/
+    # min/max/description), VMs.
+    files: Mapping[str, FsEntry] = field(default_factory=dict)
     advanced: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     vms: tuple[Mapping[str, object], ...] = ()
 
@@ -100,6 +102,7 @@ class HostVars:
     user: str
     index: int
     boot: float = 0.0
+    installed: int = field(init=False, default=0)
     _seed: int = field(init=False, repr=False, default=0)
     # Bumped on every rendered counter, so counters move even within one millisecond.
     _calls: int = field(init=False, repr=False, default=0)
@@ -107,6 +110,8 @@ class HostVars:
     def __post_init__(self) -> None:
         digest = hashlib.sha256(self.name.encode()).digest()
         self._seed = int.from_bytes(digest[:8], "big")
+        # Files of the host were installed once, at a fixed time: restarts change no mtime.
+        self.installed = 1714608000 + self._seed % 86400 * 7
         if not self.boot:
             # Up between 3 and 400 days, fixed per host name.
             self.boot = time.time() - 86400 * (3 + self._seed % 397) - self._seed % 86400
@@ -180,6 +185,16 @@ def render(
     return _PLACEHOLDER.sub(fill, template)
 
 
+def _file(spec: object) -> FsEntry:
+    """A `files:` entry: text, or {content, mode (octal text)} or {link: target}."""
+    if not isinstance(spec, dict):
+        return FsEntry("f", str(spec or ""))
+    mode = int(str(spec.get("mode", "644")), 8)
+    if "link" in spec:
+        return FsEntry("l", mode=0, target=str(spec["link"]))
+    return FsEntry("f", str(spec.get("content", "")), mode)
+
+
 @cache
 def load_profile(platform: str) -> Profile:
     """The profile of `platform`, read once per process from `DEVICES_DIR`."""
@@ -215,7 +230,7 @@ def load_profile(platform: str) -> Profile:
         commands=tuple(commands),
         running_config=data.get("running_config", "{{config}}").rstrip("\n"),
         config_header=data.get("config_header", "").rstrip("\n"),
-        files={k: str(v).rstrip("\n") for k, v in data.get("files", {}).items()},
+        files={path: _file(spec) for path, spec in data.get("files", {}).items()},
         advanced=data.get("advanced", {}),
         vms=tuple(data.get("vms", ())),
     )

@@ -1,38 +1,199 @@
 """A small POSIX sh subset for the simulated ESXi host (busybox ash stands in the real one).
 
 Enough for how OSPatrol and operators drive ESXi over SSH: `sh -c '...'`, lists (`;`, newlines,
-`&&`, `||`), pipelines into `grep`/`sort`/`head`/`tail`/`wc`/`uniq`, subshells `( ... )`,
-redirections of the `</dev/null 2>&1` kind, `$?`, `printf`/`echo`/`true`/`false`/`:`. Every other
-command goes to the host's callback (`esxcli`, `vim-cmd`, `cat`, ...). No I/O of its own.
+`&&`, `||`), pipelines, subshells `( ... )`, `for` loops, variables with `$x`, `${x%% pat}` and
+`$(...)`, redirections of the `</dev/null 2>&1` / `< "$f"` kind, `$?`. Commands are the busybox
+tools of `sim_tools` (over a read-only file tree the host provides) or go to the host's
+callback (`esxcli`, `vim-cmd`, ...). No I/O of its own.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-Result = tuple[str, str, int]
-Runner = Callable[[list[str], str], Result]
+from ospatrol.lab.sim_tools import BUILTINS, FILE_TOOLS, FsEntry, Result
 
-_STATUS = "\x00?\x00"  # `$?` in a word, replaced when the command runs
+Runner = Callable[[list[str], str], Result]
 _OPERATORS = ("&&", "||", ";", "\n", "|", "(", ")", "&")
+_KEYWORDS = {"for", "in", "do", "done"}
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class ShellSyntaxError(Exception):
     """A script this shell cannot parse."""
 
 
+# ---- words and tokens ------------------------------------------------------------------------
+@dataclass
+class Word:
+    """A shell word: literal text and expansions (`("var", name, op, arg)`, `("cmd", script)`)."""
+
+    parts: list[tuple] = field(default_factory=list)
+    plain: bool = True  # no quotes or expansions: may be a keyword or an assignment
+
+    def literal(self) -> str | None:
+        if all(p[0] == "lit" for p in self.parts):
+            return "".join(p[1] for p in self.parts)
+        return None
+
+
 @dataclass
 class Redirect:
     fd: int
-    op: str  # "<", ">", ">>", ">&"
-    target: str
+    op: str  # "<", ">", ">>", ">&", "<&"
+    target: Word
 
 
+def _matching(script: str, i: int, open_: str, close: str) -> int:
+    """Index of the `close` matching the `open_` before position `i` (quotes respected)."""
+    depth = 1
+    while i < len(script):
+        ch = script[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "'":
+            i = script.index("'", i + 1) + 1 if "'" in script[i + 1 :] else len(script)
+            continue
+        if ch == '"':
+            j = i + 1
+            while j < len(script) and script[j] != '"':
+                j += 2 if script[j] == "\\" else 1
+            i = j + 1
+            continue
+        if ch == open_:
+            depth += 1
+        elif ch == close:
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    raise ShellSyntaxError(f"missing {close}")
+
+
+def _dollar(script: str, i: int, word: Word) -> int:
+    """Parse the expansion at `script[i] == "$"` into `word`; the index after it."""
+    word.plain = False
+    nxt = script[i + 1 : i + 2]
+    if nxt == "(":
+        end = _matching(script, i + 2, "(", ")")
+        word.parts.append(("cmd", script[i + 2 : end]))
+        return end + 1
+    if nxt == "{":
+        end = _matching(script, i + 2, "{", "}")
+        body = script[i + 2 : end]
+        match = re.match(r"([A-Za-z_][A-Za-z0-9_]*|[0-9?#@*])(%%|%|##|#|:-|-)?(.*)$", body, re.S)
+        if not match:
+            raise ShellSyntaxError(f"bad substitution: ${{{body}}}")
+        word.parts.append(("var", match.group(1), match.group(2) or "", match.group(3)))
+        return end + 1
+    if nxt and nxt in "?#@*0123456789":
+        word.parts.append(("var", nxt, "", ""))
+        return i + 2
+    match = _NAME.match(script, i + 1)
+    if match:
+        word.parts.append(("var", match.group(0), "", ""))
+        return match.end()
+    word.parts.append(("lit", "$"))
+    return i + 1
+
+
+def _read_word(script: str, i: int, word: Word) -> int:
+    """Extend `word` from `script[i]` up to the next unquoted blank or operator character."""
+    n = len(script)
+    while i < n:
+        ch = script[i]
+        if ch in " \t\r\n;&|()<>":
+            break
+        if ch == "'":
+            end = script.find("'", i + 1)
+            if end < 0:
+                raise ShellSyntaxError("unterminated quoted string")
+            word.parts.append(("lit", script[i + 1 : end]))
+            word.plain = False
+            i = end + 1
+        elif ch == '"':
+            word.plain = False
+            i += 1
+            while i < n and script[i] != '"':
+                if script[i] == "\\" and i + 1 < n and script[i + 1] in '"\\$`\n':
+                    word.parts.append(("lit", script[i + 1]))
+                    i += 2
+                elif script[i] == "$":
+                    i = _dollar(script, i, word)
+                else:
+                    word.parts.append(("lit", script[i]))
+                    i += 1
+            if i >= n:
+                raise ShellSyntaxError("unterminated quoted string")
+            i += 1
+        elif ch == "\\":
+            if i + 1 < n and script[i + 1] != "\n":
+                word.parts.append(("lit", script[i + 1]))
+                word.plain = False
+            i += 2
+        elif ch == "$":
+            i = _dollar(script, i, word)
+        else:
+            word.parts.append(("lit", ch))
+            i += 1
+    merged: list[tuple] = []
+    for part in word.parts:
+        if part[0] == "lit" and merged and merged[-1][0] == "lit":
+            merged[-1] = ("lit", merged[-1][1] + part[1])
+        else:
+            merged.append(part)
+    word.parts = merged
+    return i
+
+
+def tokenize(script: str) -> list[Word | tuple]:
+    """Words and operators (`("op", x)`) and redirections (`("redir", Redirect)`)."""
+    tokens: list[Word | tuple] = []
+    i, n = 0, len(script)
+    while i < n:
+        ch = script[i]
+        if ch in " \t\r":
+            i += 1
+        elif ch == "#":
+            while i < n and script[i] != "\n":
+                i += 1
+        elif ch in "<>" or (ch.isdigit() and re.match(r"\d+[<>]", script[i:])):
+            fd_text = re.match(r"\d*", script[i:]).group(0)
+            i += len(fd_text)
+            op = script[i]
+            i += 1
+            if i < n and script[i] in ">&" and not (op == "<" and script[i] == ">"):
+                op += script[i]
+                i += 1
+            while i < n and script[i] in " \t":
+                i += 1
+            target = Word()
+            j = _read_word(script, i, target)
+            if j == i:
+                raise ShellSyntaxError("redirection without a target")
+            i = j
+            fd = int(fd_text) if fd_text else (0 if op[0] == "<" else 1)
+            tokens.append(("redir", Redirect(fd, op, target)))
+        else:
+            op = next((o for o in _OPERATORS if script.startswith(o, i)), None)
+            if op is not None:
+                tokens.append(("op", op))
+                i += len(op)
+            else:
+                word = Word()
+                i = _read_word(script, i, word)
+                tokens.append(word)
+    return tokens
+
+
+# ---- parser ----------------------------------------------------------------------------------
 @dataclass
 class Simple:
-    words: list[str] = field(default_factory=list)
+    words: list[Word] = field(default_factory=list)
     redirects: list[Redirect] = field(default_factory=list)
 
 
@@ -42,107 +203,42 @@ class Subshell:
     redirects: list[Redirect] = field(default_factory=list)
 
 
-def tokenize(script: str) -> list[str | tuple[str, ...]]:
-    """Words (str) and operators/redirections (tuples: ("op", x) or ("redir", fd, op, target))."""
-    tokens: list[str | tuple[str, ...]] = []
-    word: list[str] = []
-    in_word = False
-    i, n = 0, len(script)
+@dataclass
+class ForLoop:
+    name: str
+    items: list[Word] | None  # None: the positional parameters
+    body: list
+    redirects: list[Redirect] = field(default_factory=list)
 
-    def end_word() -> None:
-        nonlocal in_word
-        if in_word:
-            tokens.append("".join(word))
-            word.clear()
-            in_word = False
 
-    while i < n:
-        ch = script[i]
-        if ch in " \t\r":
-            end_word()
-            i += 1
-        elif ch == "#" and not in_word:
-            while i < n and script[i] != "\n":
-                i += 1
-        elif ch == "'":
-            end = script.find("'", i + 1)
-            if end < 0:
-                raise ShellSyntaxError("unterminated quoted string")
-            word.append(script[i + 1 : end])
-            in_word, i = True, end + 1
-        elif ch == '"':
-            i += 1
-            while i < n and script[i] != '"':
-                if script[i] == "\\" and i + 1 < n and script[i + 1] in '"\\$`\n':
-                    word.append(script[i + 1])
-                    i += 2
-                elif script.startswith("$?", i):
-                    word.append(_STATUS)
-                    i += 2
-                else:
-                    word.append(script[i])
-                    i += 1
-            if i >= n:
-                raise ShellSyntaxError("unterminated quoted string")
-            in_word, i = True, i + 1
-        elif ch == "\\" and i + 1 < n:
-            if script[i + 1] != "\n":
-                word.append(script[i + 1])
-                in_word = True
-            i += 2
-        elif script.startswith("$?", i):
-            word.append(_STATUS)
-            in_word, i = True, i + 2
-        elif ch in "<>":
-            digits = "".join(word)
-            if in_word and digits.isdigit():
-                fd = int(digits)
-                word.clear()
-                in_word = False
-            else:
-                end_word()
-                fd = 0 if ch == "<" else 1
-            op = ch
-            i += 1
-            if i < n and script[i] in ">&" and not (ch == "<" and script[i] == ">"):
-                op += script[i]
-                i += 1
-            while i < n and script[i] in " \t":
-                i += 1
-            start = i
-            while i < n and script[i] not in " \t\r\n;&|()<>":
-                i += 1
-            if start == i:
-                raise ShellSyntaxError("redirection without a target")
-            tokens.append(("redir", str(fd), op, script[start:i]))
-        else:
-            op = next((o for o in _OPERATORS if script.startswith(o, i)), None)
-            if op is None:
-                word.append(ch)
-                in_word, i = True, i + 1
-            else:
-                end_word()
-                tokens.append(("op", op))
-                i += len(op)
-    end_word()
-    return tokens
+def _keyword(token: Word | tuple | None) -> str | None:
+    if isinstance(token, Word) and token.plain:
+        text = token.literal()
+        return text if text in _KEYWORDS else None
+    return None
 
 
 class _Parser:
-    def __init__(self, tokens: list[str | tuple[str, ...]]) -> None:
+    def __init__(self, tokens: list[Word | tuple]) -> None:
         self.tokens = tokens
         self.pos = 0
 
-    def peek(self) -> str | tuple[str, ...] | None:
+    def peek(self) -> Word | tuple | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
 
-    def parse_list(self, closing: bool = False) -> list:
-        """[(connector, pipeline), ...] where connector is None, "&&" or "||"."""
+    def skip_newlines(self) -> None:
+        while self.peek() in (("op", "\n"), ("op", ";")):
+            self.pos += 1
+
+    def parse_list(self, until: str | None = None) -> list:
+        """[(connector, pipeline), ...]; connector is None, "&&" or "||"."""
         items: list = []
         connector = None
         while True:
             token = self.peek()
-            if token is None or (closing and token == ("op", ")")):
+            if token is None or (until == ")" and token == ("op", ")")):
+                break
+            if until and _keyword(token) == until:
                 break
             if isinstance(token, tuple) and token[0] == "op" and token[1] in (";", "\n", "&"):
                 self.pos += 1
@@ -157,6 +253,8 @@ class _Parser:
                     self.pos += 1
             else:
                 connector = None
+        if until and until != ")" and _keyword(self.peek()) != until:
+            raise ShellSyntaxError(f"missing {until}")
         return items
 
     def parse_pipeline(self) -> list:
@@ -168,23 +266,25 @@ class _Parser:
             commands.append(self.parse_command())
         return commands
 
-    def parse_command(self) -> Simple | Subshell:
+    def parse_command(self) -> Simple | Subshell | ForLoop:
         token = self.peek()
+        node: Simple | Subshell | ForLoop
         if token == ("op", "("):
             self.pos += 1
-            body = self.parse_list(closing=True)
+            node = Subshell(self.parse_list(until=")"))
             if self.peek() != ("op", ")"):
                 raise ShellSyntaxError("missing )")
             self.pos += 1
-            node: Simple | Subshell = Subshell(body)
+        elif _keyword(token) == "for":
+            node = self.parse_for()
         else:
             node = Simple()
         while True:
             token = self.peek()
-            if isinstance(token, str) and isinstance(node, Simple):
+            if isinstance(token, Word) and isinstance(node, Simple):
                 node.words.append(token)
             elif isinstance(token, tuple) and token[0] == "redir":
-                node.redirects.append(Redirect(int(token[1]), token[2], token[3]))
+                node.redirects.append(token[1])
             else:
                 break
             self.pos += 1
@@ -192,28 +292,69 @@ class _Parser:
             raise ShellSyntaxError(f"syntax error near {_show(token)}")
         return node
 
+    def parse_for(self) -> ForLoop:
+        self.pos += 1
+        name = self.peek()
+        if not isinstance(name, Word) or not _NAME.fullmatch(name.literal() or ""):
+            raise ShellSyntaxError("bad for loop variable")
+        self.pos += 1
+        items: list[Word] | None = None
+        if _keyword(self.peek()) == "in":
+            self.pos += 1
+            items = []
+            while isinstance(self.peek(), Word) and _keyword(self.peek()) != "do":
+                items.append(self.peek())  # type: ignore[arg-type]
+                self.pos += 1
+        self.skip_newlines()
+        if _keyword(self.peek()) != "do":
+            raise ShellSyntaxError("missing do")
+        self.pos += 1
+        body = self.parse_list(until="done")
+        self.pos += 1
+        return ForLoop(name.literal() or "", items, body)
 
-def _show(token: str | tuple[str, ...] | None) -> str:
+
+def _show(token: Word | tuple | None) -> str:
     if token is None:
         return "end of file"
-    return repr(token[1] if isinstance(token, tuple) else token)
+    if isinstance(token, Word):
+        return repr(token.literal() or "word")
+    return repr(token[1]) if token[0] == "op" else "redirection"
 
 
+# ---- interpreter -----------------------------------------------------------------------------
 class Shell:
-    """Runs scripts; `runner(words, stdin)` answers every command that is not built in."""
+    """Runs scripts; `runner(words, stdin)` answers every command that is not built in, and
+    `fs()` gives the host's file tree (path -> `FsEntry`) at the time of the call."""
 
-    def __init__(self, runner: Runner) -> None:
+    def __init__(
+        self, runner: Runner, fs: Callable[[], Mapping[str, FsEntry]] = dict, name: str = "sh"
+    ) -> None:
         self.runner = runner
+        self.fs = fs
         self.status = 0
+        self.vars: dict[str, str] = {}
+        self.args: list[str] = [name]
+        self._tree: Mapping[str, FsEntry] | None = None
+        self._subst_status: int | None = None  # status of the last `$(...)`, for `x=$(...)`
 
     def run(self, script: str, stdin: str = "") -> Result:
+        """Run `script`: (stdout, stderr, exit status)."""
         try:
             tree = _Parser(tokenize(script)).parse_list()
         except ShellSyntaxError as err:
             self.status = 2
-            return "", f"sh: {err}", 2
+            return "", f"sh: {err}\n", 2
+        self._tree = None
         return self._list(tree, stdin)
 
+    @property
+    def tree(self) -> Mapping[str, FsEntry]:
+        if self._tree is None:
+            self._tree = self.fs()
+        return self._tree
+
+    # ---- structure ---------------------------------------------------------------------------
     def _list(self, items: list, stdin: str) -> Result:
         out: list[str] = []
         err: list[str] = []
@@ -232,177 +373,113 @@ class Shell:
             errors.append(e)
         return data, "".join(errors), status
 
-    def _command(self, node: Simple | Subshell, stdin: str) -> Result:
+    def _command(self, node: Simple | Subshell | ForLoop, stdin: str) -> Result:
         for redirect in node.redirects:
             if redirect.op == "<":
-                if redirect.target != "/dev/null":
-                    return "", f"sh: can't open {redirect.target}: no such file\n", 1
-                stdin = ""
+                path = self.expand(redirect.target)
+                entry = self.tree.get(path)
+                if path != "/dev/null" and (entry is None or entry.type != "f"):
+                    return "", f"sh: can't open '{path}': No such file or directory\n", 1
+                stdin = entry.content if entry else ""
         if isinstance(node, Subshell):
-            saved = self.status
+            saved = dict(self.vars), self.status
             out, err, status = self._list(node.body, stdin)
-            self.status = saved
+            self.vars, _ = saved
+        elif isinstance(node, ForLoop):
+            out, err, status = self._for(node, stdin)
         else:
-            words = [w.replace(_STATUS, str(self.status)) for w in node.words]
-            out, err, status = self._simple(words, stdin) if words else ("", "", 0)
+            out, err, status = self._simple(node.words, stdin)
         for redirect in node.redirects:
-            if redirect.op == ">&" and redirect.fd == 2 and redirect.target == "1":
-                out, err = out + err, ""
-            elif redirect.op == ">&" and redirect.fd == 1 and redirect.target == "2":
-                out, err = "", err + out
+            target = self.expand(redirect.target)
+            if redirect.op == ">&" and target == "1":
+                out, err = (out + err, "") if redirect.fd == 2 else (out, err)
+            elif redirect.op == ">&" and target == "2":
+                out, err = ("", err + out) if redirect.fd == 1 else (out, err)
             elif redirect.op in (">", ">>"):
-                if redirect.target != "/dev/null":
-                    return "", f"sh: can't create {redirect.target}: Read-only file system\n", 1
-                if redirect.fd == 2:
-                    err = ""
-                else:
-                    out = ""
+                if target != "/dev/null":
+                    return "", f"sh: can't create {target}: Read-only file system\n", 1
+                out, err = (out, "") if redirect.fd == 2 else ("", err)
         return out, err, status
 
-    def _simple(self, words: list[str], stdin: str) -> Result:
-        name, args = words[0], words[1:]
-        if name in ("sh", "/bin/sh") and args[:1] == ["-c"] and len(args) >= 2:
-            return Shell(self.runner).run(args[1], stdin)
-        builtin = _BUILTINS.get(name)
+    def _for(self, node: ForLoop, stdin: str) -> Result:
+        items = self.args[1:] if node.items is None else [self.expand(w) for w in node.items]
+        out: list[str] = []
+        err: list[str] = []
+        self.status = 0
+        for item in items:
+            self.vars[node.name] = item
+            o, e, self.status = self._list(node.body, stdin)
+            out.append(o)
+            err.append(e)
+        return "".join(out), "".join(err), self.status
+
+    def _simple(self, words: list[Word], stdin: str) -> Result:
+        self._subst_status = None
+        assignments = []
+        while words and words[0].parts and words[0].parts[0][0] == "lit":
+            head = words[0].parts[0][1]
+            match = re.match(r"([A-Za-z_][A-Za-z0-9_]*)=", head) if words[0].parts else None
+            if not match:
+                break
+            rest = Word([("lit", head[match.end() :]), *words[0].parts[1:]])
+            assignments.append((match.group(1), rest))
+            words = words[1:]
+        values = [(name, self.expand(value)) for name, value in assignments]
+        if not words:
+            self.vars.update(values)
+            return "", "", self._subst_status or 0
+        args = [self.expand(w) for w in words]
+        return self.call(args, stdin)
+
+    def call(self, args: list[str], stdin: str) -> Result:
+        """Run one command by name: shell builtins, file tools, or the host's runner."""
+        name, rest = args[0], args[1:]
+        if name in ("sh", "/bin/sh") and rest[:1] == ["-c"] and len(rest) >= 2:
+            child = Shell(self.runner, self.fs, rest[2] if len(rest) > 2 else "sh")
+            child.args += rest[3:]
+            child._tree = self._tree
+            return child.run(rest[1], stdin)
+        tool = FILE_TOOLS.get(name)
+        if tool is not None:
+            return tool(self, rest, stdin)
+        builtin = BUILTINS.get(name)
         if builtin is not None:
-            return builtin(args, stdin)
-        if name == "cat" and not args:
-            return stdin, "", 0
-        return self.runner(words, stdin)
+            return builtin(rest, stdin)
+        return self.runner(args, stdin)
 
+    # ---- expansion ---------------------------------------------------------------------------
+    def expand(self, word: Word) -> str:
+        out: list[str] = []
+        for part in word.parts:
+            if part[0] == "lit":
+                out.append(part[1])
+            elif part[0] == "cmd":
+                child = Shell(self.runner, self.fs)
+                child.vars, child.args, child._tree = dict(self.vars), self.args, self._tree
+                text, _, status = child.run(part[1])
+                self._subst_status = status
+                out.append(text.rstrip("\n"))
+            else:
+                out.append(self._parameter(*part[1:]))
+        return "".join(out)
 
-def _printf(args: list[str], stdin: str) -> Result:
-    if not args:
-        return "", "printf: usage: printf format [arguments]\n", 1
-    fmt, values = _escapes(args[0]), args[1:]
-    out: list[str] = []
-    while True:
-        text, used = _format_once(fmt, values)
-        out.append(text)
-        values = values[used:]
-        # Like sh's printf, the format is reused while arguments remain.
-        if not values or used == 0:
-            break
-    return "".join(out), "", 0
-
-
-def _format_once(fmt: str, values: list[str]) -> tuple[str, int]:
-    used = 0
-
-    def conversion(match: re.Match[str]) -> str:
-        nonlocal used
-        spec = match.group(1)
-        if spec == "%":
-            return "%"
-        value = values[used] if used < len(values) else ""
-        used += 1
-        if spec == "d":
-            return str(int(value)) if re.fullmatch(r"-?\d+", value.strip()) else "0"
-        return _escapes(value) if spec == "b" else value
-
-    return re.sub(r"%(?:[-+ #0]?\d*)([sdb%])", conversion, fmt), used
-
-
-def _escapes(text: str) -> str:
-    table = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "0": "\0", "a": "\a"}
-
-    def one(match: re.Match[str]) -> str:
-        body = match.group(1)
-        if body[0] in "01234567" and len(body) > 1:
-            return chr(int(body, 8) & 0xFF)
-        return table.get(body[0], "\\" + body)
-
-    return re.sub(r"\\([0-7]{1,3}|.)", one, text)
-
-
-def _echo(args: list[str], stdin: str) -> Result:
-    if args[:1] == ["-n"]:
-        return " ".join(args[1:]), "", 0
-    return " ".join(args) + "\n", "", 0
-
-
-def _grep(args: list[str], stdin: str) -> Result:
-    flags, invert, count, quiet, fixed = 0, False, False, False, False
-    while args and args[0].startswith("-") and len(args[0]) > 1:
-        option = args.pop(0)
-        invert |= "v" in option
-        count |= "c" in option
-        quiet |= "q" in option
-        fixed |= "F" in option
-        flags |= re.IGNORECASE if "i" in option else 0
-    if not args:
-        return "", "BusyBox v1.29.3 multi-call binary.\n\nUsage: grep [-vicqEF] PATTERN\n", 2
-    text = args[0]
-    try:
-        pattern = re.compile(re.escape(text) if fixed else text, flags)
-    except re.error:
-        pattern = re.compile(re.escape(text), flags)
-    lines = [x for x in stdin.splitlines() if bool(pattern.search(x)) != invert]
-    status = 0 if lines else 1
-    if quiet:
-        return "", "", status
-    if count:
-        return f"{len(lines)}\n", "", status
-    return "".join(x + "\n" for x in lines), "", status
-
-
-def _sort(args: list[str], stdin: str) -> Result:
-    lines = stdin.splitlines()
-    if "-n" in args:
-        lines.sort(key=lambda x: float(re.match(r"\s*(-?\d*\.?\d*)", x).group(1) or 0))
-    else:
-        lines.sort()
-    if "-u" in args:
-        lines = list(dict.fromkeys(lines))
-    if "-r" in args:
-        lines.reverse()
-    return "".join(x + "\n" for x in lines), "", 0
-
-
-def _count_arg(args: list[str]) -> int:
-    for i, arg in enumerate(args):
-        if arg == "-n" and i + 1 < len(args) and args[i + 1].isdigit():
-            return int(args[i + 1])
-        if arg.startswith("-") and arg[1:].isdigit():
-            return int(arg[1:])
-    return 10
-
-
-def _head(args: list[str], stdin: str) -> Result:
-    return "".join(x + "\n" for x in stdin.splitlines()[: _count_arg(args)]), "", 0
-
-
-def _tail(args: list[str], stdin: str) -> Result:
-    n = _count_arg(args)
-    return "".join(x + "\n" for x in stdin.splitlines()[-n:] if n), "", 0
-
-
-def _wc(args: list[str], stdin: str) -> Result:
-    lines = stdin.count("\n")
-    if args == ["-l"]:
-        return f"{lines}\n", "", 0
-    return f"{lines} {len(stdin.split())} {len(stdin.encode())}\n", "", 0
-
-
-def _uniq(args: list[str], stdin: str) -> Result:
-    out: list[str] = []
-    for line in stdin.splitlines():
-        if not out or out[-1] != line:
-            out.append(line)
-    return "".join(x + "\n" for x in out), "", 0
-
-
-_BUILTINS: dict[str, Callable[[list[str], str], Result]] = {
-    "printf": _printf,
-    "echo": _echo,
-    "true": lambda args, stdin: ("", "", 0),
-    ":": lambda args, stdin: ("", "", 0),
-    "false": lambda args, stdin: ("", "", 1),
-    "grep": _grep,
-    "egrep": _grep,
-    "sort": _sort,
-    "head": _head,
-    "tail": _tail,
-    "wc": _wc,
-    "uniq": _uniq,
-}
+    def _parameter(self, name: str, op: str, arg: str) -> str:
+        if name == "?":
+            value = str(self.status)
+        elif name == "#":
+            value = str(len(self.args) - 1)
+        elif name in "@*":
+            value = " ".join(self.args[1:])
+        elif name.isdigit():
+            value = self.args[int(name)] if int(name) < len(self.args) else ""
+        else:
+            value = self.vars.get(name, "")
+        if op in ("-", ":-"):
+            return value if value or (op == "-" and name in self.vars) else arg
+        if op in ("%", "%%"):
+            cuts = range(len(value) + 1) if op == "%%" else range(len(value), -1, -1)
+            return next((value[:i] for i in cuts if fnmatch.fnmatchcase(value[i:], arg)), value)
+        if op in ("#", "##"):
+            cuts = range(len(value), -1, -1) if op == "##" else range(len(value) + 1)
+            return next((value[i:] for i in cuts if fnmatch.fnmatchcase(value[:i], arg)), value)
+        return value

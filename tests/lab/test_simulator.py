@@ -528,4 +528,33 @@ def test_esxi_runs_batched_shell_scripts(tmp_path: Path) -> None:
     assert len(lines) == 8 and all(" LISTEN " in x for x in lines)
     assert "M BEGIN 1\ncat: can't open '/etc/nope': No such file or directory\n\nM END 1 1\n" in out
     assert out.endswith("fallback\nDONE\0")
-    assert session.run_exec("echo 'open") == ("", "sh: unterminated quoted string", 2)
+    assert session.run_exec("echo 'open") == ("", "sh: unterminated quoted string\n", 2)
+
+
+def test_esxi_file_tree_for_integrity_scans(tmp_path: Path) -> None:
+    session, path = session_for("esxi", tmp_path, "esx-3")
+    body = 'for f do stat -c "%s %a %U %F" "$f" && printf "%s>%s\\n" "$f" "$(readlink "$f")"; done'
+    listing = (
+        "s=0; find /etc /nope \\( -name '*.tmp' -o -path /etc/ssh \\) -prune -o "
+        f"-exec sh -c {shlex.quote(body)} sh {{}} + 2>/dev/null || s=$?; "
+        "find /bin -maxdepth 1 -type l | head -n 2; echo end $s"
+    )
+    hashing = 'h=$(sha256sum < /etc/vmware/esx.conf 2>/dev/null) && printf "%s\\n" "${h%% *}"'
+    first, err, status = session.run_exec(listing)
+    digest = session.run_exec(hashing)[0]
+    assert (err, status) == ("", 0)
+    lines = first.splitlines()
+    assert "0 755 root directory" in lines and "/etc>" in lines
+    assert "215 600 root regular file" in lines and "/etc/shadow>" in lines
+    assert not [x for x in lines if x.startswith("/etc/ssh")]
+    assert lines[-3:] == ["/bin/ash", "/bin/cat", "end 1"]
+    path.write_text(path.read_text() + '/adv/UserVars/DcuiTimeOut = "300"\n')
+    second = session.run_exec(listing)[0]
+    assert session.run_exec(hashing)[0] != digest and re.fullmatch(r"[0-9a-f]{64}\n", digest)
+    changed = sorted(set(second.splitlines()) ^ set(lines))
+    assert len(changed) == 2 and all(x.endswith(" 644 root regular file") for x in changed)
+    assert session.run_exec("getent passwd 100 0") == (
+        "root:x:0:0:Administrator:/:/bin/sh\ndcui:x:100:100:DCUI User:/:/sbin/nologin\n",
+        "",
+        0,
+    )
