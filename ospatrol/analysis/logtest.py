@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import configparser
 import json
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ospatrol.analysis.engine import Engine, EngineResult
 from ospatrol.errors import InputError
-from ospatrol.model import Alert
 
 
 def _q(value: str | None) -> str:
@@ -188,27 +186,3 @@ def run_ini_cases(
             code = unit_code(result, case.expect)
         outcomes.append(CaseOutcome(case, code, result))
     return outcomes
-
-
-def format_alert_log(alert: Alert) -> str:
-    """One alert in analysisd's alerts.log layout (alerts/log.c OS_Log)."""
-    when = time.localtime(alert.event.time)
-    stamp = time.strftime("%Y %b %d %H:%M:%S", when)
-    location = alert.event.location or "stdin"
-    host = f"{alert.hostname}->" if alert.hostname and alert.hostname != location else ""
-    groups = "".join(f"{g}," for g in alert.groups)
-    mail = " mail " if alert.mail else ""
-    lines = [
-        f"** Alert {alert.alert_id or int(alert.event.time)}:{mail} - {groups}",
-        f"{stamp} {host}{location}",
-        f"Rule: {alert.rule_id} (level {alert.level}) -> '{alert.description}'",
-    ]
-    labels = (("srcip", "Src IP"), ("srcport", "Src Port"), ("dstip", "Dst IP"))
-    labels += (("dstport", "Dst Port"), ("dstuser", "User"))
-    for name, label in labels:
-        value = alert.fields.get(name)
-        if value is not None:
-            lines.append(f"{label}: {value}")
-    lines.append(alert.full_log[:1256])
-    lines.extend(alert.previous_output)
-    return "\n".join(lines) + "\n\n"

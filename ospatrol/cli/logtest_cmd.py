@@ -101,13 +101,8 @@ def logtest(
 ) -> None:
     """Test decoders and rules on log lines read from stdin, like ossec-logtest."""
     from ospatrol.analysis.engine import Engine
-    from ospatrol.analysis.logtest import (
-        Expectation,
-        format_alert_log,
-        format_phases,
-        result_json,
-        unit_code,
-    )
+    from ospatrol.analysis.logtest import Expectation, format_phases, result_json, unit_code
+    from ospatrol.respond.alertfmt import format_alerts_log
 
     expect = Expectation.parse(unit) if unit else None
     ruleset = load_chosen_ruleset(ossec_conf, rules_dir, decoders)
@@ -130,7 +125,7 @@ def logtest(
             out.write(result_json(result) + "\n")
         elif alerts_only:
             if result.alert is not None:
-                out.write(format_alert_log(result.alert))
+                out.write(format_alerts_log(result.alert, result.alert.alert_id))
         else:
             if not first:
                 out.write("\n")

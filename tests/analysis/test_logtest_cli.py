@@ -1,0 +1,139 @@
+"""`ospatrol logtest` and `ospatrol rules check` wiring, in-process with click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ospatrol.cli import cli
+
+FAILED = (
+    b"Feb  9 11:44:56 web1 sshd[1234]: Failed password for root from 192.0.2.7 port 4242 ssh2\n"
+)
+
+
+@pytest.fixture
+def stock(ossec43) -> list[str]:
+    return [
+        "--ossec-conf",
+        str(ossec43["conf"]),
+        "--rules-dir",
+        str(ossec43["rules"]),
+        "--decoders",
+        str(ossec43["decoders"]),
+    ]
+
+
+def _run(args: list[str], data: bytes, env: dict[str, str] | None = None):
+    return CliRunner().invoke(cli, args, input=data, env=env, catch_exceptions=False)
+
+
+def test_jsonl_one_object_per_line(stock):
+    result = _run(["logtest", *stock, "--format", "jsonl"], FAILED + b"garbage line\n")
+    assert result.exit_code == 0
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    assert first == {
+        "decoder": "sshd",
+        "rule": 5716,
+        "level": 5,
+        "alert": True,
+        "fields": {"srcip": "192.0.2.7", "dstuser": "root"},
+    }
+    assert second["decoder"] is None and second["alert"] is False
+
+
+def test_alerts_only_prints_alerts_log_blocks(stock):
+    result = _run(["logtest", *stock, "-a", "--hostname", "mgr"], FAILED + b"nothing to see\n")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("** Alert ") and lines[0].endswith(
+        "- syslog,sshd,authentication_failed,"
+    )
+    assert lines[1].endswith(" web1->stdin")
+    assert lines[2:5] == [
+        "Rule: 5716 (level 5) -> 'SSHD authentication failed.'",
+        "Src IP: 192.0.2.7",
+        "User: root",
+    ]
+    assert "Phase" not in result.stdout
+
+
+def test_unit_mode_decoded_without_rule_is_255(tmp_path):
+    (tmp_path / "d.xml").write_text(
+        '<decoder name="app">\n  <prematch>^app: </prematch>\n</decoder>\n'
+    )
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "r.xml").write_text(
+        '<group name="syslog">\n  <rule id="1" level="0" noalert="1">\n'
+        "    <category>syslog</category>\n    <description>t</description>\n  </rule>\n</group>\n"
+    )
+    args = ["logtest", "--rules-dir", str(rules), "--decoders", str(tmp_path / "d.xml")]
+    result = _run([*args, "-q", "-U", "1:0:app"], b"app: hello\n")
+    assert result.exit_code == 255
+
+
+def test_hostname_from_environment(stock):
+    result = _run(
+        ["logtest", *stock],
+        b"su[2614]: Authentication failed for root\n",
+        env={"OSPATROL_HOSTNAME": "melancia"},
+    )
+    assert "       hostname: 'melancia'\n" in result.stdout
+
+
+def test_invalid_utf8_and_nul_bytes_do_not_crash(stock):
+    data = b"\xff\xfe\xfd garbage \x00 with nul\n" + b"x" * 2_000_000 + b"\n" + FAILED
+    result = _run(["logtest", *stock, "--format", "jsonl"], data)
+    assert result.exit_code == 0
+    objects = [json.loads(line) for line in result.stdout.splitlines()]
+    assert objects[-1]["rule"] == 5716
+    assert len(objects) == 3
+
+
+def test_default_ruleset_is_used_without_flags():
+    result = _run(["logtest", "--format", "jsonl"], FAILED)
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["decoder"] == "sshd"
+
+
+def test_rules_check_clean_sets(stock, ossec330):
+    assert _run(["rules", "check", *stock], b"").exit_code == 0
+    legacy = [
+        "--ossec-conf",
+        str(ossec330["conf"]),
+        "--rules-dir",
+        str(ossec330["rules"]),
+        "--decoders",
+        str(ossec330["decoders"]),
+    ]
+    result = _run(["rules", "check", *legacy], b"")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("ok: ")
+    assert _run(["rules", "check"], b"").exit_code == 0
+
+
+def test_rules_check_prints_every_error(tmp_path: Path):
+    (tmp_path / "d.xml").write_text(
+        '<decoder name="app">\n  <prematch>^app: </prematch>\n</decoder>\n'
+    )
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    bad = rules / "r.xml"
+    bad.write_text(
+        '<group name="syslog">\n  <rule id="1" level="0" noalert="1">\n'
+        "    <category>syslog</category>\n    <description>t</description>\n  </rule>\n"
+        '  <rule id="100" level="3">\n    <if_sid>77</if_sid>\n  </rule>\n'
+        '  <rule id="100" level="3">\n    <pcre2>(</pcre2>\n  </rule>\n</group>\n'
+    )
+    result = _run(
+        ["rules", "check", "--rules-dir", str(rules), "--decoders", str(tmp_path / "d.xml")], b""
+    )
+    assert result.exit_code == 1
+    errors = result.stderr.splitlines()
+    assert errors[-1] == "2 error(s)"
+    assert f"{bad}:10: <pcre2>: bad pattern" in errors[0]
+    assert errors[1] == f"{bad}:6: rule 100: if_sid 77 not found"
