@@ -439,12 +439,16 @@ class Shell:
             child.args += rest[3:]
             child._tree = self._tree
             return child.run(rest[1], stdin)
-        tool = FILE_TOOLS.get(name)
-        if tool is not None:
-            return tool(self, rest, stdin)
-        builtin = BUILTINS.get(name)
-        if builtin is not None:
-            return builtin(rest, stdin)
+        try:
+            tool = FILE_TOOLS.get(name)
+            if tool is not None:
+                return tool(self, rest, stdin)
+            builtin = BUILTINS.get(name)
+            if builtin is not None:
+                return builtin(rest, stdin)
+        except (ValueError, IndexError, StopIteration):
+            # Arguments the real tool would reject (`find -maxdepth` without a number, ...).
+            return "", f"{name}: invalid arguments\n", 1
         return self.runner(args, stdin)
 
     # ---- expansion ---------------------------------------------------------------------------

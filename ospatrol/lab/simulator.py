@@ -6,7 +6,10 @@ ScreenOS (`juniper_screenos`), Check Point Gaia (`checkpoint_gaia`) and VMware E
 interactive shells with a PTY (prompts, echo, enable, paging until `terminal pager 0` /
 `set cli screen-length 0` / `set console page 0` / `set clienv rows 0`, config mode) and exec
 requests (how ESXi is driven: `esxcli ...`, `vim-cmd ...`, `cat FILE`; unknown commands print
-to stderr and exit 127). Outputs come from the profiles in `ospatrol/lab/devices/`.
+to stderr and exit 127). Outputs come from the profiles in `ospatrol/lab/devices/`. The ESXi
+host has a small busybox-like sh (`sim_shell`, `sim_tools`: `sh -c`, lists, pipes, `for`,
+`$(...)`, `find`/`stat -c`/`sha256sum`/`getent` over a read-only file tree), so OSPatrol's
+command batches and file-integrity scans run against it unchanged.
 
 Command line (used by `ospatrol lab up`)::
 
@@ -32,8 +35,9 @@ profile with the host name filled in, kept if it exists). It is re-read on every
 or an operator can edit it to provoke a diff; config-mode changes (ASA `configure terminal`,
 Junos `configure`/`set`/`commit`, ScreenOS `set`/`unset`, Gaia `set`/`add`/`delete`) write it.
 For ESXi the file is `/etc/vmware/esx.conf` (`/adv/...` lines feed `esxcli system settings
-advanced list -o ...`). Volatile lines (clocks, uptimes, counters, ASA `Cryptochecksum`, Junos
-`## Last changed`, Gaia `Exported by ... on`) change on every call.
+advanced list -o ...`; its size, mtime and hash show in file-integrity scans). Volatile lines
+(clocks, uptimes, counters, ASA `Cryptochecksum`, Junos `## Last changed`, Gaia `Exported by
+... on`) change on every call.
 
 In-process API (tests, benchmarks)::
 
@@ -41,6 +45,10 @@ In-process API (tests, benchmarks)::
     hosts = await sim.start([SimHost("sim-asa-01", "cisco_asa", port=0, ...)])  # ports resolved
     ...
     await sim.stop()
+
+and `SimulatorProcess(directory, ["--count", "1000", "--platform", "esxi"])` with `.start()`
+(returns the `simulator.json` document), `.host(platform)`, `.known_hosts`, `.stop()` runs the
+command line as a child process (the `lab_simulator` pytest fixture uses it).
 """
 
 from __future__ import annotations
