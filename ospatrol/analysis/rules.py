@@ -48,13 +48,14 @@ CONTEXT_SAME = {
     "same_srcip": "srcip",
 }
 CONTEXT_DIFFERENT = {"different_url": "url", "different_srcip": "srcip"}
-_CONTEXT_IGNORED = {
-    "not_same_source_ip",
-    "not_same_user",
-    "not_same_agent",
-    "not_same_id",
-    "different_srcgeoip",
+# not_same_* clear a same_* given earlier (rules.c masks the bit out); agent is not tracked.
+CONTEXT_NOT_SAME = {
+    "not_same_source_ip": "srcip",
+    "not_same_user": "dstuser",
+    "not_same_id": "id",
+    "not_same_agent": "",
 }
+_CONTEXT_IGNORED = {"different_srcgeoip", *CONTEXT_NOT_SAME}
 
 FTS_NAMES = (
     ("user", "dstuser"),
@@ -498,6 +499,9 @@ class _RuleReader:
                 same.append(CONTEXT_SAME[tag])
             elif tag in CONTEXT_DIFFERENT:
                 different.append(CONTEXT_DIFFERENT[tag])
+            elif tag in CONTEXT_NOT_SAME:
+                attr = CONTEXT_NOT_SAME[tag]
+                same = [a for a in same if a != attr]
             elif tag in _CONTEXT_IGNORED:
                 continue
             elif tag == "check_diff":
