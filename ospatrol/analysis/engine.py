@@ -116,6 +116,30 @@ def _compiled_rule(name: str, ev: EventInfo) -> bool:
     return False
 
 
+def parse_envelope(message: str, *, when: float | None = None, source: str = "agent") -> Event:
+    """An analysisd queue message `<queue>:<location>:<log>` as an Event.
+
+    `<queue>` is one character (`1` for syslog-style logs); `<location>` is a path, `syslog:ADDR`
+    or, from an agent, `(name) address->path` (which may itself contain colons: the location
+    then ends at the first colon after `->`). Raises InputError when the envelope is malformed.
+    """
+    from ospatrol.errors import InputError
+
+    if len(message) < 3 or message[1] != ":":
+        raise InputError(f"not a queue message (want '<q>:<location>:<log>'): {message[:60]!r}")
+    rest = message[2:]
+    start = rest.find("->") + 2 if rest.startswith("(") and "->" in rest else 0
+    colon = rest.find(":", start)
+    if colon < 0:
+        raise InputError(f"queue message without a location: {message[:60]!r}")
+    return Event(
+        text=rest[colon + 1 :],
+        location=rest[:colon],
+        time=_time.time() if when is None else when,
+        source=source,
+    )
+
+
 class Engine:
     """Decodes and matches events against one immutable `Ruleset`, keeping correlation state."""
 

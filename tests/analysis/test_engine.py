@@ -141,3 +141,32 @@ def test_catastrophic_backtracking_rule_does_not_stall(tmp_path: Path):
     result = engine.process_line("Oct 10 10:00:00 host app: " + "a" * 40 + "!")
     assert time.monotonic() - started < 5
     assert result.rule.id == 101
+
+
+def test_queue_envelopes(ruleset43):
+    from ospatrol.analysis.engine import parse_envelope
+
+    plain = parse_envelope(
+        "1:/var/log/auth.log:Oct 10 10:00:00 web1 sshd[1]: Invalid user x from 1.2.3.4"
+    )
+    assert plain.location == "/var/log/auth.log"
+    assert plain.text.startswith("Oct 10 10:00:00 web1 sshd")
+    agent = parse_envelope("1:(web1) 10.0.0.5->C:\\logs\\app.log:something happened")
+    assert agent.location == "(web1) 10.0.0.5->C"
+    agent = parse_envelope(
+        "1:(web1) 10.0.0.5->/var/log/secure:su[1]: Authentication failed for root"
+    )
+    assert agent.location == "(web1) 10.0.0.5->/var/log/secure"
+    result = Engine(ruleset43).process(agent)
+    assert result.hostname == "web1"
+    assert result.rule.id == 2501
+
+
+def test_bad_envelope_is_an_input_error():
+    import pytest
+
+    from ospatrol.analysis.engine import parse_envelope
+    from ospatrol.errors import InputError
+
+    with pytest.raises(InputError):
+        parse_envelope("no envelope here")
