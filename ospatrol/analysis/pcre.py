@@ -253,6 +253,7 @@ class RegexPattern:
         "_limit",
         "_literals",
         "_timeout",
+        "_translated",
         "negate",
         "required_literals",
         "source",
@@ -272,17 +273,33 @@ class RegexPattern:
         self.negate = negate
         self.timeouts = 0
         self._timeout = timeout
-        flags = regex.IGNORECASE | (regex.ASCII if ascii_only else 0)
-        try:
-            self._guarded = regex.compile(translated, flags | regex.VERSION0)
-        except (regex.error, RecursionError, OverflowError, ValueError) as exc:
-            raise PatternError(f"invalid pattern {source!r}: {exc}") from None
-        re_flags = re.IGNORECASE | (re.ASCII if ascii_only else 0)
+        self._translated = translated
         self._ascii_only = ascii_only
+        re_flags = re.IGNORECASE | (re.ASCII if ascii_only else 0)
         self._fast, self._limit, literals, anchored = _analyse(translated, re_flags, ascii_only)
         self.required_literals = literals
         # An anchored regex fails at its first characters, faster than any substring test.
         self._literals = None if anchored else literals
+        # Where `re` accepted the pattern, `regex` is only needed for long texts: compile it on
+        # first use, which keeps loading a rule set quick. Otherwise it validates the pattern now.
+        self._guarded: regex.Pattern[str] | None = None
+        if self._fast is None:
+            self._limit = -1
+            self._guarded = self._compile_guarded()
+
+    def _compile_guarded(self) -> regex.Pattern[str]:
+        flags = regex.IGNORECASE | regex.VERSION0 | (regex.ASCII if self._ascii_only else 0)
+        try:
+            return regex.compile(self._translated, flags)
+        except (regex.error, RecursionError, OverflowError, ValueError) as exc:
+            raise PatternError(f"invalid pattern {self.source!r}: {exc}") from None
+
+    @property
+    def guarded(self) -> regex.Pattern[str]:
+        """The `regex` program (compiled on first use when the fast path exists)."""
+        if self._guarded is None:
+            self._guarded = self._compile_guarded()
+        return self._guarded
 
     @property
     def guarded_only(self) -> bool:
@@ -305,8 +322,15 @@ class RegexPattern:
                 return None
         if len(text) <= self._limit:
             return self._fast.search(text)  # type: ignore[union-attr]
+        guarded = self._guarded
+        if guarded is None:
+            try:
+                guarded = self.guarded
+            except PatternError:  # `re` takes it, `regex` does not: `re` it is, for any length
+                self._limit = MAX_INPUT
+                return self._fast.search(text)  # type: ignore[union-attr]
         try:
-            return self._guarded.search(text, timeout=self._timeout)
+            return guarded.search(text, timeout=self._timeout)
         except TimeoutError:
             self.timeouts += 1
             return None
