@@ -3,9 +3,10 @@ r"""The common face of OSSEC's three pattern dialects: one protocol, one factory
 Decoders and rules hold compiled patterns and never care which dialect they came from:
 
 ```python
+log = "Failed password for root from 1.2.3.4 port 22"
 pattern = compile_pattern("osregex", r"^Failed \S+ for (\S+) from (\S+)")
 pattern.test(log)                    # bool; `negate` is NOT applied
-found = pattern.search(log)          # Captured(groups=("root", "1.2.3.4"), end=42) or None
+found = pattern.search(log)          # Captured(groups=("root", "1.2.3.4"), end=37) or None
 if found is not None:
     rest = log[found.end :]          # decoders continue after a prematch from here
 ```
@@ -30,6 +31,7 @@ Captures follow OSSEC's PCRE2 path: groups that did not take part in the match a
 Speed: literal patterns never reach a regex engine; a regex pattern first checks that a literal
 every match must contain is in the lowercased text (passing ``lowered`` saves that lowercasing);
 regexes that cannot backtrack badly run on ``re``, the rest on ``regex`` with a time budget.
+``pattern.required_literals`` exposes those literals so the engine can skip whole rule subtrees.
 
 Bounded cost: texts are cut to OS_MAXSTR (65,536) characters; regex patterns that could backtrack
 badly (nested or many unbounded repeats), and any regex on a long text, run under a time budget.
