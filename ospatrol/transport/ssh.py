@@ -55,6 +55,19 @@ ALGORITHM_VARS = {
 }
 
 
+# First contact (tofu): ask for the strongest key type first, so the key pinned is ed25519 or
+# ECDSA where the host has one (asyncssh's default order starts with RSA).
+FIRST_CONTACT_HOST_KEY_ALGS = (
+    "ssh-ed25519",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "rsa-sha2-512",
+    "rsa-sha2-256",
+    "ssh-rsa",
+)
+
+
 class _Client(asyncssh.SSHClient):
     """Remembers the host key presented when it was not among the pinned ones."""
 
@@ -121,6 +134,8 @@ class SshTransport:
             "ignore_encrypted": True,
             **_algorithms(self.host),
         }
+        if not known[0] and "server_host_key_algs" not in options:
+            options["server_host_key_algs"] = list(FIRST_CONTACT_HOST_KEY_ALGS)
         if creds.user:
             options["username"] = creds.user
         if creds.password is not None:
@@ -183,8 +198,10 @@ class SshTransport:
             raise Unreachable(f"{exc.strerror or exc} ({self.where})") from exc
         except asyncssh.KeyExchangeFailed as exc:
             raise TransportError(f"key exchange failed with {self.where}: {exc.reason}") from exc
-        except (asyncssh.ConnectionLost, asyncssh.DisconnectError) as exc:
+        except asyncssh.ConnectionLost as exc:
             raise Unreachable(f"connection closed during login ({self.where})") from exc
+        except asyncssh.DisconnectError as exc:
+            raise TransportError(f"{self.where} disconnected during login: {exc.reason}") from exc
         except asyncssh.Error as exc:
             raise TransportError(f"ssh error with {self.where}: {exc}") from exc
 

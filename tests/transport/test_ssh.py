@@ -121,7 +121,7 @@ def test_tofu_pins_first_key_then_accepts_it(
 
     assert asyncio.run(once()) == "ok\n"
     pinned = st.known_hosts.read_text()
-    assert pinned.startswith(f"[127.0.0.1]:{lab_sshd.port} ")
+    assert pinned.startswith(f"[127.0.0.1]:{lab_sshd.port} ssh-ed25519 ")
     assert asyncio.run(once()) == "ok\n"
     assert st.known_hosts.read_text() == pinned  # pinned once, not on every connection
 
@@ -188,6 +188,7 @@ def test_per_host_algorithm_overrides_reach_the_handshake(
             return (await t.run("echo ok")).stdout
 
     assert asyncio.run(once(ospatrol_ssh_kex_algs="curve25519-sha256")) == "ok\n"
-    # A kex sshd does not offer (group1 is disabled in OpenSSH): negotiation fails, nothing else.
-    with pytest.raises(TransportError, match=r"key exchange failed|no matching"):
+    # A kex sshd does not offer (group1 is disabled in OpenSSH): negotiation fails. sshd may hang
+    # up before asyncssh reports the mismatch, so only the type is certain.
+    with pytest.raises(TransportError):
         asyncio.run(once(ospatrol_ssh_kex_algs=["diffie-hellman-group1-sha1"]))
