@@ -53,6 +53,15 @@ def _cpu_self() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM). Not ru_maxrss: Linux carries that over exec from the
+    forking parent, so a small worker would report its parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def worker(spec: dict) -> dict:
     """Run one ospatrol audit as `spec` says; return wall, CPU and peak RSS of this process."""
     from ospatrol.audit import AuditOptions, audit
@@ -102,7 +111,7 @@ def worker(spec: dict) -> dict:
     return {
         "wall": wall,
         "cpu": cpu,
-        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_mb": peak_rss_mb(),
         "statuses": statuses,
         "errors": errors,
         "findings": sum(len(h.findings) for h in record.hosts),
