@@ -51,10 +51,9 @@ class HostState:
 class CommandError(Exception):
     """A command the device rejects; `word` is the index of the word the caret points at."""
 
-    def __init__(self, word: int = 0, kind: str = "invalid") -> None:
-        super().__init__(kind)
+    def __init__(self, word: int = 0) -> None:
+        super().__init__(f"invalid input at word {word}")
         self.word = word
-        self.kind = kind
 
 
 class Session:
@@ -148,9 +147,10 @@ class Session:
         return question
 
     # ---- output and paging -----------------------------------------------------------------
-    def respond(self, output: str, nomore: bool = False) -> str:
-        """Output of a command followed by the prompt, paged when paging is on."""
-        nomore, self._nomore = nomore or self._nomore, False
+    def respond(self, output: str) -> str:
+        """Output of a command followed by the prompt, paged when paging is on (and the command
+        had no `| no-more`)."""
+        nomore, self._nomore = self._nomore, False
         body = output + "\n" + self.gap if output else ""
         body += self.before_prompt()
         lines = body.split("\n")[:-1] if body else []
@@ -179,11 +179,17 @@ class Session:
         return text + (self.profile.more if self._pending else self.prompt())
 
     def error(self, line: str, err: CommandError) -> str:
+        """The profile's error text for a rejected `line`."""
+        return self.render(self.profile.error, **self.error_fields(line, err))
+
+    def error_fields(self, line: str, err: CommandError) -> dict[str, str]:
+        """`caret`: blanks up to the bad word as typed after the prompt; `word`; `line`."""
         words = list(re.finditer(r"\S+", line))
-        column = words[min(err.word, len(words) - 1)].start() if words else 0
-        caret = " " * (len(self.prompt()) + column)
-        bad = words[min(err.word, len(words) - 1)].group(0) if words else ""
-        return self.render(self.profile.error, caret=caret, word=bad, line=line.strip())
+        if not words:
+            return {"caret": " " * len(self.prompt()), "word": "", "line": ""}
+        bad = words[min(err.word, len(words) - 1)]
+        caret = " " * (len(self.prompt()) + bad.start())
+        return {"caret": caret, "word": bad.group(0), "line": line.strip()}
 
     # ---- commands --------------------------------------------------------------------------
     def execute(self, line: str) -> str:

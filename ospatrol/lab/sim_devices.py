@@ -210,7 +210,7 @@ class JunosSession(Session):
 
     def error(self, line: str, err: CommandError) -> str:
         text = "unknown command." if err.word == 0 else "syntax error, expecting <command>."
-        return self.render(self.profile.error, **_caret(self, line, err), reason=text)
+        return self.render(self.profile.error, **self.error_fields(line, err), reason=text)
 
     def apply_filter(self, output: str, spec: str) -> tuple[str, bool]:
         args = words_match(spec.split(), "display")
@@ -309,14 +309,6 @@ class JunosSession(Session):
             "Exit with uncommitted changes? [yes,no] (yes) ",
             answer,
         )
-
-
-def _caret(session: Session, line: str, err: CommandError) -> dict[str, str]:
-    words = list(re.finditer(r"\S+", line))
-    if not words:
-        return {"caret": " " * len(session.prompt()), "word": ""}
-    word = words[min(err.word, len(words) - 1)]
-    return {"caret": " " * (len(session.prompt()) + word.start()), "word": word.group(0)}
 
 
 # ---- Juniper ScreenOS (NetScreen) --------------------------------------------------------------
