@@ -9,6 +9,7 @@ for how the tree is built.
 
 from __future__ import annotations
 
+import re
 import time as _time
 from collections import Counter
 from collections.abc import Iterable
@@ -17,7 +18,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from ospatrol.analysis.correlation import EVENT_MEMORY, Correlation, is_correlating
-from ospatrol.analysis.decoders import decode, literal_gate
+from ospatrol.analysis.decoders import Decoder, decode, literal_gate
 from ospatrol.analysis.eventinfo import EventInfo
 from ospatrol.analysis.fields import ALERT_NAMES, STANDARD_ATTRS
 from ospatrol.analysis.predecode import predecode
@@ -116,6 +117,33 @@ def _compiled_rule(name: str, ev: EventInfo) -> bool:
     return False
 
 
+# analysisd decodes integrity events itself (DecodeSyscheck) into decoders of these names; we do
+# the same for file-integrity events (docs/events.md): location ending in ":fim" or "->syscheck".
+_SYSCHECK_DECODERS = {
+    name: Decoder(own_name=name, name=name, path="<built-in>", line=0, category="ossec")
+    for name in ("syscheck_integrity_changed", "syscheck_new_entry", "syscheck_deleted")
+}
+_SYSCHECK_TEXTS = (
+    (re.compile(r"^Integrity checksum changed for: '([^']*)'"), "syscheck_integrity_changed"),
+    (re.compile(r"^New file '([^']*)' added"), "syscheck_new_entry"),
+    (re.compile(r"^File '([^']*)' was deleted"), "syscheck_deleted"),
+)
+
+
+def _decode_syscheck(ev: EventInfo) -> bool:
+    """Classify a file-integrity event with the built-in syscheck decoders; True if it was one."""
+    if not ev.location.endswith((":fim", "->syscheck")):
+        return False
+    for pattern, name in _SYSCHECK_TEXTS:
+        found = pattern.match(ev.log)
+        if found:
+            ev.decoder = ev.decoder_top = _SYSCHECK_DECODERS[name]
+            ev.dynamic["filename"] = found.group(1)
+            ev.decoder_trace.append(("filename", found.group(1)))
+            return True
+    return False
+
+
 def parse_envelope(message: str, *, when: float | None = None, source: str = "agent") -> Event:
     """An analysisd queue message `<queue>:<location>:<log>` as an Event.
 
@@ -196,7 +224,10 @@ class Engine:
             timestamp=pre.timestamp or "",
         )
         self.counters["events"] += 1
-        decoders_ran = decode(self.ruleset.decoders, ev, self._programs)
+        if _decode_syscheck(ev):
+            decoders_ran = True
+        else:
+            decoders_ran = decode(self.ruleset.decoders, ev, self._programs)
         shown = ev.decoder_top.name if ev.decoder_top is not None else None
         accumulated = False
         if ev.decoder is not None and ev.decoder.accumulate:

@@ -170,3 +170,25 @@ def test_bad_envelope_is_an_input_error():
 
     with pytest.raises(InputError):
         parse_envelope("no envelope here")
+
+
+def test_builtin_syscheck_decoders_on_fim_locations(ruleset43):
+    engine = Engine(ruleset43)
+    changed = Event(
+        text="Integrity checksum changed for: '/etc/hosts'\nSize changed from '1' to '2'",
+        location="agentless:web1:fim",
+        host="web1",
+        time=1_700_000_000.0,
+    )
+    result = engine.process(changed)
+    assert result.decoder == "syscheck_integrity_changed"
+    assert result.fields["filename"] == "/etc/hosts"
+    assert result.rule is not None and result.rule.id == 550
+    deleted = Event(
+        text="File '/etc/x' was deleted. Unable to retrieve checksum.",
+        location="(web1) 10.0.0.5->syscheck",
+        time=1_700_000_001.0,
+    )
+    assert engine.process(deleted).decoder == "syscheck_deleted"
+    elsewhere = Event(text=changed.text, location="/var/log/messages", time=1_700_000_002.0)
+    assert engine.process(elsewhere).decoder is None
