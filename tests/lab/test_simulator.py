@@ -293,7 +293,9 @@ def test_paging_until_disabled(lab_simulator) -> None:
     assert "Cryptochecksum" not in seen
 
 
-def test_robust_against_garbage_huge_lines_and_hangups(tmp_path: Path) -> None:
+def test_robust_against_garbage_huge_lines_and_hangups(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     async def scenario() -> str:
         sim = DeviceSimulator(tmp_path)
         (host,) = await sim.start([SimHost("sim-asa-01", "cisco_asa")])
@@ -341,6 +343,7 @@ def test_robust_against_garbage_huge_lines_and_hangups(tmp_path: Path) -> None:
 
     seen = asyncio.run(scenario())
     assert "Cisco Adaptive Security Appliance Software Version" in seen
+    assert not [r for r in caplog.records if r.name == "ospatrol.lab.simulator"]
 
 
 def test_two_hundred_hosts_from_one_process(tmp_path: Path) -> None:
@@ -378,6 +381,28 @@ def test_two_hundred_hosts_from_one_process(tmp_path: Path) -> None:
     assert len(lines) == 200 and all(
         re.match(r"\[127\.0\.0\.1\]:\d+ ssh-ed25519 ", x) for x in lines
     )
+
+
+def test_a_thousand_hosts_listen(tmp_path: Path) -> None:
+    async def scenario() -> tuple[float, list]:
+        sim = DeviceSimulator(tmp_path)
+        began = time.monotonic()
+        started = await sim.start(make_hosts(count=1000, platform="esxi"))
+        took = time.monotonic() - began
+        try:
+            info = sim.describe()["hosts"]
+            sample = [info[0], info[499], info[-1]]
+            runs = await asyncio.gather(
+                *(exec_commands(h, sim.known_hosts, "hostname") for h in sample)
+            )
+            assert len(started) == 1000
+            return took, [r[0].stdout for r in runs]
+        finally:
+            await sim.stop()
+
+    took, names = asyncio.run(scenario())
+    assert names == ["sim-esxi-0001\n", "sim-esxi-0500\n", "sim-esxi-1000\n"]
+    assert took < 20, f"1,000 hosts took {took:.1f}s to listen"
 
 
 def _find_prompt(host: dict) -> str:
@@ -455,6 +480,10 @@ def test_junos_session_paging_prompts_and_uncommitted_exit(tmp_path: Path) -> No
         "set cli screen-length 0\r\nScreen length set to 0\r\n\r\nadmin@dev-1> "
     )
     assert "---(more)---" not in type_lines(session, "show configuration")
+    type_lines(session, "set cli screen-length 10")
+    assert "---(more)---" in type_lines(session, "show configuration system")
+    session.feed("q")
+    assert "---(more)---" not in type_lines(session, "show configuration system | no-more")
     entered = type_lines(session, "configure", "set snmp location Basement")
     assert entered.endswith("\r\n[edit]\r\nadmin@dev-1# ")
     asked = type_lines(session, "exit")
