@@ -1,0 +1,39 @@
+"""The shipped `checks/*.yml` command profiles: they load, and an unchanged host diffs empty."""
+
+from __future__ import annotations
+
+from ospatrol.collect.commands import load_command_profiles
+from tests.audit.conftest import host, run_cli, write_inventory
+
+
+def test_shipped_profiles_load_for_every_unix_platform():
+    profiles = load_command_profiles()
+    for platform in ("linux", "bsd", "esxi", "freebsd", "vmware_esxi"):
+        assert len(profiles[platform]) >= 5, platform
+    commands = [spec.command for spec in profiles["linux"]]
+    assert any(c.startswith("ss -tlnH") for c in commands)
+    assert "getent passwd" in commands
+
+
+def test_esxi_profile_runs_in_one_batch_and_an_unchanged_host_diffs_empty(lab_simulator, tmp_path):
+    esxi = lab_simulator.host("esxi")
+    inv = write_inventory(
+        tmp_path / "inv.yml",
+        {
+            "esx1": {
+                "ansible_host": esxi["address"],
+                "ansible_port": esxi["port"],
+                "ansible_user": esxi["user"],
+                "ansible_password": esxi["password"],
+                "ospatrol_platform": "esxi",
+            }
+        },
+    )
+    state = tmp_path / "state"
+    args = ("audit", "-i", str(inv), "--only", "commands", "--format", "json")
+    for _ in range(2):
+        result = run_cli(state, *args)
+        assert result.returncode == 0, result.stdout + result.stderr
+        esx1 = host(result.json(), "esx1")
+        assert esx1["status"] == "ok" and esx1["findings"] == []
+    assert esxi["password"] not in (state / "ospatrol.db").read_bytes().decode("latin-1")
