@@ -6,6 +6,7 @@ Both are `AuditObserver`s writing to stderr (never stdout, which carries the rep
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import TextIO
 
@@ -17,6 +18,11 @@ from ospatrol.audit.run import AuditObserver
 from ospatrol.model import Host
 
 STATUS_STYLES = {"ok": "green", "incomplete": "yellow", "unreachable": "red", "error": "magenta"}
+
+
+def _now() -> str:
+    """UTC timestamp for the first and last plain line, so cron logs show when runs happened."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _summary(report: HostReport) -> str:
@@ -39,7 +45,7 @@ class PlainProgress(AuditObserver):
     def run_started(self, hosts: Sequence[Host], collectors: Sequence[str]) -> None:
         self.total = len(hosts)
         names = ", ".join(collectors)
-        print(f"auditing {self.total} host(s) with {names}", file=self.stream, flush=True)
+        print(f"{_now()} auditing {self.total} host(s) with {names}", file=self.stream, flush=True)
 
     def host_finished(self, report: HostReport) -> None:
         self.done += 1
@@ -49,7 +55,8 @@ class PlainProgress(AuditObserver):
         failed = len(record.failed_hosts)
         findings = sum(len(h.findings) for h in record.hosts)
         print(
-            f"done: {len(record.hosts)} host(s), {failed} not fully audited, {findings} finding(s)",
+            f"{_now()} done: {len(record.hosts)} host(s), {failed} not fully audited, "
+            f"{findings} finding(s)",
             file=self.stream,
             flush=True,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 from ospatrol.audit.records import HostReport, RunRecord
 from ospatrol.model import Host
@@ -33,10 +34,10 @@ def test_plain_lines_when_not_a_terminal():
     assert isinstance(observer, PlainProgress)
     _drive(observer)
     lines = stream.getvalue().splitlines()
-    assert lines[0] == "auditing 2 host(s) with fim, commands"
+    assert re.fullmatch(r"\S+Z auditing 2 host\(s\) with fim, commands", lines[0])
     assert lines[1] == "[1/2] web1: ok"
     assert lines[2].startswith("[2/2] db1: unreachable") and "connection refused" in lines[2]
-    assert lines[3].startswith("done: 2 host(s), 1 not fully audited")
+    assert lines[3].split(" ", 1)[1].startswith("done: 2 host(s), 1 not fully audited")
 
 
 def test_rich_bar_on_a_terminal_prints_failed_hosts():
