@@ -71,6 +71,7 @@ from pathlib import Path
 
 import asyncssh
 
+from ospatrol.errors import InputError, OSPatrolError
 from ospatrol.lab.sim_cli import HostState, crlf
 from ospatrol.lab.sim_devices import make_session
 from ospatrol.lab.sim_profile import PLATFORMS, HostVars, load_profile, render
@@ -151,6 +152,9 @@ class DeviceSimulator:
 
     async def start(self, hosts: list[SimHost]) -> list[SimHost]:
         """Listen for every host; return them with their real ports (also in `self.hosts`)."""
+        names = [h.name for h in hosts]
+        if len(set(names)) != len(names):
+            raise InputError("simulated host names must be unique (each has its own config file)")
         self.directory.mkdir(parents=True, exist_ok=True)
         _raise_fd_limit(len(hosts) * 3 + 256)
         key = self._host_key()
@@ -385,7 +389,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("asyncssh").setLevel(logging.ERROR)
-    asyncio.run(_run(args))
+    try:
+        asyncio.run(_run(args))
+    except (OSError, OSPatrolError) as err:
+        print(f"simulator: {err}", file=sys.stderr)
+        return 1
     return 0
 
 
