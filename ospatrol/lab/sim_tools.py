@@ -178,6 +178,7 @@ BUILTINS: dict[str, Callable[[list[str], str], Result]] = {
 
 # ---- tools over the file tree ----------------------------------------------------------------
 def _cat(shell: Shell, args: list[str], stdin: str) -> Result:
+    args = [a for a in args if a != "--"]
     if not args:
         return stdin, "", 0
     out, err = [], []

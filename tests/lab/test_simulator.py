@@ -533,6 +533,7 @@ def test_esxi_interactive_shell(tmp_path: Path) -> None:
     assert session.start().endswith("[admin@esx-1:~] ")
     out = type_lines(session, "esxcli system version get | grep Version", "whoami")
     assert "   Version: 7.0.3\r\n" in out and "sh: whoami: not found\r\n" in out
+    assert session.run_exec("cat -- /etc/issue")[0].startswith("Authorised access only.")
     assert session.run_exec("cat /etc/issue /nope")[1:] == (
         "cat: can't open '/nope': No such file or directory\n",
         1,
