@@ -7,6 +7,7 @@ a child process (one host per platform); the scale and robustness tests start th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -15,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -57,19 +59,16 @@ async def exec_commands(host: dict, known_hosts: Path, *commands: str) -> list:
         return [await conn.run(c) for c in commands]
 
 
-class edited:
+@contextlib.contextmanager
+def edited(host: dict, text: str) -> Iterator[None]:
     """Append `text` to a host's running-config file for the duration of a `with` block."""
-
-    def __init__(self, host: dict, text: str) -> None:
-        self.path = Path(host["config_file"])
-        self.text = text
-
-    def __enter__(self) -> None:
-        self.original = self.path.read_text()
-        self.path.write_text(self.original + self.text)
-
-    def __exit__(self, *exc: object) -> None:
-        self.path.write_text(self.original)
+    path = Path(host["config_file"])
+    original = path.read_text()
+    path.write_text(original + text)
+    try:
+        yield
+    finally:
+        path.write_text(original)
 
 
 def test_asa_enable_running_config_edit_and_volatile_lines(lab_simulator) -> None:
