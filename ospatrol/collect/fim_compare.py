@@ -37,7 +37,8 @@ def needs_hash(old: FileEntry | None, new: FileEntry) -> bool:
 
 
 def _ctime(seconds: float) -> str:
-    return time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime(seconds))
+    """C's ctime() layout (`Mon Mar  3 09:00:00 2025`, day padded with a space), in UTC."""
+    return time.asctime(time.gmtime(seconds))
 
 
 def change_lines(old: FileEntry, new: FileEntry, profile: FimProfile) -> list[str]:

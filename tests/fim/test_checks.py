@@ -109,3 +109,18 @@ def test_directories_report_attributes_only():
         "Integrity checksum changed for: '/etc/d'\n"
         "Permissions changed from 'rwxr-xr-x' to 'rwx------'"
     )
+
+
+def test_watched_mtime_uses_ctime_layout():
+    from dataclasses import replace
+
+    profile = replace(load_profiles()["linux"].fim, attributes=("mtime",))
+    old = FileEntry("/var/www/index.html", "f", 5, 0o644, 0, 0, mtime=1741014000.5)
+    new = replace(old, mtime=1741017600.25)
+    (finding,) = compare("h", {old.path: old}, {new.path: new}, profile)
+    assert finding.event_text == (
+        "Integrity checksum changed for: '/var/www/index.html'\n"
+        "Old modification time was: 'Mon Mar  3 15:00:00 2025', "
+        "now it is 'Mon Mar  3 16:00:00 2025'"
+    )
+    assert finding.kind == "changed"
