@@ -14,8 +14,16 @@ import click
 from ospatrol.cli import Context, pass_context
 from ospatrol.report import FORMATS
 
+EPILOG = """\b
+Exit status:
+  0  every host audited, nothing at or above the alert level
+  1  every host audited, findings at or above the alert level
+  2  some host not fully audited (unreachable, incomplete, error); wins over 1
+  3  usage, config or inventory error, or another audit holds the lock
+"""
 
-@click.command()
+
+@click.command(epilog=EPILOG)
 @click.option(
     "-i",
     "--inventory",
