@@ -119,6 +119,7 @@ class _Scanner:
         self.transport = transport
         self.profile = profile
         self.commands = 0
+        self.fetched = 0
 
     async def run(self, command: str) -> bytes:
         self.commands += 1
@@ -162,6 +163,7 @@ class _Scanner:
     async def content(self, path: str) -> bytes | None:
         """The file's first `max_content + 1` bytes, or None if unreadable."""
         self.commands += 1
+        self.fetched += 1
         result = await self.transport.run(content_command(path, self.profile.max_content))
         return None if result.exit_status != 0 or result.truncated else result.stdout_bytes
 
@@ -182,11 +184,6 @@ class FimCollector:
         """The host's FIM settings (platform profile + host vars); None if none apply."""
         profile = profile_for(self.profiles, host.platform)
         if profile is None or profile.fim is None:
-            if "ospatrol_fim_paths" in host.vars:
-                raise InputError(
-                    f"host {host.name}: ospatrol_fim_paths set but platform "
-                    f"{host.platform!r} has no fim profile in checks/"
-                )
             return None
         return profile.fim.for_host(host)
 
@@ -199,8 +196,13 @@ class FimCollector:
         self, host: Host, transport: Transport, store: Store, *, dry_run: bool = False
     ) -> FimScan:
         """Scan, compare with the baseline, and (unless `dry_run`) store the new baseline."""
-        profile = self.profile_for(host)
+        try:
+            profile = self.profile_for(host)
+        except InputError as exc:
+            # A bad ospatrol_fim_* var fails this host's FIM, not the whole audit.
+            return FimScan(CollectorResult(COLLECTOR, "error", error=str(exc)), FimStats())
         if profile is None:
+            # No fim profile for this platform (network devices): nothing to do.
             return FimScan(CollectorResult(COLLECTOR, "ok"), FimStats())
         scanner = _Scanner(host, transport, profile)
         baseline = store.fim_baseline(host.name)
@@ -219,7 +221,7 @@ class FimCollector:
         moved = current != baseline or contents != old_contents
         if moved and not dry_run:
             store.replace_fim_baseline(host.name, current.values(), contents.values())
-        stats = FimStats(len(current), hashed, len(diffs), scanner.commands)
+        stats = FimStats(len(current), hashed, scanner.fetched, scanner.commands)
         log.info("fim %s: %s", host.name, stats)
         result = CollectorResult(
             COLLECTOR, "ok", tuple(findings), baseline_changed=moved and not dry_run

@@ -124,3 +124,45 @@ def test_watched_mtime_uses_ctime_layout():
         "now it is 'Mon Mar  3 16:00:00 2025'"
     )
     assert finding.kind == "changed"
+
+
+def test_collect_over_local_transport_and_hosts_it_does_not_apply_to(tmp_path: Path):
+    import asyncio
+
+    from ospatrol.collect.fim import FimCollector
+    from ospatrol.store import Store
+    from ospatrol.transport import TransportSettings, open_transport
+
+    (tmp_path / "tree").mkdir()
+    (tmp_path / "tree" / "f").write_text("1")
+    settings = TransportSettings(known_hosts=tmp_path / "known_hosts")
+    fim = FimCollector()
+    hosts = {
+        "local": Host(
+            "me",
+            "localhost",
+            connection="local",
+            vars={"ospatrol_fim_paths": [str(tmp_path / "tree")]},
+        ),
+        "switch": Host(
+            "sw1",
+            "localhost",
+            connection="local",
+            platform="ios",
+            vars={"ospatrol_fim_paths": ["/etc"]},
+        ),
+        "bad": Host("bad", "localhost", connection="local", vars={"ospatrol_fim_paths": 7}),
+    }
+
+    async def collect(host: Host, store: Store):
+        async with open_transport(host, settings) as transport:
+            return await fim.collect(host, transport, store)
+
+    with Store.open(tmp_path / "state") as store:
+        results = {k: asyncio.run(collect(h, store)) for k, h in hosts.items()}
+        (tmp_path / "tree" / "f").write_text("22")
+        again = asyncio.run(collect(hosts["local"], store))
+    assert results["local"].status == "ok" and results["local"].baseline_changed
+    assert [f.kind for f in again.findings] == ["changed"]
+    assert (results["switch"].status, results["switch"].findings) == ("ok", ())
+    assert results["bad"].status == "error" and "host bad" in results["bad"].error
