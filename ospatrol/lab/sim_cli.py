@@ -263,8 +263,9 @@ class Session:
         try:
             output = self.execute(command.strip())
         except CommandError as err:
-            return crlf(self.error(command, err) + "\n"), "", 1
-        return crlf(output + "\n" if output else ""), "", 0
+            return self.error(command, err) + "\n", "", 1
+        # Plain newlines: the server turns them into CRLF when the client asked for a PTY.
+        return (output + "\n" if output else ""), "", 0
 
     def set_paging(self, length: int) -> None:
         self.paging = length > 0

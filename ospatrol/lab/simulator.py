@@ -327,9 +327,10 @@ class SimulatorProcess:
         return proc.wait()
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def _write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
+    os.chmod(tmp, mode)
     os.replace(tmp, path)
 
 
@@ -375,7 +376,8 @@ async def _run(args: argparse.Namespace) -> None:
         loop.add_signal_handler(signum, stopping.set)
     await simulator.start(hosts)
     state_file = args.dir / "simulator.json"
-    _write_atomic(state_file, json.dumps(simulator.describe(), indent=1) + "\n")
+    # It holds the lab's passwords: readable by its owner only.
+    _write_atomic(state_file, json.dumps(simulator.describe(), indent=1) + "\n", 0o600)
     print(f"simulator: {len(hosts)} hosts listening; see {state_file}", file=sys.stderr)
     try:
         await stopping.wait()

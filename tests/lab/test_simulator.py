@@ -240,6 +240,14 @@ def test_esxi_setting_follows_config_file(lab_simulator) -> None:
     assert "   Int Value: 600\n" in result.stdout
 
 
+def test_network_device_exec_requests(lab_simulator) -> None:
+    junos, asa = lab_simulator.host("juniper_junos"), lab_simulator.host("cisco_asa")
+    (version,) = asyncio.run(exec_commands(junos, lab_simulator.known_hosts, "show version"))
+    (config,) = asyncio.run(exec_commands(asa, lab_simulator.known_hosts, "show run | inc ^ssh"))
+    assert version.stdout.startswith(f"Hostname: {junos['name']}\n")
+    assert config.exit_status == 0 and config.stdout.count("ssh ") == 5
+
+
 def test_wrong_password_is_refused(lab_simulator) -> None:
     host = dict(lab_simulator.host("esxi"), password="wrong")
     with pytest.raises(asyncssh.PermissionDenied):
@@ -420,6 +428,7 @@ def test_command_line_writes_and_removes_ready_file(tmp_path: Path) -> None:
             assert proc.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
         info = json.loads(ready.read_text())
+        ready_mode = ready.stat().st_mode
     finally:
         proc.send_signal(signal.SIGTERM)
         status = proc.wait(timeout=10)
@@ -434,6 +443,7 @@ def test_command_line_writes_and_removes_ready_file(tmp_path: Path) -> None:
     assert Path(first["config_file"]).read_text().startswith('/adv/Misc/HostName = "sim-esxi-01"')
     assert len(Path(info["known_hosts"]).read_text().splitlines()) == 3
     assert os.stat(tmp_path / "ssh_host_ed25519_key").st_mode & 0o077 == 0
+    assert ready_mode & 0o077 == 0
 
 
 def test_junos_tree_round_trip() -> None:
