@@ -115,6 +115,8 @@ class Decoder:
     # Literal pre-checks derived from the compiled patterns (see `literal_gate`).
     pname_gate: tuple[str, ...] | None = None
     prematch_gate: tuple[str, ...] | None = None
+    prematch_prefix: tuple[str, ...] | None = None
+    regex_prefix: tuple[str, ...] | None = None
 
 
 @dataclass(slots=True)
@@ -264,6 +266,8 @@ def read_decoder(node: Node, errors: list[InputError]) -> Decoder | None:
     _validate(dec, texts, node, errors)
     dec.pname_gate = literal_gate(dec.program_name)
     dec.prematch_gate = literal_gate(dec.prematch)
+    dec.prematch_prefix = prefix_gate(dec.prematch)
+    dec.regex_prefix = prefix_gate(dec.regex)
     if len(errors) > before:
         return None
     return dec
@@ -392,10 +396,52 @@ def literal_gate(pattern: Pattern | None) -> tuple[str, ...] | None:
     literals = getattr(pattern, "required_literals", None)
     if literals:
         return tuple(literals)
+    # `a b|c d|^e`: alternatives of plain text (the compiled form may not report them).
+    alternatives = [a.removeprefix("^").removesuffix("$") for a in pattern.source.split("|")]
+    if all(a and _PLAIN.issuperset(a) for a in alternatives):
+        return tuple(a.lower() for a in alternatives)
     alternatives = getattr(pattern, "_alternatives", None)
     if alternatives:
         return tuple(alt[0] for alt in alternatives)
     return None
+
+
+# Characters that mean themselves in both regex dialects (outside classes).
+_PLAIN = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _:=/,'\"<>@#%&~`;!-"
+)
+_QUANTIFIERS = frozenset("?*+{")
+
+
+def prefix_gate(pattern: Pattern | None) -> tuple[str, ...] | None:
+    """Lowercase prefixes of which the searched text must start with one, when every top-level
+    alternative of the regex is anchored with `^` and begins with plain characters; else None.
+    """
+    if pattern is None or pattern.negate:
+        return None
+    source = pattern.source
+    if "|" in source and ("(" in source or "[" in source or "\\|" in source):
+        return None
+    prefixes = []
+    for alternative in source.split("|"):
+        if not alternative.startswith("^"):
+            return None
+        end = 1
+        while end < len(alternative) and alternative[end] in _PLAIN:
+            end += 1
+        if end < len(alternative) and alternative[end] in _QUANTIFIERS:
+            end -= 1
+        if end <= 1:
+            return None
+        prefixes.append(alternative[1:end].lower())
+    return tuple(prefixes)
+
+
+def _prefix_out(prefixes: tuple[str, ...] | None, lowered: str | None, start: int | None) -> bool:
+    """True when a prefix gate proves an anchored pattern cannot match at `start`."""
+    if prefixes is None or lowered is None or start is None:
+        return False
+    return not any(lowered.startswith(p, start) for p in prefixes)
 
 
 def _gated_out(gate: tuple[str, ...] | None, lowered: str | None) -> bool:
@@ -475,7 +521,9 @@ def decode(dset: DecoderSet, ev: EventInfo, cache: dict[str, tuple] | None = Non
         dec = node.decoder
         pmatch: int | None = 0 if pname is not None else None
         if dec.prematch is not None:
-            if _gated_out(dec.prematch_gate, lowered):
+            if _gated_out(dec.prematch_gate, lowered) or _prefix_out(
+                dec.prematch_prefix, lowered, 0
+            ):
                 continue
             hit = _search(dec.prematch, ev, 0)
             if hit is None:
@@ -502,7 +550,10 @@ def _run_children(node: DecoderNode, ev: EventInfo, pmatch: int | None) -> None:
             cand = kids[index]
             if cand.prematch is not None:
                 base = pmatch if cand.prematch_offset & AFTER_PARENT else 0
-                gated = _gated_out(cand.prematch_gate, ev.lower() if ev.ascii else None)
+                low = ev.lower() if ev.ascii else None
+                gated = _gated_out(cand.prematch_gate, low) or _prefix_out(
+                    cand.prematch_prefix, low, base
+                )
                 hit = None if gated else _search(cand.prematch, ev, base)
                 if hit is not None:
                     cmatch = hit[0]
@@ -538,7 +589,8 @@ def _run_children(node: DecoderNode, ev: EventInfo, pmatch: int | None) -> None:
             start = cmatch if regex_prev is None else regex_prev
         else:
             start = 0
-        hit = _search(dec.regex, ev, start)
+        gated = _prefix_out(dec.regex_prefix, ev.lower() if ev.ascii else None, start)
+        hit = None if gated else _search(dec.regex, ev, start)
         if hit is None:
             if dec.get_next:
                 index += 1

@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from ospatrol.analysis.correlation import EVENT_MEMORY, Correlation, is_correlating
-from ospatrol.analysis.decoders import Decoder, decode, literal_gate
+from ospatrol.analysis.decoders import Decoder, decode, literal_gate, prefix_gate
 from ospatrol.analysis.eventinfo import EventInfo
 from ospatrol.analysis.fields import ALERT_NAMES, STANDARD_ATTRS
 from ospatrol.analysis.predecode import predecode
@@ -70,12 +70,17 @@ def _same(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and a == b
 
 
-def _gate(rule: Rule) -> tuple[str, ...] | None:
-    """Lowercase literals of which the log must contain one for `rule` to match, or None."""
+def _gate(rule: Rule) -> tuple[bool, tuple[str, ...]] | None:
+    """A cheap necessary condition on the lowercased log for `rule` to match: (True, prefixes)
+    when its regex is anchored on plain text, (False, literals) when it needs one of some
+    literals; None when there is none."""
+    prefixes = prefix_gate(rule.regex)
+    if prefixes is not None:
+        return True, prefixes
     for pattern in (rule.regex, rule.match):
         gate = literal_gate(pattern)
         if gate is not None:
-            return gate
+            return False, gate
     return None
 
 
@@ -168,6 +173,10 @@ def parse_envelope(message: str, *, when: float | None = None, source: str = "ag
     )
 
 
+# Bound on the (tree node, decoder, program name) -> children cache.
+CHILDREN_CACHE_SIZE = 65536
+
+
 class Engine:
     """Decodes and matches events against one immutable `Ruleset`, keeping correlation state."""
 
@@ -180,7 +189,7 @@ class Engine:
         self._correlation = Correlation(ruleset)
         # Per (tree node, decoder name): the children worth trying. Derived from the immutable
         # ruleset, so it is a cache, not state that changes results.
-        self._children: dict[tuple[int, str | None], tuple] = {}
+        self._children: dict[tuple[int, str | None, str | None], tuple] = {}
         self._programs: dict[str, tuple] = {}
         self._summaries: dict[int, MatchedRule] = {}
         self._time_ignored: dict[int, float] = {}
@@ -346,16 +355,20 @@ class Engine:
         return out
 
     @staticmethod
-    def _relevant(
-        node: RuleNode, decoder: str | None
-    ) -> tuple[tuple[RuleNode, tuple[str, ...] | None], ...]:
-        """The children of `node` that can match an event of this decoder (decoded_as), each
-        with its literal gate."""
-        return tuple(
-            (c, _gate(c.rule))
-            for c in node.children
-            if c.rule.decoded_as is None or c.rule.decoded_as == decoder
-        )
+    def _relevant(node: RuleNode, ev: EventInfo) -> tuple:
+        """The children of `node` that can match events of this decoder and program name
+        (`decoded_as`, `program_name`), each with its gate (see `_gate`)."""
+        decoder, program = ev.decoder_name, ev.program_name
+        out = []
+        for child in node.children:
+            rule = child.rule
+            if rule.decoded_as is not None and rule.decoded_as != decoder:
+                continue
+            pattern = dict(rule.patterns).get("program_name")
+            if pattern is not None and (program is None or pattern.test(program) == pattern.negate):
+                continue
+            out.append((child, _gate(rule)))
+        return tuple(out)
 
     def _check(self, ev: EventInfo, node: RuleNode) -> tuple[Rule, tuple[str, ...]] | None:
         """OS_CheckIfRuleMatch: this rule, then its children; the deepest match wins."""
@@ -414,19 +427,26 @@ class Engine:
                 return None
             previous = found
         if node.children:
-            key = (id(node), ev.decoder_name)
+            key = (id(node), ev.decoder_name, ev.program_name)
             children = self._children.get(key)
             if children is None:
-                children = self._children[key] = self._relevant(node, ev.decoder_name)
+                if len(self._children) >= CHILDREN_CACHE_SIZE:
+                    self._children.clear()
+                children = self._children[key] = self._relevant(node, ev)
             lowered = ev.lower() if ev.ascii else None
             for child, gate in children:
-                # Skip a child whose log pattern needs a literal the log does not contain.
+                # Skip a child whose log pattern needs text the log does not have.
                 if gate is not None and lowered is not None:
-                    for literal in gate:
-                        if literal in lowered:
-                            break
+                    anchored, needles = gate
+                    if anchored:
+                        if not lowered.startswith(needles):
+                            continue
                     else:
-                        continue
+                        for literal in needles:
+                            if literal in lowered:
+                                break
+                        else:
+                            continue
                 hit = self._check(ev, child)
                 if hit is not None:
                     return hit
