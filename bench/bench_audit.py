@@ -7,7 +7,8 @@ Setup: one real OpenSSH server on 127.0.0.1 (`ospatrol.lab.sshd.SshdServer` in a
 tree of `--files` files. N host aliases all point at it (separate connections per alias), each
 watching the whole tree. Measured, each in a fresh process so peak RSS is per measurement:
 
-- ospatrol first audit (FIM baseline: list + hash every file) and re-audit of the unchanged tree;
+- ospatrol first audit (FIM baseline: list + hash every file) and re-audit of the unchanged tree,
+  and the floor: the same hosts with one `true` command (connection, orchestration, store);
 - Ansible (ansible-core, forks=50, pipelining, a ControlPath per alias so each alias has its own
   SSH connection), fast way: `shell: find TREE -type f -print0 | xargs -0 sha256sum`, and
   idiomatic way: `find` module with `get_checksum: true, checksum_algorithm: sha256`;
@@ -90,7 +91,10 @@ def worker(spec: dict) -> dict:
         collectors = build_collectors(["fim"], config)
     else:
         commands = [CommandSpec(c) for c in spec["commands"]]
-        collectors = [CommandsCollector({"esxi": commands}, batch=False)]
+        platforms = {h.platform for h in hosts}
+        collectors = [
+            CommandsCollector({p: commands for p in platforms}, batch=spec.get("batch", True))
+        ]
     store = Store.open(config.state_dir)
     cpu0, wall0 = _cpu_self(), time.perf_counter()
     record = asyncio.run(
@@ -349,7 +353,15 @@ def bench_size(n: int, sshd, tree: Path, tmp: Path, args) -> dict:
     spec = {"state_dir": str(state), "hosts": hosts, "collector": "fim"}
     first = run_worker(spec, tmp)
     again = run_worker(spec, tmp)
-    row = {"n": n, "first": first, "again": again}
+    # The floor: connect, run one command, analyse and store, with no collector work.
+    floor_spec = {
+        "state_dir": str(tmp / f"floor-{n}"),
+        "hosts": hosts,
+        "collector": "commands",
+        "commands": ["true"],
+    }
+    floor = run_worker(floor_spec, tmp)
+    row = {"n": n, "first": first, "again": again, "floor": floor}
     print(
         f"N={n}: ospatrol first {fmt(first['wall'], 's')} ({first['statuses']}), "
         f"re-audit {fmt(again['wall'], 's')} ({again['statuses']})",
@@ -391,6 +403,7 @@ def bench_simulator(count: int, tmp: Path) -> dict:
             "state_dir": str(tmp / "state-sim"),
             "hosts": hosts,
             "collector": "commands",
+            "batch": False,
             "commands": [
                 "esxcli system version get",
                 "vim-cmd vmsvc/getallvms",
@@ -418,6 +431,7 @@ def report(rows: list[dict], sim: dict | None, files: int) -> None:
         for label, key in (
             ("ospatrol first audit", "first"),
             ("ospatrol re-audit", "again"),
+            ("ospatrol floor (1 cmd)", "floor"),
             ("ansible shell+sha256sum", "fast"),
             ("ansible find module", "idiomatic"),
         ):
