@@ -200,10 +200,13 @@ class JunosSession(Session):
     def __init__(self, host: HostState) -> None:
         super().__init__(host)
         self.candidate: list[sim_junos.Node] = []
+        # root logs in to the FreeBSD shell, everyone else to the CLI.
+        self.login_mode = "shell" if host.vars.user == "root" else "op"
+        self.mode = self.login_mode
 
     @property
     def gap(self) -> str:  # type: ignore[override]
-        return "" if self.mode == "config" else "\n"
+        return "\n" if self.mode == "op" else ""
 
     def before_prompt(self) -> str:
         return "\n[edit]\n" if self.mode == "config" else ""
@@ -224,9 +227,20 @@ class JunosSession(Session):
 
     def command(self, line: str) -> str:
         words = line.split()
+        if self.mode == "shell":
+            return self.shell_command(words)
         if self.mode == "config":
             return self.config_command(line, words)
         return self.op_command(line, words)
+
+    def shell_command(self, words: list[str]) -> str:
+        if words == ["cli"]:
+            self.mode = "op"
+            return ""
+        if words in (["exit"], ["logout"]):
+            self.closed = True
+            return ""
+        return f"{words[0]}: Command not found."
 
     def op_command(self, line: str, words: list[str]) -> str:
         args = words_match(words, "set cli screen-length")
@@ -254,7 +268,10 @@ class JunosSession(Session):
             self.candidate = sim_junos.parse(self.host.read_config())
             return "Entering configuration mode"
         if words_match(words, "exit") == [] or words_match(words, "quit") == []:
-            self.closed = True
+            if self.login_mode == "shell":
+                self.mode = "shell"
+            else:
+                self.closed = True
             return ""
         return self.lookup(line)
 

@@ -597,3 +597,31 @@ def test_esxi_file_tree_for_integrity_scans(tmp_path: Path) -> None:
         "",
         0,
     )
+
+
+def test_junos_root_logs_in_to_the_shell(tmp_path: Path) -> None:
+    async def scenario() -> str:
+        sim = DeviceSimulator(tmp_path)
+        (host,) = await sim.start([SimHost("sim-junos-01", "juniper_junos", user="root")])
+        try:
+            loop = asyncio.get_running_loop()
+            entry = {
+                "platform": host.platform,
+                "address": "127.0.0.1",
+                "port": host.port,
+                "user": host.user,
+                "password": host.password,
+                "enable_password": host.enable_password,
+            }
+            return await loop.run_in_executor(None, _junos_version, entry)
+        finally:
+            await sim.stop()
+
+    assert asyncio.run(scenario()).startswith("Hostname: sim-junos-01\nModel: srx340")
+
+
+def _junos_version(host: dict) -> str:
+    # netmiko finds `root@...:~ #`, types `cli`, and goes on as with any user.
+    with netmiko(host) as conn:
+        assert conn.find_prompt() == "root@sim-junos-01>"
+        return conn.send_command("show version")
