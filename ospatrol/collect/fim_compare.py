@@ -36,6 +36,11 @@ def needs_hash(old: FileEntry | None, new: FileEntry) -> bool:
     )
 
 
+def shown(path: str) -> str:
+    """`path` for event texts: bytes that are not UTF-8 written as `\\xNN` escapes."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _ctime(seconds: float) -> str:
     """C's ctime() layout (`Mon Mar  3 09:00:00 2025`, day padded with a space), in UTC."""
     return time.asctime(time.gmtime(seconds))
@@ -62,7 +67,8 @@ def change_lines(old: FileEntry, new: FileEntry, profile: FimProfile) -> list[st
         lines.append(f"Group ownership was '{old.gid}', now it is '{new.gid}'")
     if "link" in watched and old.link_target != new.link_target:
         lines.append(
-            f"Symbolic link target changed from '{old.link_target}' to '{new.link_target}'"
+            f"Symbolic link target changed from '{shown(old.link_target)}' "
+            f"to '{shown(new.link_target)}'"
         )
     for alg in profile.hashes:
         before, after = getattr(old, alg), getattr(new, alg)
@@ -113,7 +119,7 @@ def unified_diff(old: bytes, new: bytes) -> str:
 def changed_finding(
     host: str, old: FileEntry, new: FileEntry, lines: list[str], diff: str | None
 ) -> Finding:
-    text = "\n".join([f"Integrity checksum changed for: '{new.path}'", *lines])
+    text = "\n".join([f"Integrity checksum changed for: '{shown(new.path)}'", *lines])
     if diff:
         text += "\nWhat changed:\n" + diff
     kind = (
@@ -125,7 +131,7 @@ def changed_finding(
         host=host,
         collector=COLLECTOR,
         kind=kind,
-        subject=new.path,
+        subject=shown(new.path),
         detail="\n".join(lines),
         diff=diff or None,
         event_text=text,
@@ -137,9 +143,9 @@ def added_finding(host: str, entry: FileEntry) -> Finding:
         host=host,
         collector=COLLECTOR,
         kind="added",
-        subject=entry.path,
+        subject=shown(entry.path),
         detail=f"type {entry.type}, size {entry.size}",
-        event_text=f"New file '{entry.path}' added to the file system.",
+        event_text=f"New file '{shown(entry.path)}' added to the file system.",
     )
 
 
@@ -148,8 +154,8 @@ def deleted_finding(host: str, entry: FileEntry) -> Finding:
         host=host,
         collector=COLLECTOR,
         kind="deleted",
-        subject=entry.path,
-        event_text=f"File '{entry.path}' was deleted. Unable to retrieve checksum.",
+        subject=shown(entry.path),
+        event_text=f"File '{shown(entry.path)}' was deleted. Unable to retrieve checksum.",
     )
 
 

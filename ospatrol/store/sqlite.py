@@ -194,10 +194,26 @@ _FIM_COLUMNS = (
 )
 
 
+def _db_path(path: str) -> str | bytes:
+    """A path as stored: text, or the raw bytes when the name is not valid UTF-8.
+
+    FIM keeps such names as surrogate-escaped `str`s, which SQLite text cannot hold.
+    """
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape")
+    return path
+
+
+def _py_path(value: str | bytes) -> str:
+    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
+
+
 def _entry_row(host: str, e: FileEntry) -> tuple:
     return (
         host,
-        e.path,
+        _db_path(e.path),
         e.type,
         e.size,
         e.mode,
@@ -207,7 +223,7 @@ def _entry_row(host: str, e: FileEntry) -> tuple:
         e.group,
         e.mtime,
         e.inode,
-        e.link_target,
+        _db_path(e.link_target),
         e.sha256,
         e.sha1,
         e.md5,
@@ -216,7 +232,7 @@ def _entry_row(host: str, e: FileEntry) -> tuple:
 
 
 def _entry(row: tuple) -> FileEntry:
-    return FileEntry(*row)
+    return FileEntry(_py_path(row[0]), *row[1:10], _py_path(row[10]), *row[11:])
 
 
 class Store:
@@ -501,7 +517,7 @@ class Store:
         rows = self._query(
             f"SELECT {_FIM_COLUMNS} FROM fim_baseline WHERE host = ? ORDER BY path", (host,)
         )
-        return {row[0]: _entry(row) for row in rows}
+        return {_py_path(row[0]): _entry(row) for row in rows}
 
     def has_fim_baseline(self, host: str) -> bool:
         return bool(self._query("SELECT 1 FROM fim_baseline WHERE host = ? LIMIT 1", (host,)))
@@ -533,7 +549,7 @@ class Store:
     ) -> None:
         """Accept some paths only: upsert `entries`/`contents`, drop `removed` paths, atomically."""
         with self.transaction():
-            gone = [(host, p) for p in removed]
+            gone = [(host, _db_path(p)) for p in removed]
             self._conn.executemany("DELETE FROM fim_baseline WHERE host = ? AND path = ?", gone)
             self._conn.executemany("DELETE FROM fim_content WHERE host = ? AND path = ?", gone)
             self._conn.executemany(
@@ -546,7 +562,7 @@ class Store:
     def _put_contents(self, host: str, contents: Iterable[FileContent]) -> None:
         self._conn.executemany(
             "INSERT OR REPLACE INTO fim_content (host, path, content, size) VALUES (?, ?, ?, ?)",
-            ((host, c.path, c.content, c.size) for c in contents),
+            ((host, _db_path(c.path), c.content, c.size) for c in contents),
         )
 
     def fim_contents(self, host: str) -> dict[str, FileContent]:
@@ -554,7 +570,7 @@ class Store:
         rows = self._query(
             "SELECT path, content, size FROM fim_content WHERE host = ? ORDER BY path", (host,)
         )
-        return {r[0]: FileContent(r[0], bytes(r[1]), r[2]) for r in rows}
+        return {_py_path(r[0]): FileContent(_py_path(r[0]), bytes(r[1]), r[2]) for r in rows}
 
     # -- command outputs ----------------------------------------------------------------------
 

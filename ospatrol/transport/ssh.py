@@ -207,7 +207,9 @@ class SshTransport:
 
     async def _start(self, command: str) -> Process:
         assert self._conn is not None
-        proc = await self._conn.create_process(command, encoding=None)
+        # Bytes, so file names that are not UTF-8 (kept as surrogates) reach the host unchanged.
+        raw = command.encode("utf-8", "surrogateescape")
+        proc = await self._conn.create_process(raw, encoding=None)  # type: ignore[arg-type]
 
         async def wait() -> tuple[int | None, str | None]:
             done = await proc.wait(check=False)

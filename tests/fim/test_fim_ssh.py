@@ -169,6 +169,19 @@ def test_added_deleted_odd_names_and_symlink_target(lab: Lab):
     assert lab.scan().result.findings == ()
 
 
+def test_names_that_are_not_utf8(lab: Lab):
+    raw = os.path.join(os.fsencode(lab.tree), b"etc", b"caf\xe9")
+    with open(raw, "wb") as handle:
+        handle.write(b"latin-1 name\n")
+    scan = lab.scan()
+    assert lab.texts(scan) == ["New file 'T/etc/caf\\xe9' added to the file system."]
+    assert os.fsdecode(raw) in lab.store.fim_baseline("web1")
+    with open(raw, "ab") as handle:
+        handle.write(b"more\n")
+    (changed,) = lab.scan().result.findings
+    assert changed.subject.endswith("/etc/caf\\xe9") and changed.kind == "changed"
+
+
 def test_dry_run_compares_but_writes_nothing(lab: Lab):
     before = lab.store.fim_baseline("web1")
     (lab.tree / "etc" / "hosts").write_text("changed\n")

@@ -78,7 +78,10 @@ def test_baseline_round_trip_and_atomic_replacement(tmp_path: Path):
         assert set(store.fim_baseline("h")) == {"/etc/a", "/etc/l"}
         assert set(store.fim_contents("h")) == {"/etc/a"}
 
-        store.update_fim_entries("h", [entry("/etc/b")], removed=["/etc/l"])
+        odd = b"/etc/\xff\n".decode("utf-8", "surrogateescape")  # not UTF-8: kept as bytes
+        store.update_fim_entries("h", [entry(odd, type="l", link_target=odd)])
+        assert store.fim_baseline("h")[odd].link_target == odd
+        store.update_fim_entries("h", [entry("/etc/b")], removed=["/etc/l", odd])
         assert set(store.fim_baseline("h")) == {"/etc/a", "/etc/b"}
         assert set(store.fim_baseline("other")) == {"/etc/z"}
         assert store.has_fim_baseline("h") and not store.has_fim_baseline("nobody")
