@@ -36,9 +36,17 @@ def needs_hash(old: FileEntry | None, new: FileEntry) -> bool:
     )
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def shown(path: str) -> str:
-    """`path` for event texts: bytes that are not UTF-8 written as `\\xNN` escapes."""
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    """`path` for event texts: non-UTF-8 bytes and control characters as `\\xNN` escapes.
+
+    A newline in a file name must not start a new line of the event: rules key on the first
+    line, and a crafted name could otherwise forge one.
+    """
+    text = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _ctime(seconds: float) -> str:

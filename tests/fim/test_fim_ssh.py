@@ -162,7 +162,7 @@ def test_added_deleted_odd_names_and_symlink_target(lab: Lab):
     assert lab.texts(lab.scan()) == [
         "Integrity checksum changed for: 'T/etc/link'\n"
         "Symbolic link target changed from 'hosts' to 'shadow'",
-        f"New file 'T/etc/{odd}' added to the file system.",
+        "New file 'T/etc/new\\x0aline 'quoted' \"double\" $(x) *' added to the file system.",
         "File 'T/etc/tool' was deleted. Unable to retrieve checksum.",
     ]
     assert f"{lab.tree}/etc/{odd}" in lab.store.fim_baseline("web1")
