@@ -546,15 +546,22 @@ def _run_children(node: DecoderNode, ev: EventInfo, pmatch: int | None) -> None:
         chain = kids
         index = 0
         found = None
+        low = ev.lower() if ev.ascii else None
         while index < len(kids):
             cand = kids[index]
             if cand.prematch is not None:
                 base = pmatch if cand.prematch_offset & AFTER_PARENT else 0
-                low = ev.lower() if ev.ascii else None
-                gated = _gated_out(cand.prematch_gate, low) or _prefix_out(
-                    cand.prematch_prefix, low, base
-                )
-                hit = None if gated else _search(cand.prematch, ev, base)
+                hit = None
+                # Gates inlined: this loop runs over every child of a busy parent.
+                if low is None or (
+                    (
+                        cand.prematch_prefix is None
+                        or base is None
+                        or low.startswith(cand.prematch_prefix, base)
+                    )
+                    and (cand.prematch_gate is None or any(g in low for g in cand.prematch_gate))
+                ):
+                    hit = _search(cand.prematch, ev, base)
                 if hit is not None:
                     cmatch = hit[0]
                     ev.decoder = cand
