@@ -280,7 +280,12 @@ async def drive(
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the command exited without reading all its input: its exit status says why
             await pumps
-            status, signal = await proc.wait()
+            if out.truncated:
+                # Killed for its output size: do not wait for an exit status that may never come.
+                await _stop(proc)
+                status, signal = None, None
+            else:
+                status, signal = await proc.wait()
     except BaseException as exc:
         if proc is not None:
             await _stop(proc)
@@ -288,8 +293,6 @@ async def drive(
             partial = CommandResult(command, bytes(out.stdout), bytes(out.stderr), None, None, True)
             raise CommandTimeout(f"command did not finish within {timeout:g} s", partial) from None
         raise
-    if out.truncated:
-        status = None
     return CommandResult(
         command, bytes(out.stdout), bytes(out.stderr), status, signal, truncated=out.truncated
     )

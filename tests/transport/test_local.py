@@ -159,3 +159,16 @@ def test_become_feeds_the_password_on_stdin_only(
             asyncio.run(scenario())
         assert "pw-" not in str(info.value)
     assert "pw-" not in fake_sudo.read_text()  # never on the command line
+
+
+def test_local_output_cap_stops_an_endless_command(tmp_path: Path):
+    st = TransportSettings(known_hosts=tmp_path / "kh", max_output=4096)
+
+    async def scenario():
+        async with open_transport(local_host(), st) as t:
+            return await t.run("yes", timeout=20)
+
+    started = time.monotonic()
+    result = asyncio.run(scenario())
+    assert time.monotonic() - started < 5
+    assert result.truncated and result.stdout_bytes == b"y\n" * 2048
