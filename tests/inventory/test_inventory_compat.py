@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from inventory_ansible import AnsibleRunner, ansible_view
+from inventory_ansible import BIN, AnsibleRunner, ansible_view
 
 from ospatrol.cli import cli
 from ospatrol.errors import InputError
@@ -250,3 +250,15 @@ def test_several_sources_match_ansible(ansible: AnsibleReference):
     expected = ansible_view(ansible.list(first, "-i", str(second)))
     records = ospatrol_json("-i", str(first), "-i", str(second))
     assert ospatrol_view(records) == json.loads(json.dumps(expected))
+
+
+def test_ansible_inventory_yaml_output_loads_to_the_same_hosts(
+    ansible: AnsibleReference, tmp_path: Path
+):
+    source = INVENTORIES["yaml_site"]
+    proc = ansible._run([str(BIN / "ansible-inventory"), "-i", str(source), "--list", "--yaml"])
+    assert proc.returncode == 0, proc.stderr
+    dump = tmp_path / "listing.yml"
+    dump.write_text(proc.stdout)
+    original, reloaded = load_inventory(source), load_inventory(dump)
+    assert reloaded.hosts == original.hosts
