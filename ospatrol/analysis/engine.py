@@ -392,37 +392,9 @@ class Engine:
             r = rule.regex
             if r.test(ev.log, ev.lower()) == r.negate:
                 return None
-        if rule.action is not None and ev.action != rule.action:
-            return None
-        for check in rule.fields:
-            value = ev.field(check.name)
-            if value is None or check.pattern.test(value) == check.pattern.negate:
-                return None
-        if rule.srcip and (ev.srcip is None or not any(ip.matches(ev.srcip) for ip in rule.srcip)):
-            return None
-        if rule.dstip and (ev.dstip is None or not any(ip.matches(ev.dstip) for ip in rule.dstip)):
-            return None
-        if rule.compiled_rule is not None and not _compiled_rule(rule.compiled_rule, ev):
-            return None
-        if rule.maxsize and len(ev.log) < rule.maxsize:
-            return None
-        if rule.day_time is not None or rule.week_days is not None:
-            local = _time.localtime(ev.time)
-            if rule.day_time is not None and not rule.day_time.contains(
-                local.tm_hour * 60 + local.tm_min
-            ):
-                return None
-            if rule.week_days is not None and local.tm_wday not in rule.week_days:
-                return None
-        if rule.check_diff and not self._diff(ev, rule):
-            return None
-        if rule.if_fts and not self._fts_check(ev):
-            return None
-        if rule.lists and not self._lists(ev, rule):
-            return None
         previous: tuple[str, ...] = ()
-        if rule.context and is_correlating(rule):
-            found = self._correlation.search(ev, rule)
+        if rule.has_extra:
+            found = self._extra_conditions(ev, rule)
             if found is None:
                 return None
             previous = found
@@ -454,6 +426,42 @@ class Engine:
             return None
         self.fired[rule.id] += 1
         return rule, previous
+
+    def _extra_conditions(self, ev: EventInfo, rule: Rule) -> tuple[str, ...] | None:
+        """The rarer conditions, in OS_CheckIfRuleMatch's order (FTS, check_diff and the
+        correlation search have side effects, so they come last). Returns the correlated logs
+        (empty when the rule does not correlate), or None when a condition fails."""
+        if rule.action is not None and ev.action != rule.action:
+            return None
+        for check in rule.fields:
+            value = ev.field(check.name)
+            if value is None or check.pattern.test(value) == check.pattern.negate:
+                return None
+        if rule.srcip and (ev.srcip is None or not any(ip.matches(ev.srcip) for ip in rule.srcip)):
+            return None
+        if rule.dstip and (ev.dstip is None or not any(ip.matches(ev.dstip) for ip in rule.dstip)):
+            return None
+        if rule.compiled_rule is not None and not _compiled_rule(rule.compiled_rule, ev):
+            return None
+        if rule.maxsize and len(ev.log) < rule.maxsize:
+            return None
+        if rule.day_time is not None or rule.week_days is not None:
+            local = _time.localtime(ev.time)
+            if rule.day_time is not None and not rule.day_time.contains(
+                local.tm_hour * 60 + local.tm_min
+            ):
+                return None
+            if rule.week_days is not None and local.tm_wday not in rule.week_days:
+                return None
+        if rule.check_diff and not self._diff(ev, rule):
+            return None
+        if rule.if_fts and not self._fts_check(ev):
+            return None
+        if rule.lists and not self._lists(ev, rule):
+            return None
+        if rule.context and is_correlating(rule):
+            return self._correlation.search(ev, rule)
+        return ()
 
     # ---------------------------------------------------------------- conditions with state
     def _lists(self, ev: EventInfo, rule: Rule) -> bool:

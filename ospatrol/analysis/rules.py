@@ -253,6 +253,8 @@ class Rule:
     # Set while building the tree: does some correlating rule search this rule's alerts?
     feeds_sid_list: bool = False
     feeds_group_lists: tuple[int, ...] = ()
+    # Set when the tree is finished: any condition beyond decoder, field and log patterns?
+    has_extra: bool = False
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -802,7 +804,26 @@ class RuleTree:
             else:
                 what = f"no template rule for category {rule.category!r}"
             self.errors.append(InputError(f"rule {rule.id}: {what}", rule.path, rule.line))
+        for rule in self.by_id.values():
+            self._mark_extra(rule)
         self._link_correlation()
+
+    @staticmethod
+    def _mark_extra(rule: Rule) -> None:
+        rule.has_extra = bool(
+            rule.action is not None
+            or rule.fields
+            or rule.srcip
+            or rule.dstip
+            or rule.compiled_rule is not None
+            or rule.maxsize
+            or rule.day_time is not None
+            or rule.week_days is not None
+            or rule.check_diff
+            or rule.if_fts
+            or rule.lists
+            or rule.context
+        )
 
     def _link_correlation(self) -> None:
         feeders: dict[int, list[int]] = {}
