@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 # A line longer than OSSEC's OS_MAXSTR is cut; the engine also counts it.
 MAX_LINE = 65536
+# Bounds on state that log content can grow (first-time-seen keys, ignore keys, check_diff
+# memory): past them the oldest entries are forgotten, so memory stays bounded.
+MAX_REMEMBERED = 100_000
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,14 @@ class EngineResult:
 
 def _same(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and a == b
+
+
+def _remember_key(store: dict, key: object, value: object) -> None:
+    """Insert into a bounded, insertion-ordered store, forgetting the oldest entry when full."""
+    store.pop(key, None)
+    store[key] = value
+    if len(store) > MAX_REMEMBERED:
+        del store[next(iter(store))]
 
 
 def _gate(rule: Rule) -> tuple[bool, tuple[str, ...]] | None:
@@ -193,8 +204,9 @@ class Engine:
         self._programs: dict[str, tuple] = {}
         self._summaries: dict[int, MatchedRule] = {}
         self._time_ignored: dict[int, float] = {}
-        self._fts: set[str] = set()
-        self._ignored: set[str] = set()
+        # dicts used as insertion-ordered sets, so the oldest key can be dropped
+        self._fts: dict[str, None] = {}
+        self._ignored: dict[str, None] = {}
         self._diffs: dict[tuple[int, str], str] = {}
         self._accumulated: dict[str, dict[str, str]] = {}
 
@@ -290,7 +302,7 @@ class Engine:
             ):
                 break
             if rule.ignore:
-                self._ignored.add(self._ignore_key(ev, rule.ignore))
+                _remember_key(self._ignored, self._ignore_key(ev, rule.ignore), None)
             generated = True
             logged = rule.log_alert
             self._correlation.remember(ev, rule)
@@ -509,7 +521,7 @@ class Engine:
         )
         first = key not in self._fts
         if first:
-            self._fts.add(key)
+            _remember_key(self._fts, key, None)
         ev.fts_result = first
         return first
 
@@ -528,7 +540,7 @@ class Engine:
         """check_diff (dodiff.c): alert when this rule's output changed for this location."""
         key = (rule.id, f"{ev.agent}|{ev.location}")
         before = self._diffs.get(key)
-        self._diffs[key] = ev.log
+        _remember_key(self._diffs, key, ev.log)
         return before is not None and before != ev.log
 
     def _accumulate(self, ev: EventInfo) -> None:

@@ -192,3 +192,27 @@ def test_builtin_syscheck_decoders_on_fim_locations(ruleset43):
     assert engine.process(deleted).decoder == "syscheck_deleted"
     elsewhere = Event(text=changed.text, location="/var/log/messages", time=1_700_000_002.0)
     assert engine.process(elsewhere).decoder is None
+
+
+def test_default_ruleset_engine():
+    engine = Engine.for_default_ruleset(hostname="mgr")
+    result = engine.process_line(
+        "Feb  9 11:44:56 web1 sshd[1234]: Failed password for root from 192.0.2.7 port 4242 ssh2"
+    )
+    assert result.decoder == "sshd" and result.alert is not None
+
+
+def test_first_time_seen_memory_is_bounded(ruleset43, monkeypatch):
+    from ospatrol.analysis import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "MAX_REMEMBERED", 5)
+    engine = Engine(ruleset43)
+    template = (
+        "Apr 27 15:22:23 niban sudo:     u{n} : TTY=pts/4 ; PWD=/home ; USER=root ; COMMAND=/bin/ls"
+    )
+    ids = [engine.process_line(template.format(n=n)).rule.id for n in range(8)]
+    assert ids == [5403] * 8
+    assert len(engine._fts) == 5
+    # u0 was forgotten: it counts as first seen again; u7 is still remembered.
+    assert engine.process_line(template.format(n=0)).rule.id == 5403
+    assert engine.process_line(template.format(n=7)).rule.id == 5402
