@@ -116,6 +116,7 @@ class Decoder:
     pname_gate: tuple[str, ...] | None = None
     prematch_gate: tuple[str, ...] | None = None
     prematch_prefix: tuple[str, ...] | None = None
+    prematch_first: frozenset[str] | None = None
     regex_prefix: tuple[str, ...] | None = None
 
 
@@ -266,8 +267,10 @@ def read_decoder(node: Node, errors: list[InputError]) -> Decoder | None:
     _validate(dec, texts, node, errors)
     dec.pname_gate = literal_gate(dec.program_name)
     dec.prematch_gate = literal_gate(dec.prematch)
-    dec.prematch_prefix = prefix_gate(dec.prematch)
-    dec.regex_prefix = prefix_gate(dec.regex)
+    pcre2 = kinds.get("prematch") == "prematch_pcre2"
+    dec.prematch_prefix = prefix_gate(dec.prematch, pcre2=pcre2)
+    dec.prematch_first = first_chars(dec.prematch, pcre2=pcre2)
+    dec.regex_prefix = prefix_gate(dec.regex, pcre2=kinds.get("regex") == "pcre2")
     if len(errors) > before:
         return None
     return dec
@@ -411,30 +414,75 @@ _PLAIN = frozenset(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _:=/,'\"<>@#%&~`;!-"
 )
 _QUANTIFIERS = frozenset("?*+{")
+# In PCRE2 a backslash before punctuation makes it literal.
+_ESCAPED_PUNCT = frozenset("[](){}.*+?^$|/\\-:%#<>=!,'\" ")
 
 
-def prefix_gate(pattern: Pattern | None) -> tuple[str, ...] | None:
-    """Lowercase prefixes of which the searched text must start with one, when every top-level
-    alternative of the regex is anchored with `^` and begins with plain characters; else None.
-    """
+def _alternatives(pattern: Pattern | None) -> list[str] | None:
+    """The top-level `|` alternatives of a regex source, when they can be split safely."""
     if pattern is None or pattern.negate:
         return None
     source = pattern.source
     if "|" in source and ("(" in source or "[" in source or "\\|" in source):
         return None
+    return source.split("|")
+
+
+def _literal_run(alternative: str, pcre2: bool) -> str:
+    """The plain text an anchored alternative starts with (after `^`), lowercased."""
+    out: list[str] = []
+    i = 1
+    size = len(alternative)
+    while i < size:
+        ch = alternative[i]
+        if ch in _PLAIN:
+            out.append(ch)
+            i += 1
+        elif pcre2 and ch == "\\" and i + 1 < size and alternative[i + 1] in _ESCAPED_PUNCT:
+            out.append(alternative[i + 1])
+            i += 2
+        else:
+            break
+    if i < size and alternative[i] in _QUANTIFIERS and out:
+        out.pop()
+    return "".join(out).lower()
+
+
+def prefix_gate(pattern: Pattern | None, *, pcre2: bool = False) -> tuple[str, ...] | None:
+    """Lowercase prefixes of which the searched text must start with one, when every top-level
+    alternative of the regex is anchored with `^` and begins with plain characters; else None.
+    """
+    alternatives = _alternatives(pattern)
+    if alternatives is None:
+        return None
     prefixes = []
-    for alternative in source.split("|"):
+    for alternative in alternatives:
         if not alternative.startswith("^"):
             return None
-        end = 1
-        while end < len(alternative) and alternative[end] in _PLAIN:
-            end += 1
-        if end < len(alternative) and alternative[end] in _QUANTIFIERS:
-            end -= 1
-        if end <= 1:
+        run = _literal_run(alternative, pcre2)
+        if not run:
             return None
-        prefixes.append(alternative[1:end].lower())
+        prefixes.append(run)
     return tuple(prefixes)
+
+
+def first_chars(pattern: Pattern | None, *, pcre2: bool = False) -> frozenset[str] | None:
+    """The lowercase characters an anchored regex's match can start with, or None if unknown."""
+    alternatives = _alternatives(pattern)
+    if alternatives is None:
+        return None
+    chars: set[str] = set()
+    for alternative in alternatives:
+        if not alternative.startswith("^") or len(alternative) < 2:
+            return None
+        run = _literal_run(alternative, pcre2)
+        if run:
+            chars.add(run[0])
+        elif alternative.startswith("^\\d"):
+            chars.update("0123456789")
+        else:
+            return None
+    return frozenset(chars)
 
 
 def _prefix_out(prefixes: tuple[str, ...] | None, lowered: str | None, start: int | None) -> bool:
@@ -521,10 +569,21 @@ def decode(dset: DecoderSet, ev: EventInfo, cache: dict[str, tuple] | None = Non
         dec = node.decoder
         pmatch: int | None = 0 if pname is not None else None
         if dec.prematch is not None:
-            if _gated_out(dec.prematch_gate, lowered) or _prefix_out(
-                dec.prematch_prefix, lowered, 0
-            ):
-                continue
+            # Gates inlined: without a program name every event walks this whole list.
+            if lowered is not None:
+                prefixes = dec.prematch_prefix
+                if prefixes is not None and not lowered.startswith(prefixes):
+                    continue
+                first = dec.prematch_first
+                if first is not None and lowered[:1] not in first:
+                    continue
+                gate = dec.prematch_gate
+                if gate is not None:
+                    for literal in gate:
+                        if literal in lowered:
+                            break
+                    else:
+                        continue
             hit = _search(dec.prematch, ev, 0)
             if hit is None:
                 continue
