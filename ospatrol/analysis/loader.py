@@ -176,7 +176,7 @@ def compile_plan(plan: LoadPlan, errors: list[InputError]) -> Ruleset:
     compiled: list[Decoder] = []
     for path in plan.decoder_files:
         try:
-            roots = xmlload.read_file(path)
+            roots = xmlload.read_file(path, strict_variables=True)
         except InputError as exc:
             errors.append(exc)
             continue
@@ -200,7 +200,7 @@ def compile_plan(plan: LoadPlan, errors: list[InputError]) -> Ruleset:
     tree = RuleTree(errors)
     for path in plan.rule_files:
         try:
-            roots = xmlload.read_file(path)
+            roots = xmlload.read_file(path, strict_variables=True)
         except InputError as exc:
             errors.append(exc)
             continue

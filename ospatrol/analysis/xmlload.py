@@ -18,7 +18,7 @@ from ospatrol.errors import InputError
 _NAME = r"[A-Za-z_][\w.\-]*"
 _ATTR_RE = re.compile(r"\s*(" + _NAME + r")\s*=\s*(\"[^\"]*\"|'[^']*')", re.S)
 _TAG_RE = re.compile(r"<(/?)(" + _NAME + r")((?:\s+[^<>]*?)?)\s*(/?)>", re.S)
-_VAR_RE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_VAR_RE = re.compile(r"(?<!\\)\$([A-Za-z_][A-Za-z0-9_]*)")
 _ENTITIES = {"&lt;": "<", "&gt;": ">", "&amp;": "&", "&quot;": '"', "&apos;": "'"}
 _ENTITY_RE = re.compile(r"&(?:lt|gt|amp|quot|apos);")
 
@@ -165,22 +165,38 @@ class _Reader:
         return attrs
 
 
-def _substitute(value: str, variables: dict[str, str]) -> str:
-    if "$" not in value or not variables:
+def _substitute(value: str, variables: dict[str, str], unknown: list[str] | None) -> str:
+    if "$" not in value:
         return value
-    return _VAR_RE.sub(lambda m: variables.get(m.group(1), m.group(0)), value)
+
+    def replace(m: re.Match[str]) -> str:
+        found = variables.get(m.group(1))
+        if found is None:
+            if unknown is not None:
+                unknown.append(m.group(1))
+            return m.group(0)
+        return found
+
+    return _VAR_RE.sub(replace, value)
 
 
-def _apply_variables(node: Node, variables: dict[str, str]) -> None:
-    node.text = _substitute(node.text, variables)
+def _apply_variables(node: Node, variables: dict[str, str], strict: bool) -> None:
+    unknown: list[str] | None = [] if strict else None
+    node.text = _substitute(node.text, variables, unknown)
     for key, value in node.attrs.items():
-        node.attrs[key] = _substitute(value, variables)
+        node.attrs[key] = _substitute(value, variables, unknown)
+    if unknown:
+        raise node.error(f"<{node.tag}>: unknown variable ${unknown[0]}")
     for child in node.children:
-        _apply_variables(child, variables)
+        _apply_variables(child, variables, strict)
 
 
-def parse_text(text: str, path: str) -> list[Node]:
-    """Parse OSSEC XML text; `<var>` elements are applied to what follows them and removed."""
+def parse_text(text: str, path: str, *, strict_variables: bool = False) -> list[Node]:
+    """Parse OSSEC XML text; `<var>` elements are applied to what follows them and removed.
+
+    With `strict_variables` (rule and decoder files) a `$NAME` that no `<var>` defined is an
+    error, as in os_xml; `\\$` is a literal dollar sign.
+    """
     roots = _Reader(text, path).parse()
     variables: dict[str, str] = {}
     kept: list[Node] = []
@@ -190,9 +206,9 @@ def parse_text(text: str, path: str) -> list[Node]:
             name = node.attrs.get("name")
             if not name or set(node.attrs) != {"name"}:
                 raise node.error('<var> needs exactly one attribute, name="..."')
-            variables[name] = _substitute(node.text, variables)
+            variables[name] = _substitute(node.text, variables, None)
             continue
-        _apply_variables(node, variables)
+        _apply_variables(node, variables, strict_variables)
         kept.append(node)
     return kept
 
@@ -205,11 +221,12 @@ def _finish_text(node: Node) -> None:
         _finish_text(child)
 
 
-def read_file(path: Path | str) -> list[Node]:
+def read_file(path: Path | str, *, strict_variables: bool = False) -> list[Node]:
     """Read and parse one file (invalid UTF-8 bytes are replaced, never fatal)."""
     p = Path(path)
     try:
         data = p.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", str(p)) from None
-    return parse_text(data.decode("utf-8", errors="replace"), str(p))
+    text = data.decode("utf-8", errors="replace")
+    return parse_text(text, str(p), strict_variables=strict_variables)

@@ -191,3 +191,12 @@ def test_variables_are_substituted(tmp_path):
     assert ruleset.rules[101].frequency == 6
     [(name, pattern)] = ruleset.rules[101].patterns
     assert name == "user" and pattern.source == "^root$|^admin$"
+
+
+def test_unknown_variable_is_an_error(tmp_path):
+    errors, bad = _errors(
+        tmp_path,
+        '<var name="USERS">^root$</var>\n<group name="x">\n  <rule id="100" level="5">\n'
+        "    <user>$USRES</user>\n  </rule>\n</group>\n",
+    )
+    assert str(errors[0]) == f"{bad}:4: <user>: unknown variable $USRES"
