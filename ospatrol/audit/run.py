@@ -256,7 +256,13 @@ class _HostAuditor:
             self.notify("collector_finished", host, result)
             return result
 
-        return list(await asyncio.gather(*(one(c) for c in self.collectors)))
+        # Every collector finishes (or fails) before the connection closes; a connection-level
+        # error (lost connection, ...) from any of them then stops the host.
+        outcomes = await asyncio.gather(*(one(c) for c in self.collectors), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return list(outcomes)
 
     async def _run_collector(
         self, collector: Collector, host: Host, transport: Transport
