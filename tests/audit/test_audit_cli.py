@@ -11,6 +11,7 @@ import pytest
 
 from ospatrol.audit.lock import audit_lock
 from ospatrol.lab.sshd import SshdServer
+from ospatrol.store import Store
 from tests.audit.conftest import host, lab_host, run_cli, write_checks, write_inventory
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -267,3 +268,13 @@ def test_bad_hosts_are_reported_each_and_the_others_complete(lab_sshd, misbehavi
     ]
     for secret in (password, become):
         assert not [w for w in written if secret in w]
+
+
+def test_report_without_runs_is_a_clear_usage_error(tmp_path):
+    empty = run_cli(tmp_path / "state", "report")
+    assert empty.returncode == 3 and "run `ospatrol audit` first" in empty.stderr
+    (tmp_path / "state").mkdir(exist_ok=True)
+    Store.open(tmp_path / "state").close()
+    missing = run_cli(tmp_path / "state", "report", "--run", "42")
+    assert missing.returncode == 3 and "no audit run 42" in missing.stderr
+    assert "Traceback" not in missing.stderr
