@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from ospatrol.analysis.correlation import EVENT_MEMORY, Correlation, is_correlating
+from ospatrol.analysis.correlation import Correlation, is_correlating
 from ospatrol.analysis.decoders import Decoder, decode, literal_gate, prefix_gate
 from ospatrol.analysis.eventinfo import EventInfo
 from ospatrol.analysis.fields import ALERT_NAMES, STANDARD_ATTRS
@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 
 # A line longer than OSSEC's OS_MAXSTR is cut; the engine also counts it.
 MAX_LINE = 65536
+# accumulator.c: fields shared within a session, its idle expiry and longest value kept.
+_ACCUMULATED = ("dstuser", "srcuser", "dstip", "srcip", "dstport", "srcport", "data")
+ACCUMULATOR_EXPIRE = 120
+ACCUMULATOR_MAX_VALUE = 80
 # Bounds on state that log content can grow (first-time-seen keys, ignore keys, check_diff
 # memory): past them the oldest entries are forgotten, so memory stays bounded.
 MAX_REMEMBERED = 100_000
@@ -208,7 +212,7 @@ class Engine:
         self._fts: dict[str, None] = {}
         self._ignored: dict[str, None] = {}
         self._diffs: dict[tuple[int, str], str] = {}
-        self._accumulated: dict[str, dict[str, str]] = {}
+        self._accumulated: dict[str, tuple[float, dict[str, str]]] = {}
 
     @classmethod
     def for_default_ruleset(cls, *, hostname: str = "localhost") -> Engine:
@@ -544,17 +548,20 @@ class Engine:
         return before is not None and before != ev.log
 
     def _accumulate(self, ev: EventInfo) -> None:
-        """Accumulator (accumulator.c): events of one session (same decoder, host and id) share
-        the fields seen so far; empty fields are filled from earlier events."""
+        """Accumulator (accumulator.c): events of one session (same host, decoder and id) lend
+        each other the user, address, port and data fields they lack. A stored value is never
+        replaced; sessions idle for two minutes are forgotten."""
         if ev.id is None or ev.decoder is None:
             return
-        key = f"{ev.decoder.name}|{ev.hostname}|{ev.id}"
-        stored = self._accumulated.setdefault(key, {})
-        for attr in STANDARD_ATTRS:
+        key = f"{ev.hostname} {ev.decoder.name} {ev.id}"
+        entry = self._accumulated.get(key)
+        if entry is not None and entry[0] < ev.time - ACCUMULATOR_EXPIRE:
+            entry = None
+        stored: dict[str, str] = entry[1] if entry is not None else {}
+        for attr in _ACCUMULATED:
             value = getattr(ev, attr)
-            if value is not None:
-                stored[attr] = value
-            elif attr in stored:
+            if not value and stored.get(attr):
                 setattr(ev, attr, stored[attr])
-        if len(self._accumulated) > 4 * EVENT_MEMORY:
-            self._accumulated.pop(next(iter(self._accumulated)))
+            elif value and not stored.get(attr) and len(value) <= ACCUMULATOR_MAX_VALUE:
+                stored[attr] = value
+        _remember_key(self._accumulated, key, (ev.time, stored))

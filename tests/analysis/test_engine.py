@@ -216,3 +216,27 @@ def test_first_time_seen_memory_is_bounded(ruleset43, monkeypatch):
     # u0 was forgotten: it counts as first seen again; u7 is still remembered.
     assert engine.process_line(template.format(n=0)).rule.id == 5403
     assert engine.process_line(template.format(n=7)).rule.id == 5402
+
+
+def test_accumulator_shares_fields_within_a_session(ruleset43):
+    """openldap: the connection line carries the source IP, later lines of conn=N get it."""
+    engine = Engine(ruleset43)
+    first = engine.process_line(
+        "Oct 10 10:00:00 ldap1 slapd[99]: conn=1001 fd=12 ACCEPT from IP=192.0.2.55:41234 "
+        "(IP=0.0.0.0:389)",
+        when=1_700_000_000.0,
+    )
+    assert first.accumulated and first.fields["srcip"] == "192.0.2.55"
+    later = engine.process_line(
+        'Oct 10 10:00:01 ldap1 slapd[99]: conn=1001 op=0 BIND dn="cn=admin,dc=example,dc=org" '
+        "method=128",
+        when=1_700_000_001.0,
+    )
+    assert later.fields.get("id") == "1001"
+    assert later.fields.get("srcip") == "192.0.2.55"
+    expired = engine.process_line(
+        'Oct 10 10:05:00 ldap1 slapd[99]: conn=1001 op=1 BIND dn="cn=admin,dc=example,dc=org" '
+        "method=128",
+        when=1_700_000_300.0,
+    )
+    assert "srcip" not in expired.fields
