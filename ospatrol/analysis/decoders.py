@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from ospatrol.analysis.eventinfo import EventInfo
 from ospatrol.analysis.fields import StandardField, map_order_name
 from ospatrol.analysis.patterns import Pattern, PatternError, compile_pattern
+from ospatrol.analysis.plugins import PLUGINS, run_plugin
 from ospatrol.analysis.xmlload import Node
 from ospatrol.errors import InputError
 
@@ -44,8 +45,8 @@ CATEGORIES = (
     "ossec",
 )
 
-# Plugin decoders OSSEC compiles in; we recognise the names (the decoder then only classifies).
-PLUGIN_DECODERS = ("PF_Decoder", "SymantecWS_Decoder", "SonicWall_Decoder", "OSSECAlert_Decoder")
+# Plugin decoders OSSEC compiles in (see ospatrol.analysis.plugins).
+PLUGIN_DECODERS = tuple(PLUGINS)
 
 # FTS names map to event attributes (decode-xml.c: `user` and `dstuser` are dstuser).
 _FTS_FIELDS = (
@@ -640,6 +641,7 @@ def _run_children(node: DecoderNode, ev: EventInfo, pmatch: int | None) -> None:
             return
     dec = chain[index]
     if dec.plugin is not None:
+        run_plugin(dec.plugin, ev)
         return
     regex_prev: int | None = None
     while index < len(chain):

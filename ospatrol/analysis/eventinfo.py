@@ -19,6 +19,7 @@ class EventInfo:
         "action",
         "agent",
         "ascii",
+        "category_override",
         "data",
         "decoder",
         "decoder_top",
@@ -92,6 +93,8 @@ class EventInfo:
         # Highest level of a correlation rule this event took part in (OSSEC's lf->matched).
         self.matched = 0
         self.fts_result: bool | None = None
+        # Plugin decoders (SonicWall) reclassify an event; OSSEC mutates the decoder for that.
+        self.category_override: str | None = None
         # Position among alerting events (0: never alerted); old ones leave correlation lists.
         self.seq = 0
 
@@ -104,6 +107,8 @@ class EventInfo:
 
     @property
     def category(self) -> str:
+        if self.category_override is not None:
+            return self.category_override
         return self.decoder.category if self.decoder is not None else "syslog"
 
     @property
