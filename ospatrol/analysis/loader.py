@@ -18,6 +18,7 @@ from types import MappingProxyType
 from ospatrol.analysis import xmlload
 from ospatrol.analysis.cdb import CdbList, list_key, load_list
 from ospatrol.analysis.decoders import Decoder, DecoderSet, build_decoder_set, read_decoder
+from ospatrol.analysis.patterns import Pattern
 from ospatrol.analysis.rules import AlertLevels, Rule, RuleNode, RuleTree, read_rule_file
 from ospatrol.errors import InputError, InputErrors
 
@@ -47,6 +48,26 @@ class Ruleset:
     lists: Mapping[str, CdbList]
     max_frequency: int
     files: tuple[str, ...] = field(default=())
+
+    def patterns(self) -> list[Pattern]:
+        """Every compiled pattern of the rule set (decoders and rules)."""
+        found: list[Pattern] = []
+        nodes = (*self.decoders.with_program, *self.decoders.without_program)
+        for dec in (d for n in nodes for d in (n.decoder, *n.children)):
+            found.extend(p for p in (dec.program_name, dec.prematch, dec.regex) if p is not None)
+        for rule in self.rules.values():
+            found.extend(p for p in (rule.match, rule.regex, rule.if_matched_regex) if p)
+            found.extend(p for _, p in rule.patterns)
+            found.extend(f.pattern for f in rule.fields)
+        return found
+
+    def regex_timeouts(self) -> dict[str, int]:
+        """Patterns that gave up on some text (time budget exceeded), with how often."""
+        counts: dict[str, int] = {}
+        for pattern in self.patterns():
+            if pattern.timeouts:
+                counts[pattern.source] = counts.get(pattern.source, 0) + pattern.timeouts
+        return counts
 
     @property
     def decoder_count(self) -> int:

@@ -132,4 +132,6 @@ def logtest(
             out.write(format_phases(result))
         out.flush()
         first = False
+    for source, count in ruleset.regex_timeouts().items():
+        click.echo(f"warning: pattern {source!r} gave up (time budget) {count} time(s)", err=True)
     sys.exit(code)

@@ -138,9 +138,10 @@ def test_catastrophic_backtracking_rule_does_not_stall(tmp_path: Path):
     ruleset = load_ruleset(rules_dir=rules, decoders=[tmp_path / "decoders.xml"])
     engine = Engine(ruleset)
     started = time.monotonic()
-    result = engine.process_line("Oct 10 10:00:00 host app: " + "a" * 40 + "!")
+    result = engine.process_line("Oct 10 10:00:00 host app: " + "a" * 5000 + "!")
     assert time.monotonic() - started < 5
     assert result.rule.id == 101
+    assert ruleset.regex_timeouts() == {"^(a+)+$": 1}
 
 
 def test_queue_envelopes(ruleset43):
