@@ -117,7 +117,7 @@ class Correlation:
             if blockers:
                 self._blockers[lk] = [b for b in blockers if b[0] > old.seq]
 
-    def _block(self, lk: ListKey, ev: EventInfo, level: int) -> None:
+    def _block(self, ev: EventInfo, level: int) -> None:
         ev.matched = level
         if ev.seq:
             for member in self._memberships.get(ev.seq, ()):
@@ -165,7 +165,7 @@ class Correlation:
                 count += 1
                 continue
             ev.matched = level
-            self._block(lk, old, level)
-            self._block(lk, first, level)
+            self._block(old, level)
+            self._block(first, level)
             return tuple(collected)
         return None

@@ -52,7 +52,16 @@ class MatchedRule:
 
 @dataclass(frozen=True)
 class EngineResult:
-    """Everything the engine learned about one event (what `ospatrol logtest` prints)."""
+    """Everything the engine learned about one event (what `ospatrol logtest` prints).
+
+    Phase 1: `full_log`, `hostname`, `program_name`, `log`, `location`. Phase 2: `decoders_ran`
+    (False when no decoder list applied, as OSSEC then prints no phase 2), `decoder` (the name
+    rules see), `decoder_shown` (the top-level decoder logtest prints), `decoder_trace` (fields
+    in the order decoders set them) and `fields` (final values, OSSEC names plus dynamic ones).
+    Phase 3: `rule` (the rule that matched, even at level 0), `generated` (it passed level,
+    ignore timers and ignore lists), `logged` (its alert is written), `alert` (the Alert, when
+    logged). `rejected` names why an event was not analysed at all (e.g. "empty").
+    """
 
     event: Event
     full_log: str = ""
@@ -71,10 +80,6 @@ class EngineResult:
     alert: Alert | None = None
     accumulated: bool = False
     rejected: str | None = None
-
-
-def _same(a: str | None, b: str | None) -> bool:
-    return a is not None and b is not None and a == b
 
 
 def _remember_key(store: dict, key: object, value: object) -> None:
