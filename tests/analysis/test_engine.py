@@ -113,6 +113,7 @@ def test_hostile_input_never_crashes(ruleset43):
         "Oct 10 10:00:00 host sshd[1]: " + "A" * 1_000_000,
         "x" * 1_000_000,
         "\n\r\t\x1b[31m",
+        "Oct 10 10:00:00 host sshd[1]: ",
     ]
     results = [engine.process_line(line) for line in lines]
     assert [r.rejected for r in results[:3]] == ["empty"] * 3
