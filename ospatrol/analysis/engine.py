@@ -79,6 +79,7 @@ class EngineResult:
     logged: bool = False
     alert: Alert | None = None
     accumulated: bool = False
+    rule_trace: tuple[str, ...] = ()
     rejected: str | None = None
 
 
@@ -200,7 +201,11 @@ CHILDREN_CACHE_SIZE = 65536
 class Engine:
     """Decodes and matches events against one immutable `Ruleset`, keeping correlation state."""
 
-    def __init__(self, ruleset: Ruleset, *, hostname: str = "localhost") -> None:
+    def __init__(
+        self, ruleset: Ruleset, *, hostname: str = "localhost", trace_rules: bool = False
+    ) -> None:
+        """`trace_rules` records every rule tried (logtest -v); it disables the literal gates
+        so the trace lists the same rules ossec-logtest -v would."""
         self.ruleset = ruleset
         self.hostname = hostname
         self.counters: Counter[str] = Counter()
@@ -212,6 +217,7 @@ class Engine:
         self._children: dict[tuple[int, str | None, str | None], tuple] = {}
         self._programs: dict[str, tuple] = {}
         self._summaries: dict[int, MatchedRule] = {}
+        self._trace: list[str] | None = [] if trace_rules else None
         self._time_ignored: dict[int, float] = {}
         # dicts used as insertion-ordered sets, so the oldest key can be dropped
         self._fts: dict[str, None] = {}
@@ -356,7 +362,15 @@ class Engine:
             logged=logged,
             alert=alert,
             accumulated=accumulated,
+            rule_trace=self._take_trace(),
         )
+
+    def _take_trace(self) -> tuple[str, ...]:
+        if not self._trace:
+            return ()
+        taken = tuple(self._trace)
+        self._trace.clear()
+        return taken
 
     def _summary(self, rule: Rule) -> MatchedRule:
         found = self._summaries.get(rule.id)
@@ -394,6 +408,9 @@ class Engine:
     def _check(self, ev: EventInfo, node: RuleNode) -> tuple[Rule, tuple[str, ...]] | None:
         """OS_CheckIfRuleMatch: this rule, then its children; the deepest match wins."""
         rule = node.rule
+        trace = self._trace
+        if trace is not None:
+            trace.append(f"    Trying rule: {rule.id} - {rule.description}")
         if rule.decoded_as is not None and rule.decoded_as != ev.decoder_name:
             return None
         for name, pattern in rule.patterns:
@@ -419,13 +436,20 @@ class Engine:
             if found is None:
                 return None
             previous = found
+        if trace is not None:
+            trace.append(f"       *Rule {rule.id} matched.")
         if node.children:
-            key = (id(node), ev.decoder_name, ev.program_name)
-            children = self._children.get(key)
-            if children is None:
-                if len(self._children) >= CHILDREN_CACHE_SIZE:
-                    self._children.clear()
-                children = self._children[key] = self._relevant(node, ev)
+            if trace is not None:
+                # Every child, no shortcuts: the trace shows what ossec-logtest -v shows.
+                trace.append("       *Trying child rules.")
+                children = tuple((child, None) for child in node.children)
+            else:
+                key = (id(node), ev.decoder_name, ev.program_name)
+                children = self._children.get(key)
+                if children is None:
+                    if len(self._children) >= CHILDREN_CACHE_SIZE:
+                        self._children.clear()
+                    children = self._children[key] = self._relevant(node, ev)
             lowered = ev.lower() if ev.ascii else None
             for child, gate in children:
                 # Skip a child whose log pattern needs text the log does not have.

@@ -41,6 +41,10 @@ def format_phases(result: EngineResult) -> str:
         else:
             lines.append(f"       decoder: '{result.decoder_shown}'")
             lines.extend(f"       {label}: '{value}'" for label, value in result.decoder_trace)
+    if result.rule_trace:
+        lines.append("")
+        lines.append("**Rule debugging:")
+        lines.extend(result.rule_trace)
     if result.accumulated:
         lines.append("")
         lines.append("**ACCUMULATOR: LEVEL UP!!**")

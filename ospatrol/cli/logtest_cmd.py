@@ -74,6 +74,7 @@ def _read_lines():
 )
 @click.option("-a", "alerts_only", is_flag=True, help="Print alerts in alerts.log layout only.")
 @click.option("-q", "quiet", is_flag=True, help="Print nothing per event (use with -U).")
+@click.option("-v", "verbose", is_flag=True, help="Rule debugging: list every rule tried.")
 @click.option(
     "-U",
     "unit",
@@ -96,6 +97,7 @@ def logtest(
     hostname: str | None,
     alerts_only: bool,
     quiet: bool,
+    verbose: bool,
     unit: str | None,
     fmt: str,
 ) -> None:
@@ -106,7 +108,7 @@ def logtest(
 
     expect = Expectation.parse(unit) if unit else None
     ruleset = load_chosen_ruleset(ossec_conf, rules_dir, decoders)
-    engine = Engine(ruleset, hostname=hostname or _default_hostname())
+    engine = Engine(ruleset, hostname=hostname or _default_hostname(), trace_rules=verbose)
     if sys.stdin.isatty() and not quiet and fmt == "text":
         click.echo("ospatrol logtest: Type one log per line.", err=True)
     out = sys.stdout

@@ -137,3 +137,18 @@ def test_rules_check_prints_every_error(tmp_path: Path):
     assert errors[-1] == "2 error(s)"
     assert f"{bad}:10: <pcre2>: bad pattern" in errors[0]
     assert errors[1] == f"{bad}:6: rule 100: if_sid 77 not found"
+
+
+def test_verbose_lists_rules_tried(stock):
+    line = (
+        b"Feb 10 23:21:05 someserver sshd[1234]: Read error from remote host 192.168.1.1: "
+        b"Connection reset by peer\n"
+    )
+    result = _run(["logtest", *stock, "-v"], line)
+    out = result.stdout
+    assert (
+        "\n**Rule debugging:\n    Trying rule: 1 - Generic template for all syslog rules.\n" in out
+    )
+    assert "       *Rule 5700 matched.\n       *Trying child rules.\n" in out
+    assert out.index("**Rule debugging:") < out.index("**Phase 3: Completed filtering (rules).")
+    assert "       Rule id: '5740'" in out
