@@ -136,6 +136,12 @@ _SIMPLE_ELEMENTS = frozenset(
         "if_matched_regex_pcre2",
     }
 )
+# Attributes rule elements may carry (all others take none).
+_ELEMENT_ATTRS = {
+    "info": frozenset({"type"}),
+    "list": frozenset({"lookup", "field", "check_value"}),
+    "field": frozenset({"name", "type"}),
+}
 _RULE_ATTRS = frozenset(
     {
         "id",
@@ -436,6 +442,13 @@ class _RuleReader:
             if tag not in _SIMPLE_ELEMENTS:
                 self.errors.append(child.error(f"unknown element <{tag}> in rule {rule.id}"))
                 continue
+            extra = set(child.attrs) - _ELEMENT_ATTRS.get(tag, frozenset())
+            if extra:
+                self.errors.append(
+                    child.error(
+                        f"<{tag}>: unknown attribute {sorted(extra)[0]!r} in rule {rule.id}"
+                    )
+                )
             if tag == "description":
                 rule.description += content.replace("\n", " ", 1)
             elif tag == "group":

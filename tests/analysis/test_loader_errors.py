@@ -200,3 +200,12 @@ def test_unknown_variable_is_an_error(tmp_path):
         "    <user>$USRES</user>\n  </rule>\n</group>\n",
     )
     assert str(errors[0]) == f"{bad}:4: <user>: unknown variable $USRES"
+
+
+def test_unknown_attribute_on_rule_element(tmp_path):
+    errors, bad = _errors(
+        tmp_path,
+        '<group name="x">\n  <rule id="100" level="5">\n'
+        '    <pcre2 offset="after_parent">^a</pcre2>\n  </rule>\n</group>\n',
+    )
+    assert str(errors[0]) == f"{bad}:3: <pcre2>: unknown attribute 'offset' in rule 100"
