@@ -208,6 +208,8 @@ def read_decoder(node: Node, errors: list[InputError]) -> Decoder | None:
             errors.append(child.error(f"unknown element <{tag}> in decoder {name!r}"))
             continue
         content = child.text
+        if child.attrs and tag not in ("regex", "pcre2", "prematch", "prematch_pcre2"):
+            errors.append(child.error(f"<{tag}>: unknown attribute {sorted(child.attrs)[0]!r}"))
         if tag in ("regex", "pcre2"):
             off = _offset(child, errors)
             if "regex" in texts and off:
