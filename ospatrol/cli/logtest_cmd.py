@@ -51,14 +51,19 @@ def load_chosen_ruleset(
     return load_ruleset(ossec_conf, rules_dir=rules_dir, decoders=list(decoders) or None)
 
 
+def _valid_utf8(text: str) -> str:
+    return text.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace")
+
+
 def _default_hostname() -> str:
     return socket.gethostname().split(".", 1)[0] or "localhost"
 
 
 def _read_lines():
-    """stdin as text lines: any bytes are accepted (invalid UTF-8 is replaced)."""
+    """stdin as text lines. Any bytes are accepted: invalid UTF-8 is kept as surrogate escapes,
+    so logs and output carry the original bytes (as ossec-logtest's do)."""
     for raw in sys.stdin.buffer:
-        line = raw.decode("utf-8", errors="replace")
+        line = raw.decode("utf-8", errors="surrogateescape")
         if line.endswith("\n"):
             line = line[:-1]
         yield line
@@ -111,7 +116,11 @@ def logtest(
     engine = Engine(ruleset, hostname=hostname or _default_hostname(), trace_rules=verbose)
     if sys.stdin.isatty() and not quiet and fmt == "text":
         click.echo("ospatrol logtest: Type one log per line.", err=True)
-    out = sys.stdout
+    stdout = sys.stdout.buffer
+
+    def write(text: str) -> None:
+        stdout.write(text.encode("utf-8", errors="surrogateescape"))
+
     code = 0
     first = True
     for line in _read_lines():
@@ -124,15 +133,16 @@ def logtest(
         if quiet:
             continue
         if fmt == "jsonl":
-            out.write(result_json(result) + "\n")
+            # JSON stays valid UTF-8: undecodable bytes become U+FFFD there.
+            write(_valid_utf8(result_json(result)) + "\n")
         elif alerts_only:
             if result.alert is not None:
-                out.write(format_alerts_log(result.alert, result.alert.alert_id))
+                write(format_alerts_log(result.alert, result.alert.alert_id))
         else:
             if not first:
-                out.write("\n")
-            out.write(format_phases(result))
-        out.flush()
+                write("\n")
+            write(format_phases(result))
+        stdout.flush()
         first = False
     for source, count in ruleset.regex_timeouts().items():
         click.echo(f"warning: pattern {source!r} gave up (time budget) {count} time(s)", err=True)

@@ -50,7 +50,7 @@ def test_logtesting_phase_output_matches_res_files(ossec43, ruleset43):
     assert not mismatched, "\n".join(mismatched)
 
 
-@pytest.mark.parametrize("case", ["5", "17", "30"])
+@pytest.mark.parametrize("case", ["5", "17", "30", "33"])
 def test_logtest_cli_prints_res_file_byte_for_byte(shared_data, case):
     """The real CLI, with the exact flags of the brief, relative to the repository root."""
     base = shared_data / "ossec" / "tests" / "logtesting" / case
