@@ -18,9 +18,11 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from ospatrol.analysis.correlation import Correlation, is_correlating
-from ospatrol.analysis.decoders import Decoder, decode, literal_gate, prefix_gate
+from ospatrol.analysis.decoders import Decoder
+from ospatrol.analysis.decoding import decode
 from ospatrol.analysis.eventinfo import EventInfo
 from ospatrol.analysis.fields import ALERT_NAMES, STANDARD_ATTRS
+from ospatrol.analysis.gates import literal_gate, prefix_gate
 from ospatrol.analysis.predecode import predecode
 from ospatrol.model import Alert, Event
 

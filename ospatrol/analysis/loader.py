@@ -19,7 +19,8 @@ from ospatrol.analysis import xmlload
 from ospatrol.analysis.cdb import CdbList, list_key, load_list
 from ospatrol.analysis.decoders import Decoder, DecoderSet, build_decoder_set, read_decoder
 from ospatrol.analysis.patterns import Pattern
-from ospatrol.analysis.rules import AlertLevels, Rule, RuleNode, RuleTree, read_rule_file
+from ospatrol.analysis.rules import AlertLevels, Rule, RuleNode, read_rule_file
+from ospatrol.analysis.ruletree import RuleTree
 from ospatrol.errors import InputError, InputErrors
 
 # Decoder names analysisd registers itself (SetDecodeXML) so rules may say decoded_as them.
