@@ -209,3 +209,48 @@ def test_unknown_attribute_on_rule_element(tmp_path):
         '    <pcre2 offset="after_parent">^a</pcre2>\n  </rule>\n</group>\n',
     )
     assert str(errors[0]) == f"{bad}:3: <pcre2>: unknown attribute 'offset' in rule 100"
+
+
+def test_config_load_order_with_dirs(tmp_path):
+    """<decoder_dir> and <rule_dir> load matching files in name order; <include> by name."""
+    (tmp_path / "etc" / "decoders").mkdir(parents=True)
+    (tmp_path / "etc" / "decoders" / "10_ssh.xml").write_text(DECODERS)
+    (tmp_path / "etc" / "decoders" / "notes.txt").write_text("not a decoder file")
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "00_base_rules.xml").write_text(TEMPLATE)
+    (tmp_path / "rules" / "50_ssh_rules.xml").write_text(
+        '<group name="ssh,">\n  <rule id="100" level="3">\n    <decoded_as>sshd</decoded_as>\n'
+        "    <description>ssh</description>\n  </rule>\n</group>\n"
+    )
+    (tmp_path / "rules" / "unused.xml").write_text("<broken")
+    (tmp_path / "extra").mkdir()
+    (tmp_path / "extra" / "local_rules.xml").write_text(
+        '<group name="local,">\n  <rule id="101" level="8">\n    <if_sid>100</if_sid>\n'
+        "    <match>root</match>\n    <description>root ssh</description>\n  </rule>\n</group>\n"
+    )
+    conf = tmp_path / "etc" / "ossec.conf"
+    conf.write_text(
+        "<ossec_config>\n  <alerts>\n    <log_alert_level>3</log_alert_level>\n  </alerts>\n"
+        "  <rules>\n    <decoder_dir>etc/decoders</decoder_dir>\n"
+        "    <rule_dir>rules</rule_dir>\n    <include>extra/local_rules.xml</include>\n"
+        "  </rules>\n</ossec_config>\n"
+    )
+    ruleset = load_ruleset(conf)
+    assert [Path(f).name for f in ruleset.files] == [
+        "10_ssh.xml",
+        "00_base_rules.xml",
+        "50_ssh_rules.xml",
+        "local_rules.xml",
+    ]
+    assert ruleset.rules[101].if_sid == (100,)
+    assert ruleset.rules[100].log_alert and not ruleset.rules[1].log_alert
+
+
+def test_unknown_element_in_rules_block(tmp_path):
+    conf = tmp_path / "ossec.conf"
+    conf.write_text(
+        "<ossec_config>\n  <rules>\n    <inclde>x.xml</inclde>\n  </rules>\n</ossec_config>\n"
+    )
+    with pytest.raises(InputErrors) as info:
+        load_ruleset(conf)
+    assert str(info.value.errors[0]) == f"{conf}:3: unknown element <inclde> in <rules>"
