@@ -121,11 +121,12 @@ def read_config(
         return plan
     base = conf.resolve().parent
     bases = [base, base.parent]
-    rule_base = (
-        rules_dir
-        if rules_dir is not None
-        else (base / "rules" if (base / "rules").is_dir() else base)
-    )
+    # Bare rule file names live in <rules_dir>, else rules/ beside or above the config (the
+    # 3.x and 4.x layouts), else the config's own folder.
+    rule_base = rules_dir
+    if rule_base is None:
+        found = [d / "rules" for d in bases if (d / "rules").is_dir()]
+        rule_base = found[0] if found else base
     for root in roots:
         for block in root.children:
             if block.tag == "alerts":
@@ -151,7 +152,21 @@ def read_config(
                     plan.list_files.append((list_key(text), _resolve(list_key(text), bases)))
                 else:
                     errors.append(item.error(f"unknown element <{item.tag}> in <rules>"))
+    if not plan.decoder_files:
+        plan.decoder_files = _default_decoders(base)
     return plan
+
+
+def _default_decoders(base: Path) -> list[Path]:
+    """Decoders when the config names none: etc/decoder.xml and etc/local_decoder.xml (3.x),
+    else every file of decoders/ beside or above the config (4.x)."""
+    legacy = [base / name for name in ("decoder.xml", "local_decoder.xml")]
+    if legacy[0].is_file():
+        return [p for p in legacy if p.is_file()]
+    for folder in (base / "decoders", base.parent / "decoders"):
+        if folder.is_dir():
+            return _dir_files(folder, r"\.xml$")
+    return []
 
 
 def load_ruleset(

@@ -254,3 +254,11 @@ def test_unknown_element_in_rules_block(tmp_path):
     with pytest.raises(InputErrors) as info:
         load_ruleset(conf)
     assert str(info.value.errors[0]) == f"{conf}:3: unknown element <inclde> in <rules>"
+
+
+def test_config_alone_finds_rules_and_decoders(ossec43, ossec330, ruleset43, ruleset330):
+    """Both stock layouts load from the config alone (etc/decoder.xml or ../decoders/)."""
+    for conf, full in ((ossec43["conf"], ruleset43), (ossec330["conf"], ruleset330)):
+        alone = load_ruleset(conf)
+        assert set(alone.rules) == set(full.rules)
+        assert alone.decoder_count == full.decoder_count
