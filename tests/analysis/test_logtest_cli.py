@@ -152,3 +152,20 @@ def test_verbose_lists_rules_tried(stock):
     assert "       *Rule 5700 matched.\n       *Trying child rules.\n" in out
     assert out.index("**Rule debugging:") < out.index("**Phase 3: Completed filtering (rules).")
     assert "       Rule id: '5740'" in out
+
+
+def test_logtest_imports_no_heavy_modules():
+    """Startup stays light: no SSH, network-device or template libraries are imported."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "ospatrol", "logtest", "-q"],
+        input=b"x y\n",
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.decode().splitlines()}
+    assert not {"asyncssh", "netmiko", "jinja2", "paramiko"} & imported
