@@ -82,6 +82,11 @@ class Correlation:
         elif rule.feeds_group_lists:
             keys.extend(("group", searcher) for searcher in rule.feeds_group_lists)
         keys.append(EVENTS)
+        # analysisd's list holds the last EVENT_MEMORY alerting events of any kind; events
+        # older than that have left every list.
+        window = self._window
+        while window and window[0].seq <= self.seq - EVENT_MEMORY:
+            self._evict(window.popleft())
         members = tuple(k for k in keys if k in self._keysets)
         if not members:
             return
@@ -95,9 +100,7 @@ class Correlation:
                 self._index.setdefault((lk, ks), {}).setdefault(values, deque()).append(ev)
             if ev.matched:
                 self._blockers.setdefault(lk, []).append((ev.seq, ev.matched))
-        self._window.append(ev)
-        if len(self._window) > EVENT_MEMORY:
-            self._evict(self._window.popleft())
+        window.append(ev)
 
     def _evict(self, old: EventInfo) -> None:
         for lk in self._memberships.pop(old.seq, ()):

@@ -242,3 +242,21 @@ def test_accumulator_shares_fields_within_a_session(ruleset43):
         when=1_700_000_300.0,
     )
     assert "srcip" not in expired.fields
+
+
+def test_correlation_forgets_events_past_the_event_memory(ruleset43, monkeypatch):
+    """Like analysisd's bounded event list: after EVENT_MEMORY newer alerts (of any kind) an
+    event no longer counts for frequency rules."""
+    from ospatrol.analysis import correlation
+
+    monkeypatch.setattr(correlation, "EVENT_MEMORY", 10)
+    engine = Engine(ruleset43)
+    start = 1_700_000_000.0
+    _feed(engine, 4, start=start)
+    other = "Feb  9 11:44:56 web1 sshd[1234]: Failed password for root from 192.0.2.{n} port 1 ssh2"
+    for n in range(10):
+        engine.process_line(other.format(n=n), when=start + 4 + n / 100)
+    # Remembered, the four earlier events would make the 4th one below fire; forgotten, it
+    # takes eight new ones.
+    ids = [r.rule.id for r in _feed(engine, 8, start=start + 5)]
+    assert ids == [5710] * 7 + [5712]
