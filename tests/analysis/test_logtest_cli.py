@@ -169,3 +169,19 @@ def test_logtest_imports_no_heavy_modules():
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     imported = {line.split("|")[-1].strip() for line in proc.stderr.decode().splitlines()}
     assert not {"asyncssh", "netmiko", "jinja2", "paramiko"} & imported
+
+
+def test_logtest_with_the_legacy_330_set(ossec330):
+    args = [
+        "logtest",
+        "--ossec-conf",
+        str(ossec330["conf"]),
+        "--rules-dir",
+        str(ossec330["rules"]),
+        "--decoders",
+        str(ossec330["decoders"]),
+        "-q",
+        "-U",
+        "5716:5:sshd",
+    ]
+    assert _run(args, FAILED).exit_code == 0
