@@ -1,25 +1,39 @@
 #!/bin/sh
-# `make run`: start the local lab, list its inventory, check its health, audit it, stop it.
-# Usage: scripts/run-lab.sh OSPATROL_BIN LAB_DIR   (the lab is always taken down at the end)
+# `make run`: start the local lab, show its inventory and health, audit it twice with a change in
+# between (the first audit records baselines, the second reports the change), then stop the lab.
+# Usage: scripts/run-lab.sh OSPATROL_BIN LAB_DIR
 set -eu
 ospatrol=${1:?usage: run-lab.sh OSPATROL_BIN LAB_DIR}
 lab_dir=${2:?usage: run-lab.sh OSPATROL_BIN LAB_DIR}
 inventory="$lab_dir/inventory.yml"
+state_dir=var/ospatrol
 report=var/report.html
-
-# Steps for commands this build does not have yet are skipped.
-has() { "$ospatrol" --help | grep -Eq "^  $1( |\$)"; }
+# Unix and ESXi hosts: the ones `ospatrol audit` collects from today.
+hosts='linux:esxi'
 
 trap '"$ospatrol" lab down --dir "$lab_dir"' EXIT
 trap 'exit 130' INT TERM
 
-"$ospatrol" lab up --dir "$lab_dir"
-if has inventory; then "$ospatrol" inventory list -i "$inventory"; fi
-"$ospatrol" lab status --dir "$lab_dir"
-if has audit; then
+# 1 (findings) and 2 (some host not audited) are audit results, not failures of this script.
+audit() {
     status=0
-    "$ospatrol" audit -i "$inventory" --output "$report" --format html || status=$?
-    # 1 (findings) and 2 (some host not audited) are results, not failures of this script.
+    "$ospatrol" --state-dir "$state_dir" audit -i "$inventory" --limit "$hosts" "$@" || status=$?
     [ "$status" -le 2 ] || exit "$status"
-    echo "audit exit status $status; report: $report (store: var/ospatrol)"
-fi
+    echo "audit exit status $status"
+}
+
+"$ospatrol" lab up --dir "$lab_dir"
+"$ospatrol" inventory list -i "$inventory"
+"$ospatrol" lab status --dir "$lab_dir"
+
+echo "== audit 1: baselines"
+audit --format text
+echo "== changing the lab: a new account, a new file, a looser permission"
+tree="$lab_dir/sshd/tree"
+echo "intruder:x:0:0::/root:/bin/sh" >>"$tree/etc/passwd"
+echo "listen = 0.0.0.0" >"$tree/etc/app/override.conf"
+chmod 0777 "$tree/bin/tool"
+echo "== audit 2: what changed"
+audit --format text
+"$ospatrol" --state-dir "$state_dir" report --format html --output "$report"
+echo "results: $report (HTML), store $state_dir/ospatrol.db; re-render: ospatrol report --format text|json|junit"

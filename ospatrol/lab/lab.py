@@ -379,6 +379,9 @@ class Lab:
                             f"-o UserKnownHostsFile={self.known_hosts_path} "
                             "-o StrictHostKeyChecking=yes"
                         ),
+                        # The lab host watches its own tree, which `make run` edits to show
+                        # a change; the machine's real /etc is not the lab's to touch.
+                        "ospatrol_fim_paths": [str(self.sshd.tree)],
                     }
                 }
             },
