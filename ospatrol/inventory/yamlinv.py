@@ -22,7 +22,7 @@ import yaml
 from ospatrol.errors import InputError
 from ospatrol.inventory.data import InventoryData, Origin
 from ospatrol.inventory.ini import expand_host_entry
-from ospatrol.yamlfile import LineDict
+from ospatrol.yamlfile import LineDict, SafeLoader, construct_line_mapping
 
 log = logging.getLogger(__name__)
 
@@ -36,27 +36,9 @@ class VaultValue:
         self.line = line
 
 
-class _InventoryLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+class _InventoryLoader(SafeLoader):
     """A safe loader (libyaml's when installed: inventories get large) that keeps key lines in
     `LineDict`s, as `ospatrol.yamlfile` does, and knows the tags Ansible inventories use."""
-
-
-def _mapping(loader: _InventoryLoader, node: yaml.MappingNode) -> LineDict:
-    loader.flatten_mapping(node)
-    result = LineDict()
-    result.line = node.start_mark.line + 1
-    result.key_lines = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        try:
-            hash(key)
-        except TypeError:
-            raise yaml.constructor.ConstructorError(
-                None, None, "unhashable mapping key", key_node.start_mark
-            ) from None
-        result[key] = loader.construct_object(value_node, deep=True)
-        result.key_lines[key] = key_node.start_mark.line + 1
-    return result
 
 
 def _unsafe(loader: _InventoryLoader, node: yaml.Node) -> Any:
@@ -71,7 +53,9 @@ def _vault(loader: _InventoryLoader, node: yaml.Node) -> VaultValue:
     return VaultValue(node.start_mark.line + 1)
 
 
-_InventoryLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+_InventoryLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_line_mapping
+)
 _InventoryLoader.add_constructor("!unsafe", _unsafe)
 _InventoryLoader.add_constructor("!vault", _vault)
 
