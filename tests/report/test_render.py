@@ -104,6 +104,15 @@ def test_text_report_lists_hosts_and_diffs():
     assert "db1 (10.0.0.2): unreachable" in text
 
 
+def test_text_report_indents_every_line_of_a_multi_line_detail():
+    detail = "Size changed from '10' to '12'\nOld sha256sum was: 'aa'\nNew sha256sum is : 'bb'"
+    changed = Finding("web1", "fim", "changed", "/etc/hosts", detail, None, "ospatrol: ...")
+    host = HostReport("web1", "10.0.0.1", "ok", findings=(ReportedFinding(changed, 550, 7),))
+    lines = render(RunRecord(1, 0.0, 1.0, (host,)), "text").splitlines()
+    at = lines.index("    Size changed from '10' to '12'")
+    assert lines[at + 1 : at + 3] == ["    Old sha256sum was: 'aa'", "    New sha256sum is : 'bb'"]
+
+
 def test_unknown_format_is_refused():
     assert set(FORMATS) == {"text", "json", "html", "junit"}
     with pytest.raises(ValueError, match="unknown report format"):
