@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ospatrol.analysis.fields import FIELD_NAMES
+
 if TYPE_CHECKING:
     from ospatrol.analysis.decoders import Decoder
 
@@ -117,29 +119,7 @@ class EventInfo:
 
     def field(self, name: str) -> str | None:
         """A field by the name rules use (`<field name=...>`, lists): standard or dynamic."""
-        attr = _FIELD_ALIASES.get(name)
+        attr = FIELD_NAMES.get(name)
         if attr is not None:
             return getattr(self, attr)
         return self.dynamic.get(name)
-
-
-_FIELD_ALIASES = {
-    "srcip": "srcip",
-    "dstip": "dstip",
-    "srcport": "srcport",
-    "dstport": "dstport",
-    "protocol": "protocol",
-    "action": "action",
-    "srcuser": "srcuser",
-    "dstuser": "dstuser",
-    "user": "dstuser",
-    "id": "id",
-    "url": "url",
-    "data": "data",
-    "extra_data": "data",
-    "status": "status",
-    "system_name": "systemname",
-    "hostname": "hostname",
-    "program_name": "program_name",
-    "location": "location",
-}

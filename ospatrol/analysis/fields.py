@@ -3,7 +3,8 @@
 OSSEC's decode-xml.c tests each order name against a fixed sequence of substrings and takes the
 first that occurs in it: `dstuser` before `srcuser` before `user` (so `user` means dstuser),
 `data` and `extra_data` both fill `data`, and so on. A name that contains none of them is a
-dynamic field, kept under its own name.
+dynamic field, kept under its own name. Rules name fields by the same words, matched exactly
+(`FIELD_NAMES`, derived from the table).
 """
 
 from __future__ import annotations
@@ -38,23 +39,6 @@ ORDER_TABLE: tuple[tuple[str, StandardField], ...] = (
     ("system_name", StandardField("systemname", "system_name")),
 )
 
-STANDARD_ATTRS: tuple[str, ...] = (
-    "srcip",
-    "dstip",
-    "srcport",
-    "dstport",
-    "protocol",
-    "action",
-    "srcuser",
-    "dstuser",
-    "id",
-    "url",
-    "data",
-    "status",
-    "systemname",
-)
-"""Event attributes that decoders fill; the names alerts use for them are in `ALERT_NAMES`."""
-
 ALERT_NAMES: dict[str, str] = {
     "srcip": "srcip",
     "dstip": "dstip",
@@ -70,6 +54,19 @@ ALERT_NAMES: dict[str, str] = {
     "status": "status",
     "systemname": "system_name",
 }
+
+STANDARD_ATTRS: tuple[str, ...] = tuple(ALERT_NAMES)
+"""Event attributes that decoders fill; the names alerts use for them are in `ALERT_NAMES`."""
+
+FIELD_NAMES: dict[str, str] = {
+    **{needle: target.attr for needle, target in ORDER_TABLE},
+    "hostname": "hostname",
+    "program_name": "program_name",
+    "location": "location",
+}
+"""Event attribute of each name rules use for a field (`<field name=...>`, lists): an order
+name exactly as the table spells it (`user` is dstuser, `extra_data` is data), or a part of the
+pre-decoded header. Other names are dynamic fields."""
 
 
 def map_order_name(name: str) -> StandardField | None:
