@@ -15,7 +15,7 @@ import shlex
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Self
 
 from ospatrol.config import Config
 from ospatrol.model import Host
@@ -315,3 +315,55 @@ def check_read(path: str, result: CommandResult) -> bytes:
         why = "output too large" if result.truncated else result.stderr.strip() or "failed"
         raise RemoteCommandError(f"cannot read {path}: {why}")
     return result.stdout_bytes
+
+
+class TransportBase:
+    """What `local` and `ssh` share, none of it I/O of its own: the host's time-outs and become,
+    `run` through `drive` (subclasses say how a process starts, `_start`), `read`, `async with`,
+    and one slot of the global limit (`settings.limit`) held from connect to close."""
+
+    def __init__(self, host: Host, settings: TransportSettings) -> None:
+        self.host = host
+        self.settings = settings
+        self.become = Become.for_host(host)
+        self.commands_run = 0
+        self._slot = False
+
+    async def _start(self, command: str) -> Process:
+        raise NotImplementedError
+
+    async def run(
+        self, command: str, *, timeout: float | None = None, input: bytes | str | None = None
+    ) -> CommandResult:
+        self.commands_run += 1
+        limit = timeout if timeout is not None else self.settings.command_timeout_for(self.host)
+        return await drive(
+            self._start,
+            command,
+            timeout=limit,
+            input=input,
+            become=self.become,
+            max_output=self.settings.max_output,
+        )
+
+    async def read(self, path: str) -> bytes:
+        return check_read(path, await self.run(read_command(path)))
+
+    async def _take_slot(self) -> None:
+        if self.settings.limit is not None:
+            await self.settings.limit.acquire()
+            self._slot = True
+
+    def _release_slot(self) -> None:
+        if self._slot and self.settings.limit is not None:
+            self._slot = False
+            self.settings.limit.release()
+
+    async def close(self) -> None:
+        self._release_slot()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

@@ -22,15 +22,7 @@ from typing import Any
 import asyncssh
 
 from ospatrol.model import Host
-from ospatrol.transport.base import (
-    Become,
-    CommandResult,
-    Process,
-    TransportSettings,
-    check_read,
-    drive,
-    read_command,
-)
+from ospatrol.transport.base import CommandResult, Process, TransportBase, TransportSettings
 from ospatrol.transport.errors import (
     AuthenticationFailed,
     ConnectTimeout,
@@ -97,7 +89,7 @@ async def _nothing() -> None:
     return None
 
 
-class SshTransport:
+class SshTransport(TransportBase):
     """An SSH connection to one host. Use `await SshTransport(host, settings).connect()`."""
 
     def __init__(self, host: Host, settings: TransportSettings) -> None:
@@ -105,12 +97,8 @@ class SshTransport:
             raise TransportError(
                 f"host {host.name}: host key policy must be one of {', '.join(POLICIES)}"
             )
-        self.host = host
-        self.settings = settings
-        self.become = Become.for_host(host)
-        self.commands_run = 0
+        super().__init__(host, settings)
         self._conn: asyncssh.SSHClientConnection | None = None
-        self._slot = False
         self._sessions = asyncio.Semaphore(
             int(host.vars.get("ospatrol_ssh_max_sessions", DEFAULT_MAX_SESSIONS))
         )
@@ -156,13 +144,11 @@ class SshTransport:
                 self.host.port,
             )
         client = _Client(accept_unknown=not pinned)
-        if self.settings.limit is not None:
-            await self.settings.limit.acquire()
-            self._slot = True
+        await self._take_slot()
         try:
             self._conn = await self._open(client, (pinned, [], []))
         except BaseException:
-            self._release()
+            self._release_slot()
             raise
         if not pinned:
             key = self._conn.get_server_host_key()
@@ -232,30 +218,13 @@ class SshTransport:
     ) -> CommandResult:
         if self._conn is None:
             raise TransportError(f"not connected to {self.where}")
-        self.commands_run += 1
-        limit = timeout if timeout is not None else self.settings.command_timeout_for(self.host)
         try:
             async with self._sessions:
-                return await drive(
-                    self._start,
-                    command,
-                    timeout=limit,
-                    input=input,
-                    become=self.become,
-                    max_output=self.settings.max_output,
-                )
+                return await super().run(command, timeout=timeout, input=input)
         except asyncssh.ChannelOpenError as exc:
             raise TransportError(f"{self.where} refused a session: {exc.reason}") from exc
         except (asyncssh.ConnectionLost, asyncssh.DisconnectError, BrokenPipeError) as exc:
             raise Unreachable(f"connection lost ({self.where})") from exc
-
-    async def read(self, path: str) -> bytes:
-        return check_read(path, await self.run(read_command(path)))
-
-    def _release(self) -> None:
-        if self._slot and self.settings.limit is not None:
-            self._slot = False
-            self.settings.limit.release()
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -264,10 +233,4 @@ class SshTransport:
             # Closing is best effort: the peer may already be gone.
             with contextlib.suppress(TimeoutError, OSError, asyncssh.Error):
                 await asyncio.wait_for(conn.wait_closed(), 5)
-        self._release()
-
-    async def __aenter__(self) -> SshTransport:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
+        await super().close()
