@@ -29,7 +29,8 @@ from typing import Any
 import yaml
 
 from ospatrol.errors import OSPatrolError
-from ospatrol.lab.sshd import SshdServer, port_accepts
+from ospatrol.lab.process import port_accepts, spawn_detached
+from ospatrol.lab.sshd import SshdServer
 from ospatrol.lab.switch import SwitchServer
 
 STATE_FILE = "lab.json"
@@ -312,14 +313,7 @@ class Lab:
             "--per-platform",
             "1",
         ]
-        with log.open("ab") as out:
-            proc = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=out,
-                start_new_session=True,
-            )
+        proc = spawn_detached(command, log)
         self._children.append(proc)
         self._record(
             "simulator", proc.pid, (), ("-m", "ospatrol.lab.simulator", "--dir", str(sim_dir)), log

@@ -72,6 +72,7 @@ from pathlib import Path
 import asyncssh
 
 from ospatrol.errors import InputError, OSPatrolError
+from ospatrol.lab.process import stop_process
 from ospatrol.lab.sim_cli import HostState, crlf
 from ospatrol.lab.sim_devices import make_session
 from ospatrol.lab.sim_profile import PLATFORMS, HostVars, load_profile, render
@@ -316,15 +317,7 @@ class SimulatorProcess:
     def stop(self) -> int | None:
         """SIGTERM the child and wait for it; its exit status."""
         proc, self._proc = self._proc, None
-        if proc is None:
-            return None
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                return proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        return proc.wait()
+        return None if proc is None else stop_process(proc, timeout=10)
 
 
 def _write_atomic(path: Path, text: str, mode: int = 0o644) -> None:

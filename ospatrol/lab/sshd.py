@@ -14,14 +14,14 @@ from __future__ import annotations
 import os
 import pwd
 import re
-import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 import asyncssh
+
+from ospatrol.lab.process import ChildServer, free_port, port_accepts, spawn_detached
 
 SSHD = Path("/usr/sbin/sshd")
 START_TIMEOUT = 10.0
@@ -31,22 +31,6 @@ BIND_ATTEMPTS = 5
 
 class SshdError(RuntimeError):
     """sshd could not be started (missing binary, bad config, died at start)."""
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def port_accepts(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
-    """True when a TCP connection to host:port succeeds."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 @cache
@@ -82,7 +66,7 @@ def _make_tree(root: Path) -> None:
 
 
 @dataclass
-class SshdServer:
+class SshdServer(ChildServer):
     """One sshd with its own keys and config under `directory`; `port` 0 picks a free port."""
 
     directory: Path
@@ -97,7 +81,6 @@ class SshdServer:
     config_path: Path = field(init=False)
     log_path: Path = field(init=False)
     pid_path: Path = field(init=False)
-    _proc: subprocess.Popen | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.directory = Path(self.directory).resolve()
@@ -110,18 +93,6 @@ class SshdServer:
         self.config_path = self.directory / "sshd_config"
         self.log_path = self.directory / "sshd.log"
         self.pid_path = self.directory / "sshd.pid"
-
-    def __enter__(self) -> SshdServer:
-        self.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
-
-    @property
-    def pid(self) -> int | None:
-        """The pid of the running daemon started by this object, if any."""
-        return self._proc.pid if self._proc and self._proc.poll() is None else None
 
     def start(self) -> None:
         """Prepare keys and config, start sshd and return once its port accepts connections."""
@@ -147,17 +118,9 @@ class SshdServer:
 
     def stop(self) -> None:
         """Stop the daemon (sessions already open end with their connections)."""
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        self.pid_path.unlink(missing_ok=True)
+        if self._proc is not None:
+            super().stop()
+            self.pid_path.unlink(missing_ok=True)
 
     def rotate_host_key(self) -> None:
         """Replace the host keys (a "changed host key" for clients); restart if running."""
@@ -225,33 +188,18 @@ class SshdServer:
     def _launch(self) -> bool:
         """Start sshd; True once it accepts on self.port, False when it died (port taken?)."""
         self.pid_path.unlink(missing_ok=True)
-        with self.log_path.open("ab") as log:
-            self._proc = subprocess.Popen(
-                [str(SSHD), "-D", "-e", "-f", str(self.config_path)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                self._proc = None
-                return False
+        command = [str(SSHD), "-D", "-e", "-f", str(self.config_path)]
+        self._proc = spawn_detached(command, self.log_path)
+        try:
             # The pid file is written once the listening socket is bound.
-            if self.pid_path.exists() and port_accepts(self.port):
-                return True
-            time.sleep(0.05)
-        self.stop()
-        raise SshdError(f"sshd did not accept on 127.0.0.1:{self.port}:\n{self._log_tail()}")
+            return self._wait_ready(
+                lambda: self.pid_path.exists() and port_accepts(self.port), START_TIMEOUT, 0.05
+            )
+        except TimeoutError:
+            message = f"sshd did not accept on 127.0.0.1:{self.port}:\n{self._log_tail()}"
+            raise SshdError(message) from None
 
     def _write_known_hosts(self) -> None:
         key_type, key_b64 = self.host_key_pub.read_text().split()[:2]
         self.known_hosts_line = f"[127.0.0.1]:{self.port} {key_type} {key_b64}"
         self.known_hosts.write_text(self.known_hosts_line + "\n")
-
-    def _log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"

@@ -17,15 +17,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncssh
 
-from ospatrol.lab.sshd import free_port, port_accepts
+from ospatrol.lab.process import ChildServer, free_port, port_accepts, spawn_detached
 
 START_TIMEOUT = 20.0
 ENV_PASSWORD = "OSPATROL_LAB_SWITCH_PASSWORD"
@@ -37,7 +35,7 @@ class SwitchError(RuntimeError):
 
 
 @dataclass
-class SwitchServer:
+class SwitchServer(ChildServer):
     """One simulated IOS switch; after `start()`, `port` and `known_hosts_line` are set."""
 
     directory: Path
@@ -49,24 +47,11 @@ class SwitchServer:
     host_key: Path = field(init=False)
     log_path: Path = field(init=False)
     known_hosts_line: str = field(init=False, default="")
-    _proc: subprocess.Popen | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.directory = Path(self.directory).resolve()
         self.host_key = self.directory / "switch_host_key"
         self.log_path = self.directory / "switch.log"
-
-    def __enter__(self) -> SwitchServer:
-        self.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
-
-    @property
-    def pid(self) -> int | None:
-        """The pid of the running launcher started by this object, if any."""
-        return self._proc.pid if self._proc and self._proc.poll() is None else None
 
     def command(self) -> list[str]:
         """The launcher's argument list (passwords travel in `environment()`)."""
@@ -96,43 +81,16 @@ class SwitchServer:
             self.host_key.chmod(0o600)
         public = asyncssh.read_private_key(self.host_key).export_public_key("openssh").decode()
         self.port = self.port or free_port()
-        with self.log_path.open("ab") as log:
-            self._proc = subprocess.Popen(
-                self.command(),
-                env=self.environment(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                self._proc = None
-                raise SwitchError(f"fake-switches exited at start:\n{self._log_tail()}")
-            if port_accepts(self.port):
-                key_type, key_b64 = public.split()[:2]
-                self.known_hosts_line = f"[127.0.0.1]:{self.port} {key_type} {key_b64}"
-                return
-            time.sleep(0.1)
-        self.stop()
-        raise SwitchError(f"fake-switches did not listen on {self.port}:\n{self._log_tail()}")
-
-    def stop(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-    def _log_tail(self, lines: int = 20) -> str:
+        self._proc = spawn_detached(self.command(), self.log_path, self.environment())
         try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+            started = self._wait_ready(lambda: port_accepts(self.port), START_TIMEOUT, 0.1)
+        except TimeoutError:
+            message = f"fake-switches did not listen on {self.port}:\n{self._log_tail()}"
+            raise SwitchError(message) from None
+        if not started:
+            raise SwitchError(f"fake-switches exited at start:\n{self._log_tail()}")
+        key_type, key_b64 = public.split()[:2]
+        self.known_hosts_line = f"[127.0.0.1]:{self.port} {key_type} {key_b64}"
 
 
 def _ios_core(hostname: str, enable_password: str):

@@ -14,7 +14,7 @@ import yaml
 
 from ospatrol.inventory import load_inventory
 from ospatrol.lab.lab import Lab
-from ospatrol.lab.sshd import port_accepts
+from ospatrol.lab.process import port_accepts
 
 
 def _ospatrol(*args: str, cwd: Path) -> subprocess.CompletedProcess:

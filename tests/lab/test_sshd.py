@@ -9,7 +9,8 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from ospatrol.lab.sshd import SshdError, SshdServer, port_accepts
+from ospatrol.lab.process import port_accepts
+from ospatrol.lab.sshd import SshdError, SshdServer
 
 
 async def _run(server: SshdServer, command: str, known_hosts: Path) -> asyncssh.SSHCompletedProcess:

@@ -10,7 +10,8 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from ospatrol.lab.sshd import SshdServer, free_port
+from ospatrol.lab.process import free_port
+from ospatrol.lab.sshd import SshdServer
 from ospatrol.model import Credentials
 from ospatrol.transport import (
     AuthenticationFailed,

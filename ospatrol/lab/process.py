@@ -1,0 +1,112 @@
+"""The lab's child server processes: free ports, starting detached, waiting until ready, stopping.
+
+`ChildServer` is the lifecycle `SshdServer` and `SwitchServer` share: `with` starts and stops
+the server, `pid` is the running child's, and `start()` builds on `spawn_detached` and
+`_wait_ready`. The device simulator's launchers use the functions.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Self
+
+STOP_TIMEOUT = 5.0
+"""Seconds a child gets to exit after SIGTERM before SIGKILL."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_accepts(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
+    """True when a TCP connection to host:port succeeds."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def spawn_detached(
+    command: list[str], log_path: Path, env: Mapping[str, str] | None = None
+) -> subprocess.Popen:
+    """Start `command` in its own session, stdin closed, stdout and stderr appended to `log_path`.
+
+    Its own session: a terminal's Ctrl-C or hang-up does not reach it, only whoever stops it.
+    """
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            command,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = STOP_TIMEOUT) -> int:
+    """SIGTERM `proc` if it still runs, SIGKILL it after `timeout` seconds; its exit status."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return proc.wait()
+
+
+class ChildServer:
+    """A server run as a child process; subclasses set `log_path` and write `start()`."""
+
+    log_path: Path
+    _proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    @property
+    def pid(self) -> int | None:
+        """The pid of the running child started by this object, if any."""
+        return self._proc.pid if self._proc and self._proc.poll() is None else None
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop the child (SIGTERM, then SIGKILL after `STOP_TIMEOUT` s) and reap it."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            stop_process(proc)
+
+    def _wait_ready(self, ready: Callable[[], bool], timeout: float, interval: float) -> bool:
+        """Poll the started child until `ready()`: True. False when the child exited first (it
+        is forgotten). After `timeout` seconds the child is stopped and TimeoutError raised."""
+        assert self._proc is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                self._proc = None
+                return False
+            if ready():
+                return True
+            time.sleep(interval)
+        self.stop()
+        raise TimeoutError(f"not ready within {timeout:g} s")
+
+    def _log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
