@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from ospatrol.cli import Context, pass_context
+from ospatrol.cli.options import checks_option, inventory_option, lock_wait_option, locked_store
 from ospatrol.report import FORMATS
 
 EPILOG = """\b
@@ -24,14 +25,7 @@ Exit status:
 
 
 @click.command(epilog=EPILOG)
-@click.option(
-    "-i",
-    "--inventory",
-    "inventory_path",
-    required=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="Ansible inventory (YAML, INI, JSON or a directory).",
-)
+@inventory_option("Ansible inventory (YAML, INI, JSON or a directory).")
 @click.option("-l", "--limit", help="Ansible --limit pattern selecting hosts.")
 @click.option("--only", help="Comma-separated collectors to run (default: all).")
 @click.option(
@@ -41,19 +35,10 @@ Exit status:
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here."
 )
 @click.option("--dry-run", is_flag=True, help="Compare with the baselines but store nothing.")
-@click.option(
-    "--lock-wait",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="Seconds to wait for another audit of the same state dir to finish.",
+@lock_wait_option(
+    "Seconds to wait for another audit of the same state dir to finish.", show_default=True
 )
-@click.option(
-    "--checks",
-    "checks_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Folder of checks/<platform>.yml profiles (default: the shipped ones).",
-)
+@checks_option
 @pass_context
 def audit(
     ctx: Context,
@@ -67,12 +52,11 @@ def audit(
     checks_dir: Path | None,
 ) -> None:
     """Audit hosts over SSH: file integrity and command output against their baselines."""
-    from ospatrol.audit import AuditOptions, audit_lock, exit_status, run_audit
+    from ospatrol.audit import AuditOptions, exit_status, run_audit
     from ospatrol.audit.setup import build_collectors, load_engine, parse_only, transport_opener
     from ospatrol.inventory import load_inventory
     from ospatrol.report import render
     from ospatrol.report.progress import progress_observer
-    from ospatrol.store import Store
 
     config = ctx.load_config()
     names = parse_only(only)
@@ -88,20 +72,16 @@ def audit(
         alert_level=config.alert_level,
         options={"inventory": str(inventory_path), "limit": limit, "only": list(names)},
     )
-    with audit_lock(config.state_dir, wait=lock_wait):
-        store = Store.open(config.state_dir)
-        try:
-            record = run_audit(
-                hosts,
-                collectors,
-                store,
-                transport_opener(config),
-                engine=engine,
-                options=options,
-                observers=[observer] if observer else [],
-            )
-        finally:
-            store.close()
+    with locked_store(config.state_dir, lock_wait) as store:
+        record = run_audit(
+            hosts,
+            collectors,
+            store,
+            transport_opener(config),
+            engine=engine,
+            options=options,
+            observers=[observer] if observer else [],
+        )
     report = render(record, fmt)
     if output is None:
         click.echo(report, nl=False)

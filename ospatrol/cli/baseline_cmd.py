@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from ospatrol.cli import Context, pass_context
+from ospatrol.cli.options import checks_option, inventory_option, lock_wait_option, locked_store
 from ospatrol.errors import InputError
 
 
@@ -32,13 +33,7 @@ def _host(inventory_path: Path, name: str):
 
 @baseline.command()
 @click.argument("host")
-@click.option(
-    "-i",
-    "--inventory",
-    "inventory_path",
-    type=click.Path(exists=True, path_type=Path),
-    help="Check that HOST is in this inventory.",
-)
+@inventory_option("Check that HOST is in this inventory.", required=False)
 @pass_context
 def show(ctx: Context, host: str, inventory_path: Path | None) -> None:
     """Print HOST's stored baseline, one entry a line."""
@@ -62,23 +57,9 @@ def show(ctx: Context, host: str, inventory_path: Path | None) -> None:
 @baseline.command()
 @click.argument("host")
 @click.argument("paths", nargs=-1)
-@click.option(
-    "-i",
-    "--inventory",
-    "inventory_path",
-    required=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="Ansible inventory that defines HOST.",
-)
-@click.option(
-    "--checks",
-    "checks_dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Folder of checks/<platform>.yml profiles (default: the shipped ones).",
-)
-@click.option(
-    "--lock-wait", type=click.FloatRange(min=0), default=0.0, help="Seconds to wait for an audit."
-)
+@inventory_option("Ansible inventory that defines HOST.")
+@checks_option
+@lock_wait_option("Seconds to wait for an audit.")
 @pass_context
 def accept(
     ctx: Context,
@@ -89,9 +70,7 @@ def accept(
     lock_wait: float,
 ) -> None:
     """Scan HOST now and accept its state as the baseline (only PATHS when given)."""
-    from ospatrol.audit.lock import audit_lock
     from ospatrol.collect.fim import FimCollector, accept_baseline
-    from ospatrol.store import Store
     from ospatrol.transport import TransportSettings
 
     bad = [p for p in paths if not p.startswith("/")]
@@ -102,7 +81,7 @@ def accept(
     collector = FimCollector.from_checks(checks_dir)
     if collector.profile_for(target) is None:
         raise InputError(f"host {host}: platform {target.platform!r} has no fim profile")
-    with audit_lock(config.state_dir, wait=lock_wait), Store.open(config.state_dir) as store:
+    with locked_store(config.state_dir, lock_wait) as store:
         scan = accept_baseline(
             target, TransportSettings.from_config(config), store, collector, paths
         )
