@@ -46,8 +46,9 @@ def netmiko(host: dict, **extra) -> ConnectHandler:
     )
 
 
-async def exec_commands(host: dict, known_hosts: Path, *commands: str) -> list:
-    async with asyncssh.connect(
+def connect(host: dict, known_hosts: Path):
+    """asyncssh's connect to a simulated host, by its password only (no agent, no keys)."""
+    return asyncssh.connect(
         host["address"],
         port=host["port"],
         username=host["user"],
@@ -55,7 +56,11 @@ async def exec_commands(host: dict, known_hosts: Path, *commands: str) -> list:
         known_hosts=str(known_hosts),
         agent_path=None,
         client_keys=None,
-    ) as conn:
+    )
+
+
+async def exec_commands(host: dict, known_hosts: Path, *commands: str) -> list:
+    async with connect(host, known_hosts) as conn:
         return [await conn.run(c) for c in commands]
 
 
@@ -259,15 +264,7 @@ def test_wrong_password_is_refused(lab_simulator) -> None:
 
 async def _interactive(host: dict, known_hosts: Path, keys: list[str]) -> str:
     """Type `keys` one after another into a PTY shell; return everything the device printed."""
-    async with asyncssh.connect(
-        host["address"],
-        port=host["port"],
-        username=host["user"],
-        password=host["password"],
-        known_hosts=str(known_hosts),
-        agent_path=None,
-        client_keys=None,
-    ) as conn:
+    async with connect(host, known_hosts) as conn:
         proc = await conn.create_process(term_type="vt100")
         seen = ""
         for key in keys:
@@ -315,15 +312,7 @@ def test_robust_against_garbage_huge_lines_and_hangups(
         try:
             await _interactive(entry, sim.known_hosts, ["\x00\x1b[A\xff\ufffd\x07?\t\n"])
             await _interactive(entry, sim.known_hosts, ["x" * 200_000 + "\n"])
-            async with asyncssh.connect(
-                "127.0.0.1",
-                port=host.port,
-                username=host.user,
-                password=host.password,
-                known_hosts=str(sim.known_hosts),
-                agent_path=None,
-                client_keys=None,
-            ) as conn:
+            async with connect(entry, sim.known_hosts) as conn:
                 # Bytes that are not UTF-8, as a shell and as an exec request.
                 proc = await conn.create_process(term_type="vt100", encoding=None)
                 proc.stdin.write(b"\xff\xfe\xc3(show\x80 version\r\n")
@@ -332,15 +321,7 @@ def test_robust_against_garbage_huge_lines_and_hangups(
                 # asyncssh itself refuses an exec command that does not decode.
                 with pytest.raises(asyncssh.ChannelOpenError):
                     await conn.run(b"show \xff\xfe", encoding=None)
-            async with asyncssh.connect(
-                "127.0.0.1",
-                port=host.port,
-                username=host.user,
-                password=host.password,
-                known_hosts=str(sim.known_hosts),
-                agent_path=None,
-                client_keys=None,
-            ) as conn:
+            async with connect(entry, sim.known_hosts) as conn:
                 proc = await conn.create_process(term_type="vt100")
                 proc.stdin.write("show version\n")
             # The client hung up mid-command; the next one is served as usual.
