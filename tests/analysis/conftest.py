@@ -32,6 +32,29 @@ def ossec330(shared_data: Path) -> dict[str, Path]:
     }
 
 
+def _cli_args(files: dict[str, Path]) -> list[str]:
+    return [
+        "--ossec-conf",
+        str(files["conf"]),
+        "--rules-dir",
+        str(files["rules"]),
+        "--decoders",
+        str(files["decoders"]),
+    ]
+
+
+@pytest.fixture
+def stock(ossec43: dict[str, Path]) -> list[str]:
+    """The command-line options (`logtest`, `rules check`) that load the 4.3 rule set."""
+    return _cli_args(ossec43)
+
+
+@pytest.fixture
+def legacy(ossec330: dict[str, Path]) -> list[str]:
+    """The command-line options that load the 3.3.0 rule set."""
+    return _cli_args(ossec330)
+
+
 @pytest.fixture(scope="session")
 def ruleset43(ossec43: dict[str, Path]) -> Ruleset:
     return load_ruleset(ossec43["conf"], rules_dir=ossec43["rules"], decoders=ossec43["decoders"])

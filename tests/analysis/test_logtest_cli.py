@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from ospatrol.cli import cli
@@ -13,18 +12,6 @@ from ospatrol.cli import cli
 FAILED = (
     b"Feb  9 11:44:56 web1 sshd[1234]: Failed password for root from 192.0.2.7 port 4242 ssh2\n"
 )
-
-
-@pytest.fixture
-def stock(ossec43) -> list[str]:
-    return [
-        "--ossec-conf",
-        str(ossec43["conf"]),
-        "--rules-dir",
-        str(ossec43["rules"]),
-        "--decoders",
-        str(ossec43["decoders"]),
-    ]
 
 
 def _run(args: list[str], data: bytes, env: dict[str, str] | None = None):
@@ -100,16 +87,8 @@ def test_default_ruleset_is_used_without_flags():
     assert json.loads(result.stdout)["decoder"] == "sshd"
 
 
-def test_rules_check_clean_sets(stock, ossec330):
+def test_rules_check_clean_sets(stock, legacy):
     assert _run(["rules", "check", *stock], b"").exit_code == 0
-    legacy = [
-        "--ossec-conf",
-        str(ossec330["conf"]),
-        "--rules-dir",
-        str(ossec330["rules"]),
-        "--decoders",
-        str(ossec330["decoders"]),
-    ]
     result = _run(["rules", "check", *legacy], b"")
     assert result.exit_code == 0
     assert result.stdout.startswith("ok: ")
@@ -171,15 +150,10 @@ def test_logtest_imports_no_heavy_modules():
     assert not {"asyncssh", "netmiko", "jinja2", "paramiko"} & imported
 
 
-def test_logtest_with_the_legacy_330_set(ossec330):
+def test_logtest_with_the_legacy_330_set(legacy):
     args = [
         "logtest",
-        "--ossec-conf",
-        str(ossec330["conf"]),
-        "--rules-dir",
-        str(ossec330["rules"]),
-        "--decoders",
-        str(ossec330["decoders"]),
+        *legacy,
         "-q",
         "-U",
         "5716:5:sshd",

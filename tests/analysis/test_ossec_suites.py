@@ -79,7 +79,7 @@ def test_logtest_cli_prints_res_file_byte_for_byte(shared_data, case):
     assert proc.stdout == (base / "res").read_bytes()
 
 
-def test_ini_case_through_cli_unit_mode(ossec43):
+def test_ini_case_through_cli_unit_mode(stock):
     """runtests.py's invocation: -q -U rule:level:decoder, exit code 0 on success."""
     line = (
         b"Feb 10 23:21:05 someserver sshd[1234]: Read error from remote host 192.168.1.1: "
@@ -90,12 +90,7 @@ def test_ini_case_through_cli_unit_mode(ossec43):
         "-m",
         "ospatrol",
         "logtest",
-        "--ossec-conf",
-        str(ossec43["conf"]),
-        "--rules-dir",
-        str(ossec43["rules"]),
-        "--decoders",
-        str(ossec43["decoders"]),
+        *stock,
         "-q",
     ]
     codes = {}
