@@ -19,8 +19,6 @@ import os
 import secrets
 import signal
 import socket
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +27,8 @@ from typing import Any
 import yaml
 
 from ospatrol.errors import OSPatrolError
-from ospatrol.lab.process import port_accepts, spawn_detached
+from ospatrol.lab.process import port_accepts
+from ospatrol.lab.simulator import SimulatorError, SimulatorProcess
 from ospatrol.lab.sshd import SshdServer
 from ospatrol.lab.switch import SwitchServer
 
@@ -181,7 +180,7 @@ class Lab:
     switch: SwitchServer | None = None
     simulator: dict[str, Any] | None = None  # the simulator's own simulator.json, when it runs
     services: dict[str, Service] = field(default_factory=dict)
-    _children: list[subprocess.Popen] = field(default_factory=list, repr=False)
+    _simulator_process: SimulatorProcess | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.directory = Path(self.directory).resolve()
@@ -252,12 +251,9 @@ class Lab:
                 stopped.append(svc.name)
             svc.pid_file.unlink(missing_ok=True)
         # Reap our own children when the lab was started in this process (tests).
-        for server in (self.switch, self.sshd):
+        for server in (self._simulator_process, self.switch, self.sshd):
             if server is not None:
                 server.stop()
-        for child in self._children:
-            child.poll()
-        self._children.clear()
         self.state_path.unlink(missing_ok=True)
         self.services = {}
         return stopped
@@ -300,37 +296,19 @@ class Lab:
 
     def _start_simulator(self) -> None:
         sim_dir = self.directory / "sim"
-        sim_dir.mkdir(parents=True, exist_ok=True)
-        ready = sim_dir / "simulator.json"
-        ready.unlink(missing_ok=True)
-        log = sim_dir / "simulator.log"
-        command = [
-            sys.executable,
-            "-m",
-            "ospatrol.lab.simulator",
-            "--dir",
-            str(sim_dir),
-            "--per-platform",
-            "1",
-        ]
-        proc = spawn_detached(command, log)
-        self._children.append(proc)
-        self._record(
-            "simulator", proc.pid, (), ("-m", "ospatrol.lab.simulator", "--dir", str(sim_dir)), log
+        self._simulator_process = SimulatorProcess(
+            sim_dir, ["--per-platform", "1"], timeout=SIMULATOR_TIMEOUT
         )
-        deadline = time.monotonic() + SIMULATOR_TIMEOUT
-        while not ready.exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                tail = log.read_text(errors="replace")[-2000:]
-                raise LabError(f"device simulator did not start (log {log}):\n{tail}")
-            time.sleep(0.1)
-        self.simulator = json.loads(ready.read_text())
-        self.services["simulator"] = Service(
+        try:
+            self.simulator = self._simulator_process.start()
+        except SimulatorError as exc:
+            raise LabError(str(exc)) from exc
+        self._record(
             "simulator",
-            self.services["simulator"].pid_file,
+            self._simulator_process.pid,
             tuple(int(d["port"]) for d in self.simulator_devices()),
-            self.services["simulator"].match,
-            log,
+            ("-m", "ospatrol.lab.simulator", "--dir", str(sim_dir)),
+            self._simulator_process.log_path,
         )
 
     def simulator_devices(self) -> list[dict[str, Any]]:

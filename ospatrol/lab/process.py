@@ -1,8 +1,8 @@
 """The lab's child server processes: free ports, starting detached, waiting until ready, stopping.
 
-`ChildServer` is the lifecycle `SshdServer` and `SwitchServer` share: `with` starts and stops
-the server, `pid` is the running child's, and `start()` builds on `spawn_detached` and
-`_wait_ready`. The device simulator's launchers use the functions.
+`ChildServer` is the lifecycle `SshdServer`, `SwitchServer` and the device simulator's
+`SimulatorProcess` share: `with` starts and stops the server, `pid` is the running child's, and
+`start()` builds on `spawn_detached` and `_wait_ready`.
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ class ChildServer:
     """A server run as a child process; subclasses set `log_path` and write `start()`."""
 
     log_path: Path
+    stop_timeout: float = STOP_TIMEOUT
     _proc: subprocess.Popen | None = None
 
     def __enter__(self) -> Self:
@@ -84,11 +85,11 @@ class ChildServer:
     def start(self) -> None:
         raise NotImplementedError
 
-    def stop(self) -> None:
-        """Stop the child (SIGTERM, then SIGKILL after `STOP_TIMEOUT` s) and reap it."""
+    def stop(self) -> int | None:
+        """Stop the child (SIGTERM, then SIGKILL after `stop_timeout` s) and reap it; its exit
+        status, None when none was running."""
         proc, self._proc = self._proc, None
-        if proc is not None:
-            stop_process(proc)
+        return None if proc is None else stop_process(proc, self.stop_timeout)
 
     def _wait_ready(self, ready: Callable[[], bool], timeout: float, interval: float) -> bool:
         """Poll the started child until `ready()`: True. False when the child exited first (it

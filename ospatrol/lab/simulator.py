@@ -48,7 +48,8 @@ In-process API (tests, benchmarks)::
 
 and `SimulatorProcess(directory, ["--count", "1000", "--platform", "esxi"])` with `.start()`
 (returns the `simulator.json` document), `.host(platform)`, `.known_hosts`, `.stop()` runs the
-command line as a child process (the `lab_simulator` pytest fixture uses it).
+command line as a child process in its own session (`Lab` and the `lab_simulator` pytest
+fixture use it).
 """
 
 from __future__ import annotations
@@ -62,9 +63,7 @@ import logging
 import os
 import resource
 import signal
-import subprocess
 import sys
-import time
 from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -72,7 +71,7 @@ from pathlib import Path
 import asyncssh
 
 from ospatrol.errors import InputError, OSPatrolError
-from ospatrol.lab.process import stop_process
+from ospatrol.lab.process import ChildServer, spawn_detached
 from ospatrol.lab.sim_cli import HostState, crlf
 from ospatrol.lab.sim_devices import make_session
 from ospatrol.lab.sim_profile import PLATFORMS, HostVars, load_profile, render
@@ -270,16 +269,22 @@ async def _serve(state: HostState, process: asyncssh.SSHServerProcess) -> None:
         process.exit(status)
 
 
-class SimulatorProcess:
-    """The simulator as a child process (`python -m ospatrol.lab.simulator`), for fixtures and
-    benchmarks that must not share their event loop or GIL with it."""
+class SimulatorError(RuntimeError):
+    """The simulator's child process did not start (the message has its log's tail)."""
+
+
+class SimulatorProcess(ChildServer):
+    """The simulator as a child process (`python -m ospatrol.lab.simulator`), for the lab, fixtures
+    and benchmarks that must not share their event loop or GIL with it."""
+
+    stop_timeout = 10.0
 
     def __init__(self, directory: Path, args: list[str] | None = None, timeout: float = 60) -> None:
         self.directory = Path(directory)
         self.args = args if args is not None else ["--per-platform", "1"]
         self.timeout = timeout
         self.info: dict = {}
-        self._proc: subprocess.Popen[bytes] | None = None
+        self.log_path = self.directory / "simulator.log"
 
     @property
     def hosts(self) -> list[dict]:
@@ -298,26 +303,17 @@ class SimulatorProcess:
         self.directory.mkdir(parents=True, exist_ok=True)
         ready = self.directory / "simulator.json"
         ready.unlink(missing_ok=True)
-        log_path = self.directory / "simulator.log"
         command = [sys.executable, "-m", "ospatrol.lab.simulator", "--dir", str(self.directory)]
-        with log_path.open("ab") as log_file:
-            self._proc = subprocess.Popen(
-                [*command, *self.args], stdout=log_file, stderr=subprocess.STDOUT
-            )
-        deadline = time.monotonic() + self.timeout
-        while not ready.exists():
-            if self._proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                tail = log_path.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"device simulator did not start (log {log_path}):\n{tail}")
-            time.sleep(0.05)
+        self._proc = spawn_detached([*command, *self.args], self.log_path)
+        try:
+            started = self._wait_ready(ready.exists, self.timeout, 0.05)
+        except TimeoutError:
+            started = False
+        if not started:
+            tail = self.log_path.read_text(errors="replace")[-2000:]
+            raise SimulatorError(f"device simulator did not start (log {self.log_path}):\n{tail}")
         self.info = json.loads(ready.read_text())
         return self.info
-
-    def stop(self) -> int | None:
-        """SIGTERM the child and wait for it; its exit status."""
-        proc, self._proc = self._proc, None
-        return None if proc is None else stop_process(proc, timeout=10)
 
 
 def _write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
