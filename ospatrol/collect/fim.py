@@ -1,10 +1,16 @@
 """File integrity monitoring over a transport: list, hash what moved, compare, keep the baseline.
 
 Per host and audit: ONE listing command (every watched entry with its stat, NUL-separated, with
-an end marker), then hashing commands for the regular files that are new or whose size, mtime,
-ctime or inode moved (so an unchanged tree is not rehashed), then, for `report_changes` files that
-changed, their content (capped, masked) for a diff. Differences with the stored baseline become
-findings phrased as OSSEC syscheck events (docs/events.md).
+an end marker; on a first scan also the names of the ids it lists), then hashing commands for the
+regular files that are new or whose size, mtime, ctime or inode moved (so an unchanged tree is not
+rehashed), then, for `report_changes` files that changed, their content (capped, masked) for a
+diff. Differences with the stored baseline become findings phrased as OSSEC syscheck events
+(docs/events.md).
+
+An unchanged host costs one listing and one digest: the store keeps, with the baseline, the
+digest of the listing (and profile) it was built from, recorded only when the next scan of that
+listing would fetch nothing (every file hashed, every kept content present). The same digest
+again means the same findings (none) and the same baseline, so nothing is parsed or written.
 
 Fail safe: if the host cannot be reached, a command times out, or the listing or hashing output is
 cut short, the result is `incomplete` with ONE `ospatrol: scan incomplete: ...` finding (collector
@@ -16,40 +22,60 @@ compares and writes nothing. `accept` records the current state as good (all or 
 from __future__ import annotations
 
 import asyncio
+import fnmatch
+import hashlib
 import logging
+import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ospatrol.collect.base import CollectorResult
 from ospatrol.collect.checks import FimProfile, Profile, load_profiles, profile_for
 from ospatrol.collect.fim_compare import (
     COLLECTOR,
-    compare,
+    compare_records,
     content_changed,
     is_text,
     mask,
-    needs_hash,
+    record_needs_hash,
     unified_diff,
 )
 from ospatrol.collect.fim_listing import (
+    Listing,
     ListingError,
     content_command,
     hash_commands,
     listing_command,
+    listing_records,
     names_command,
     parse_hashes,
-    parse_listing,
     parse_names,
+    split_listing,
 )
 from ospatrol.errors import InputError, OSPatrolError
 from ospatrol.model import Finding, Host
 from ospatrol.store import FileContent, FileEntry, Store
+from ospatrol.store.records import (
+    R_GID,
+    R_GROUP,
+    R_OWNER,
+    R_PATH,
+    R_SHA256,
+    R_SIZE,
+    R_TYPE,
+    R_UID,
+    FimRecord,
+    record_entry,
+)
 from ospatrol.transport import Transport, TransportError, TransportSettings, open_transport
 
 log = logging.getLogger(__name__)
 
 AUDIT_COLLECTOR = "audit"
+DIGEST_VERSION = b"ospatrol-fim-1"
+"""Part of every listing digest: a change in what records hold invalidates stored digests."""
+_NO_HASHES = ("", "", "")
 
 
 class ScanIncomplete(OSPatrolError):
@@ -92,23 +118,49 @@ def _under(path: str, roots: Iterable[str]) -> bool:
     return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
 
 
-def _drop_excluded(entries: Iterable[FileEntry], profile: FimProfile) -> dict[str, FileEntry]:
-    """Entries not excluded themselves nor below an excluded directory (client-side pass)."""
-    roots = [w.path for w in profile.paths]
+def listing_digest(profile: FimProfile, listing: Listing) -> str:
+    """What a baseline built from `listing` under `profile` is recorded against."""
+    digest = hashlib.sha256(DIGEST_VERSION + b"\0")
+    digest.update(repr(profile).encode("utf-8", "surrogateescape") + b"\0")
+    digest.update(listing.identity)
+    return digest.hexdigest()
+
+
+def _drop_excluded(
+    records: Iterable[tuple[str, ...]], profile: FimProfile
+) -> dict[str, tuple[str, ...]]:
+    """Records not excluded themselves nor below an excluded directory (client-side pass)."""
+    roots = {w.path for w in profile.paths}
+    prefixes = tuple(r.rstrip("/") + "/" for r in roots)
+    excluded = profile.excluded
     verdicts: dict[str, bool] = {}
 
-    def excluded(path: str) -> bool:
-        if path not in verdicts:
+    def excluded_dir(path: str) -> bool:
+        """Whether entries in directory `path` are excluded (it or an ancestor below a root)."""
+        verdict = verdicts.get(path)
+        if verdict is None:
             parent = path.rpartition("/")[0] or "/"
-            inherited = path not in roots and parent != path and excluded(parent)
-            verdicts[path] = inherited or profile.excluded(path)
-        return verdicts[path]
+            inherited = path not in roots and parent != path and excluded_dir(parent)
+            verdict = verdicts[path] = inherited or excluded(path)
+        return verdict
 
-    kept: dict[str, FileEntry] = {}
-    for entry in entries:
-        if _under(entry.path, roots) and not excluded(entry.path):
-            kept[entry.path] = entry
+    kept: dict[str, tuple[str, ...]] = {}
+    for record in records:
+        path = record[R_PATH]
+        if path not in roots and (
+            not path.startswith(prefixes) or excluded_dir(path.rpartition("/")[0] or "/")
+        ):
+            continue
+        if not excluded(path):
+            kept[path] = record
     return kept
+
+
+def _content_matcher(profile: FimProfile) -> re.Pattern[str] | None:
+    """`profile.keeps_content` as one regex (the globs joined), or None without globs."""
+    if not profile.report_changes:
+        return None
+    return re.compile("|".join(fnmatch.translate(g) for g in profile.report_changes))
 
 
 class _Scanner:
@@ -128,23 +180,28 @@ class _Scanner:
             raise ListingError("truncated listing: output over the size cap")
         return result.stdout_bytes
 
-    async def listing(self) -> dict[str, FileEntry]:
-        output = await self.run(listing_command(self.profile))
-        return _drop_excluded(parse_listing(output, self.profile.tools), self.profile)
+    async def listing(self, *, names: bool) -> Listing:
+        return split_listing(await self.run(listing_command(self.profile, names=names)))
 
     async def names(
-        self, entries: Mapping[str, FileEntry], baseline: Mapping[str, FileEntry]
-    ) -> tuple[dict[int, str], dict[int, str]]:
-        """uid and gid names: from the baseline for ids it has, else one `getent` command.
+        self,
+        listing: Listing,
+        entries: Mapping[str, tuple[str, ...]],
+        baseline: Mapping[str, FimRecord],
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """uid and gid names: from the listing or the baseline, else one `getent` command.
 
         Only GNU listings need this (find's %u/%g cost a lookup per entry); stat gives names.
         """
-        users = {e.uid: e.owner for e in baseline.values()}
-        groups = {e.gid: e.group for e in baseline.values()}
+        users = {r[R_UID]: r[R_OWNER] for r in baseline.values()}
+        groups = {r[R_GID]: r[R_GROUP] for r in baseline.values()}
         if self.profile.tools != "gnu":
             return users, groups
-        new_uids = {e.uid for e in entries.values()} - users.keys()
-        new_gids = {e.gid for e in entries.values()} - groups.keys()
+        if listing.users is not None:
+            users.update(listing.users)
+            groups.update(listing.groups)
+        new_uids = {e[R_UID] for e in entries.values()} - users.keys()
+        new_gids = {e[R_GID] for e in entries.values()} - groups.keys()
         if new_uids or new_gids:
             found_users, found_groups = parse_names(
                 await self.run(names_command(new_uids, new_gids))
@@ -166,6 +223,19 @@ class _Scanner:
         self.fetched += 1
         result = await self.transport.run(content_command(path, self.profile.max_content))
         return None if result.exit_status != 0 or result.truncated else result.stdout_bytes
+
+
+@dataclass
+class _Outcome:
+    """What `_scan` found: the result, and the state behind it (records, contents, digest)."""
+
+    result: CollectorResult
+    stats: FimStats
+    records: dict[str, FimRecord] | None = None
+    contents: dict[str, FileContent] | None = None
+    first: bool = False
+    unchanged: bool = False
+    """The listing was the one the baseline was recorded against: nothing was parsed."""
 
 
 class FimCollector:
@@ -190,26 +260,50 @@ class FimCollector:
     async def collect(
         self, host: Host, transport: Transport, store: Store, *, dry_run: bool = False
     ) -> CollectorResult:
-        return (await self.scan(host, transport, store, dry_run=dry_run)).result
+        return (await self._scan(host, transport, store, dry_run=dry_run)).result
 
     async def scan(
         self, host: Host, transport: Transport, store: Store, *, dry_run: bool = False
     ) -> FimScan:
         """Scan, compare with the baseline, and (unless `dry_run`) store the new baseline."""
+        outcome = await self._scan(host, transport, store, dry_run=dry_run)
+        if outcome.unchanged:
+            # The stored baseline is what the host holds.
+            entries = store.fim_baseline(host.name)
+            contents = store.fim_contents(host.name)
+        elif outcome.records is None:
+            return FimScan(outcome.result, outcome.stats, first=outcome.first)
+        else:
+            entries = {p: record_entry(r) for p, r in outcome.records.items()}
+            contents = outcome.contents or {}
+        return FimScan(outcome.result, outcome.stats, entries, contents, outcome.first)
+
+    async def _scan(
+        self, host: Host, transport: Transport, store: Store, *, dry_run: bool
+    ) -> _Outcome:
         try:
             profile = self.profile_for(host)
         except InputError as exc:
             # A bad ospatrol_fim_* var fails this host's FIM, not the whole audit.
-            return FimScan(CollectorResult(COLLECTOR, "error", error=str(exc)), FimStats())
+            return _Outcome(CollectorResult(COLLECTOR, "error", error=str(exc)), FimStats())
         if profile is None:
             # No fim profile for this platform (network devices): nothing to do.
-            return FimScan(CollectorResult(COLLECTOR, "ok"), FimStats())
+            return _Outcome(CollectorResult(COLLECTOR, "ok"), FimStats())
         scanner = _Scanner(host, transport, profile)
-        baseline = store.fim_baseline(host.name)
-        old_contents = store.fim_contents(host.name)
+        known = store.fim_listing(host.name)
         try:
-            current, hashed = await self._current(scanner, baseline)
-            contents, diffs = await self._contents(scanner, baseline, current, old_contents)
+            listing = await scanner.listing(names=known is None)
+            digest = listing_digest(profile, listing)
+            if known is not None and known[1] == digest:
+                stats = FimStats(listed=known[0], commands=scanner.commands)
+                log.debug("fim %s: unchanged, %s", host.name, stats)
+                return _Outcome(CollectorResult(COLLECTOR, "ok"), stats, unchanged=True)
+            baseline = store.fim_records(host.name) if known is not None else {}
+            old_contents = store.fim_contents(host.name)
+            current, hashed = await self._current(scanner, listing, baseline)
+            contents, diffs, complete = await self._contents(
+                scanner, baseline, current, old_contents
+            )
         except (TransportError, ListingError) as exc:
             reason = exc.reason if isinstance(exc, TransportError) else str(exc)
             return self._incomplete(host, scanner, reason)
@@ -217,69 +311,88 @@ class FimCollector:
             # Nothing at all where there was a tree: a path or tool problem, not a mass deletion.
             return self._incomplete(host, scanner, "error: the listing is empty")
         first = not baseline
-        findings = [] if first else compare(host.name, baseline, current, profile, diffs)
-        moved = current != baseline or contents != old_contents
-        if moved and not dry_run:
-            store.replace_fim_baseline(host.name, current.values(), contents.values())
+        findings = [] if first else compare_records(host.name, baseline, current, profile, diffs)
+        rewrite = current != baseline or contents != old_contents
+        moved = rewrite and (contents != old_contents or _entries_differ(baseline, current))
+        if not dry_run and current:
+            # The digest is kept only when a scan of the same listing would do nothing more.
+            complete = complete and all(r[R_SHA256] for r in current.values() if r[R_TYPE] == "f")
+            kept = digest if complete else None
+            if rewrite:
+                store.replace_fim_records(host.name, current.values(), contents.values(), kept)
+            elif known is None or known[1] != kept:
+                store.set_fim_listing(host.name, kept)
         stats = FimStats(len(current), hashed, scanner.fetched, scanner.commands)
         log.info("fim %s: %s", host.name, stats)
         result = CollectorResult(
             COLLECTOR, "ok", tuple(findings), baseline_changed=moved and not dry_run
         )
-        return FimScan(result, stats, current, contents, first)
+        return _Outcome(result, stats, current, contents, first)
 
     @staticmethod
-    def _incomplete(host: Host, scanner: _Scanner, reason: str) -> FimScan:
+    def _incomplete(host: Host, scanner: _Scanner, reason: str) -> _Outcome:
         log.warning("fim scan of %s incomplete: %s", host.name, reason)
         finding = incomplete_finding(host.name, reason)
         result = CollectorResult(COLLECTOR, "incomplete", (finding,), reason)
-        return FimScan(result, FimStats(commands=scanner.commands))
+        return _Outcome(result, FimStats(commands=scanner.commands))
 
     async def _current(
-        self, scanner: _Scanner, baseline: Mapping[str, FileEntry]
-    ) -> tuple[dict[str, FileEntry], int]:
-        """The listing with hashes: carried over from the baseline, or computed if stat moved."""
-        listed = await scanner.listing()
-        users, groups = await scanner.names(listed, baseline)
-        to_hash = [p for p, e in listed.items() if needs_hash(baseline.get(p), e)]
+        self, scanner: _Scanner, listing: Listing, baseline: Mapping[str, FimRecord]
+    ) -> tuple[dict[str, FimRecord], int]:
+        """The listing as records with hashes: carried over from the baseline, or computed if
+        stat moved."""
+        profile = scanner.profile
+        listed = _drop_excluded(listing_records(listing, profile.tools), profile)
+        users, groups = await scanner.names(listing, listed, baseline)
+        get = baseline.get
+        to_hash = [p for p, e in listed.items() if record_needs_hash(get(p), e)]
         digests = await scanner.hashes(to_hash) if to_hash else {}
         rehashed = set(to_hash)
-        current: dict[str, FileEntry] = {}
-        for path, entry in listed.items():
-            old = baseline.get(path)
-            sums: dict[str, str | None] = {}
+        sha256, sha1, md5 = (digests.get(a, {}) for a in ("sha256", "sha1", "md5"))
+        stat_names = profile.tools != "gnu"
+        current: dict[str, FimRecord] = {}
+        for path, e in listed.items():
             if path in rehashed:
-                sums = {a: digests.get(a, {}).get(path) for a in ("sha256", "sha1", "md5")}
-            elif entry.type == "f" and old is not None:
-                sums = {"sha256": old.sha256, "sha1": old.sha1, "md5": old.md5}
-            current[path] = replace(
-                entry,
-                owner=entry.owner or users.get(entry.uid, ""),
-                group=entry.group or groups.get(entry.gid, ""),
-                **sums,
-            )
+                sums = (sha256.get(path, ""), sha1.get(path, ""), md5.get(path, ""))
+            elif e[R_TYPE] == "f" and (old := get(path)) is not None:
+                sums = old[R_SHA256:]
+            else:
+                sums = _NO_HASHES
+            if stat_names:
+                names = (
+                    e[R_OWNER] or users.get(e[R_UID], ""),
+                    e[R_GROUP] or groups.get(e[R_GID], ""),
+                )
+                current[path] = (*e[:R_OWNER], *names, *sums)
+            else:
+                current[path] = (*e, users.get(e[R_UID], ""), groups.get(e[R_GID], ""), *sums)
         return current, len(to_hash)
 
     async def _contents(
         self,
         scanner: _Scanner,
-        baseline: Mapping[str, FileEntry],
-        current: Mapping[str, FileEntry],
+        baseline: Mapping[str, FimRecord],
+        current: Mapping[str, FimRecord],
         old_contents: Mapping[str, FileContent],
-    ) -> tuple[dict[str, FileContent], dict[str, str]]:
-        """Kept contents for `report_changes` files, and diffs for those that changed."""
+    ) -> tuple[dict[str, FileContent], dict[str, str], bool]:
+        """Kept contents for `report_changes` files, diffs for those that changed, and whether
+        every wanted content is now kept."""
         profile = scanner.profile
+        matcher = _content_matcher(profile)
+        if matcher is None:
+            return {}, {}, True
+        keeps = matcher.match
         wanted = [
-            e
-            for p, e in current.items()
-            if e.type == "f" and profile.keeps_content(p) and e.size <= profile.max_content
+            record_entry(r)
+            for p, r in current.items()
+            if r[R_TYPE] == "f" and keeps(p) and int(r[R_SIZE]) <= profile.max_content
         ]
         fetch = [
             e
             for e in wanted
             if e.path not in old_contents
             or baseline.get(e.path) is None
-            or content_changed(baseline[e.path], e, profile)
+            or content_changed(record_entry(baseline[e.path]), e, profile)
         ]
         fetched = await asyncio.gather(*(scanner.content(e.path) for e in fetch))
         contents = {e.path: old_contents[e.path] for e in wanted if e.path in old_contents}
@@ -293,7 +406,7 @@ class FimCollector:
             if before is not None and entry.path in baseline and before.content != masked:
                 diffs[entry.path] = unified_diff(before.content, masked)
             contents[entry.path] = FileContent(entry.path, masked, len(data))
-        return contents, diffs
+        return contents, diffs, len(contents) == len(wanted)
 
     async def accept(
         self, host: Host, transport: Transport, store: Store, paths: Sequence[str] = ()
@@ -313,6 +426,15 @@ class FimCollector:
             contents=[c for p, c in scan.contents.items() if _under(p, paths)],
         )
         return scan
+
+
+def _entries_differ(baseline: Mapping[str, FimRecord], current: Mapping[str, FimRecord]) -> bool:
+    """Whether records that differ as text also differ as entries (`1.5` is `1.50`)."""
+    if baseline.keys() != current.keys():
+        return True
+    return any(
+        record_entry(r) != record_entry(baseline[p]) for p, r in current.items() if baseline[p] != r
+    )
 
 
 def accept_baseline(

@@ -3,6 +3,9 @@
 Plain functions over `FileEntry` records. Texts follow docs/events.md exactly: rules 550/553/554
 and their local tuning match them. Directories report attribute changes only (their size and
 mtime move whenever a child changes, and their children are reported themselves).
+
+A scan works on `FimRecord`s (tuples of strings): equal records are equal entries, so only the
+records that differ are turned into `FileEntry`s and judged (`compare_records`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,16 @@ from ospatrol.collect.checks import FimProfile, MaskRule
 from ospatrol.collect.fim_listing import permissions
 from ospatrol.model import Finding
 from ospatrol.store import FileEntry
+from ospatrol.store.records import (
+    R_CTIME,
+    R_INODE,
+    R_MTIME,
+    R_SHA256,
+    R_SIZE,
+    R_TYPE,
+    FimRecord,
+    record_entry,
+)
 
 COLLECTOR = "fim"
 DIFF_LINES = 40
@@ -33,6 +46,23 @@ def needs_hash(old: FileEntry | None, new: FileEntry) -> bool:
         new.mtime,
         new.ctime,
         new.inode,
+    )
+
+
+def record_needs_hash(old: FimRecord | None, new: tuple[str, ...]) -> bool:
+    """`needs_hash` on records (`new` may be a listing's record prefix).
+
+    Stat fields written differently but equal (`1.5`, `1.50`) count as moved: a needless hash,
+    never a missed one."""
+    if new[R_TYPE] != "f":
+        return False
+    if old is None or old[R_TYPE] != "f" or not old[R_SHA256]:
+        return True
+    return (
+        old[R_SIZE] != new[R_SIZE]
+        or old[R_MTIME] != new[R_MTIME]
+        or old[R_CTIME] != new[R_CTIME]
+        or old[R_INODE] != new[R_INODE]
     )
 
 
@@ -190,3 +220,16 @@ def compare(
             if lines:
                 findings.append(changed_finding(host, old, new, lines, diffs.get(path)))
     return findings
+
+
+def compare_records(
+    host: str,
+    baseline: Mapping[str, FimRecord],
+    current: Mapping[str, FimRecord],
+    profile: FimProfile,
+    diffs: Mapping[str, str] | None = None,
+) -> list[Finding]:
+    """`compare` on records: the same findings, judging only the records that differ."""
+    old = {p: record_entry(r) for p, r in baseline.items() if current.get(p) != r}
+    new = {p: record_entry(r) for p, r in current.items() if baseline.get(p) != r}
+    return compare(host, old, new, profile, diffs)

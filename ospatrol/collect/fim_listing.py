@@ -3,9 +3,14 @@
 Listing: ONE command lists every watched entry NUL-separated (names with newlines, spaces and
 quotes survive), then prints an end marker; a listing without it was cut short. GNU find does it
 with `-printf`; busybox and BSD, whose find lacks `-printf`, run `stat` per entry through
-`find -exec sh -c ... {} +`. Hashing: only the entries that need it, passed as quoted arguments in
-chunks (one command per chunk); GNU uses `sha256sum -z`, the others a loop over the files.
-Every path is quoted with `shlex.quote`.
+`find -exec sh -c ... {} +`. On a first scan the GNU listing also looks up the names of the uids
+and gids it lists (a second `find` for the ids, one `getent` each), so no command is spent on
+names. Hashing: only the entries that need it, passed as quoted arguments in chunks (one command
+per chunk); GNU uses `sha256sum -z`, the others a loop over the files. Every path is quoted with
+`shlex.quote`.
+
+Entries come out as `FimRecord` prefixes (tuples of strings, see `ospatrol.store.records`): a
+thousand of them are split, checked and keyed in a few C-level passes, with no object per field.
 """
 
 from __future__ import annotations
@@ -13,14 +18,16 @@ from __future__ import annotations
 import re
 import shlex
 import stat
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 from ospatrol.collect.checks import FimProfile
 from ospatrol.store import FileEntry
+from ospatrol.store.records import record_entry
 
 END = "__OSPATROL_END__"
 ALG = "__OSPATROL_ALG__"
+NAMES = "__OSPATROL_NAMES__"
 CHUNK_BYTES = 64 * 1024
 """Argument bytes per hashing command: far below ARG_MAX and sshd's packet limits."""
 
@@ -51,6 +58,13 @@ _HASH_TOOLS = {
     "bsd": {"sha256": "sha256 -q", "sha1": "sha1 -q", "md5": "md5 -q"},
 }
 _END_RE = re.compile(rb"^" + END.encode() + rb" (\d+)\n?$")
+# Numeric columns of a listing, each column's values joined by newlines.
+_INTS_RE = re.compile(r"[0-9]+(?:\n[0-9]+)*")
+_OCTALS_RE = re.compile(r"[0-7]+(?:\n[0-7]+)*")
+_TIMES_RE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:\n-?[0-9]+(?:\.[0-9]+)?)*")
+_HEX_RE = re.compile(r"[0-9a-f]+(?:\n[0-9a-f]+)*")
+_SAFE_PATHS_RE = re.compile(r"[\w@%+=:,./-]*", re.ASCII)
+"""What `shlex.quote` leaves unquoted."""
 
 
 class ListingError(ValueError):
@@ -67,9 +81,23 @@ def _prunes(profile: FimProfile) -> list[str]:
     return tests
 
 
-def listing_command(profile: FimProfile) -> str:
-    """One shell command listing every watched path, then `END <status>`."""
+def _finds(profile: FimProfile, action: str) -> list[str]:
+    """One `find` per watched path, pruning the glob excludes, running `action` per entry."""
     prunes = _prunes(profile)
+    prune = f" \\( {' -o '.join(prunes)} \\) -prune -o" if prunes else ""
+    finds = []
+    for watched in profile.paths:
+        depth = "" if watched.recurse else " -maxdepth 1"
+        finds.append(f"find {shlex.quote(watched.path)}{depth}{prune} {action} 2>/dev/null")
+    return finds
+
+
+def listing_command(profile: FimProfile, *, names: bool = False) -> str:
+    """One shell command listing every watched path, then `END <status>`.
+
+    With `names` (GNU only: stat prints names itself), the entries are followed by a `NAMES`
+    section: `getent passwd` and `getent group` of every uid and gid listed.
+    """
     if profile.tools == "gnu":
         action = f"-printf {shlex.quote(_GNU_FORMAT)}"
     else:
@@ -82,24 +110,77 @@ def listing_command(profile: FimProfile) -> str:
             'printf "%s\\0%s\\0" "$f" "$(readlink "$f")"; done'
         )
         action = f"-exec sh -c {shlex.quote(script)} sh {{}} +"
-    finds = []
-    for watched in profile.paths:
-        depth = "" if watched.recurse else " -maxdepth 1"
-        prune = f" \\( {' -o '.join(prunes)} \\) -prune -o" if prunes else ""
-        finds.append(f"find {shlex.quote(watched.path)}{depth}{prune} {action} 2>/dev/null")
-    body = "; ".join(f"{f} || s=$?" for f in finds)
-    return f"s=0; {body}; printf '\\n{END} %s\\n' \"$s\""
+    body = "; ".join(f"{f} || s=$?" for f in _finds(profile, action))
+    section = ""
+    if names and profile.tools == "gnu":
+        ids = " ; ".join(_finds(profile, "-printf 'u%U\\ng%G\\n'"))
+        section = (
+            f"; printf '{NAMES}\\n'; i=$( {{ {ids} ; }} | sort -u ); u=; g=; "
+            'for x in $i; do case $x in u*) u="$u ${x#u}";; g*) g="$g ${x#g}";; esac; done; '
+            f'[ -z "$u" ] || getent passwd $u; printf \'{ALG}\\n\'; [ -z "$g" ] || getent group $g'
+        )
+    return f"s=0; {body}{section}; printf '\\n{END} %s\\n' \"$s\""
 
 
-def _split_end(output: bytes) -> bytes:
+@dataclass(frozen=True)
+class Listing:
+    """A complete listing output, split: the entries (raw), find's status and names if any."""
+
+    body: bytes
+    status: int
+    users: dict[str, str] | None = None
+    groups: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def identity(self) -> bytes:
+        """What identifies the listed state: the entries and the status, not the names."""
+        return b"%d\0" % self.status + self.body
+
+
+def split_listing(output: bytes) -> Listing:
+    """The parts of a `listing_command` output; `ListingError` if it is cut short."""
+    body, status = _split_end(output)
+    users, groups = None, {}
+    marker = NAMES.encode() + b"\n"
+    if body.startswith(marker):
+        body, names = b"", body[len(marker) :]
+        users, groups = parse_names(names)
+    else:
+        entries, sep, names = body.rpartition(b"\0" + marker)
+        if sep:
+            body = entries + b"\0"
+            users, groups = parse_names(names)
+    if body and not body.endswith(b"\0"):
+        raise ListingError("truncated listing: last entry incomplete")
+    return Listing(body, status, users, groups)
+
+
+def _split_end(output: bytes) -> tuple[bytes, int]:
     body, sep, tail = output.rpartition(b"\n" + END.encode())
     match = _END_RE.match(END.encode() + tail) if sep else None
     if match is None:
         raise ListingError("truncated listing: end marker missing")
-    if int(match.group(1)) in (126, 127):
+    status = int(match.group(1))
+    if status in (126, 127):
         # The shell could not run find/stat: an empty listing would read as "all deleted".
         raise ListingError("error: find or stat cannot be run on the host")
-    return body
+    return body, status
+
+
+def listing_records(listing: Listing, tools: str) -> list[tuple[str, ...]]:
+    """The entries as `FimRecord` prefixes: the first 10 fields, plus owner and group for stat.
+
+    `ListingError` if an entry is malformed.
+    """
+    if not listing.body:
+        return []
+    fields = listing.body[:-1].decode("utf-8", "surrogateescape").split("\0")
+    try:
+        if tools == "gnu":
+            return _parse_gnu(fields)
+        return _parse_stat(fields, tools)
+    except (ValueError, IndexError) as exc:
+        raise ListingError(f"truncated listing: malformed entry ({exc})") from None
 
 
 def parse_listing(output: bytes, tools: str) -> list[FileEntry]:
@@ -107,86 +188,88 @@ def parse_listing(output: bytes, tools: str) -> list[FileEntry]:
 
     `ListingError` messages start with the reason of the "scan incomplete" event.
     """
-    body = _split_end(output)
-    if not body:
-        return []
-    if not body.endswith(b"\0"):
-        raise ListingError("truncated listing: last entry incomplete")
-    fields = body[:-1].split(b"\0")
-    try:
-        if tools == "gnu":
-            return list(_parse_gnu(fields))
-        return list(_parse_stat(fields, tools))
-    except (ValueError, IndexError) as exc:
-        raise ListingError(f"truncated listing: malformed entry ({exc})") from None
+    blank = ("",) * 5
+    return [
+        record_entry(r[:10] + (r[10:] or ("", "")) + blank[2:])
+        for r in listing_records(split_listing(output), tools)
+    ]
 
 
 def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
-def _parse_gnu(fields: list[bytes]) -> Iterator[FileEntry]:
+def _check(regex: re.Pattern[str], column: list[str], what: str) -> None:
+    if column and regex.fullmatch("\n".join(column)) is None:
+        raise ValueError(f"bad {what}")
+
+
+def _parse_gnu(fields: list[str]) -> list[tuple[str, ...]]:
     if len(fields) % _GNU_FIELDS:
         raise ValueError(f"{len(fields)} fields is not a multiple of {_GNU_FIELDS}")
-    for i in range(0, len(fields), _GNU_FIELDS):
-        path, size, mode, uid, gid, mtime, ctime, inode, kind, link = fields[i : i + _GNU_FIELDS]
-        yield FileEntry(
-            path=_text(path),
-            type=_text(kind),
-            size=int(size),
-            mode=int(mode, 8),
-            uid=int(uid),
-            gid=int(gid),
-            mtime=float(mtime),
-            inode=int(inode),
-            link_target=_text(link),
-            ctime=float(ctime),
-        )
+    # Checked a column at a time: one regex over each column instead of a conversion per value.
+    for start, regex, what in (
+        (1, _INTS_RE, "size"),
+        (2, _OCTALS_RE, "mode"),
+        (3, _INTS_RE, "uid"),
+        (4, _INTS_RE, "gid"),
+        (5, _TIMES_RE, "mtime"),
+        (6, _TIMES_RE, "ctime"),
+        (7, _INTS_RE, "inode"),
+    ):
+        _check(regex, fields[start::_GNU_FIELDS], what)
+    return list(zip(*[iter(fields)] * _GNU_FIELDS, strict=True))
 
 
-def names_command(uids: Iterable[int], gids: Iterable[int]) -> str:
+def names_command(uids: Iterable[str], gids: Iterable[str]) -> str:
     """Look up user and group names of numeric ids (one `getent` each, separated by a marker)."""
-    users = " ".join(str(u) for u in sorted(uids)) or "-"
-    groups = " ".join(str(g) for g in sorted(gids)) or "-"
+    users = " ".join(sorted(uids, key=int)) or "-"
+    groups = " ".join(sorted(gids, key=int)) or "-"
     return f"getent passwd {users}; printf '{ALG}\\n'; getent group {groups}; true"
 
 
-def parse_names(output: bytes) -> tuple[dict[int, str], dict[int, str]]:
-    """({uid: name}, {gid: name}) from `names_command` output; unknown ids are left out."""
+def parse_names(output: bytes) -> tuple[dict[str, str], dict[str, str]]:
+    """({uid: name}, {gid: name}) from `names_command` output, ids as listed (decimal strings).
+
+    Unknown ids are left out; for an id listed twice the first entry counts, as for getpwuid.
+    """
     users_part, _, groups_part = _text(output).partition(ALG + "\n")
 
-    def table(text: str) -> dict[int, str]:
-        names: dict[int, str] = {}
+    def table(text: str) -> dict[str, str]:
+        names: dict[str, str] = {}
         for line in text.splitlines():
             fields = line.split(":")
-            if len(fields) >= 3 and fields[2].isdigit():
-                names[int(fields[2])] = fields[0]
+            if len(fields) >= 3 and fields[2].isascii() and fields[2].isdigit():
+                names.setdefault(str(int(fields[2])), fields[0])
         return names
 
     return table(users_part), table(groups_part)
 
 
-def _parse_stat(fields: list[bytes], tools: str) -> Iterator[FileEntry]:
+def _parse_stat(fields: list[str], tools: str) -> list[tuple[str, ...]]:
     if len(fields) % 2:
         raise ValueError("odd number of fields")
+    records = []
     for i in range(0, len(fields), 2):
-        head, _, path = fields[i].partition(b"\n")
-        parts = _text(head).split(" ", 9)
-        size, mode, uid, gid, user, group, mtime, ctime, inode, kind = parts
-        yield FileEntry(
-            path=_text(path),
-            type=_TYPE_NAMES.get(kind.strip().lower(), "?"),
-            size=int(size),
-            mode=int(mode, 8) & 0o7777,
-            uid=int(uid),
-            gid=int(gid),
-            owner=user,
-            group=group,
-            mtime=float(mtime),
-            inode=int(inode),
-            link_target=_text(fields[i + 1]),
-            ctime=float(ctime),
+        head, _, path = fields[i].partition("\n")
+        size, mode, uid, gid, user, group, mtime, ctime, inode, kind = head.split(" ", 9)
+        records.append(
+            (
+                path,
+                str(int(size)),
+                format(int(mode, 8) & 0o7777, "o"),
+                str(int(uid)),
+                str(int(gid)),
+                repr(float(mtime)),
+                repr(float(ctime)),
+                str(int(inode)),
+                _TYPE_NAMES.get(kind.strip().lower(), "?"),
+                fields[i + 1],
+                user,
+                group,
+            )
         )
+    return records
 
 
 def permissions(mode: int) -> str:
@@ -205,23 +288,25 @@ class HashBatch:
 def hash_commands(paths: Sequence[str], hashes: Iterable[str], tools: str) -> list[HashBatch]:
     """Commands hashing `paths` with every algorithm in `hashes`, chunked by argument size."""
     algorithms = tuple(hashes)
+    # Most trees need no quoting at all: one regex over every path tells.
+    safe = all(paths) and _SAFE_PATHS_RE.fullmatch("/".join(paths)) is not None
+    quoted = list(paths) if safe else [shlex.quote(p) for p in paths]
     batches: list[HashBatch] = []
-    chunk: list[str] = []
-    size = 0
-    for path in paths:
-        quoted = len(shlex.quote(path)) + 1
-        if chunk and size + quoted > CHUNK_BYTES:
-            batches.append(_hash_batch(chunk, algorithms, tools))
-            chunk, size = [], 0
-        chunk.append(path)
-        size += quoted
-    if chunk:
-        batches.append(_hash_batch(chunk, algorithms, tools))
+    start = size = 0
+    for i, arg in enumerate(quoted):
+        if i > start and size + len(arg) + 1 > CHUNK_BYTES:
+            batches.append(_hash_batch(paths[start:i], quoted[start:i], algorithms, tools))
+            start, size = i, 0
+        size += len(arg) + 1
+    if start < len(quoted):
+        batches.append(_hash_batch(paths[start:], quoted[start:], algorithms, tools))
     return batches
 
 
-def _hash_batch(paths: list[str], algorithms: tuple[str, ...], tools: str) -> HashBatch:
-    args = " ".join(shlex.quote(p) for p in paths)
+def _hash_batch(
+    paths: Sequence[str], quoted: Sequence[str], algorithms: tuple[str, ...], tools: str
+) -> HashBatch:
+    args = " ".join(quoted)
     parts = []
     for alg in algorithms:
         parts.append(f"printf '{ALG} {alg}\\0'")
@@ -239,20 +324,25 @@ def _hash_batch(paths: list[str], algorithms: tuple[str, ...], tools: str) -> Ha
 
 def parse_hashes(output: bytes) -> dict[str, dict[str, str]]:
     """{algorithm: {path: hex}} from a hashing command; `ListingError` if cut short."""
-    if not output.endswith(f"{END} 0\n".encode()):
+    tail = f"{END} 0\n".encode()
+    if not output.endswith(tail):
         raise ListingError("truncated listing: hashing output cut short")
     result: dict[str, dict[str, str]] = {}
     current: dict[str, str] | None = None
-    for record in output[: -len(f"{END} 0\n")].split(b"\0"):
+    alg = ALG + " "
+    for record in _text(output[: -len(tail)]).split("\0"):
         if not record:
             continue
-        if record.startswith(ALG.encode() + b" "):
-            current = result.setdefault(_text(record[len(ALG) + 1 :]), {})
+        if record.startswith(alg):
+            current = result.setdefault(record[len(alg) :], {})
             continue
-        digest, sep, path = record.partition(b"  ")
-        if current is None or not sep or not re.fullmatch(rb"[0-9a-f]+", digest):
+        digest, sep, path = record.partition("  ")
+        if current is None or not sep:
             raise ListingError("truncated listing: malformed hash record")
-        current[_text(path)] = digest.decode()
+        current[path] = digest
+    for digests in result.values():
+        if digests and _HEX_RE.fullmatch("\n".join(digests.values())) is None:
+            raise ListingError("truncated listing: malformed hash record")
     return result
 
 

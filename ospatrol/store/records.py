@@ -1,4 +1,9 @@
-"""Records the store reads and writes: rows as frozen dataclasses, no SQL here."""
+"""Records the store reads and writes: rows as frozen dataclasses, no SQL here.
+
+FIM baselines also exist as `FimRecord`s, plain tuples of strings in listing order: FIM handles a
+thousand entries per host per audit, and building, comparing and storing tuples costs a fraction
+of doing so with dataclasses. `entry_record` and `record_entry` convert between the two.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +39,60 @@ class FileEntry:
     md5: str | None = None
     ctime: float = 0.0
     """Inode change time: moves on any content or attribute change, and cannot be set back."""
+
+
+FimRecord = tuple[str, ...]
+"""One FIM entry as strings: path, size, mode (octal), uid, gid, mtime, ctime, inode, type, link
+target (GNU find's `-printf` order), then owner, group, sha256, sha1, md5 ("" for no hash).
+
+Equal records mean equal entries; unequal records may still be equal entries (`1.5` and `1.50`),
+so differences are judged on `FileEntry`s (`record_entry`)."""
+
+RECORD_FIELDS = 15
+R_PATH, R_SIZE, R_MODE, R_UID, R_GID, R_MTIME, R_CTIME, R_INODE, R_TYPE, R_LINK = range(10)
+R_OWNER, R_GROUP, R_SHA256, R_SHA1, R_MD5 = range(10, 15)
+
+
+def record_entry(r: FimRecord) -> FileEntry:
+    """The `FileEntry` a record stands for."""
+    return FileEntry(
+        path=r[R_PATH],
+        type=r[R_TYPE],
+        size=int(r[R_SIZE]),
+        mode=int(r[R_MODE], 8),
+        uid=int(r[R_UID]),
+        gid=int(r[R_GID]),
+        owner=r[R_OWNER],
+        group=r[R_GROUP],
+        mtime=float(r[R_MTIME]),
+        inode=int(r[R_INODE]),
+        link_target=r[R_LINK],
+        sha256=r[R_SHA256] or None,
+        sha1=r[R_SHA1] or None,
+        md5=r[R_MD5] or None,
+        ctime=float(r[R_CTIME]),
+    )
+
+
+def entry_record(e: FileEntry) -> FimRecord:
+    """The record of a `FileEntry` (`record_entry(entry_record(e)) == e`)."""
+    return (
+        e.path,
+        str(e.size),
+        format(e.mode, "o"),
+        str(e.uid),
+        str(e.gid),
+        repr(float(e.mtime)),
+        repr(float(e.ctime)),
+        str(e.inode),
+        e.type,
+        e.link_target,
+        e.owner,
+        e.group,
+        e.sha256 or "",
+        e.sha1 or "",
+        e.md5 or "",
+    )
 
 
 @dataclass(frozen=True)

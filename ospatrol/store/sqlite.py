@@ -14,24 +14,29 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 from ospatrol.errors import OSPatrolError
 from ospatrol.model import Alert, Event, Finding, Host
 from ospatrol.store.records import (
+    RECORD_FIELDS,
     RUN_HOST_STATUSES,
     CommandOutput,
     FileContent,
     FileEntry,
+    FimRecord,
     HostInfo,
     RunHost,
     RunInfo,
     StoredAlert,
     StoredEvent,
     StoredFinding,
+    entry_record,
+    record_entry,
 )
 
 DB_NAME = "ospatrol.db"
@@ -132,6 +137,27 @@ MIGRATIONS: list[list[str]] = [
     ],
     # 3: inode change time, so FIM rehashes a file whose mtime was forged back (touch -d)
     ["ALTER TABLE fim_baseline ADD COLUMN ctime REAL NOT NULL DEFAULT 0"],
+    # 4: one FIM row per host instead of one per file: the baseline as NUL-separated records (see
+    # `FimRecord`), written and read in one piece (a row per file cost more than the whole rest of
+    # an audit), plus the digest of the listing it was built from, so an unchanged host is
+    # recognised without parsing anything. Floats get 17 significant digits: they read back equal.
+    [
+        """CREATE TABLE fim_snapshot (
+            host TEXT PRIMARY KEY,
+            entries INTEGER NOT NULL,
+            records BLOB NOT NULL,
+            listing TEXT)""",
+        """INSERT INTO fim_snapshot (host, entries, records)
+            SELECT host, count(*), CAST(group_concat(
+                CAST(path AS TEXT) || char(0) || size || char(0) || printf('%o', mode) || char(0)
+                || uid || char(0) || gid || char(0) || printf('%!.17g', mtime) || char(0)
+                || printf('%!.17g', ctime) || char(0) || inode || char(0) || type || char(0)
+                || CAST(link_target AS TEXT) || char(0) || owner || char(0) || grp || char(0)
+                || coalesce(sha256, '') || char(0) || coalesce(sha1, '') || char(0)
+                || coalesce(md5, ''), char(0)) AS BLOB)
+            FROM fim_baseline GROUP BY host""",
+        "DROP TABLE fim_baseline",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -188,12 +214,6 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-_FIM_COLUMNS = (
-    "path, type, size, mode, uid, gid, owner, grp, mtime, inode, link_target, sha256, sha1, md5, "
-    "ctime"
-)
-
-
 def _db_path(path: str) -> str | bytes:
     """A path as stored: text, or the raw bytes when the name is not valid UTF-8.
 
@@ -210,29 +230,16 @@ def _py_path(value: str | bytes) -> str:
     return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
 
 
-def _entry_row(host: str, e: FileEntry) -> tuple:
-    return (
-        host,
-        _db_path(e.path),
-        e.type,
-        e.size,
-        e.mode,
-        e.uid,
-        e.gid,
-        e.owner,
-        e.group,
-        e.mtime,
-        e.inode,
-        _db_path(e.link_target),
-        e.sha256,
-        e.sha1,
-        e.md5,
-        e.ctime,
-    )
+def _pack(records: Iterable[FimRecord]) -> bytes:
+    """Records as one blob: every field, NUL-separated (no path or name can hold a NUL)."""
+    return "\0".join(chain.from_iterable(records)).encode("utf-8", "surrogateescape")
 
 
-def _entry(row: tuple) -> FileEntry:
-    return FileEntry(_py_path(row[0]), *row[1:10], _py_path(row[10]), *row[11:])
+def _unpack(blob: bytes) -> dict[str, FimRecord]:
+    fields = bytes(blob).decode("utf-8", "surrogateescape").split("\0")
+    if len(fields) % RECORD_FIELDS:
+        raise StoreError(f"corrupt FIM baseline: {len(fields)} fields")
+    return {r[0]: r for r in zip(*[iter(fields)] * RECORD_FIELDS, strict=True)}
 
 
 class Store:
@@ -514,13 +521,23 @@ class Store:
 
     def fim_baseline(self, host: str) -> dict[str, FileEntry]:
         """The accepted state of `host`'s files, by path (empty when never scanned)."""
-        rows = self._query(
-            f"SELECT {_FIM_COLUMNS} FROM fim_baseline WHERE host = ? ORDER BY path", (host,)
-        )
-        return {_py_path(row[0]): _entry(row) for row in rows}
+        return {p: record_entry(r) for p, r in sorted(self.fim_records(host).items())}
+
+    def fim_records(self, host: str) -> dict[str, FimRecord]:
+        """`fim_baseline` as records (what FIM itself works with), by path."""
+        rows = self._query("SELECT records FROM fim_snapshot WHERE host = ?", (host,))
+        return _unpack(rows[0][0]) if rows else {}
+
+    def fim_listing(self, host: str) -> tuple[int, str | None] | None:
+        """(entries, listing digest) of `host`'s baseline; None when it has none.
+
+        The digest is None unless the baseline was built from that listing and nothing in it
+        would be fetched again (every regular file hashed, every kept content present)."""
+        rows = self._query("SELECT entries, listing FROM fim_snapshot WHERE host = ?", (host,))
+        return rows[0] if rows else None
 
     def has_fim_baseline(self, host: str) -> bool:
-        return bool(self._query("SELECT 1 FROM fim_baseline WHERE host = ? LIMIT 1", (host,)))
+        return self.fim_listing(host) is not None
 
     def replace_fim_baseline(
         self,
@@ -529,16 +546,28 @@ class Store:
         contents: Iterable[FileContent] | None = None,
     ) -> None:
         """Make `entries` (and, when given, `contents`) the whole baseline of `host`, atomically."""
+        self.replace_fim_records(host, [entry_record(e) for e in entries], contents)
+
+    def replace_fim_records(
+        self,
+        host: str,
+        records: Collection[FimRecord],
+        contents: Iterable[FileContent] | None = None,
+        listing: str | None = None,
+    ) -> None:
+        """`replace_fim_baseline` with records, and the digest of the listing they come from."""
         with self.transaction():
-            self._conn.execute("DELETE FROM fim_baseline WHERE host = ?", (host,))
-            self._conn.executemany(
-                f"INSERT INTO fim_baseline (host, {_FIM_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (_entry_row(host, e) for e in entries),
-            )
+            self._put_records(host, records, listing)
             if contents is not None:
                 self._conn.execute("DELETE FROM fim_content WHERE host = ?", (host,))
                 self._put_contents(host, contents)
+
+    def set_fim_listing(self, host: str, listing: str | None) -> None:
+        """Record that `host`'s baseline stands for the listing with digest `listing`."""
+        with self.transaction():
+            self._conn.execute(
+                "UPDATE fim_snapshot SET listing = ? WHERE host = ?", (listing, host)
+            )
 
     def update_fim_entries(
         self,
@@ -549,15 +578,27 @@ class Store:
     ) -> None:
         """Accept some paths only: upsert `entries`/`contents`, drop `removed` paths, atomically."""
         with self.transaction():
-            gone = [(host, _db_path(p)) for p in removed]
-            self._conn.executemany("DELETE FROM fim_baseline WHERE host = ? AND path = ?", gone)
-            self._conn.executemany("DELETE FROM fim_content WHERE host = ? AND path = ?", gone)
+            records = self.fim_records(host)
+            gone = list(removed)
+            for path in gone:
+                records.pop(path, None)
+            records.update((e.path, entry_record(e)) for e in entries)
+            self._put_records(host, records.values(), None)
             self._conn.executemany(
-                f"INSERT OR REPLACE INTO fim_baseline (host, {_FIM_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (_entry_row(host, e) for e in entries),
+                "DELETE FROM fim_content WHERE host = ? AND path = ?",
+                [(host, _db_path(p)) for p in gone],
             )
             self._put_contents(host, contents)
+
+    def _put_records(self, host: str, records: Collection[FimRecord], listing: str | None) -> None:
+        if not records:
+            self._conn.execute("DELETE FROM fim_snapshot WHERE host = ?", (host,))
+            return
+        self._conn.execute(
+            "INSERT OR REPLACE INTO fim_snapshot (host, entries, records, listing) "
+            "VALUES (?, ?, ?, ?)",
+            (host, len(records), _pack(records), listing),
+        )
 
     def _put_contents(self, host: str, contents: Iterable[FileContent]) -> None:
         self._conn.executemany(

@@ -1,0 +1,90 @@
+"""The fast paths of FIM: an unchanged listing skips the work, and never hides a change."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pwd
+from pathlib import Path
+
+import pytest
+
+from ospatrol.collect.fim import FimCollector, FimScan
+from ospatrol.collect.fim_listing import END, NAMES, split_listing
+from ospatrol.model import Host
+from ospatrol.store import Store
+from ospatrol.transport import TransportSettings, open_transport
+
+
+class Local:
+    """A tree scanned through the local transport, with its store."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tree = tmp_path / "tree"
+        (self.tree / "etc").mkdir(parents=True)
+        (self.tree / "etc" / "a.conf").write_text("a = 1\n")
+        (self.tree / "etc" / "blob").write_bytes(b"\0binary")
+        (self.tree / "etc" / "tmp.log").write_text("log\n")
+        self.store = Store.open(tmp_path / "state")
+        self.settings = TransportSettings(known_hosts=tmp_path / "known_hosts")
+        self.fim = FimCollector()
+
+    def host(self, **extra) -> Host:
+        fim_vars = {"ospatrol_fim_paths": [str(self.tree)], **extra}
+        return Host("me", "localhost", connection="local", vars=fim_vars)
+
+    def scan(self, host: Host | None = None) -> FimScan:
+        host = host or self.host()
+
+        async def run() -> FimScan:
+            async with open_transport(host, self.settings) as transport:
+                return await self.fim.scan(host, transport, self.store)
+
+        return asyncio.run(run())
+
+
+@pytest.fixture
+def local(tmp_path: Path):
+    local = Local(tmp_path)
+    yield local
+    local.store.close()
+
+
+def test_first_scan_gets_names_with_the_listing_then_an_unchanged_scan_is_one_command(local):
+    first = local.scan()
+    assert first.first and first.stats.commands == 2  # listing (with names), one hash batch
+    entry = first.entries[f"{local.tree}/etc/a.conf"]
+    assert entry.owner == pwd.getpwuid(os.getuid()).pw_name and entry.sha256
+    assert local.store.fim_listing("me")[1] is not None
+    again = local.scan()
+    assert again.stats.commands == 1 and again.result.findings == ()
+    assert again.entries == first.entries and not again.result.baseline_changed
+
+
+def test_a_profile_change_is_not_hidden_by_an_unchanged_listing(local):
+    local.scan()
+    narrower = local.host(ospatrol_fim_exclude=["*.log"])
+    (finding,) = local.scan(narrower).result.findings
+    assert finding.kind == "deleted" and finding.subject.endswith("/etc/tmp.log")
+    assert local.scan(narrower).result.findings == ()
+
+
+def test_no_digest_while_a_kept_content_is_missing(local):
+    host = local.host(ospatrol_fim_report_changes=[f"{local.tree}/etc/*"])
+    local.scan(host)
+    # The binary file's content is never kept: every scan must look again, as before.
+    assert local.store.fim_listing("me")[1] is None
+    assert local.scan(host).stats.contents == 1
+    (local.tree / "etc" / "a.conf").write_text("a = 2\n")
+    (finding,) = local.scan(host).result.findings
+    assert "-a = 1" in finding.event_text and "+a = 2" in finding.event_text
+
+
+def test_names_section_is_found_after_entries_that_look_like_it():
+    marker = f"{NAMES}\n".encode()
+    entry = b"/t/l\x001\x00777\x000\x000\x001.0\x001.0\x005\x00l\x00" + marker + b"x\x00"
+    names = b"root:x:0:0::/root:/bin/sh\n__OSPATROL_ALG__\nwheel:x:0:\n"
+    listing = split_listing(entry + marker + names + f"\n{END} 0\n".encode())
+    assert listing.body == entry and listing.users == {"0": "root"}
+    assert listing.groups == {"0": "wheel"}
+    assert split_listing(marker + f"\n{END} 0\n".encode()).body == b""
