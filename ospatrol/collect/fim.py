@@ -145,12 +145,18 @@ def _drop_excluded(
         return verdict
 
     kept: dict[str, tuple[str, ...]] = {}
+    # find lists a directory's entries together: the parent's verdict is reused while it lasts.
+    parent, parent_excluded = "", False
     for record in records:
         path = record[R_PATH]
-        if path not in roots and (
-            not path.startswith(prefixes) or excluded_dir(path.rpartition("/")[0] or "/")
-        ):
-            continue
+        if path not in roots:
+            if not path.startswith(prefixes):
+                continue
+            directory = path.rpartition("/")[0] or "/"
+            if directory != parent:
+                parent, parent_excluded = directory, excluded_dir(directory)
+            if parent_excluded:
+                continue
         if not excluded(path):
             kept[path] = record
     return kept
