@@ -26,6 +26,7 @@ import fnmatch
 import hashlib
 import logging
 import re
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,7 @@ from ospatrol.collect.fim_listing import (
     ListingError,
     content_command,
     hash_commands,
+    inline_hashing,
     listing_command,
     listing_records,
     names_command,
@@ -186,8 +188,11 @@ class _Scanner:
             raise ListingError("truncated listing: output over the size cap")
         return result.stdout_bytes
 
-    async def listing(self, *, names: bool) -> Listing:
-        return split_listing(await self.run(listing_command(self.profile, names=names)))
+    async def listing(self, *, first: bool) -> Listing:
+        """The listing; on a first scan with names, and hashes where `inline_hashing` allows."""
+        token = secrets.token_hex(8) if first and inline_hashing(self.profile) else ""
+        command = listing_command(self.profile, first=first, token=token)
+        return split_listing(await self.run(command), token)
 
     async def names(
         self,
@@ -298,7 +303,7 @@ class FimCollector:
         scanner = _Scanner(host, transport, profile)
         known = store.fim_listing(host.name)
         try:
-            listing = await scanner.listing(names=known is None)
+            listing = await scanner.listing(first=known is None)
             digest = listing_digest(profile, listing)
             if known is not None and known[1] == digest:
                 stats = FimStats(listed=known[0], commands=scanner.commands)
@@ -352,7 +357,7 @@ class FimCollector:
         users, groups = await scanner.names(listing, listed, baseline)
         get = baseline.get
         to_hash = [p for p, e in listed.items() if record_needs_hash(get(p), e)]
-        digests = await scanner.hashes(to_hash) if to_hash else {}
+        digests = await self._hashes(scanner, to_hash, listing.hashes)
         rehashed = set(to_hash)
         sha256, sha1, md5 = (digests.get(a, {}) for a in ("sha256", "sha1", "md5"))
         stat_names = profile.tools != "gnu"
@@ -373,6 +378,22 @@ class FimCollector:
             else:
                 current[path] = (*e, users.get(e[R_UID], ""), groups.get(e[R_GID], ""), *sums)
         return current, len(to_hash)
+
+    @staticmethod
+    async def _hashes(
+        scanner: _Scanner, paths: list[str], inline: dict[str, dict[str, str]] | None
+    ) -> dict[str, dict[str, str]]:
+        """Digests of `paths`: those the listing brought (first scan), the rest computed."""
+        if inline is None:
+            return await scanner.hashes(paths) if paths else {}
+        found = [inline.get(alg, {}) for alg in scanner.profile.hashes]
+        missing = [p for p in paths if not all(p in digests for digests in found)]
+        if not missing:
+            return inline
+        computed = await scanner.hashes(missing)
+        return {
+            alg: {**inline.get(alg, {}), **computed.get(alg, {})} for alg in scanner.profile.hashes
+        }
 
     async def _contents(
         self,

@@ -80,9 +80,9 @@ def _prunes(profile: FimProfile) -> list[str]:
     return tests
 
 
-def _finds(profile: FimProfile, action: str) -> list[str]:
+def _finds(profile: FimProfile, action: str, prunes: list[str] | None = None) -> list[str]:
     """One `find` per watched path, pruning the glob excludes, running `action` per entry."""
-    prunes = _prunes(profile)
+    prunes = _prunes(profile) if prunes is None else prunes
     prune = f" \\( {' -o '.join(prunes)} \\) -prune -o" if prunes else ""
     finds = []
     for watched in profile.paths:
@@ -91,11 +91,14 @@ def _finds(profile: FimProfile, action: str) -> list[str]:
     return finds
 
 
-def listing_command(profile: FimProfile, *, names: bool = False) -> str:
+def listing_command(profile: FimProfile, *, first: bool = False, token: str = "") -> str:
     """One shell command listing every watched path, then `END <status>`.
 
-    With `names` (GNU only: stat prints names itself), the entries are followed by a `NAMES`
-    section: `getent passwd` and `getent group` of every uid and gid listed.
+    With `first` (a host without baseline; GNU only, stat prints names itself), the entries are
+    followed by the hashes of the regular files no exclude may drop (`first_scan_prunes`), after
+    a marker holding `token` (random: no file name can forge it), and a `NAMES` section:
+    `getent passwd` and `getent group` of every uid and gid listed. A first scan then needs no
+    other command, except to hash files the inline pass left out.
     """
     if profile.tools == "gnu":
         action = f"-printf {shlex.quote(_GNU_FORMAT)}"
@@ -111,14 +114,121 @@ def listing_command(profile: FimProfile, *, names: bool = False) -> str:
         action = f"-exec sh -c {shlex.quote(script)} sh {{}} +"
     body = "; ".join(f"{f} || s=$?" for f in _finds(profile, action))
     section = ""
-    if names and profile.tools == "gnu":
+    if first and profile.tools == "gnu":
+        if token:
+            prunes = first_scan_prunes(profile)
+            if prunes is None:
+                raise ValueError("no inline hashing for this profile (see inline_hashing)")
+            section += f"; printf '%s\\0' {_hash_marker(token)}"
+            for alg in profile.hashes:
+                hashing = f"-type f -exec {alg}sum -z -- {{}} +"
+                section += f"; printf '{ALG} {alg}\\0'; " + "; ".join(
+                    _finds(profile, hashing, prunes)
+                )
         ids = " ; ".join(_finds(profile, "-printf 'u%U\\ng%G\\n'"))
-        section = (
+        section += (
             f"; printf '{NAMES}\\n'; i=$( {{ {ids} ; }} | sort -u ); u=; g=; "
             'for x in $i; do case $x in u*) u="$u ${x#u}";; g*) g="$g ${x#g}";; esac; done; '
             f'[ -z "$u" ] || getent passwd $u; printf \'{ALG}\\n\'; [ -z "$g" ] || getent group $g'
         )
     return _buffered(f"s=0; {body}{section}; printf '\\n{END} %s\\n' \"$s\"")
+
+
+def inline_hashing(profile: FimProfile) -> bool:
+    """Whether a first scan can hash in its listing command (give `listing_command` a token)."""
+    return profile.tools == "gnu" and first_scan_prunes(profile) is not None
+
+
+def _hash_marker(token: str) -> str:
+    return f"__OSPATROL_HASHES_{token}__"
+
+
+def first_scan_prunes(profile: FimProfile) -> list[str] | None:
+    """find primaries pruning everything an exclude may drop, for hashing on a first scan.
+
+    More than the excludes may be pruned (what is left unhashed is hashed afterwards), never
+    less: hashing an excluded file could mean reading a huge tree the operator left out. Name
+    globs prune by name; path globs, searched anywhere in the path, prune `*glob`; a regex must
+    be anchored (`^...`) and is pruned by its literal start. None when that cannot be done
+    (an unanchored regex, a backslash in a glob: fnmatch and find differ there).
+    """
+    prunes = []
+    for ex in profile.exclude:
+        if ex.regex:
+            prefix = anchored_prefix(ex.pattern)
+            if prefix is None:
+                return None
+            prunes.append(f"-path {shlex.quote(_glob_escape(prefix) + '*')}")
+        elif "\\" in ex.pattern:
+            return None
+        elif "/" in ex.pattern:
+            prunes.append(f"-path {shlex.quote('*' + ex.pattern)}")
+        else:
+            prunes.append(f"-name {shlex.quote(ex.pattern)}")
+    return prunes
+
+
+def _glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
+
+
+_REGEX_SPECIAL = set(".^$*+?{}[]|()")
+
+
+def anchored_prefix(pattern: str) -> str | None:
+    """The literal text every match of `pattern` (searched) starts with, or None if it has none.
+
+    Only a pattern anchored at the start (`^`, `\\A`) without top-level alternation has one;
+    the prefix stops at the first construct that is not a plain or escaped literal.
+    """
+    if pattern.startswith("^"):
+        i = 1
+    elif pattern.startswith("\\A"):
+        i = 2
+    else:
+        return None
+    if _top_level_alternation(pattern):
+        return None
+    prefix: list[str] = []
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            nxt = pattern[i + 1 : i + 2]
+            if not nxt or nxt.isalnum() or nxt == "_":
+                break
+            prefix.append(nxt)
+            i += 2
+            continue
+        if c in _REGEX_SPECIAL:
+            if c in "*?{" and prefix:
+                prefix.pop()  # the last literal may repeat zero times
+            break
+        prefix.append(c)
+        i += 1
+    return "".join(prefix)
+
+
+def _top_level_alternation(pattern: str) -> bool:
+    depth, i, in_class = 0, 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            if pattern[i + 1 : i + 2] == "]":
+                i += 1  # a leading ] is a member
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            return True
+        i += 1
+    return False
 
 
 def _buffered(command: str) -> str:
@@ -133,12 +243,14 @@ def _buffered(command: str) -> str:
 
 @dataclass(frozen=True)
 class Listing:
-    """A complete listing output, split: the entries (raw), find's status and names if any."""
+    """A complete listing output, split: the entries (raw), find's status and, on a first
+    scan, names and hashes."""
 
     body: bytes
     status: int
     users: dict[str, str] | None = None
     groups: dict[str, str] = field(default_factory=dict)
+    hashes: dict[str, dict[str, str]] | None = None
 
     @property
     def identity(self) -> bytes:
@@ -146,10 +258,10 @@ class Listing:
         return b"%d\0" % self.status + self.body
 
 
-def split_listing(output: bytes) -> Listing:
+def split_listing(output: bytes, token: str = "") -> Listing:
     """The parts of a `listing_command` output; `ListingError` if it is cut short."""
     body, status = _split_end(output)
-    users, groups = None, {}
+    users, groups, hashes = None, {}, None
     marker = NAMES.encode() + b"\n"
     if body.startswith(marker):
         body, names = b"", body[len(marker) :]
@@ -159,9 +271,19 @@ def split_listing(output: bytes) -> Listing:
         if sep:
             body = entries + b"\0"
             users, groups = parse_names(names)
+    if token:
+        hash_marker = _hash_marker(token).encode() + b"\0"
+        if body.startswith(hash_marker):
+            body, found = b"", body[len(hash_marker) :]
+        else:
+            body, sep, found = body.partition(b"\0" + hash_marker)
+            if not sep:
+                raise ListingError("truncated listing: hashes missing")
+            body += b"\0"
+        hashes = _parse_hash_sections(_text(found))
     if body and not body.endswith(b"\0"):
         raise ListingError("truncated listing: last entry incomplete")
-    return Listing(body, status, users, groups)
+    return Listing(body, status, users, groups, hashes)
 
 
 def _split_end(output: bytes) -> tuple[bytes, int]:
@@ -336,11 +458,15 @@ def parse_hashes(output: bytes) -> dict[str, dict[str, str]]:
     tail = f"{END} 0\n".encode()
     if not output.endswith(tail):
         raise ListingError("truncated listing: hashing output cut short")
+    return _parse_hash_sections(_text(output[: -len(tail)]))
+
+
+def _parse_hash_sections(text: str) -> dict[str, dict[str, str]]:
+    """Sections (`ALG <alg>`, NUL) of NUL-terminated `<hex>  <path>` records."""
     result: dict[str, dict[str, str]] = {}
-    # Records are NUL-terminated and start with a digest, so a NUL followed by the marker
-    # starts a section whatever the paths hold.
-    text = "\0" + _text(output[: -len(tail)])
-    head, *sections = text.split(f"\0{ALG} ")
+    # Records start with a digest, so a NUL followed by the marker starts a section whatever
+    # the paths hold.
+    head, *sections = ("\0" + text).split(f"\0{ALG} ")
     if head.strip("\0"):
         raise ListingError("truncated listing: malformed hash record")
     for section in sections:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ospatrol.collect.fim import FimCollector, FimScan
-from ospatrol.collect.fim_listing import END, NAMES, split_listing
+from ospatrol.collect.fim_listing import END, NAMES, anchored_prefix, split_listing
 from ospatrol.model import Host
 from ospatrol.store import Store
 from ospatrol.transport import TransportSettings, open_transport
@@ -50,9 +50,9 @@ def local(tmp_path: Path):
     local.store.close()
 
 
-def test_first_scan_gets_names_with_the_listing_then_an_unchanged_scan_is_one_command(local):
+def test_first_scan_is_one_command_then_an_unchanged_scan_is_one_command(local):
     first = local.scan()
-    assert first.first and first.stats.commands == 2  # listing (with names), one hash batch
+    assert first.first and first.stats.commands == 1  # listing with hashes and names
     entry = first.entries[f"{local.tree}/etc/a.conf"]
     assert entry.owner == pwd.getpwuid(os.getuid()).pw_name and entry.sha256
     assert local.store.fim_listing("me")[1] is not None
@@ -88,3 +88,40 @@ def test_names_section_is_found_after_entries_that_look_like_it():
     assert listing.body == entry and listing.users == {"0": "root"}
     assert listing.groups == {"0": "wheel"}
     assert split_listing(marker + f"\n{END} 0\n".encode()).body == b""
+
+
+def test_first_scan_hashes_what_inline_hashing_may_not_in_one_more_command(local):
+    (local.tree / "etc" / "sub").mkdir()
+    (local.tree / "etc" / "sub" / "kept").write_text("k\n")
+    (local.tree / "etc" / "sub" / "gone7").write_text("excluded\n")
+    # Anchored: the inline pass leaves all of etc/sub out; the regex drops only gone7.
+    anchored = local.host(ospatrol_fim_exclude=[{"regex": f"^{local.tree}/etc/sub/(gone\\d)$"}])
+    scan = local.scan(anchored)
+    assert scan.stats.commands == 2 and scan.stats.hashed == 4
+    files = {p: e for p, e in scan.entries.items() if e.type == "f"}
+    assert len(files) == 4 and all(e.sha256 for e in files.values())
+    assert f"{local.tree}/etc/sub/gone7" not in scan.entries
+
+
+def test_an_unanchored_regex_exclude_means_hashing_apart(tmp_path: Path):
+    local = Local(tmp_path)
+    scan = local.scan(local.host(ospatrol_fim_exclude=[{"regex": r"\.log$"}]))
+    assert scan.stats.commands == 2 and f"{local.tree}/etc/tmp.log" not in scan.entries
+    local.store.close()
+
+
+@pytest.mark.parametrize(
+    ("pattern", "prefix"),
+    [
+        (r"^/etc/(blkid\.tab|random-seed)(\.old)?$", "/etc/"),
+        (r"^/etc/x?", "/etc/"),
+        (r"^/etc/x+", "/etc/x"),
+        (r"\A/srv\.d/", "/srv.d/"),
+        (r"^/a[|]b", "/a"),
+        (r"^/a|/b", None),
+        (r"/ignored\d$", None),
+        (r"(?i)^/etc", None),
+    ],
+)
+def test_anchored_prefix(pattern, prefix):
+    assert anchored_prefix(pattern) == prefix
