@@ -27,7 +27,7 @@ import hashlib
 import logging
 import re
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +45,7 @@ from ospatrol.collect.fim_compare import (
 from ospatrol.collect.fim_listing import (
     Listing,
     ListingError,
+    anchored_prefix,
     content_command,
     hash_commands,
     inline_hashing,
@@ -134,7 +135,7 @@ def _drop_excluded(
     """Records not excluded themselves nor below an excluded directory (client-side pass)."""
     roots = {w.path for w in profile.paths}
     prefixes = tuple(r.rstrip("/") + "/" for r in roots)
-    excluded = profile.excluded
+    excluded = exclusion_test(profile)
     verdicts: dict[str, bool] = {}
 
     def excluded_dir(path: str) -> bool:
@@ -164,11 +165,56 @@ def _drop_excluded(
     return kept
 
 
-def _content_matcher(profile: FimProfile) -> re.Pattern[str] | None:
-    """`profile.keeps_content` as one regex (the globs joined), or None without globs."""
+def exclusion_test(profile: FimProfile) -> Callable[[str], bool]:
+    """`profile.excluded` for paths under the watched ones, with less regex work per path.
+
+    `excluded` searches every path with one regex joining all path globs and regexes. Here a
+    glob without wildcards is a suffix test (`(?s:/etc/mtab)\\Z` searched is exactly that) and
+    an anchored regex whose literal start no watched path can have is dropped, so the shipped
+    profile's full-path test is a few `endswith` calls (tests/fim/test_fim_fast.py checks the
+    two agree).
+    """
+    roots = [w.path for w in profile.paths]
+    suffixes: list[str] = []
+    full: list[str] = []
+    names: list[str] = []
+    for ex in profile.exclude:
+        if ex.regex:
+            prefix = anchored_prefix(ex.pattern)
+            if prefix is None or any(prefix.startswith(r) or r.startswith(prefix) for r in roots):
+                full.append(ex.pattern)
+        elif "/" not in ex.pattern:
+            names.append(fnmatch.translate(ex.pattern))
+        elif any(c in ex.pattern for c in "*?["):
+            full.append(fnmatch.translate(ex.pattern))
+        else:
+            suffixes.append(ex.pattern)
+    ends = tuple(suffixes)
+    search = re.compile("|".join(f"(?:{r})" for r in full)).search if full else None
+    match = re.compile("|".join(f"(?:{r})" for r in names)).match if names else None
+
+    def excluded(path: str) -> bool:
+        if ends and path.endswith(ends):
+            return True
+        if search is not None and search(path):
+            return True
+        return match is not None and match(path.rpartition("/")[2]) is not None
+
+    return excluded
+
+
+def _content_matcher(profile: FimProfile) -> Callable[[str], bool] | None:
+    """`profile.keeps_content` as one test: a prefix check (every glob match starts with the
+    glob's literal start), then one regex joining the globs. None without globs."""
     if not profile.report_changes:
         return None
-    return re.compile("|".join(fnmatch.translate(g) for g in profile.report_changes))
+    match = re.compile("|".join(fnmatch.translate(g) for g in profile.report_changes)).match
+    starts = tuple(re.split(r"[*?\[]", g, maxsplit=1)[0] for g in profile.report_changes)
+
+    def keeps(path: str) -> bool:
+        return path.startswith(starts) and match(path) is not None
+
+    return keeps
 
 
 class _Scanner:
@@ -405,10 +451,9 @@ class FimCollector:
         """Kept contents for `report_changes` files, diffs for those that changed, and whether
         every wanted content is now kept."""
         profile = scanner.profile
-        matcher = _content_matcher(profile)
-        if matcher is None:
+        keeps = _content_matcher(profile)
+        if keeps is None:
             return {}, {}, True
-        keeps = matcher.match
         wanted = [
             record_entry(r)
             for p, r in current.items()

@@ -125,3 +125,49 @@ def test_an_unanchored_regex_exclude_means_hashing_apart(tmp_path: Path):
 )
 def test_anchored_prefix(pattern, prefix):
     assert anchored_prefix(pattern) == prefix
+
+
+def test_exclusion_test_agrees_with_the_profile_under_the_watched_paths():
+    from ospatrol.collect.checks import load_profiles
+    from ospatrol.collect.fim import exclusion_test
+
+    excludes = [
+        "*.swp",
+        "/etc/mtab",
+        "/srv/app/cache/*",
+        "/srv/app/[ab].tmp",
+        "/x/y",
+        {"regex": r"^/etc/(blkid\.tab|random-seed)(\.old)?$"},
+        {"regex": r"^/srv/app/log\d+$"},
+        {"regex": r"\.bak$"},
+        {"regex": r"^/srv/ap|zz"},
+    ]
+    paths = [
+        "/srv/app",
+        "/srv/app/etc/mtab",
+        "/srv/app/etc/mtab2",
+        "/srv/app/x/y",
+        "/srv/app/cache/z",
+        "/srv/app/a.tmp",
+        "/srv/app/c.tmp",
+        "/srv/app/log12",
+        "/srv/app/log",
+        "/srv/app/f.bak",
+        "/srv/app/e.swp",
+        "/srv/app/zz",
+        "/srv/app/plain",
+        "/etc/mtab",
+        "/etc/random-seed",
+        "/etc/hosts",
+    ]
+    base = load_profiles()["linux"].fim
+    for watched in (["/srv/app"], ["/etc", "/srv"], ["/"]):
+        host = Host(
+            "h", "a", vars={"ospatrol_fim_paths": watched, "ospatrol_fim_exclude": excludes}
+        )
+        profile = base.for_host(host)
+        fast = exclusion_test(profile)
+        under = [
+            p for p in paths if any(p == w or p.startswith(w.rstrip("/") + "/") for w in watched)
+        ]
+        assert under and [fast(p) for p in under] == [profile.excluded(p) for p in under]
