@@ -203,18 +203,12 @@ def exclusion_test(profile: FimProfile) -> Callable[[str], bool]:
     return excluded
 
 
-def _content_matcher(profile: FimProfile) -> Callable[[str], bool] | None:
-    """`profile.keeps_content` as one test: a prefix check (every glob match starts with the
-    glob's literal start), then one regex joining the globs. None without globs."""
-    if not profile.report_changes:
-        return None
-    match = re.compile("|".join(fnmatch.translate(g) for g in profile.report_changes)).match
-    starts = tuple(re.split(r"[*?\[]", g, maxsplit=1)[0] for g in profile.report_changes)
-
-    def keeps(path: str) -> bool:
-        return path.startswith(starts) and match(path) is not None
-
-    return keeps
+def _content_matcher(profile: FimProfile) -> tuple[tuple[str, ...], Callable[[str], object]]:
+    """`profile.keeps_content` as (literal starts, match): a path can only match a glob that it
+    starts like, and the globs joined are one regex."""
+    globs = profile.report_changes
+    match = re.compile("|".join(fnmatch.translate(g) for g in globs)).match
+    return tuple(re.split(r"[*?\[]", g, maxsplit=1)[0] for g in globs), match
 
 
 class _Scanner:
@@ -402,7 +396,10 @@ class FimCollector:
         listed = _drop_excluded(listing_records(listing, profile.tools), profile)
         users, groups = await scanner.names(listing, listed, baseline)
         get = baseline.get
-        to_hash = [p for p, e in listed.items() if record_needs_hash(get(p), e)]
+        if baseline:
+            to_hash = [p for p, e in listed.items() if record_needs_hash(get(p), e)]
+        else:
+            to_hash = [p for p, e in listed.items() if e[R_TYPE] == "f"]
         digests = await self._hashes(scanner, to_hash, listing.hashes)
         rehashed = set(to_hash)
         sha256, sha1, md5 = (digests.get(a, {}) for a in ("sha256", "sha1", "md5"))
@@ -432,10 +429,13 @@ class FimCollector:
         """Digests of `paths`: those the listing brought (first scan), the rest computed."""
         if inline is None:
             return await scanner.hashes(paths) if paths else {}
-        found = [inline.get(alg, {}) for alg in scanner.profile.hashes]
-        missing = [p for p in paths if not all(p in digests for digests in found)]
-        if not missing:
+        wanted = set(paths)
+        left: set[str] = set()
+        for alg in scanner.profile.hashes:
+            left |= wanted.difference(inline.get(alg, {}))
+        if not left:
             return inline
+        missing = [p for p in paths if p in left]
         computed = await scanner.hashes(missing)
         return {
             alg: {**inline.get(alg, {}), **computed.get(alg, {})} for alg in scanner.profile.hashes
@@ -451,13 +451,16 @@ class FimCollector:
         """Kept contents for `report_changes` files, diffs for those that changed, and whether
         every wanted content is now kept."""
         profile = scanner.profile
-        keeps = _content_matcher(profile)
-        if keeps is None:
+        if not profile.report_changes:
             return {}, {}, True
+        starts, keeps = _content_matcher(profile)
         wanted = [
             record_entry(r)
             for p, r in current.items()
-            if r[R_TYPE] == "f" and keeps(p) and int(r[R_SIZE]) <= profile.max_content
+            if p.startswith(starts)
+            and r[R_TYPE] == "f"
+            and keeps(p)
+            and int(r[R_SIZE]) <= profile.max_content
         ]
         fetch = [
             e
