@@ -48,6 +48,7 @@ from ospatrol.collect.fim_listing import (
     anchored_prefix,
     content_command,
     hash_commands,
+    inflate,
     inline_hashing,
     listing_command,
     listing_records,
@@ -72,6 +73,7 @@ from ospatrol.store.records import (
     record_entry,
 )
 from ospatrol.transport import Transport, TransportError, TransportSettings, open_transport
+from ospatrol.transport.base import DEFAULT_MAX_OUTPUT
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +222,9 @@ class _Scanner:
         self.profile = profile
         self.commands = 0
         self.fetched = 0
+        # A compressed listing may inflate to what the transport lets a command print.
+        settings = getattr(transport, "settings", None)
+        self.max_output = getattr(settings, "max_output", DEFAULT_MAX_OUTPUT)
 
     async def run(self, command: str) -> bytes:
         self.commands += 1
@@ -232,7 +237,8 @@ class _Scanner:
         """The listing; on a first scan with names, and hashes where `inline_hashing` allows."""
         token = secrets.token_hex(8) if first and inline_hashing(self.profile) else ""
         command = listing_command(self.profile, first=first, token=token)
-        return split_listing(await self.run(command), token)
+        output = inflate(await self.run(command), self.max_output)
+        return split_listing(output, token)
 
     async def names(
         self,

@@ -171,3 +171,18 @@ def test_exclusion_test_agrees_with_the_profile_under_the_watched_paths():
             p for p in paths if any(p == w or p.startswith(w.rstrip("/") + "/") for w in watched)
         ]
         assert under and [fast(p) for p in under] == [profile.excluded(p) for p in under]
+
+
+def test_inflate_passes_plain_output_and_refuses_bombs_and_cut_streams():
+    import gzip
+
+    from ospatrol.collect.fim_listing import ListingError, inflate
+
+    plain = f"/a\0\n{END} 0\n".encode()
+    assert inflate(plain, 10) == plain
+    packed = gzip.compress(b"x" * 10_000)
+    assert inflate(packed, 10_000) == b"x" * 10_000
+    with pytest.raises(ListingError, match="size cap"):
+        inflate(packed, 9_999)
+    with pytest.raises(ListingError, match="truncated listing"):
+        inflate(packed[:-12], 10_000)
