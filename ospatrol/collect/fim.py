@@ -373,7 +373,9 @@ class FimCollector:
         moved = rewrite and (contents != old_contents or _entries_differ(baseline, current))
         if not dry_run and current:
             # The digest is kept only when a scan of the same listing would do nothing more.
-            complete = complete and all(r[R_SHA256] for r in current.values() if r[R_TYPE] == "f")
+            complete = complete and "" not in [
+                r[R_SHA256] for r in current.values() if r[R_TYPE] == "f"
+            ]
             kept = digest if complete else None
             if rewrite:
                 store.replace_fim_records(host.name, current.values(), contents.values(), kept)

@@ -515,7 +515,7 @@ def _parse_hash_sections(text: str) -> dict[str, dict[str, str]]:
         hexes = [r[:width] for r in records]
         if (
             width < 1
-            or any(r[width : width + 2] != "  " for r in records)
+            or "".join([r[width : width + 2] for r in records]) != "  " * len(records)
             or not _is_hex("".join(hexes))
         ):
             raise ListingError("truncated listing: malformed hash record")
