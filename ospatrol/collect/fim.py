@@ -137,7 +137,10 @@ def _drop_excluded(
     """Records not excluded themselves nor below an excluded directory (client-side pass)."""
     roots = {w.path for w in profile.paths}
     prefixes = tuple(r.rstrip("/") + "/" for r in roots)
-    excluded = exclusion_test(profile)
+    ends, search, match = _exclusion_parts(profile)
+    excluded = _exclusion_test(ends, search, match)
+    # Suffix tests only (the shipped profile's case): done inline, without a call per entry.
+    suffixes_only = search is None and match is None
     verdicts: dict[str, bool] = {}
 
     def excluded_dir(path: str) -> bool:
@@ -162,7 +165,10 @@ def _drop_excluded(
                 parent, parent_excluded = directory, excluded_dir(directory)
             if parent_excluded:
                 continue
-        if not excluded(path):
+        if suffixes_only:
+            if not path.endswith(ends):
+                kept[path] = record
+        elif not excluded(path):
             kept[path] = record
     return kept
 
@@ -170,33 +176,50 @@ def _drop_excluded(
 def exclusion_test(profile: FimProfile) -> Callable[[str], bool]:
     """`profile.excluded` for paths under the watched ones, with less regex work per path.
 
-    `excluded` searches every path with one regex joining all path globs and regexes. Here a
-    glob without wildcards is a suffix test (`(?s:/etc/mtab)\\Z` searched is exactly that) and
-    an anchored regex whose literal start no watched path can have is dropped, so the shipped
-    profile's full-path test is a few `endswith` calls (tests/fim/test_fim_fast.py checks the
-    two agree).
+    `excluded` searches every path with one regex joining all path globs and regexes, and
+    matches names with another. Here globs without wildcards are suffix tests: a path glob
+    (its translated regex, searched, means exactly that), a name (`/name`) or a name glob
+    `*suffix`; an anchored regex whose literal start no watched path can have is dropped. The
+    shipped profile's test is then one `endswith` (tests/fim/test_fim_fast.py checks the two
+    agree).
     """
+    return _exclusion_test(*_exclusion_parts(profile))
+
+
+def _exclusion_parts(
+    profile: FimProfile,
+) -> tuple[tuple[str, ...], Callable[[str], object] | None, Callable[[str], object] | None]:
+    """(suffixes, search on the path or None, match on the name or None)."""
     roots = [w.path for w in profile.paths]
     suffixes: list[str] = []
     full: list[str] = []
     names: list[str] = []
     for ex in profile.exclude:
+        pattern = ex.pattern
         if ex.regex:
-            prefix = anchored_prefix(ex.pattern)
+            prefix = anchored_prefix(pattern)
             if prefix is None or any(prefix.startswith(r) or r.startswith(prefix) for r in roots):
-                full.append(ex.pattern)
-        elif "/" not in ex.pattern:
-            names.append(fnmatch.translate(ex.pattern))
-        elif any(c in ex.pattern for c in "*?["):
-            full.append(fnmatch.translate(ex.pattern))
+                full.append(pattern)
+        elif not any(c in pattern for c in "*?["):
+            suffixes.append(pattern if "/" in pattern else "/" + pattern)
+        elif "/" in pattern:
+            full.append(fnmatch.translate(pattern))
+        elif pattern.startswith("*") and not any(c in pattern[1:] for c in "*?["):
+            suffixes.append(pattern[1:])
         else:
-            suffixes.append(ex.pattern)
-    ends = tuple(suffixes)
+            names.append(fnmatch.translate(pattern))
     search = re.compile("|".join(f"(?:{r})" for r in full)).search if full else None
     match = re.compile("|".join(f"(?:{r})" for r in names)).match if names else None
+    return tuple(suffixes), search, match
 
+
+def _exclusion_test(
+    ends: tuple[str, ...],
+    search: Callable[[str], object] | None,
+    match: Callable[[str], object] | None,
+) -> Callable[[str], bool]:
     def excluded(path: str) -> bool:
-        if ends and path.endswith(ends):
+        if path.endswith(ends):
             return True
         if search is not None and search(path):
             return True
@@ -207,10 +230,19 @@ def exclusion_test(profile: FimProfile) -> Callable[[str], bool]:
 
 def _content_matcher(profile: FimProfile) -> tuple[tuple[str, ...], Callable[[str], object]]:
     """`profile.keeps_content` as (literal starts, match): a path can only match a glob that it
-    starts like, and the globs joined are one regex."""
-    globs = profile.report_changes
-    match = re.compile("|".join(fnmatch.translate(g) for g in globs)).match
-    return tuple(re.split(r"[*?\[]", g, maxsplit=1)[0] for g in globs), match
+    starts like, and the globs joined are one regex. Starts no watched path can have are left
+    out (none left: no path under the watched ones can match)."""
+    roots = [w.path for w in profile.paths]
+    starts: list[str] = []
+    globs: list[str] = []
+    for glob in profile.report_changes:
+        start = re.split(r"[*?\[]", glob, maxsplit=1)[0]
+        if any(r.startswith(start) or start.startswith(r) for r in roots):
+            starts.append(start)
+            globs.append(fnmatch.translate(glob))
+    if not globs:
+        return (), lambda _path: None
+    return tuple(starts), re.compile("|".join(globs)).match
 
 
 class _Scanner:
@@ -409,9 +441,25 @@ class FimCollector:
         else:
             to_hash = [p for p, e in listed.items() if e[R_TYPE] == "f"]
         digests = await self._hashes(scanner, to_hash, listing.hashes)
-        rehashed = set(to_hash)
         sha256, sha1, md5 = (digests.get(a, {}) for a in ("sha256", "sha1", "md5"))
         stat_names = profile.tools != "gnu"
+        if not baseline and not stat_names:
+            # A first GNU scan: every regular file was hashed, names came with the listing.
+            u, g, no = users.get, groups.get, _NO_HASHES
+            return {
+                p: (
+                    *e,
+                    u(e[R_UID], ""),
+                    g(e[R_GID], ""),
+                    sha256.get(p, ""),
+                    sha1.get(p, ""),
+                    md5.get(p, ""),
+                )
+                if e[R_TYPE] == "f"
+                else (*e, u(e[R_UID], ""), g(e[R_GID], ""), *no)
+                for p, e in listed.items()
+            }, len(to_hash)
+        rehashed = set(to_hash)
         current: dict[str, FimRecord] = {}
         for path, e in listed.items():
             if path in rehashed:
@@ -437,13 +485,10 @@ class FimCollector:
         """Digests of `paths`: those the listing brought (first scan), the rest computed."""
         if inline is None:
             return await scanner.hashes(paths) if paths else {}
-        wanted = set(paths)
-        left: set[str] = set()
-        for alg in scanner.profile.hashes:
-            left |= wanted.difference(inline.get(alg, {}))
-        if not left:
+        found = [inline.get(alg, {}) for alg in scanner.profile.hashes]
+        if all(all(map(digests.__contains__, paths)) for digests in found):
             return inline
-        missing = [p for p in paths if p in left]
+        missing = [p for p in paths if not all(p in digests for digests in found)]
         computed = await scanner.hashes(missing)
         return {
             alg: {**inline.get(alg, {}), **computed.get(alg, {})} for alg in scanner.profile.hashes
@@ -459,9 +504,9 @@ class FimCollector:
         """Kept contents for `report_changes` files, diffs for those that changed, and whether
         every wanted content is now kept."""
         profile = scanner.profile
-        if not profile.report_changes:
+        starts, keeps = _content_matcher(profile) if profile.report_changes else ((), None)
+        if not starts:
             return {}, {}, True
-        starts, keeps = _content_matcher(profile)
         wanted = [
             record_entry(r)
             for p, r in current.items()
