@@ -29,6 +29,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 
 from ospatrol.collect.base import CollectorResult
@@ -289,8 +290,8 @@ class _Scanner:
         if listing.users is not None:
             users.update(listing.users)
             groups.update(listing.groups)
-        new_uids = {e[R_UID] for e in entries.values()} - users.keys()
-        new_gids = {e[R_GID] for e in entries.values()} - groups.keys()
+        new_uids = set(map(itemgetter(R_UID), entries.values())).difference(users)
+        new_gids = set(map(itemgetter(R_GID), entries.values())).difference(groups)
         if new_uids or new_gids:
             found_users, found_groups = parse_names(
                 await self.run(names_command(new_uids, new_gids))

@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -232,7 +231,8 @@ def _py_path(value: str | bytes) -> str:
 
 def _pack(records: Iterable[FimRecord]) -> bytes:
     """Records as one blob: every field, NUL-separated (no path or name can hold a NUL)."""
-    return "\0".join(chain.from_iterable(records)).encode("utf-8", "surrogateescape")
+    # Joined a record at a time: faster than one join over a chain of every field.
+    return "\0".join(map("\0".join, records)).encode("utf-8", "surrogateescape")
 
 
 def _unpack(blob: bytes) -> dict[str, FimRecord]:
