@@ -51,7 +51,13 @@ class KnownHosts:
         return list(asyncssh.match_known_hosts("\n".join(wanted).encode(), address, "", port)[0])
 
     def add(self, address: str, port: int, key: asyncssh.SSHKey) -> None:
-        """Pin `key` for `address`:`port`."""
+        """Pin `key` for `address`:`port`, unless it is pinned already.
+
+        Concurrent first contacts of one address (inventory aliases of the same host) would
+        otherwise each append the same line, and every later lookup would parse them all.
+        """
+        if any(p.public_data == key.public_data for p in self.keys_for(address, port)):
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = (
             f"{host_pattern(address, port)} {key.export_public_key('openssh').decode().strip()}\n"
