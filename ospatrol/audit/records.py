@@ -13,9 +13,6 @@ from ospatrol.model import Finding
 HOST_STATUSES = ("ok", "incomplete", "unreachable", "error")
 """Best to worst; a host's status is the worst its connection and collectors reached."""
 
-AUDIT_COLLECTOR = "audit"
-"""Collector name of audit-level findings: scan incomplete before any collector ran, host key."""
-
 
 @dataclass(frozen=True)
 class ReportedFinding:

@@ -26,14 +26,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ospatrol.audit.records import (
-    AUDIT_COLLECTOR,
     CollectorOutcome,
     HostReport,
     ReportedFinding,
     RunRecord,
     worst_status,
 )
-from ospatrol.collect.base import Collector, CollectorResult, finding_event
+from ospatrol.collect.base import (
+    AUDIT_COLLECTOR,
+    Collector,
+    CollectorResult,
+    finding_event,
+    incomplete_finding,
+)
 from ospatrol.errors import OSPatrolError
 from ospatrol.model import Finding, Host
 
@@ -281,7 +286,7 @@ class _HostAuditor:
             raise
         except OSPatrolError as exc:
             status, reason = "error", f"error: {exc}"
-        finding = _finding(host, collector.name, reason)
+        finding = incomplete_finding(host.name, reason, collector=collector.name)
         return CollectorResult(collector.name, status, (finding,), reason)
 
     def _analyse(self, finding: Finding) -> ReportedFinding:
@@ -315,19 +320,8 @@ def _host_status(collector_status: str) -> str:
     return {"ok": "ok", "incomplete": "incomplete"}.get(collector_status, "error")
 
 
-def _finding(host: Host, collector: str, reason: str) -> Finding:
-    return Finding(
-        host=host.name,
-        collector=collector,
-        kind="incomplete",
-        subject="",
-        detail=reason,
-        event_text=f"ospatrol: scan incomplete: {reason}",
-    )
-
-
 def _incomplete(host: Host, reason: str) -> tuple[str, list[Finding]]:
-    return reason, [_finding(host, AUDIT_COLLECTOR, reason)]
+    return reason, [incomplete_finding(host.name, reason)]
 
 
 def _host_key_finding(host: Host, exc: Exception) -> Finding:

@@ -13,6 +13,13 @@ if TYPE_CHECKING:
 
 STATUSES = ("ok", "incomplete", "error")
 
+AUDIT_COLLECTOR = "audit"
+"""Collector name of audit-level findings: a host that could not be scanned, a changed host key."""
+
+EVENT_DIFF_LINES = 40
+"""Diff lines kept in an event's text; OSSEC's agentlessd likewise keeps a few and says so."""
+MORE = "More changes..."
+
 
 @dataclass(frozen=True)
 class CollectorResult:
@@ -40,6 +47,29 @@ class Collector(Protocol):
     ) -> CollectorResult:
         """Scan `host`; with `dry_run`, compare but write nothing to the store."""
         ...
+
+
+def cap_lines(text: str, limit: int = EVENT_DIFF_LINES) -> str:
+    """At most `limit` lines of `text`, then `More changes...` when some were cut."""
+    lines = text.splitlines()
+    if len(lines) <= limit:
+        return text
+    return "\n".join([*lines[:limit], MORE])
+
+
+def incomplete_finding(
+    host: str, reason: str, *, collector: str = AUDIT_COLLECTOR, subject: str = ""
+) -> Finding:
+    """The one finding of a scan that could not finish; `reason` starts with a documented word
+    (docs/events.md) and the stored state it would have replaced stays untouched."""
+    return Finding(
+        host=host,
+        collector=collector,
+        kind="incomplete",
+        subject=subject,
+        detail=reason,
+        event_text=f"ospatrol: scan incomplete: {reason}",
+    )
 
 
 def location(host: str, collector: str) -> str:

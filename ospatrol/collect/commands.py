@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ospatrol.collect.base import CollectorResult
+from ospatrol.collect.base import CollectorResult, cap_lines, incomplete_finding
 from ospatrol.errors import InputError, InputErrors
 from ospatrol.model import Finding, Host
 
@@ -36,8 +36,6 @@ if TYPE_CHECKING:
     from ospatrol.transport import Transport
 
 NAME = "commands"
-EVENT_DIFF_LINES = 40
-"""Diff lines kept in an event's text (OSSEC agentlessd keeps a few and says `More changes...`)."""
 STORED_DIFF_LINES = 2000
 """Diff lines kept in a finding (store and reports); a runaway output must not bloat the store."""
 NOT_APPLICABLE_STATUSES = (126, 127)
@@ -290,17 +288,9 @@ def unified_diff(old: str, new: str, command: str) -> str:
     return "\n".join(lines)
 
 
-def cap_lines(text: str, limit: int) -> str:
-    """At most `limit` lines of `text`, then `More changes...` when some were cut."""
-    lines = text.splitlines()
-    if len(lines) <= limit:
-        return text
-    return "\n".join([*lines[:limit], "More changes..."])
-
-
 def command_event_text(command: str, diff: str) -> str:
     """The event line of docs/events.md, then the diff capped as agentlessd does."""
-    return f"ospatrol: command output changed: '{command}'\n{cap_lines(diff, EVENT_DIFF_LINES)}"
+    return f"ospatrol: command output changed: '{command}'\n{cap_lines(diff)}"
 
 
 def diff_stats(diff: str) -> str:
@@ -324,18 +314,6 @@ def changed_finding(host: str, spec: CommandSpec, previous: str, current: str) -
         detail=diff_stats(diff),
         diff=cap_lines(diff, STORED_DIFF_LINES),
         event_text=command_event_text(spec.command, diff),
-    )
-
-
-def incomplete_finding(host: str, reason: str) -> Finding:
-    """The one finding of a scan that could not finish; `reason` starts with a documented word."""
-    return Finding(
-        host=host,
-        collector=NAME,
-        kind="incomplete",
-        subject="",
-        detail=reason,
-        event_text=f"ospatrol: scan incomplete: {reason}",
     )
 
 
@@ -381,7 +359,9 @@ class CommandsCollector:
             return _incomplete(host, f"{exc.reason} (commands)")
         except GarbageOutput as exc:
             reason = f"error: unrecognised command output: {exc}"
-            return CollectorResult(NAME, "error", (incomplete_finding(host.name, reason),), reason)
+            return CollectorResult(
+                NAME, "error", (incomplete_finding(host.name, reason, collector=NAME),), reason
+            )
         if not batch.complete:
             got = len(batch.outputs)
             return _incomplete(host, f"truncated listing: {got} of {len(specs)} command outputs")
@@ -437,7 +417,9 @@ class CommandsCollector:
 
 
 def _incomplete(host: Host, reason: str) -> CollectorResult:
-    return CollectorResult(NAME, "incomplete", (incomplete_finding(host.name, reason),), reason)
+    return CollectorResult(
+        NAME, "incomplete", (incomplete_finding(host.name, reason, collector=NAME),), reason
+    )
 
 
 def _text(value: str | bytes) -> str:

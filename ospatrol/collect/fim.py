@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
 
-from ospatrol.collect.base import CollectorResult
+from ospatrol.collect.base import CollectorResult, incomplete_finding
 from ospatrol.collect.checks import FimProfile, Profile, load_profiles, profile_for
 from ospatrol.collect.fim_compare import (
     COLLECTOR,
@@ -59,7 +59,7 @@ from ospatrol.collect.fim_listing import (
     split_listing,
 )
 from ospatrol.errors import InputError, OSPatrolError
-from ospatrol.model import Finding, Host
+from ospatrol.model import Host
 from ospatrol.store import FileContent, FileEntry, Store
 from ospatrol.store.records import (
     R_GID,
@@ -78,7 +78,6 @@ from ospatrol.transport.base import DEFAULT_MAX_OUTPUT
 
 log = logging.getLogger(__name__)
 
-AUDIT_COLLECTOR = "audit"
 DIGEST_VERSION = b"ospatrol-fim-1"
 """Part of every listing digest: a change in what records hold invalidates stored digests."""
 _NO_HASHES = ("", "", "")
@@ -107,17 +106,6 @@ class FimScan:
     entries: dict[str, FileEntry] | None = None
     contents: dict[str, FileContent] = field(default_factory=dict)
     first: bool = False
-
-
-def incomplete_finding(host: str, reason: str) -> Finding:
-    return Finding(
-        host=host,
-        collector=AUDIT_COLLECTOR,
-        kind="incomplete",
-        subject=COLLECTOR,
-        detail=reason,
-        event_text=f"ospatrol: scan incomplete: {reason}",
-    )
 
 
 def _under(path: str, roots: Iterable[str]) -> bool:
@@ -424,7 +412,7 @@ class FimCollector:
     @staticmethod
     def _incomplete(host: Host, scanner: _Scanner, reason: str) -> _Outcome:
         log.warning("fim scan of %s incomplete: %s", host.name, reason)
-        finding = incomplete_finding(host.name, reason)
+        finding = incomplete_finding(host.name, reason, subject=COLLECTOR)
         result = CollectorResult(COLLECTOR, "incomplete", (finding,), reason)
         return _Outcome(result, FimStats(commands=scanner.commands))
 

@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 
+from ospatrol.collect.base import cap_lines
 from ospatrol.collect.checks import FimProfile, MaskRule
 from ospatrol.collect.fim_listing import permissions
 from ospatrol.model import Finding
@@ -31,8 +32,6 @@ from ospatrol.store.records import (
 )
 
 COLLECTOR = "fim"
-DIFF_LINES = 40
-MORE = "More changes..."
 
 
 def needs_hash(old: FileEntry | None, new: FileEntry) -> bool:
@@ -145,13 +144,11 @@ def is_text(data: bytes) -> bool:
 
 
 def unified_diff(old: bytes, new: bytes) -> str:
-    """A unified diff body (no file headers), capped at `DIFF_LINES` lines plus `MORE`."""
+    """A unified diff body (no file headers), capped as event texts are (`cap_lines`)."""
     a = old.decode("utf-8", "replace").splitlines()
     b = new.decode("utf-8", "replace").splitlines()
     lines = list(difflib.unified_diff(a, b, lineterm="", n=1))[2:]
-    if len(lines) > DIFF_LINES:
-        lines = [*lines[:DIFF_LINES], MORE]
-    return "\n".join(lines)
+    return cap_lines("\n".join(lines))
 
 
 def changed_finding(

@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
+from ospatrol.collect.base import EVENT_DIFF_LINES
 from ospatrol.collect.commands import (
-    EVENT_DIFF_LINES,
     CommandSpec,
     GarbageOutput,
     build_script,
