@@ -197,3 +197,17 @@ def test_per_host_algorithm_overrides_reach_the_handshake(
     # up before asyncssh reports the mismatch, so only the type is certain.
     with pytest.raises(TransportError):
         asyncio.run(once(ospatrol_ssh_kex_algs=["diffie-hellman-group1-sha1"]))
+
+
+def test_aes_gcm_is_preferred_unless_a_host_overrides_the_ciphers(
+    ssh_host, settings, lab_sshd: SshdServer, tmp_path: Path
+):
+    st = settings(tmp_path, pin=lab_sshd)
+
+    async def negotiated(**algs):
+        async with open_transport(ssh_host(lab_sshd, vars=algs), st) as t:
+            return t.cipher
+
+    assert asyncio.run(negotiated()) == "aes128-gcm@openssh.com"
+    chacha = "chacha20-poly1305@openssh.com"
+    assert asyncio.run(negotiated(ospatrol_ssh_encryption_algs=chacha)) == chacha
