@@ -126,7 +126,7 @@ def listing_command(profile: FimProfile, *, first: bool = False, token: str = ""
                 )
         ids = " ; ".join(_finds(profile, "-printf 'u%U\\ng%G\\n'"))
         section += (
-            f"; printf '{NAMES}\\n'; i=$( {{ {ids} ; }} | sort -u ); u=; g=; "
+            f"; printf '{NAMES}\\n'; i=$( ( {ids} ) | sort -u ); u=; g=; "
             'for x in $i; do case $x in u*) u="$u ${x#u}";; g*) g="$g ${x#g}";; esac; done; '
             f'[ -z "$u" ] || getent passwd $u; printf \'{ALG}\\n\'; [ -z "$g" ] || getent group $g'
         )
@@ -237,7 +237,7 @@ def _compressed(command: str) -> str:
     For a first scan's listing, hashes and names (~200 bytes a file): the client's share of
     moving them (decryption, packets) costs more than inflating a third of the bytes.
     """
-    return f"{{ {command}; }} | {{ gzip -1 2>/dev/null || dd obs=65536 2>/dev/null || cat; }}"
+    return f"( {command} ) | ( gzip -1 2>/dev/null || dd obs=65536 2>/dev/null || cat )"
 
 
 def inflate(output: bytes, cap: int) -> bytes:
@@ -264,7 +264,7 @@ def _buffered(command: str) -> str:
     would cross in ~30 small packets, each costing the client a decryption and a dispatch. `dd`
     with an output block size regroups them; without a usable `dd`, `cat` passes the output on.
     """
-    return f"{{ {command}; }} | {{ dd obs=65536 2>/dev/null || cat; }}"
+    return f"( {command} ) | ( dd obs=65536 2>/dev/null || cat )"
 
 
 @dataclass(frozen=True)
