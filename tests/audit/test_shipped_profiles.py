@@ -8,6 +8,22 @@ from ospatrol.collect.commands import load_command_profiles
 from tests.audit.conftest import host, run_cli, write_inventory
 
 
+def esxi_inventory(esxi: dict, path: Path) -> Path:
+    """An inventory with the simulated ESXi host as `esx1`."""
+    return write_inventory(
+        path,
+        {
+            "esx1": {
+                "ansible_host": esxi["address"],
+                "ansible_port": esxi["port"],
+                "ansible_user": esxi["user"],
+                "ansible_password": esxi["password"],
+                "ospatrol_platform": "esxi",
+            }
+        },
+    )
+
+
 def test_shipped_profiles_load_for_every_unix_platform():
     profiles = load_command_profiles()
     for platform in ("linux", "bsd", "esxi", "freebsd", "vmware_esxi"):
@@ -19,18 +35,7 @@ def test_shipped_profiles_load_for_every_unix_platform():
 
 def test_esxi_profile_runs_in_one_batch_and_an_unchanged_host_diffs_empty(lab_simulator, tmp_path):
     esxi = lab_simulator.host("esxi")
-    inv = write_inventory(
-        tmp_path / "inv.yml",
-        {
-            "esx1": {
-                "ansible_host": esxi["address"],
-                "ansible_port": esxi["port"],
-                "ansible_user": esxi["user"],
-                "ansible_password": esxi["password"],
-                "ospatrol_platform": "esxi",
-            }
-        },
-    )
+    inv = esxi_inventory(esxi, tmp_path / "inv.yml")
     state = tmp_path / "state"
     args = ("audit", "-i", str(inv), "--only", "commands", "--format", "json")
     for _ in range(2):
@@ -43,18 +48,7 @@ def test_esxi_profile_runs_in_one_batch_and_an_unchanged_host_diffs_empty(lab_si
 
 def test_esxi_fim_scans_the_simulated_host_and_reports_an_esx_conf_edit(lab_simulator, tmp_path):
     esxi = lab_simulator.host("esxi")
-    inv = write_inventory(
-        tmp_path / "inv.yml",
-        {
-            "esx1": {
-                "ansible_host": esxi["address"],
-                "ansible_port": esxi["port"],
-                "ansible_user": esxi["user"],
-                "ansible_password": esxi["password"],
-                "ospatrol_platform": "esxi",
-            }
-        },
-    )
+    inv = esxi_inventory(esxi, tmp_path / "inv.yml")
     state = tmp_path / "state"
     args = ("audit", "-i", str(inv), "--only", "fim", "--format", "json")
     first = run_cli(state, *args)
