@@ -212,7 +212,6 @@ class Engine:
         self.hostname = hostname
         self.counters: Counter[str] = Counter()
         self.fired: Counter[int] = Counter()
-        self._alerts = 0
         self._correlation = Correlation(ruleset)
         # Per (tree node, decoder name): the children worth trying. Derived from the immutable
         # ruleset, so it is a cache, not state that changes results.
@@ -328,7 +327,6 @@ class Engine:
         mrule = self._summary(matched) if matched is not None else None
         alert = None
         if generated and logged and matched is not None:
-            self._alerts += 1
             self.counters["alerts"] += 1
             alert = Alert(
                 rule_id=matched.id,
@@ -345,7 +343,7 @@ class Engine:
                 program_name=ev.program_name,
                 full_log=ev.full_log,
                 previous_output=previous,
-                alert_id=f"{int(ev.time)}.{self._alerts}",
+                alert_id=f"{int(ev.time)}.{self.counters['alerts']}",
             )
         return EngineResult(
             event=event,
