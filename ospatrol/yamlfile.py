@@ -50,11 +50,12 @@ def construct_line_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> L
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_line_mapping)
 
 
-def load_yaml_text(text: str, path: str) -> Any:
-    """Parse YAML `text` (read from `path`); syntax errors become `InputError` with the line."""
+def load_yaml_text(text: str, path: str, loader: type[SafeLoader] = _LineLoader) -> Any:
+    """Parse YAML `text` (read from `path`) with `loader` (a safe loader building `LineDict`s);
+    syntax errors become `InputError` with the line."""
     try:
-        # _LineLoader is a SafeLoader: no arbitrary Python objects.
-        return yaml.load(text, Loader=_LineLoader)
+        # Only SafeLoader subclasses: no arbitrary Python objects.
+        return yaml.load(text, Loader=loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None

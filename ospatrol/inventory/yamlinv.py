@@ -22,7 +22,7 @@ import yaml
 from ospatrol.errors import InputError
 from ospatrol.inventory.data import InventoryData, Origin
 from ospatrol.inventory.ini import expand_host_entry
-from ospatrol.yamlfile import LineDict, SafeLoader, construct_line_mapping
+from ospatrol.yamlfile import LineDict, SafeLoader, construct_line_mapping, load_yaml_text
 
 log = logging.getLogger(__name__)
 
@@ -64,16 +64,7 @@ def load_yaml(text: str, path: str) -> Any:
     """Parse inventory YAML; syntax errors become InputError with the line."""
     if text.lstrip().startswith("$ANSIBLE_VAULT"):
         raise InputError("vault-encrypted files are not supported; decrypt it first", path, 1)
-    try:
-        data = yaml.load(text, Loader=_InventoryLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise InputError(
-            f"invalid YAML: {problem}", path, mark.line + 1 if mark else None
-        ) from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"invalid YAML: {exc}", path) from None
+    data = load_yaml_text(text, path, _InventoryLoader)
     _refuse_vault(data, path)
     return data
 
