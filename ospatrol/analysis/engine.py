@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import time as _time
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -284,9 +283,6 @@ class Engine:
             source="logtest",
         )
         return self.process(event)
-
-    def process_many(self, events: Iterable[Event]) -> list[EngineResult]:
-        return [self.process(e) for e in events]
 
     # ---------------------------------------------------------------- matching
     def _match(
