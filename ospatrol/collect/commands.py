@@ -39,6 +39,7 @@ NAME = "commands"
 STORED_DIFF_LINES = 2000
 """Diff lines kept in a finding (store and reports); a runaway output must not bloat the store."""
 NOT_APPLICABLE_STATUSES = (126, 127)
+"""Exit statuses of a shell that could not find or run the command: the host lacks it."""
 SECRET_MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
     # key = value / key: value where the key names a credential (crontab lines, env dumps)
     (
@@ -55,7 +56,6 @@ SECRET_MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^([^:\s]+):(\$[0-9a-z]+\$[^:]+):"), r"\1:***:"),
 )
 """Always applied after a command's own filters, before anything is stored, diffed or logged."""
-"""Exit statuses of a shell that could not find or run the command: the host lacks it."""
 
 
 @dataclass(frozen=True)
@@ -268,7 +268,9 @@ def parse_batch(stdout: str, nonce: str, count: int) -> BatchOutput:
 
 
 def _excerpt(text: str, limit: int = 80) -> str:
-    flat = " ".join(text.split())
+    """The start of unframed output, for the incomplete finding: masked like any output, since
+    it is stored and reported too."""
+    flat = " ".join(" ".join(map(scrub, text.splitlines())).split())
     return flat if len(flat) <= limit else flat[:limit] + "..."
 
 

@@ -124,6 +124,11 @@ def test_truncated_batch_is_incomplete_and_garbage_is_rejected():
     assert not parse_batch(cut, nonce, 2).complete
     with pytest.raises(GarbageOutput):
         parse_batch("% Invalid input detected at '^' marker.\n", nonce, 2)
+    # The excerpt lands in the stored finding and the report: secrets in it are masked.
+    with pytest.raises(GarbageOutput) as raised:
+        parse_batch("db_password=s3cret\nroot:$6$salt$hash:19000:0:::\n", nonce, 2)
+    assert "s3cret" not in str(raised.value) and "$6$salt" not in str(raised.value)
+    assert "root:***:" in str(raised.value)
 
 
 def test_changed_finding_has_documented_text_and_capped_event():
