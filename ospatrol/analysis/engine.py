@@ -92,6 +92,22 @@ def _remember_key(store: dict, key: object, value: object) -> None:
         del store[next(iter(store))]
 
 
+# The event parts of a first-time-seen key (fts.c, after the decoder name) and of an ignore key
+# (`ignore` / `check_if_ignored`), in OSSEC's order; "name" is the decoder's.
+_FTS_PARTS = ("id", "dstuser", "srcuser", "srcip", "dstip", "data", "systemname", "location")
+_IGNORE_PARTS = ("name", "id", "dstuser", "srcip", "dstip", "data", "systemname", "location")
+
+
+def _event_key(ev: EventInfo, wanted: tuple[str, ...], parts: tuple[str, ...]) -> str:
+    """The values of the `parts` named in `wanted`, space-joined, with "" for the others."""
+    return " ".join(
+        ((ev.decoder_name if part == "name" else getattr(ev, part, None)) or "")
+        if part in wanted
+        else ""
+        for part in parts
+    )
+
+
 def _gate(rule: Rule) -> tuple[bool, tuple[str, ...]] | None:
     """A cheap necessary condition on the lowercased log for `rule` to match: (True, prefixes)
     when its regex is anchored on plain text, (False, literals) when it needs one of some
@@ -310,11 +326,11 @@ class Engine:
                 self._time_ignored[rule.id] = ev.time
             if (
                 rule.check_if_ignored
-                and self._ignore_key(ev, rule.check_if_ignored) in self._ignored
+                and _event_key(ev, rule.check_if_ignored, _IGNORE_PARTS) in self._ignored
             ):
                 break
             if rule.ignore:
-                _remember_key(self._ignored, self._ignore_key(ev, rule.ignore), None)
+                _remember_key(self._ignored, _event_key(ev, rule.ignore, _IGNORE_PARTS), None)
             generated = True
             logged = rule.log_alert
             self._correlation.remember(ev, rule)
@@ -527,43 +543,12 @@ class Engine:
             return False
         if ev.fts_result is not None:
             return ev.fts_result
-        wanted = dec.fts
-
-        def part(attr: str) -> str:
-            if attr not in wanted:
-                return ""
-            value = ev.location if attr == "location" else getattr(ev, attr, None)
-            return value or ""
-
-        key = " ".join(
-            (
-                dec.name,
-                part("id"),
-                part("dstuser"),
-                part("srcuser"),
-                part("srcip"),
-                part("dstip"),
-                part("data"),
-                part("systemname"),
-                part("location"),
-            )
-        )
+        key = f"{dec.name} {_event_key(ev, dec.fts, _FTS_PARTS)}"
         first = key not in self._fts
         if first:
             _remember_key(self._fts, key, None)
         ev.fts_result = first
         return first
-
-    def _ignore_key(self, ev: EventInfo, wanted: tuple[str, ...]) -> str:
-        parts = []
-        for attr in ("name", "id", "dstuser", "srcip", "dstip", "data", "systemname", "location"):
-            if attr not in wanted:
-                parts.append("")
-            elif attr == "name":
-                parts.append(ev.decoder_name or "")
-            else:
-                parts.append(getattr(ev, attr, None) or "")
-        return " ".join(parts)
 
     def _diff(self, ev: EventInfo, rule: Rule) -> bool:
         """check_diff (dodiff.c): alert when this rule's output changed for this location."""
