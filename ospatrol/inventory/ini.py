@@ -129,7 +129,8 @@ def _parse_host_line(data: InventoryData, line: str, group: str, origin: Origin)
         raise origin.error(f"cannot parse host line {line!r}: {exc}") from None
     if not tokens:
         return
-    for name, port in expand_host_entry(tokens[0], origin):
+    entries = expand_host_entry(tokens[0], origin)
+    for name, port in entries:
         data.add_host(name, origin, group=group, port=port)
     variables = {}
     for token in tokens[1:]:
@@ -137,7 +138,7 @@ def _parse_host_line(data: InventoryData, line: str, group: str, origin: Origin)
         if not sep:
             raise origin.error(f"expected key=value host variable, got {token!r}")
         variables[key] = parse_value(value)
-    for name, _port in expand_host_entry(tokens[0], origin):
+    for name, _port in entries:
         for key, value in variables.items():
             data.set_host_var(name, key, value, origin)
 
