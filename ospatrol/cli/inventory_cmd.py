@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 
@@ -30,18 +29,12 @@ def list_hosts(sources: tuple[str, ...], limit: str | None, as_json: bool) -> No
     """List hosts with address, port, user, platform and groups."""
     from ospatrol.inventory import load_inventory
 
-    hosts = sorted(
-        load_inventory([_source(s) for s in sources]).select(limit), key=lambda h: h.name
-    )
+    # The loader tells a host list (`a,b,`) from a path itself.
+    hosts = sorted(load_inventory(list(sources)).select(limit), key=lambda h: h.name)
     if as_json:
         click.echo(json.dumps([host_record(h) for h in hosts], indent=2, default=str))
         return
     _print_table(hosts)
-
-
-def _source(text: str) -> Path | str:
-    """A path, unless it is a comma-separated host list that names no file."""
-    return text if "," in text and not Path(text).exists() else Path(text)
 
 
 def host_record(host: Host) -> dict:
