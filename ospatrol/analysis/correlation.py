@@ -50,6 +50,12 @@ def key_set(rule: Rule) -> KeySet:
     return rule.same
 
 
+def _values(ev: EventInfo, ks: KeySet) -> tuple | None:
+    """The event's values of the `same_*` fields `ks` (an index key), or None if one is unset."""
+    values = tuple(getattr(ev, a) for a in ks)
+    return None if None in values else values
+
+
 def is_correlating(rule: Rule) -> bool:
     """Rules that search earlier events (a pure check_diff rule does not)."""
     return rule.context and (bool(rule.if_matched_sid) or not rule.check_diff)
@@ -94,8 +100,8 @@ class Correlation:
         for lk in members:
             self._newest[lk] = ev
             for ks in self._keysets[lk]:
-                values = tuple(getattr(ev, a) for a in ks)
-                if None in values:
+                values = _values(ev, ks)
+                if values is None:
                     continue
                 self._index.setdefault((lk, ks), {}).setdefault(values, deque()).append(ev)
             if ev.matched:
@@ -105,8 +111,8 @@ class Correlation:
     def _evict(self, old: EventInfo) -> None:
         for lk in self._memberships.pop(old.seq, ()):
             for ks in self._keysets[lk]:
-                values = tuple(getattr(old, a) for a in ks)
-                if None in values:
+                values = _values(old, ks)
+                if values is None:
                     continue
                 index = self._index.get((lk, ks))
                 bucket = index.get(values) if index else None
@@ -133,8 +139,8 @@ class Correlation:
         if first is None:
             return None
         ks = key_set(rule)
-        values = tuple(getattr(ev, a) for a in ks)
-        if None in values:
+        values = _values(ev, ks)
+        if values is None:
             return None
         index = self._index.get((lk, ks))
         bucket = index.get(values) if index else None
