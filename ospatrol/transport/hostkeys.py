@@ -68,19 +68,6 @@ class KnownHosts:
         finally:
             os.close(fd)
 
-    def forget(self, address: str, port: int) -> int:
-        """Remove every plain entry for `address`:`port` (after a legitimate key change)."""
-        try:
-            lines = self.path.read_text().splitlines(keepends=True)
-        except FileNotFoundError:
-            return 0
-        pattern = host_pattern(address, port)
-        kept = [ln for ln in lines if not _first_field_has(ln, pattern)]
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text("".join(kept))
-        tmp.replace(self.path)
-        return len(lines) - len(kept)
-
 
 def _first_field_has(line: str, pattern: str) -> bool:
     first = line.split(None, 1)[0] if line.strip() else ""

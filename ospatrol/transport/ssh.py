@@ -119,11 +119,9 @@ class SshTransport(TransportBase):
         return self._conn.get_extra_info("send_cipher") if self._conn else None
 
     def _pinned(self, policy: str) -> list[asyncssh.SSHKey]:
-        if policy == "system":
-            return KnownHosts(Path.home() / ".ssh" / "known_hosts").keys_for(
-                self.host.address, self.host.port
-            )
-        return KnownHosts(self.settings.known_hosts).keys_for(self.host.address, self.host.port)
+        system = Path.home() / ".ssh" / "known_hosts"
+        path = system if policy == "system" else self.settings.known_hosts
+        return KnownHosts(path).keys_for(self.host.address, self.host.port)
 
     def _options(self, known: Any) -> dict[str, Any]:
         creds = self.host.credentials
