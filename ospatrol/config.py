@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 from ospatrol.errors import InputError, InputErrors
 from ospatrol.yamlfile import LineDict, load_yaml_file
@@ -25,14 +25,8 @@ class Config:
     """Findings whose alert level reaches this count as findings for exit codes and mail."""
 
 
-_TYPES: dict[str, type] = {
-    "state_dir": Path,
-    "concurrency": int,
-    "connect_timeout": float,
-    "command_timeout": float,
-    "host_key_policy": str,
-    "alert_level": int,
-}
+# Each setting's type, read from the dataclass so a new field needs no second entry here.
+_TYPES: dict[str, type] = get_type_hints(Config)
 
 
 def load_config(path: Path | None, state_dir: Path | None = None) -> Config:
@@ -51,12 +45,11 @@ def _parse(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, LineDict):
         raise InputError("the config must be a mapping of settings", str(path), 1)
-    known = {f.name for f in fields(Config)}
     errors: list[InputError] = []
     values: dict[str, Any] = {}
     for key, raw in data.items():
         line = data.line_of(key)
-        if key not in known:
+        if key not in _TYPES:
             errors.append(InputError(f"unknown setting {key!r}", str(path), line))
             continue
         wanted = _TYPES[key]
