@@ -19,6 +19,9 @@ from pathlib import Path
 from ospatrol.analysis.engine import Engine, EngineResult
 from ospatrol.errors import InputError
 
+# ossec-logtest ignores lines shorter than this.
+MIN_LINE = 2
+
 
 def _q(value: str | None) -> str:
     return "(null)" if value is None else value
@@ -184,7 +187,7 @@ def run_ini_cases(
         result = None
         code = 3
         for line in case.log.split("\n"):
-            if len(line) < 2:
+            if len(line) < MIN_LINE:
                 continue
             result = engine.process_line(line)
             code = unit_code(result, case.expect)

@@ -108,7 +108,13 @@ def logtest(
 ) -> None:
     """Test decoders and rules on log lines read from stdin, like ossec-logtest."""
     from ospatrol.analysis.engine import Engine
-    from ospatrol.analysis.logtest import Expectation, format_phases, result_json, unit_code
+    from ospatrol.analysis.logtest import (
+        MIN_LINE,
+        Expectation,
+        format_phases,
+        result_json,
+        unit_code,
+    )
     from ospatrol.respond.alertfmt import format_alerts_log
 
     expect = Expectation.parse(unit) if unit else None
@@ -124,8 +130,7 @@ def logtest(
     code = 0
     first = True
     for line in _read_lines():
-        # ossec-logtest ignores lines shorter than two characters.
-        if len(line) < 2:
+        if len(line) < MIN_LINE:
             continue
         result = engine.process_line(line)
         if expect is not None:
