@@ -472,10 +472,7 @@ class Store:
             return int(cur.lastrowid)
 
     def events(self, *, host: str | None = None, since: float | None = None) -> list[StoredEvent]:
-        where, params = _filters(host=host)
-        if since is not None:
-            where += (" AND" if where else " WHERE") + " time >= ?"
-            params.append(since)
+        where, params = _filters(host=host, since=since)
         rows = self._query(
             f"SELECT id, time, host, location, source, text, extra FROM events{where} ORDER BY id",
             params,
@@ -503,10 +500,7 @@ class Store:
             return int(cur.lastrowid)
 
     def alerts(self, *, host: str | None = None, since: float | None = None) -> list[StoredAlert]:
-        where, params = _filters(host=host)
-        if since is not None:
-            where += (" AND" if where else " WHERE") + " time >= ?"
-            params.append(since)
+        where, params = _filters(host=host, since=since)
         rows = self._query(
             "SELECT id, time, rule_id, level, description, host, location, text, groups, fields "
             f"FROM alerts{where} ORDER BY id",
@@ -641,9 +635,12 @@ class Store:
             )
 
 
-def _filters(**columns: Any) -> tuple[str, list[Any]]:
-    """A WHERE clause for the columns whose value is not None (column names are ours, not input)."""
-    used = [(name, value) for name, value in columns.items() if value is not None]
+def _filters(*, since: float | None = None, **columns: Any) -> tuple[str, list[Any]]:
+    """A WHERE clause for the columns whose value is not None, and `time >= since` when given
+    (column names are ours, not input)."""
+    used = [(f"{name} = ?", value) for name, value in columns.items() if value is not None]
+    if since is not None:
+        used.append(("time >= ?", since))
     if not used:
         return "", []
-    return " WHERE " + " AND ".join(f"{name} = ?" for name, _ in used), [v for _, v in used]
+    return " WHERE " + " AND ".join(test for test, _ in used), [v for _, v in used]

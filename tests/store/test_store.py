@@ -117,8 +117,12 @@ def test_runs_findings_events_alerts_round_trip(tmp_path: Path):
         event = Event(text="x", location="agentless:web1:fim", host="web1", extra={"kind": "added"})
         store.add_event(event)
         assert store.events(host="web1")[0].extra == {"kind": "added"}
+        assert len(store.events(host="web1", since=event.time)) == 1
+        assert store.events(host="web1", since=event.time + 1) == []
+        assert store.events(host="web2", since=event.time) == []
         store.add_alert(Alert(rule_id=554, level=5, description="new file", event=event))
         (alert,) = store.alerts(since=0)
+        assert store.alerts(host="web1", since=event.time + 1) == []
         assert (alert.rule_id, alert.location, alert.groups) == (554, event.location, ())
 
         store.set_command_output("web1", "uname -a", "Linux", "ab")
