@@ -611,10 +611,6 @@ class _RuleReader:
     def _list(self, rule: Rule, child: Node) -> ListCheck | None:
         lookup = child.attrs.get("lookup", "match_key")
         field_name = child.attrs.get("field")
-        unknown = set(child.attrs) - {"lookup", "field", "check_value"}
-        if unknown:
-            self.errors.append(child.error(f"<list>: unknown attribute {sorted(unknown)[0]!r}"))
-            return None
         if lookup not in LIST_LOOKUPS:
             self.errors.append(child.error(f"rule {rule.id}: invalid list lookup {lookup!r}"))
             return None

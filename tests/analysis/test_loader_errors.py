@@ -211,6 +211,15 @@ def test_unknown_attribute_on_rule_element(tmp_path):
     assert str(errors[0]) == f"{bad}:3: <pcre2>: unknown attribute 'offset' in rule 100"
 
 
+def test_unknown_attribute_on_list_is_reported_once(tmp_path):
+    errors, bad = _errors(
+        tmp_path,
+        '<group name="x">\n  <rule id="100" level="5">\n'
+        '    <list field="srcip" colour="red">lists/bad</list>\n  </rule>\n</group>\n',
+    )
+    assert [str(e) for e in errors] == [f"{bad}:3: <list>: unknown attribute 'colour' in rule 100"]
+
+
 def test_config_load_order_with_dirs(tmp_path):
     """<decoder_dir> and <rule_dir> load matching files in name order; <include> by name."""
     (tmp_path / "etc" / "decoders").mkdir(parents=True)
