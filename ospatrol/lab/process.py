@@ -34,6 +34,12 @@ def port_accepts(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bo
         return False
 
 
+def known_hosts_line(port: int, public_key: str, host: str = "127.0.0.1") -> str:
+    """The known_hosts line pinning `public_key` (OpenSSH public key text) for host:port."""
+    key_type, key_b64 = public_key.split()[:2]
+    return f"[{host}]:{port} {key_type} {key_b64}"
+
+
 def spawn_detached(
     command: list[str], log_path: Path, env: Mapping[str, str] | None = None
 ) -> subprocess.Popen:

@@ -71,7 +71,7 @@ from pathlib import Path
 import asyncssh
 
 from ospatrol.errors import InputError, OSPatrolError
-from ospatrol.lab.process import ChildServer, spawn_detached
+from ospatrol.lab.process import ChildServer, known_hosts_line, spawn_detached
 from ospatrol.lab.sim_cli import HostState, crlf
 from ospatrol.lab.sim_devices import make_session
 from ospatrol.lab.sim_profile import PLATFORMS, HostVars, load_profile, render
@@ -181,8 +181,8 @@ class DeviceSimulator:
             await self.stop()
             raise
         self.hosts = started
-        public = key.export_public_key("openssh").decode().split()[:2]
-        lines = [f"[{ADDRESS}]:{h.port} {public[0]} {public[1]}\n" for h in started]
+        public = key.export_public_key("openssh").decode()
+        lines = [known_hosts_line(h.port, public, ADDRESS) + "\n" for h in started]
         _write_atomic(self.known_hosts, "".join(lines))
         return started
 

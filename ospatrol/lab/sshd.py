@@ -21,7 +21,13 @@ from pathlib import Path
 
 import asyncssh
 
-from ospatrol.lab.process import ChildServer, free_port, port_accepts, spawn_detached
+from ospatrol.lab.process import (
+    ChildServer,
+    free_port,
+    known_hosts_line,
+    port_accepts,
+    spawn_detached,
+)
 
 SSHD = Path("/usr/sbin/sshd")
 START_TIMEOUT = 10.0
@@ -200,6 +206,5 @@ class SshdServer(ChildServer):
             raise SshdError(message) from None
 
     def _write_known_hosts(self) -> None:
-        key_type, key_b64 = self.host_key_pub.read_text().split()[:2]
-        self.known_hosts_line = f"[127.0.0.1]:{self.port} {key_type} {key_b64}"
+        self.known_hosts_line = known_hosts_line(self.port, self.host_key_pub.read_text())
         self.known_hosts.write_text(self.known_hosts_line + "\n")

@@ -23,7 +23,13 @@ from pathlib import Path
 
 import asyncssh
 
-from ospatrol.lab.process import ChildServer, free_port, port_accepts, spawn_detached
+from ospatrol.lab.process import (
+    ChildServer,
+    free_port,
+    known_hosts_line,
+    port_accepts,
+    spawn_detached,
+)
 
 START_TIMEOUT = 20.0
 ENV_PASSWORD = "OSPATROL_LAB_SWITCH_PASSWORD"
@@ -89,8 +95,7 @@ class SwitchServer(ChildServer):
             raise SwitchError(message) from None
         if not started:
             raise SwitchError(f"fake-switches exited at start:\n{self._log_tail()}")
-        key_type, key_b64 = public.split()[:2]
-        self.known_hosts_line = f"[127.0.0.1]:{self.port} {key_type} {key_b64}"
+        self.known_hosts_line = known_hosts_line(self.port, public)
 
 
 def _ios_core(hostname: str, enable_password: str):
