@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ospatrol.audit.records import CollectorOutcome, HostReport, ReportedFinding, RunRecord
+from ospatrol.collect.base import AUDIT_COLLECTOR
 from ospatrol.errors import OSPatrolError
 
 if TYPE_CHECKING:
@@ -59,18 +60,23 @@ def load_run(store: Store, run_id: int | None = None, alert_level: int = 7) -> R
 def _outcomes(
     collectors: tuple[str, ...], host_status: str, findings: tuple[ReportedFinding, ...]
 ) -> tuple[CollectorOutcome, ...]:
-    """Per-collector outcomes, inferred: a collector with an `incomplete` finding did not finish."""
+    """Per-collector outcomes, inferred: a collector with an `incomplete` finding did not finish.
+
+    FIM records its incomplete finding as the audit's, with its own name as the subject."""
     if host_status in ("unreachable", "error") and not any(
         f.finding.collector in collectors for f in findings
     ):
         return ()
-    outcomes = []
-    for name in collectors:
-        broken = [
-            f for f in findings if f.finding.collector == name and f.finding.kind == "incomplete"
-        ]
-        if broken:
-            outcomes.append(CollectorOutcome(name, "incomplete", broken[0].finding.detail))
-        else:
-            outcomes.append(CollectorOutcome(name, "ok"))
-    return tuple(outcomes)
+    broken: dict[str, str] = {}
+    for f in findings:
+        if f.finding.kind == "incomplete":
+            name = (
+                f.finding.subject if f.finding.collector == AUDIT_COLLECTOR else f.finding.collector
+            )
+            broken.setdefault(name, f.finding.detail)
+    return tuple(
+        CollectorOutcome(name, "incomplete", broken[name])
+        if name in broken
+        else CollectorOutcome(name, "ok")
+        for name in collectors
+    )
