@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from ospatrol.analysis.fields import StandardField, map_order_name
 from ospatrol.analysis.gates import first_chars, literal_gate, prefix_gate
-from ospatrol.analysis.patterns import Pattern, PatternError, compile_pattern
+from ospatrol.analysis.patterns import Pattern, compile_element
 from ospatrol.analysis.plugins import PLUGINS
 from ospatrol.analysis.xmlload import Node
 from ospatrol.errors import InputError
@@ -138,20 +138,6 @@ class DecoderSet:
     names: set[str] = field(default_factory=set)
 
 
-class _PatternCompiler:
-    """Compiles patterns and turns PatternError into InputError at the element's line."""
-
-    def __init__(self, errors: list[InputError]) -> None:
-        self.errors = errors
-
-    def __call__(self, kind: str, source: str, node: Node) -> Pattern | None:
-        try:
-            return compile_pattern(kind, source)  # type: ignore[arg-type]
-        except PatternError as exc:
-            self.errors.append(node.error(f"<{node.tag}>: bad pattern {source!r}: {exc}"))
-            return None
-
-
 def _offset(node: Node, errors: list[InputError]) -> int:
     unknown = set(node.attrs) - {"offset"}
     if unknown:
@@ -197,7 +183,6 @@ def read_decoder(node: Node, errors: list[InputError]) -> Decoder | None:
     for attr in node.attrs:
         if attr not in ("name", "status"):
             errors.append(node.error(f"<decoder name={name!r}>: unknown attribute {attr!r}"))
-    compile_ = _PatternCompiler(errors)
     dec = Decoder(own_name=name, name=name, path=node.path, line=node.line)
     texts: dict[str, str] = {}
     regex_node = prematch_node = None
@@ -237,8 +222,11 @@ def read_decoder(node: Node, errors: list[InputError]) -> Decoder | None:
         elif tag in ("program_name", "program_name_pcre2"):
             kinds["program_name"] = tag
             texts["program_name"] = texts.get("program_name", "") + content
-            dec.program_name = compile_(
-                "osmatch" if tag == "program_name" else "pcre2", texts["program_name"], child
+            dec.program_name = compile_element(
+                "osmatch" if tag == "program_name" else "pcre2",
+                texts["program_name"],
+                child,
+                errors,
             )
         elif tag == "parent":
             dec.parent = (dec.parent or "") + content
@@ -263,10 +251,10 @@ def read_decoder(node: Node, errors: list[InputError]) -> Decoder | None:
             dec.plugin = content
     if "prematch" in texts and prematch_node is not None:
         kind = "osregex" if kinds["prematch"] == "prematch" else "pcre2"
-        dec.prematch = compile_(kind, texts["prematch"], prematch_node)
+        dec.prematch = compile_element(kind, texts["prematch"], prematch_node, errors)
     if "regex" in texts and regex_node is not None:
         kind = "osregex" if kinds["regex"] == "regex" else "pcre2"
-        dec.regex = compile_(kind, texts["regex"], regex_node)
+        dec.regex = compile_element(kind, texts["regex"], regex_node, errors)
     _validate(dec, texts, node, errors)
     dec.pname_gate = literal_gate(dec.program_name)
     dec.prematch_gate = literal_gate(dec.prematch)

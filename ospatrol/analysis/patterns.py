@@ -42,7 +42,11 @@ which the engine reads to report. See :mod:`ospatrol.analysis.pcre`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from ospatrol.analysis.xmlload import Node
+    from ospatrol.errors import InputError
 
 PatternKind = Literal["osmatch", "osregex", "pcre2"]
 
@@ -97,3 +101,13 @@ def compile_pattern(kind: PatternKind, source: str, *, timeout: float = DEFAULT_
     if kind == "pcre2":
         return pcre.compile_pcre2(source, timeout=timeout)
     raise PatternError(f"unknown pattern kind {kind!r} (expected osmatch, osregex or pcre2)")
+
+
+def compile_element(kind: str, source: str, node: Node, errors: list[InputError]) -> Pattern | None:
+    """`compile_pattern` for the text of a decoder or rule element: an invalid pattern is
+    appended to `errors` as an InputError at the element's line, and gives None."""
+    try:
+        return compile_pattern(kind, source)  # type: ignore[arg-type]
+    except PatternError as exc:
+        errors.append(node.error(f"<{node.tag}>: bad pattern {source!r}: {exc}"))
+        return None

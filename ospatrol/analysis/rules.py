@@ -13,7 +13,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
-from ospatrol.analysis.patterns import Pattern, PatternError, compile_pattern
+from ospatrol.analysis.patterns import Pattern, compile_element
 from ospatrol.analysis.xmlload import Node
 from ospatrol.errors import InputError
 
@@ -382,11 +382,7 @@ class _RuleReader:
         self.known_decoders = known_decoders
 
     def compile(self, kind: str, source: str, node: Node) -> Pattern | None:
-        try:
-            return compile_pattern(kind, source)  # type: ignore[arg-type]
-        except PatternError as exc:
-            self.errors.append(node.error(f"<{node.tag}>: bad pattern {source!r}: {exc}"))
-            return None
+        return compile_element(kind, source, node, self.errors)
 
     def read(self, node: Node, group_name: str) -> Rule | None:
         errors = self.errors
