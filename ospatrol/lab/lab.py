@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from ospatrol.errors import OSPatrolError
-from ospatrol.lab.process import port_accepts
+from ospatrol.lab.process import STOP_TIMEOUT, port_accepts
 from ospatrol.lab.simulator import SimulatorError, SimulatorProcess
 from ospatrol.lab.sshd import SshdServer
 from ospatrol.lab.switch import SwitchServer
@@ -37,7 +37,6 @@ STATE_FILE = "lab.json"
 # address and port, and the lab's keys persist in its directory, so stable ports keep the pins.
 PORTS_FILE = "ports.json"
 SIMULATOR_TIMEOUT = 60.0
-STOP_TIMEOUT = 5.0
 
 
 class LabError(OSPatrolError):
