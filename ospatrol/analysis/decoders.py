@@ -292,6 +292,11 @@ def _validate(dec: Decoder, texts: dict[str, str], node: Node, errors: list[Inpu
         errors.append(node.error(f"decoder {name!r}: a plugin decoder takes no regex or order"))
 
 
+def _decoder_error(dec: Decoder, message: str) -> InputError:
+    """A problem of a compiled decoder, at its `<decoder>` element."""
+    return InputError(f"decoder {dec.own_name!r}: {message}", dec.path, dec.line)
+
+
 def _add_child(parent: DecoderNode, dec: Decoder, errors: list[InputError]) -> None:
     """decoders_list.c's _OS_AddOSDecoder for a child: same-name siblings form a chain."""
     chained = False
@@ -301,42 +306,18 @@ def _add_child(parent: DecoderNode, dec: Decoder, errors: list[InputError]) -> N
         if (sibling.prematch or sibling.regex) and dec.regex_offset:
             chained = True
         if dec.prematch is not None:
-            errors.append(
-                InputError(
-                    f"decoder {dec.own_name!r}: a chained decoder cannot have a prematch",
-                    dec.path,
-                    dec.line,
-                )
-            )
+            errors.append(_decoder_error(dec, "a chained decoder cannot have a prematch"))
             return
         if dec.fts:
-            errors.append(
-                InputError(
-                    f"decoder {dec.own_name!r}: a chained decoder cannot have fts",
-                    dec.path,
-                    dec.line,
-                )
-            )
+            errors.append(_decoder_error(dec, "a chained decoder cannot have fts"))
             return
         if sibling.regex is not None and dec.regex is not None:
             sibling.get_next = True
         else:
-            errors.append(
-                InputError(
-                    f"decoder {dec.own_name!r}: duplicate decoder name without a regex",
-                    dec.path,
-                    dec.line,
-                )
-            )
+            errors.append(_decoder_error(dec, "duplicate decoder name without a regex"))
             return
     if dec.regex_offset & AFTER_PREVREGEX and not (chained and parent.children):
-        errors.append(
-            InputError(
-                f"decoder {dec.own_name!r}: offset after_regex without a previous regex",
-                dec.path,
-                dec.line,
-            )
-        )
+        errors.append(_decoder_error(dec, "offset after_regex without a previous regex"))
         return
     parent.children.append(dec)
 
@@ -358,11 +339,7 @@ def build_decoder_set(decoders: list[Decoder], errors: list[InputError]) -> Deco
             if n.decoder.own_name == dec.parent
         ]
         if not parents:
-            errors.append(
-                InputError(
-                    f"decoder {dec.own_name!r}: parent {dec.parent!r} not found", dec.path, dec.line
-                )
-            )
+            errors.append(_decoder_error(dec, f"parent {dec.parent!r} not found"))
             continue
         for node in parents:
             child = dec if len(parents) == 1 else _copy(dec)
