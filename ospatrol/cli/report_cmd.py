@@ -23,10 +23,10 @@ def report(ctx: Context, run_id: int | None, fmt: str, output: Path | None) -> N
     """Render a stored audit run as text, JSON, HTML or JUnit XML."""
     from ospatrol.audit.history import load_run
     from ospatrol.report import render
-    from ospatrol.store import Store
+    from ospatrol.store import DB_NAME, Store
 
     config = ctx.load_config()
-    if not (config.state_dir / "ospatrol.db").is_file():
+    if not (config.state_dir / DB_NAME).is_file():
         raise click.UsageError(f"no store in {config.state_dir}: run `ospatrol audit` first")
     with Store.open(config.state_dir) as store:
         record = load_run(store, run_id, alert_level=config.alert_level)

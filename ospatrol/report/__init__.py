@@ -15,7 +15,13 @@ from typing import Any
 
 import jinja2
 
-from ospatrol.audit.records import HostReport, ReportedFinding, RunRecord, exit_status
+from ospatrol.audit.records import (
+    HOST_STATUSES,
+    HostReport,
+    ReportedFinding,
+    RunRecord,
+    exit_status,
+)
 from ospatrol.paths import data_dir
 
 FORMATS = ("text", "json", "html", "junit")
@@ -86,7 +92,7 @@ def run_to_dict(record: RunRecord) -> dict[str, Any]:
         },
         "summary": {
             "hosts": len(record.hosts),
-            "by_status": {s: sum(1 for h in record.hosts if h.status == s) for s in _statuses()},
+            "by_status": {s: sum(1 for h in record.hosts if h.status == s) for s in HOST_STATUSES},
             "findings": sum(len(h.findings) for h in record.hosts),
             "alerting_findings": len(record.alerting_findings()),
             "baseline_changed": record.baseline_changed,
@@ -94,12 +100,6 @@ def run_to_dict(record: RunRecord) -> dict[str, Any]:
         },
         "hosts": hosts,
     }
-
-
-def _statuses() -> tuple[str, ...]:
-    from ospatrol.audit.records import HOST_STATUSES
-
-    return HOST_STATUSES
 
 
 def _host_to_dict(host: HostReport, threshold: int) -> dict[str, Any]:
