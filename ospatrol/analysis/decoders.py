@@ -15,7 +15,7 @@ Structure follows analysisd's decode-xml.c and decoders_list.c (decoding itself 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ospatrol.analysis.fields import StandardField, map_order_name
 from ospatrol.analysis.gates import first_chars, literal_gate, prefix_gate
@@ -342,15 +342,8 @@ def build_decoder_set(decoders: list[Decoder], errors: list[InputError]) -> Deco
             errors.append(_decoder_error(dec, f"parent {dec.parent!r} not found"))
             continue
         for node in parents:
-            child = dec if len(parents) == 1 else _copy(dec)
+            child = dec if len(parents) == 1 else replace(dec)
             if not child.use_own_name:
                 child.name = node.decoder.own_name
             _add_child(node, child, errors)
     return result
-
-
-def _copy(dec: Decoder) -> Decoder:
-    clone = Decoder(own_name=dec.own_name, name=dec.name, path=dec.path, line=dec.line)
-    for slot in Decoder.__slots__:  # type: ignore[attr-defined]
-        setattr(clone, slot, getattr(dec, slot))
-    return clone
