@@ -34,11 +34,9 @@ class Inventory:
         hosts: dict[str, Host],
         groups: dict[str, Group],
         origins: dict[str, dict[str, Origin]],
-        sources: tuple[str, ...] = (),
     ) -> None:
         self.hosts = hosts
         self.groups = groups
-        self.sources = sources
         self._origins = origins
 
     def origin(self, host: str, var: str) -> Origin | None:

@@ -58,7 +58,7 @@ def load_inventory(path: Source | Sequence[Source]) -> Inventory:
         if basedir is not None:
             basedirs.append(basedir)
     data.reconcile()
-    return _resolve(data, [VarsFiles(d) for d in basedirs], tuple(str(s) for s in sources))
+    return _resolve(data, [VarsFiles(d) for d in basedirs])
 
 
 def _read_source(source: Source, data: InventoryData) -> Path | None:
@@ -159,7 +159,7 @@ def _looks_like_yaml(raw: bytes) -> bool:
     return False
 
 
-def _resolve(data: InventoryData, files: list[VarsFiles], sources: tuple[str, ...]) -> Inventory:
+def _resolve(data: InventoryData, files: list[VarsFiles]) -> Inventory:
     depth = data.depths()
     groups: dict[str, Group] = {}
     for name, node in data.groups.items():
@@ -204,7 +204,7 @@ def _resolve(data: InventoryData, files: list[VarsFiles], sources: tuple[str, ..
             errors.append(exc)
     if errors:
         raise errors[0] if len(errors) == 1 else InputErrors(errors)
-    return Inventory(hosts, groups, origins, sources)
+    return Inventory(hosts, groups, origins)
 
 
 def _merge(layers: list[dict[str, Var]]) -> dict[str, Var]:
