@@ -522,8 +522,6 @@ class Engine:
 
     # ---------------------------------------------------------------- conditions with state
     def _lists(self, ev: EventInfo, rule: Rule) -> bool:
-        from ospatrol.analysis.cdb import list_key
-
         for check in rule.lists:
             if check.field == "user":
                 value = ev.srcuser if ev.srcuser is not None else ev.dstuser
@@ -531,7 +529,7 @@ class Engine:
                 value = ev.field(check.field)
             if value is None:
                 return False
-            cdb = self.ruleset.lists.get(list_key(check.path))
+            cdb = self.ruleset.lists.get(check.key)
             if cdb is None or not cdb.lookup(check.lookup, value, check.check_value):
                 return False
         return True

@@ -246,7 +246,7 @@ def compile_plan(plan: LoadPlan, errors: list[InputError]) -> Ruleset:
     tree.finish()
     for rule in tree.by_id.values():
         for check in rule.lists:
-            if list_key(check.path) not in loaded_lists:
+            if check.key not in loaded_lists:
                 errors.append(
                     InputError(
                         f"rule {rule.id}: list {check.path!r} is not loaded", rule.path, check.line

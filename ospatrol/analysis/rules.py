@@ -13,6 +13,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
+from ospatrol.analysis.cdb import list_key
 from ospatrol.analysis.patterns import Pattern, compile_element
 from ospatrol.analysis.xmlload import Node
 from ospatrol.errors import InputError
@@ -173,13 +174,15 @@ class IpMatch:
 
 @dataclass(frozen=True, slots=True)
 class ListCheck:
-    """A `<list>` lookup: which field, how, which list file, optional value matcher."""
+    """A `<list>` lookup: which field, how, which list file (`path` as written, `key` the name
+    it is loaded under), optional value matcher."""
 
     field: str
     lookup: str
     path: str
     check_value: Pattern | None
     line: int
+    key: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -616,7 +619,7 @@ class _RuleReader:
         check = None
         if "check_value" in child.attrs:
             check = self.compile("osmatch", child.attrs["check_value"], child)
-        return ListCheck(field_name, lookup, child.text, check, child.line)
+        return ListCheck(field_name, lookup, child.text, check, child.line, list_key(child.text))
 
     def _finish(self, rule: Rule, node: Node) -> None:
         if (rule.same or rule.different or rule.frequency) and not rule.context:
