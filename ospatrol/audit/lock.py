@@ -2,6 +2,8 @@
 
 The lock dies with the process (the kernel drops flocks on exit), so a killed cron job never
 leaves a stale lock behind. The file records the holder's pid for the error message only.
+`locked_store` is the store as every scan that writes it (`audit`, `baseline accept`, the Ansible
+module) opens it: under this lock.
 """
 
 from __future__ import annotations
@@ -12,8 +14,12 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ospatrol.errors import OSPatrolError
+
+if TYPE_CHECKING:
+    from ospatrol.store import Store
 
 LOCK_NAME = "audit.lock"
 
@@ -48,3 +54,12 @@ def audit_lock(state_dir: Path, wait: float = 0.0) -> Iterator[Path]:
         yield path
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def locked_store(state_dir: Path, wait: float) -> Iterator[Store]:
+    """The store of `state_dir`, held under its audit lock (waiting up to `wait` s for it)."""
+    from ospatrol.store import Store
+
+    with audit_lock(state_dir, wait=wait), Store.open(state_dir) as store:
+        yield store

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import click
 
+from ospatrol.audit.lock import locked_store
 from ospatrol.cli import Context, pass_context
-from ospatrol.cli.options import checks_option, inventory_option, lock_wait_option, locked_store
+from ospatrol.cli.options import checks_option, inventory_option, lock_wait_option
 from ospatrol.report import FORMATS
 
 EPILOG = """\b

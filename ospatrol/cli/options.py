@@ -1,20 +1,15 @@
-"""What the commands that scan hosts (`audit`, `baseline`) share: options and the locked store.
+"""What the commands that scan hosts (`audit`, `baseline`) share: their options.
 
-Each option is declared once here, with the help text its command gives; `locked_store` is the
-store opened under the state dir's audit lock, so two scans never write it at the same time.
+Each option is declared once here, with the help text its command gives.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
-
-if TYPE_CHECKING:
-    from ospatrol.store import Store
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -49,13 +44,3 @@ def lock_wait_option(help: str, show_default: bool = False) -> Decorator:
         show_default=show_default,
         help=help,
     )
-
-
-@contextmanager
-def locked_store(state_dir: Path, wait: float) -> Iterator[Store]:
-    """The store of `state_dir`, held under its audit lock (waiting up to `wait` s for it)."""
-    from ospatrol.audit.lock import audit_lock
-    from ospatrol.store import Store
-
-    with audit_lock(state_dir, wait=wait), Store.open(state_dir) as store:
-        yield store

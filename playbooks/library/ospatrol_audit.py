@@ -153,12 +153,12 @@ def _with_credentials(hosts, password, become_password):
 def run(module):
     from pathlib import Path
 
-    from ospatrol.audit import AuditOptions, audit_lock, run_audit
+    from ospatrol.audit import AuditOptions, run_audit
+    from ospatrol.audit.lock import locked_store
     from ospatrol.audit.setup import build_collectors, load_engine, parse_only, transport_opener
     from ospatrol.config import load_config
     from ospatrol.inventory import load_inventory
     from ospatrol.report import run_to_dict
-    from ospatrol.store import Store
 
     params = module.params
     pattern = params["limit"] or params["host"]
@@ -177,21 +177,16 @@ def run(module):
         alert_level=config.alert_level,
         options={"inventory": params["inventory"], "limit": pattern, "via": "ansible"},
     )
-    with audit_lock(config.state_dir, wait=params["lock_wait"]):
-        store = Store.open(config.state_dir)
-        try:
-            record = run_audit(
-                hosts,
-                build_collectors(
-                    names, config, Path(params["checks"]) if params["checks"] else None
-                ),
-                store,
-                transport_opener(config),
-                engine=load_engine(),
-                options=options,
-            )
-        finally:
-            store.close()
+    checks = Path(params["checks"]) if params["checks"] else None
+    with locked_store(config.state_dir, params["lock_wait"]) as store:
+        record = run_audit(
+            hosts,
+            build_collectors(names, config, checks),
+            store,
+            transport_opener(config),
+            engine=load_engine(),
+            options=options,
+        )
     return record, run_to_dict(record)
 
 
