@@ -53,9 +53,10 @@ class RuleTree:
                 return
         siblings.append(node)
 
-    def _attach(self, parent: RuleNode, rule: Rule) -> None:
+    def _attach(self, siblings: list[RuleNode], rule: Rule) -> None:
+        """Give `rule` a node among `siblings` (a parent's children, or the top)."""
         node = RuleNode(rule)
-        self._insert(parent.children, node)
+        self._insert(siblings, node)
         self.nodes.setdefault(rule.id, []).append(node)
 
     def _first_node(self, rule_id: int) -> RuleNode | None:
@@ -103,9 +104,7 @@ class RuleTree:
             return
         self.by_id[rule.id] = rule
         if rule.id < 10:
-            node = RuleNode(rule)
-            self._insert(self.top, node)
-            self.nodes.setdefault(rule.id, []).append(node)
+            self._attach(self.top, rule)
             return
         if not self._place(rule):
             self._deferred.append(rule)
@@ -118,7 +117,7 @@ class RuleTree:
             for parent in parents:
                 assert parent is not None
                 rule.category = parent.rule.category
-                self._attach(parent, rule)
+                self._attach(parent.children, rule)
             return True
         if rule.if_level:
             wanted = rule.if_level * 100
@@ -131,7 +130,7 @@ class RuleTree:
         else:
             hits = [n for n in self.top if n.rule.category == rule.category][:1]
         for parent in hits:
-            self._attach(parent, rule)
+            self._attach(parent.children, rule)
         return bool(hits)
 
     def finish(self) -> None:
