@@ -360,10 +360,7 @@ class CommandsCollector:
         except CommandTimeout as exc:
             return _incomplete(host, f"{exc.reason} (commands)")
         except GarbageOutput as exc:
-            reason = f"error: unrecognised command output: {exc}"
-            return CollectorResult(
-                NAME, "error", (incomplete_finding(host.name, reason, collector=NAME),), reason
-            )
+            return _incomplete(host, f"error: unrecognised command output: {exc}", "error")
         if not batch.complete:
             got = len(batch.outputs)
             return _incomplete(host, f"truncated listing: {got} of {len(specs)} command outputs")
@@ -373,7 +370,7 @@ class CommandsCollector:
         nonce = secrets.token_hex(8)
         script = remote_command(build_script(specs, nonce))
         result = await transport.run(script, timeout=self.timeout)
-        batch = parse_batch(_text(result.stdout), nonce, len(specs))
+        batch = parse_batch(result.stdout, nonce, len(specs))
         if result.truncated:
             return BatchOutput(batch.outputs, False)
         return batch
@@ -384,8 +381,7 @@ class CommandsCollector:
             result = await transport.run(spec.command, timeout=self.timeout)
             if result.truncated or result.exit_status is None:
                 return BatchOutput(outputs, False)
-            text = _text(result.stdout) + _text(result.stderr)
-            outputs[index] = CommandOutput(text, result.exit_status)
+            outputs[index] = CommandOutput(result.stdout + result.stderr, result.exit_status)
         return BatchOutput(outputs, True)
 
     def _compare_and_store(
@@ -418,16 +414,11 @@ class CommandsCollector:
         return CollectorResult(NAME, "ok", tuple(findings), baseline_changed=bool(updates))
 
 
-def _incomplete(host: Host, reason: str) -> CollectorResult:
+def _incomplete(host: Host, reason: str, status: str = "incomplete") -> CollectorResult:
+    """A result with the one finding of a scan that could not finish."""
     return CollectorResult(
-        NAME, "incomplete", (incomplete_finding(host.name, reason, collector=NAME),), reason
+        NAME, status, (incomplete_finding(host.name, reason, collector=NAME),), reason
     )
-
-
-def _text(value: str | bytes) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "surrogateescape")
-    return value
 
 
 def load_command_profiles(checks_dir: Path | None = None) -> dict[str, tuple[CommandSpec, ...]]:
