@@ -10,7 +10,7 @@ immutable `Ruleset`; all run-time state lives in `ospatrol.analysis.engine.Engin
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -50,11 +50,16 @@ class Ruleset:
     max_frequency: int
     files: tuple[str, ...] = field(default=())
 
+    def _all_decoders(self) -> Iterator[Decoder]:
+        """Every decoder of both lists: each top-level one, then its children."""
+        for node in (*self.decoders.with_program, *self.decoders.without_program):
+            yield node.decoder
+            yield from node.children
+
     def patterns(self) -> list[Pattern]:
         """Every compiled pattern of the rule set (decoders and rules)."""
         found: list[Pattern] = []
-        nodes = (*self.decoders.with_program, *self.decoders.without_program)
-        for dec in (d for n in nodes for d in (n.decoder, *n.children)):
+        for dec in self._all_decoders():
             found.extend(p for p in (dec.program_name, dec.prematch, dec.regex) if p is not None)
         for rule in self.rules.values():
             found.extend(p for p in (rule.match, rule.regex, rule.if_matched_regex) if p)
@@ -72,12 +77,7 @@ class Ruleset:
 
     @property
     def decoder_count(self) -> int:
-        seen = {
-            id(n.decoder) for n in (*self.decoders.with_program, *self.decoders.without_program)
-        }
-        for node in (*self.decoders.with_program, *self.decoders.without_program):
-            seen.update(id(c) for c in node.children)
-        return len(seen)
+        return len({id(dec) for dec in self._all_decoders()})
 
 
 @dataclass
