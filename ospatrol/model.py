@@ -24,6 +24,19 @@ def is_secret_var(name: str) -> bool:
     return any(marker in lowered for marker in SECRET_VAR_MARKERS)
 
 
+def mask_secrets(value: Any) -> Any:
+    """`value` with every credential replaced by `"***"`: the value of each mapping key that
+    `is_secret_var` names, at any depth (a password inside a dict or a list of dicts too)."""
+    if isinstance(value, Mapping):
+        return {
+            k: ("***" if isinstance(k, str) and is_secret_var(k) else mask_secrets(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [mask_secrets(v) for v in value]
+    return value
+
+
 @dataclass(frozen=True)
 class Credentials:
     """How to log in to a host. Never printed: the repr hides every secret."""
@@ -67,8 +80,8 @@ class Host:
         return self.credentials.user
 
     def public_vars(self) -> dict[str, Any]:
-        """The host's vars with every credential replaced by `"***"`."""
-        return {k: ("***" if is_secret_var(k) else v) for k, v in sorted(self.vars.items())}
+        """The host's vars, sorted by name, with every credential (nested ones too) `"***"`."""
+        return mask_secrets(dict(sorted(self.vars.items())))
 
 
 @dataclass(frozen=True)

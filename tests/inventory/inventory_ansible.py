@@ -94,8 +94,16 @@ class AnsibleRunner:
         return json.loads(proc.stdout)
 
 
-def masked(variables: dict) -> dict:
-    return {k: ("***" if is_secret_var(k) else v) for k, v in variables.items()}
+def masked(value):
+    """Credentials masked at any depth, as `inventory list` shows them."""
+    if isinstance(value, dict):
+        return {
+            k: ("***" if isinstance(k, str) and is_secret_var(k) else masked(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [masked(v) for v in value]
+    return value
 
 
 def ansible_view(listing: dict) -> dict[str, dict]:

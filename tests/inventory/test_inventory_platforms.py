@@ -168,6 +168,17 @@ ansible_become_pass: pw2
     assert host.public_vars()["ansible_ssh_pass"] == "***"
 
 
+def test_public_vars_mask_nested_credentials(tmp_path: Path):
+    host = _host(
+        tmp_path,
+        "app:\n  db_password: hunter2\n  port: 5432\nusers:\n  - name: bob\n    password: s3cr3t\n",
+    )
+    shown = host.public_vars()
+    assert shown["app"] == {"db_password": "***", "port": 5432}
+    assert shown["users"] == [{"name": "bob", "password": "***"}]
+    assert host.vars["app"]["db_password"] == "hunter2"
+
+
 def test_network_devices_get_the_become_password_as_enable_secret(tmp_path: Path):
     host = _host(tmp_path, "ansible_network_os: ios\nansible_become_password: en")
     assert host.credentials.enable_secret == "en"
