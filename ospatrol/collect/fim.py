@@ -237,8 +237,7 @@ def _content_matcher(profile: FimProfile) -> tuple[tuple[str, ...], Callable[[st
 class _Scanner:
     """One scan of one host: the I/O steps, counting commands."""
 
-    def __init__(self, host: Host, transport: Transport, profile: FimProfile) -> None:
-        self.host = host
+    def __init__(self, transport: Transport, profile: FimProfile) -> None:
         self.transport = transport
         self.profile = profile
         self.commands = 0
@@ -367,7 +366,7 @@ class FimCollector:
         if profile is None:
             # No fim profile for this platform (network devices): nothing to do.
             return _Outcome(CollectorResult(COLLECTOR, "ok"), FimStats())
-        scanner = _Scanner(host, transport, profile)
+        scanner = _Scanner(transport, profile)
         known = store.fim_listing(host.name)
         try:
             listing = await scanner.listing(first=known is None)

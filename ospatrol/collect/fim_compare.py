@@ -34,22 +34,9 @@ from ospatrol.store.records import (
 COLLECTOR = "fim"
 
 
-def needs_hash(old: FileEntry | None, new: FileEntry) -> bool:
-    """Whether `new` must be (re)hashed: a regular file that is new or whose stat moved."""
-    if new.type != "f":
-        return False
-    if old is None or old.type != "f" or old.sha256 is None:
-        return True
-    return (old.size, old.mtime, old.ctime, old.inode) != (
-        new.size,
-        new.mtime,
-        new.ctime,
-        new.inode,
-    )
-
-
 def record_needs_hash(old: FimRecord | None, new: tuple[str, ...]) -> bool:
-    """`needs_hash` on records (`new` may be a listing's record prefix).
+    """Whether `new` (a record, or a listing's record prefix) must be (re)hashed: a regular
+    file that is new, had no sha256, or whose size, mtime, ctime or inode moved.
 
     Stat fields written differently but equal (`1.5`, `1.50`) count as moved: a needless hash,
     never a missed one."""
