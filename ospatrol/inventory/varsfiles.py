@@ -13,8 +13,7 @@ from typing import Any
 
 from ospatrol.errors import InputError
 from ospatrol.inventory.data import Origin, Var
-from ospatrol.inventory.yamlinv import load_yaml
-from ospatrol.yamlfile import LineDict
+from ospatrol.inventory.yamlinv import key_line, load_yaml
 
 VARS_EXTENSIONS = (".yml", ".yaml", ".json")
 
@@ -77,5 +76,4 @@ def read_vars_file(path: Path) -> dict[str, Var]:
         return {}
     if not isinstance(data, dict):
         raise InputError("a vars file must be a mapping of variable names to values", str(path), 1)
-    line_of = data.line_of if isinstance(data, LineDict) else (lambda _key: None)
-    return {key: Var(value, Origin(str(path), line_of(key))) for key, value in data.items()}
+    return {key: Var(value, Origin(str(path), key_line(data, key))) for key, value in data.items()}

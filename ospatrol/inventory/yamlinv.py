@@ -96,14 +96,16 @@ def is_list_json(data: Mapping) -> bool:
     return False
 
 
-def _line(mapping: Any, key: Any) -> int | None:
+def key_line(mapping: Any, key: Any) -> int | None:
+    """The line `key` was written on in `mapping`; None when the mapping carries no lines (JSON
+    that only `json` could read, an `!unsafe` mapping)."""
     return mapping.line_of(key) if isinstance(mapping, LineDict) else None
 
 
 def parse_yaml_inventory(data: Mapping, path: str, inv: InventoryData) -> None:
     """Add a YAML inventory (already parsed, a mapping of groups) to `inv`."""
     for group, body in data.items():
-        origin = Origin(path, _line(data, group))
+        origin = Origin(path, key_line(data, group))
         if not isinstance(body, (Mapping, type(None))):
             log.warning("%s: skipping %r as it is not a valid group definition", origin, group)
             continue
@@ -118,7 +120,7 @@ def _parse_group(group: Any, body: Any, origin: Origin, inv: InventoryData) -> s
         return group
     path = origin.path
     for key, section in body.items():
-        where = Origin(path, _line(body, key))
+        where = Origin(path, key_line(body, key))
         if key in _SECTIONS and isinstance(section, str):
             section = {section: None}
         if section is None:
@@ -132,15 +134,15 @@ def _parse_group(group: Any, body: Any, origin: Origin, inv: InventoryData) -> s
             continue
         if key == "vars":
             for var, value in section.items():
-                inv.set_group_var(group, var, value, Origin(path, _line(section, var)))
+                inv.set_group_var(group, var, value, Origin(path, key_line(section, var)))
         elif key == "children":
             for child, child_body in section.items():
-                child_origin = Origin(path, _line(section, child))
+                child_origin = Origin(path, key_line(section, child))
                 child = _parse_group(child, child_body, child_origin, inv)
                 inv.add_child(group, child, child_origin)
         elif key == "hosts":
             for entry, host_vars in section.items():
-                _parse_host(entry, host_vars, group, Origin(path, _line(section, entry)), inv)
+                _parse_host(entry, host_vars, group, Origin(path, key_line(section, entry)), inv)
         else:
             log.warning(
                 "%s: skipping unexpected key %r in group %r (only vars, children, hosts are valid)",
@@ -160,7 +162,7 @@ def _parse_host(entry: Any, host_vars: Any, group: str, origin: Origin, inv: Inv
     for name, port in expand_host_entry(entry, origin):
         inv.add_host(name, origin, group=group, port=port)
         for key, value in host_vars.items():
-            inv.set_host_var(name, key, value, Origin(origin.path, _line(host_vars, key)))
+            inv.set_host_var(name, key, value, Origin(origin.path, key_line(host_vars, key)))
 
 
 def parse_list_json(data: Mapping, path: str, inv: InventoryData) -> None:
@@ -168,7 +170,7 @@ def parse_list_json(data: Mapping, path: str, inv: InventoryData) -> None:
     listed: list[str] = []
     hostvars: Any = {}
     for group, body in data.items():
-        origin = Origin(path, _line(data, group))
+        origin = Origin(path, key_line(data, group))
         if group == "_meta":
             hostvars = body.get("hostvars", {}) if isinstance(body, Mapping) else None
             if not isinstance(hostvars, Mapping):
@@ -177,11 +179,11 @@ def parse_list_json(data: Mapping, path: str, inv: InventoryData) -> None:
         _parse_list_group(group, body, origin, inv, listed)
     for host in listed:
         host_vars = hostvars.get(host) or {}
-        where = Origin(path, _line(hostvars, host))
+        where = Origin(path, key_line(hostvars, host))
         if not isinstance(host_vars, Mapping):
             raise where.error(f"variables of host {host!r} must be a mapping")
         for key, value in host_vars.items():
-            inv.set_host_var(host, key, value, Origin(path, _line(host_vars, key)))
+            inv.set_host_var(host, key, value, Origin(path, key_line(host_vars, key)))
 
 
 def _parse_list_group(
@@ -208,7 +210,7 @@ def _parse_list_group(
         if host not in listed:
             listed.append(host)
     for key, value in group_vars.items():
-        inv.set_group_var(group, key, value, Origin(origin.path, _line(group_vars, key)))
+        inv.set_group_var(group, key, value, Origin(origin.path, key_line(group_vars, key)))
     for child in children:
         inv.add_group(child, origin)
         inv.add_child(group, child, origin)
