@@ -26,9 +26,6 @@ def literal_gate(pattern: Pattern | None) -> tuple[str, ...] | None:
     alternatives = [a.removeprefix("^").removesuffix("$") for a in pattern.source.split("|")]
     if all(a and _PLAIN.issuperset(a) for a in alternatives):
         return tuple(a.lower() for a in alternatives)
-    alternatives = getattr(pattern, "_alternatives", None)
-    if alternatives:
-        return tuple(alt[0] for alt in alternatives)
     return None
 
 
