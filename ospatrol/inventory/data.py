@@ -32,6 +32,10 @@ class Origin:
         return InputError(message, self.path, self.line)
 
 
+BUILTIN = Origin("<builtin>")
+"""Origin of what Ansible's membership rules add: `all`, `ungrouped` and their links."""
+
+
 @dataclass
 class Var:
     value: Any
@@ -61,12 +65,11 @@ class InventoryData:
     """Mutable inventory under construction; `reconcile()` once every source has been read."""
 
     def __init__(self) -> None:
-        builtin = Origin("<builtin>")
         self.groups: dict[str, GroupNode] = {}
         self.hosts: dict[str, HostNode] = {}
-        self.add_group("all", builtin)
-        self.add_group("ungrouped", builtin)
-        self.add_child("all", "ungrouped", builtin)
+        self.add_group("all", BUILTIN)
+        self.add_group("ungrouped", BUILTIN)
+        self.add_child("all", "ungrouped", BUILTIN)
 
     def add_group(self, name: Any, origin: Origin) -> str:
         if not isinstance(name, str) or not name:
@@ -144,16 +147,15 @@ class InventoryData:
 
     def reconcile(self) -> None:
         """Apply Ansible's membership rules once every source is read."""
-        builtin = Origin("<builtin>")
         for name, node in self.groups.items():
             if name != "all" and not node.parents:
-                self.add_child("all", name, builtin)
+                self.add_child("all", name, BUILTIN)
         for name in self.hosts:
             groups = self.host_groups(name) - {"all"}
             if "ungrouped" in groups and groups != {"ungrouped"}:
                 self._remove_from_group(name, "ungrouped")
             elif not groups:
-                self.add_host(name, builtin, group="ungrouped")
+                self.add_host(name, BUILTIN, group="ungrouped")
         for conflict in self.groups.keys() & self.hosts.keys():
             log.warning("found both a group and a host named %s", conflict)
 
