@@ -1,5 +1,8 @@
 """Build what an audit needs from config and shipped data: collectors, transport opener, engine.
 
+`audit_configured` puts them together and runs the audit under the state dir's lock, as
+`ospatrol audit` and the Ansible module both do.
+
 Collectors are looked up by name in `COLLECTORS` (name -> factory); a factory imports its module
 only when called, so `--only commands` never imports the FIM code. The analysis engine is optional:
 when `ospatrol.analysis` cannot give one, findings keep the audit's default levels.
@@ -13,7 +16,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ospatrol.audit.run import Analyzer, Opener
+from ospatrol.audit.lock import locked_store
+from ospatrol.audit.records import RunRecord
+from ospatrol.audit.run import Analyzer, AuditObserver, AuditOptions, Opener, run_audit
 from ospatrol.collect.base import Collector
 from ospatrol.config import Config
 from ospatrol.errors import InputError
@@ -90,3 +95,36 @@ def load_engine() -> Analyzer | None:
         log.info("analysis engine not available: findings keep their default levels")
         return None
     return Engine.for_default_ruleset()
+
+
+def audit_configured(
+    hosts: Sequence[Host],
+    names: Sequence[str],
+    config: Config,
+    checks_dir: Path | None,
+    *,
+    dry_run: bool,
+    lock_wait: float,
+    options: dict[str, Any],
+    observers: Sequence[AuditObserver] = (),
+) -> RunRecord:
+    """Audit `hosts` with the collectors `names` under `config`, holding the audit lock of its
+    state dir (waiting up to `lock_wait` s); `options` (no secrets) is recorded with the run."""
+    collectors = build_collectors(names, config, checks_dir)
+    engine = load_engine()
+    audit_options = AuditOptions(
+        concurrency=config.concurrency,
+        dry_run=dry_run,
+        alert_level=config.alert_level,
+        options=options,
+    )
+    with locked_store(config.state_dir, lock_wait) as store:
+        return run_audit(
+            hosts,
+            collectors,
+            store,
+            transport_opener(config),
+            engine=engine,
+            options=audit_options,
+            observers=observers,
+        )

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import click
 
-from ospatrol.audit.lock import locked_store
 from ospatrol.cli import Context, pass_context
 from ospatrol.cli.options import checks_option, inventory_option, lock_wait_option
 from ospatrol.report import FORMATS
@@ -53,8 +52,8 @@ def audit(
     checks_dir: Path | None,
 ) -> None:
     """Audit hosts over SSH: file integrity and command output against their baselines."""
-    from ospatrol.audit import AuditOptions, exit_status, run_audit
-    from ospatrol.audit.setup import build_collectors, load_engine, parse_only, transport_opener
+    from ospatrol.audit import exit_status
+    from ospatrol.audit.setup import audit_configured, parse_only
     from ospatrol.inventory import load_inventory
     from ospatrol.report import render
     from ospatrol.report.progress import progress_observer
@@ -64,25 +63,17 @@ def audit(
     hosts = load_inventory(inventory_path).select(limit)
     if not hosts:
         raise click.UsageError(f"no host of {inventory_path} matches {limit or 'all'!r}")
-    collectors = build_collectors(names, config, checks_dir)
-    engine = load_engine()
     observer = progress_observer(sys.stderr, quiet=ctx.verbosity < 0)
-    options = AuditOptions(
-        concurrency=config.concurrency,
+    record = audit_configured(
+        hosts,
+        names,
+        config,
+        checks_dir,
         dry_run=dry_run,
-        alert_level=config.alert_level,
+        lock_wait=lock_wait,
         options={"inventory": str(inventory_path), "limit": limit, "only": list(names)},
+        observers=[observer] if observer else [],
     )
-    with locked_store(config.state_dir, lock_wait) as store:
-        record = run_audit(
-            hosts,
-            collectors,
-            store,
-            transport_opener(config),
-            engine=engine,
-            options=options,
-            observers=[observer] if observer else [],
-        )
     report = render(record, fmt)
     if output is None:
         click.echo(report, nl=False)

@@ -153,9 +153,7 @@ def _with_credentials(hosts, password, become_password):
 def run(module):
     from pathlib import Path
 
-    from ospatrol.audit import AuditOptions, run_audit
-    from ospatrol.audit.lock import locked_store
-    from ospatrol.audit.setup import build_collectors, load_engine, parse_only, transport_opener
+    from ospatrol.audit.setup import audit_configured, parse_only
     from ospatrol.config import load_config
     from ospatrol.inventory import load_inventory
     from ospatrol.report import run_to_dict
@@ -171,22 +169,15 @@ def run(module):
     if not hosts:
         module.fail_json(msg=f"no host of {params['inventory']} matches {pattern!r}")
     hosts = _with_credentials(hosts, params["password"], params["become_password"])
-    options = AuditOptions(
-        concurrency=config.concurrency,
+    record = audit_configured(
+        hosts,
+        names,
+        config,
+        Path(params["checks"]) if params["checks"] else None,
         dry_run=module.check_mode,
-        alert_level=config.alert_level,
+        lock_wait=params["lock_wait"],
         options={"inventory": params["inventory"], "limit": pattern, "via": "ansible"},
     )
-    checks = Path(params["checks"]) if params["checks"] else None
-    with locked_store(config.state_dir, params["lock_wait"]) as store:
-        record = run_audit(
-            hosts,
-            build_collectors(names, config, checks),
-            store,
-            transport_opener(config),
-            engine=load_engine(),
-            options=options,
-        )
     return record, run_to_dict(record)
 
 
