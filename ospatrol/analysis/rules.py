@@ -417,13 +417,14 @@ class _RuleReader:
         rule.mail_alert = level >= self.levels.email_alert_level
         if not node.children:
             errors.append(node.error(f"rule {rule_id} has no options"))
-        self._elements(rule, node)
-        self._finish(rule, node)
+        texts = self._elements(rule, node)
+        self._finish(rule, node, texts)
         if len(errors) > before:
             return None
         return rule
 
-    def _elements(self, rule: Rule, node: Node) -> None:
+    def _elements(self, rule: Rule, node: Node) -> dict[str, str]:
+        """Read every child element into `rule`; returns the concatenated pattern texts."""
         texts: dict[str, str] = {}
         first: dict[str, Node] = {}
         info: list[tuple[str, str]] = []
@@ -564,6 +565,7 @@ class _RuleReader:
                 sids.append(int(part))
             rule.if_sid = tuple(sids)
         self._patterns(rule, texts, first)
+        return texts
 
     def _patterns(self, rule: Rule, texts: dict[str, str], first: dict[str, Node]) -> None:
         for tag in ("regex", "pcre2"):
@@ -621,20 +623,15 @@ class _RuleReader:
             check = self.compile("osmatch", child.attrs["check_value"], child)
         return ListCheck(field_name, lookup, child.text, check, child.line, list_key(child.text))
 
-    def _finish(self, rule: Rule, node: Node) -> None:
+    def _finish(self, rule: Rule, node: Node, texts: dict[str, str]) -> None:
         if (rule.same or rule.different or rule.frequency) and not rule.context:
             self.errors.append(
                 node.error(f"rule {rule.id}: frequency/context options need an if_matched_*")
             )
         if rule.if_matched_group is not None and not rule.if_sid and not rule.if_group:
-            rule.if_group = node_text(node, "if_matched_group")
+            rule.if_group = texts["if_matched_group"]
         if rule.if_matched_sid and not rule.if_sid and not rule.if_group:
             rule.if_sid = (rule.if_matched_sid,)
-
-
-def node_text(node: Node, tag: str) -> str:
-    """Concatenated text of every child `tag` of `node`."""
-    return "".join(c.text for c in node.children if c.tag == tag)
 
 
 def read_rule_file(
