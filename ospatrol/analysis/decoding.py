@@ -77,8 +77,11 @@ def decode(dset: DecoderSet, ev: EventInfo, cache: dict[str, tuple] | None = Non
     only on the name and the immutable decoder set.
     """
     pname = ev.program_name
+    listed = dset.without_program if pname is None else dset.with_program
+    if not listed:
+        return False
     if pname is None:
-        nodes: tuple[DecoderNode, ...] | list[DecoderNode] = dset.without_program
+        nodes: tuple[DecoderNode, ...] | list[DecoderNode] = listed
     elif cache is None:
         nodes = _for_program(dset, pname)
     else:
@@ -88,8 +91,6 @@ def decode(dset: DecoderSet, ev: EventInfo, cache: dict[str, tuple] | None = Non
                 cache.clear()
             found = cache[pname] = _for_program(dset, pname)
         nodes = found
-    if not (dset.with_program if pname is not None else dset.without_program):
-        return False
     lowered = ev.lower() if ev.ascii else None
     for node in nodes:
         dec = node.decoder
