@@ -154,15 +154,11 @@ def _name_var(error: InputError) -> InputError:
     return InputError(f"{error.path}: {error.message}") if error.line is None else error
 
 
-def _where(path: str, line: int | None) -> dict[str, Any]:
-    return {"path": path, "line": line}
-
-
 def _strings(value: Any, path: str, line: int | None, errors: list[InputError]) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        errors.append(InputError("expected a list of non-empty strings", **_where(path, line)))
+        errors.append(InputError("expected a list of non-empty strings", path, line))
         return ()
     return tuple(value)
 
@@ -173,7 +169,7 @@ def _paths(
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not value:
-        errors.append(InputError("paths: expected a non-empty list", **_where(path, line)))
+        errors.append(InputError("paths: expected a non-empty list", path, line))
         return ()
     result: list[FimPath] = []
     for item in value:
@@ -184,7 +180,8 @@ def _paths(
             errors.append(
                 InputError(
                     "paths: each entry is a path or {path: ..., recurse: ...}",
-                    **_where(path, item_line),
+                    path,
+                    item_line,
                 )
             )
             continue
@@ -192,12 +189,10 @@ def _paths(
         recurse = item.get("recurse", True)
         if unknown or not isinstance(recurse, bool):
             what = f"unknown key {sorted(unknown)[0]!r}" if unknown else "recurse must be a boolean"
-            errors.append(InputError(f"paths: {what}", **_where(path, item_line)))
+            errors.append(InputError(f"paths: {what}", path, item_line))
             continue
         if not item["path"].startswith("/"):
-            errors.append(
-                InputError(f"paths: {item['path']!r} is not absolute", **_where(path, item_line))
-            )
+            errors.append(InputError(f"paths: {item['path']!r} is not absolute", path, item_line))
             continue
         result.append(FimPath(item["path"].rstrip("/") or "/", recurse))
     return tuple(result)
@@ -209,7 +204,7 @@ def _excludes(
     if isinstance(value, str | dict):
         value = [value]
     if not isinstance(value, list):
-        errors.append(InputError("exclude: expected a list", **_where(path, line)))
+        errors.append(InputError("exclude: expected a list", path, line))
         return ()
     result: list[Exclude] = []
     for item in value:
