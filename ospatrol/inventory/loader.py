@@ -160,10 +160,14 @@ def _looks_like_yaml(raw: bytes) -> bool:
 
 
 def _resolve(data: InventoryData, files: list[VarsFiles]) -> Inventory:
+    def from_files(kind: str, names: Sequence[str]) -> list[dict[str, Var]]:
+        """The `kind` (group_vars/host_vars) layers of `names`, source by source as Ansible."""
+        return [layer for vf in files for name in names for layer in vf.vars_for(kind, name)]
+
     depth = data.depths()
     groups: dict[str, Group] = {}
     for name, node in data.groups.items():
-        own = [node.vars] + [layer for vf in files for layer in vf.vars_for("group_vars", name)]
+        own = [node.vars, *from_files("group_vars", [name])]
         groups[name] = Group(
             name=name,
             hosts=tuple(node.hosts),
@@ -174,7 +178,7 @@ def _resolve(data: InventoryData, files: list[VarsFiles]) -> Inventory:
             priority=node.priority,
         )
 
-    all_files = [layer for vf in files for layer in vf.vars_for("group_vars", "all")]
+    all_files = from_files("group_vars", ["all"])
     hosts = {}
     origins: dict[str, dict[str, Origin]] = {}
     errors: list[InputError] = []
@@ -187,9 +191,9 @@ def _resolve(data: InventoryData, files: list[VarsFiles]) -> Inventory:
             data.groups["all"].vars,
             *(data.groups[g].vars for g in member_of),
             *all_files,
-            *(layer for vf in files for g in member_of for layer in vf.vars_for("group_vars", g)),
+            *from_files("group_vars", member_of),
             node.vars,
-            *(layer for vf in files for layer in vf.vars_for("host_vars", name)),
+            *from_files("host_vars", [name]),
         ]
         merged = _merge(layers)
         origins[name] = {k: v.origin for k, v in merged.items()}
