@@ -45,6 +45,7 @@ from ospatrol.model import Finding, Host
 if TYPE_CHECKING:
     from ospatrol.store import Store
     from ospatrol.transport import Transport
+    from ospatrol.transport.errors import HostKeyChanged
 
 log = logging.getLogger(__name__)
 
@@ -324,14 +325,13 @@ def _incomplete(host: Host, reason: str) -> tuple[str, list[Finding]]:
     return reason, [incomplete_finding(host.name, reason)]
 
 
-def _host_key_finding(host: Host, exc: Exception) -> Finding:
-    """The documented host-key event; the text comes from `HostKeyChanged.event_text`."""
-    text = getattr(exc, "event_text", None) or f"ospatrol: {exc}"
+def _host_key_finding(host: Host, exc: HostKeyChanged) -> Finding:
+    """The documented host-key event (`HostKeyChanged.event_text`)."""
     return Finding(
         host=host.name,
         collector=AUDIT_COLLECTOR,
         kind="hostkey",
         subject=f"{host.address}:{host.port}",
-        detail=text.removeprefix("ospatrol: "),
-        event_text=text,
+        detail=str(exc),
+        event_text=exc.event_text,
     )
