@@ -31,10 +31,8 @@ def lab_sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdServer]:
 
     Shared by the whole session: do not rotate its host key (use `SshdServer` under tmp_path).
     """
-    server = SshdServer(tmp_path_factory.mktemp("sshd"))
-    server.start()
-    yield server
-    server.stop()
+    with SshdServer(tmp_path_factory.mktemp("sshd")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -42,10 +40,8 @@ def lab_switch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwitchServe
     """A simulated Cisco IOS switch (fake-switches): .port, .user, .password, .enable_password,
     .hostname, .known_hosts_line. Its running config is shared by the session: tests that change
     it must use values of their own."""
-    server = SwitchServer(tmp_path_factory.mktemp("switch"))
-    server.start()
-    yield server
-    server.stop()
+    with SwitchServer(tmp_path_factory.mktemp("switch")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +64,5 @@ def lab_simulator(tmp_path_factory: pytest.TempPathFactory):
     edits one restores it."""
     from ospatrol.lab.simulator import SimulatorProcess
 
-    simulator = SimulatorProcess(tmp_path_factory.mktemp("simulator"))
-    simulator.start()
-    yield simulator
-    simulator.stop()
+    with SimulatorProcess(tmp_path_factory.mktemp("simulator")) as simulator:
+        yield simulator
