@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ospatrol.model import Finding
+from ospatrol.store.records import RUN_HOST_STATUSES
 
-HOST_STATUSES = ("ok", "incomplete", "unreachable", "error")
-"""Best to worst; a host's status is the worst its connection and collectors reached."""
+HOST_STATUSES = RUN_HOST_STATUSES
+"""Best to worst; a host's status is the worst its connection and collectors reached (the store
+records exactly these)."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from ospatrol.model import Finding
 
 RUN_HOST_STATUSES = ("ok", "incomplete", "unreachable", "error")
+"""How a host fared in a run, best to worst (`ospatrol.audit.records.HOST_STATUSES`)."""
 
 
 @dataclass(frozen=True)
