@@ -177,7 +177,8 @@ class Lab:
     directory: Path
     sshd: SshdServer | None = None
     switch: SwitchServer | None = None
-    simulator: dict[str, Any] | None = None  # the simulator's own simulator.json, when it runs
+    # The simulator's own simulator.json, when it runs; kept out of repr: it holds passwords.
+    simulator: dict[str, Any] | None = field(default=None, repr=False)
     services: dict[str, Service] = field(default_factory=dict)
     _simulator_process: SimulatorProcess | None = field(default=None, repr=False)
 

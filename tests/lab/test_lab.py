@@ -131,6 +131,10 @@ def test_lab_fixture_serves_what_its_inventory_says(lab: Lab):
     assert lab.sshd.known_hosts_line in known
     assert lab.switch.known_hosts_line in known
     assert lab.is_up()
+    # A failing test prints the fixture: its repr must not carry the lab's passwords.
+    shown = repr(lab)
+    assert lab.switch.password not in shown
+    assert all(device["password"] not in shown for device in lab.simulator_devices())
 
 
 def test_lab_inventory_loads_with_the_platforms_of_its_servers(lab: Lab):
