@@ -53,6 +53,7 @@ from ospatrol.collect.fim_listing import (
     inline_hashing,
     listing_command,
     listing_records,
+    lists_names,
     names_command,
     parse_hashes,
     parse_names,
@@ -258,7 +259,7 @@ class _Scanner:
         token = secrets.token_hex(8) if first and inline_hashing(self.profile) else ""
         command = listing_command(self.profile, first=first, token=token)
         output = inflate(await self.run(command), self.max_output)
-        return split_listing(output, token)
+        return split_listing(output, token, names=lists_names(self.profile, first=first))
 
     async def names(
         self,

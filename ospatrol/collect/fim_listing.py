@@ -113,7 +113,7 @@ def listing_command(profile: FimProfile, *, first: bool = False, token: str = ""
         action = f"-exec sh -c {shlex.quote(script)} sh {{}} +"
     body = "; ".join(f"{f} || s=$?" for f in _finds(profile, action))
     section = ""
-    if first and profile.tools == "gnu":
+    if lists_names(profile, first=first):
         if token:
             prunes = first_scan_prunes(profile)
             if prunes is None:
@@ -132,6 +132,12 @@ def listing_command(profile: FimProfile, *, first: bool = False, token: str = ""
         )
     command = f"s=0; {body}{section}; printf '\\n{END} %s\\n' \"$s\""
     return _compressed(command) if section else _buffered(command)
+
+
+def lists_names(profile: FimProfile, *, first: bool) -> bool:
+    """Whether `listing_command` ends with a `NAMES` section (a first GNU scan: stat prints names
+    itself)."""
+    return first and profile.tools == "gnu"
 
 
 def inline_hashing(profile: FimProfile) -> bool:
@@ -284,19 +290,22 @@ class Listing:
         return b"%d\0" % self.status + self.body
 
 
-def split_listing(output: bytes, token: str = "") -> Listing:
-    """The parts of a `listing_command` output; `ListingError` if it is cut short."""
+def split_listing(output: bytes, token: str = "", *, names: bool = True) -> Listing:
+    """The parts of a `listing_command` output; `ListingError` if it is cut short.
+
+    `names`: look for the `NAMES` section (`lists_names`). Where the command printed none, a
+    symlink target that looks like its marker must stay an entry's field."""
     body, status = _split_end(output)
     users, groups, hashes = None, {}, None
     marker = NAMES.encode() + b"\n"
-    if body.startswith(marker):
-        body, names = b"", body[len(marker) :]
-        users, groups = parse_names(names)
-    else:
-        entries, sep, names = body.rpartition(b"\0" + marker)
+    if names and body.startswith(marker):
+        body, section = b"", body[len(marker) :]
+        users, groups = parse_names(section)
+    elif names:
+        entries, sep, section = body.rpartition(b"\0" + marker)
         if sep:
             body = entries + b"\0"
-            users, groups = parse_names(names)
+            users, groups = parse_names(section)
     if token:
         hash_marker = _hash_marker(token).encode() + b"\0"
         if body.startswith(hash_marker):

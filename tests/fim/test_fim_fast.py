@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from ospatrol.collect.fim import FimCollector, FimScan
-from ospatrol.collect.fim_listing import END, NAMES, anchored_prefix, split_listing
+from ospatrol.collect.fim_listing import (
+    END,
+    NAMES,
+    anchored_prefix,
+    listing_records,
+    split_listing,
+)
 from ospatrol.model import Host
 from ospatrol.store import Store
 from ospatrol.transport import TransportSettings, open_transport
@@ -88,6 +94,10 @@ def test_names_section_is_found_after_entries_that_look_like_it():
     assert listing.body == entry and listing.users == {"0": "root"}
     assert listing.groups == {"0": "wheel"}
     assert split_listing(marker + f"\n{END} 0\n".encode()).body == b""
+    # A later scan's listing has no names section: such a link target is just a link target.
+    later = split_listing(entry + f"\n{END} 0\n".encode(), names=False)
+    assert later.body == entry and later.users is None
+    assert listing_records(later, "gnu")[0][9] == marker.decode() + "x"
 
 
 def test_first_scan_hashes_what_inline_hashing_may_not_in_one_more_command(local):
