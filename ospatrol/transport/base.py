@@ -15,7 +15,7 @@ import shlex
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 from ospatrol.config import Config
 from ospatrol.model import Host
@@ -112,23 +112,25 @@ class TransportSettings:
         )
 
     def connect_timeout_for(self, host: Host) -> float:
-        return _float_var(host, "ospatrol_connect_timeout", self.connect_timeout)
+        return number_var(host, "ospatrol_connect_timeout", self.connect_timeout)
 
     def command_timeout_for(self, host: Host) -> float:
-        return _float_var(host, "ospatrol_command_timeout", self.command_timeout)
+        return number_var(host, "ospatrol_command_timeout", self.command_timeout)
 
     def host_key_policy_for(self, host: Host) -> str:
         return str(host.vars.get("ospatrol_host_key_policy", self.host_key_policy))
 
 
-def _float_var(host: Host, name: str, default: float) -> float:
+def number_var(host: Host, name: str, default: float, kind: type = float) -> Any:
+    """Host var `name` converted by `kind` (float or int); a bad value names host and var."""
     value = host.vars.get(name)
     if value is None:
         return default
     try:
-        return float(value)
+        return kind(value)
     except (TypeError, ValueError):
-        raise TransportError(f"host {host.name}: {name} must be a number, got {value!r}") from None
+        wanted = "a whole number" if kind is int else "a number"
+        raise TransportError(f"host {host.name}: {name} must be {wanted}, got {value!r}") from None
 
 
 # -- process driving ------------------------------------------------------------------------------

@@ -22,7 +22,13 @@ from typing import Any
 import asyncssh
 
 from ospatrol.model import Host
-from ospatrol.transport.base import CommandResult, Process, TransportBase, TransportSettings
+from ospatrol.transport.base import (
+    CommandResult,
+    Process,
+    TransportBase,
+    TransportSettings,
+    number_var,
+)
 from ospatrol.transport.errors import (
     AuthenticationFailed,
     ConnectTimeout,
@@ -106,7 +112,7 @@ class SshTransport(TransportBase):
         super().__init__(host, settings)
         self._conn: asyncssh.SSHClientConnection | None = None
         self._sessions = asyncio.Semaphore(
-            int(host.vars.get("ospatrol_ssh_max_sessions", DEFAULT_MAX_SESSIONS))
+            number_var(host, "ospatrol_ssh_max_sessions", DEFAULT_MAX_SESSIONS, int)
         )
 
     @property

@@ -211,3 +211,15 @@ def test_aes_gcm_is_preferred_unless_a_host_overrides_the_ciphers(
     assert asyncio.run(negotiated()) == "aes128-gcm@openssh.com"
     chacha = "chacha20-poly1305@openssh.com"
     assert asyncio.run(negotiated(ospatrol_ssh_encryption_algs=chacha)) == chacha
+
+
+def test_a_bad_session_cap_names_the_host_and_the_var(ssh_host, settings, lab_sshd, tmp_path):
+    st = settings(tmp_path, pin=lab_sshd)
+    host = ssh_host(lab_sshd, vars={"ospatrol_ssh_max_sessions": "many"})
+
+    async def connect():
+        async with open_transport(host, st):
+            pass
+
+    with pytest.raises(TransportError, match="ospatrol_ssh_max_sessions must be a whole number"):
+        asyncio.run(connect())
