@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from ospatrol.errors import OSPatrolError
-from ospatrol.lab.process import STOP_TIMEOUT, port_accepts
+from ospatrol.lab.process import STOP_TIMEOUT, port_accepts, write_atomic
 from ospatrol.lab.simulator import SimulatorError, SimulatorProcess
 from ospatrol.lab.sshd import SshdServer
 from ospatrol.lab.switch import SwitchServer
@@ -401,6 +401,5 @@ class Lab:
     def _write_inventory(self) -> None:
         text = "# Written by `ospatrol lab up`: the local lab, on 127.0.0.1 (lab-only secrets).\n"
         text += yaml.safe_dump(self.inventory(), sort_keys=False)
-        self.inventory_path.write_text(text)
         # It holds the lab's passwords.
-        self.inventory_path.chmod(0o600)
+        write_atomic(self.inventory_path, text, 0o600)

@@ -71,7 +71,7 @@ from pathlib import Path
 import asyncssh
 
 from ospatrol.errors import InputError, OSPatrolError
-from ospatrol.lab.process import ChildServer, known_hosts_line, spawn_detached
+from ospatrol.lab.process import ChildServer, known_hosts_line, spawn_detached, write_atomic
 from ospatrol.lab.sim_cli import HostState, crlf
 from ospatrol.lab.sim_devices import make_session
 from ospatrol.lab.sim_profile import PLATFORMS, HostVars, load_profile, render
@@ -183,7 +183,7 @@ class DeviceSimulator:
         self.hosts = started
         public = key.export_public_key("openssh").decode()
         lines = [known_hosts_line(h.port, public, ADDRESS) + "\n" for h in started]
-        _write_atomic(self.known_hosts, "".join(lines))
+        write_atomic(self.known_hosts, "".join(lines))
         return started
 
     def _host_key(self) -> asyncssh.SSHKey:
@@ -201,7 +201,7 @@ class DeviceSimulator:
         path = self.config_file(host.name)
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            _write_atomic(path, render(profile.config, hvars).rstrip("\n") + "\n")
+            write_atomic(path, render(profile.config, hvars).rstrip("\n") + "\n")
         state = HostState(hvars, profile, path, host.password, host.enable_password)
         self._states[host.name] = state
         return state
@@ -316,13 +316,6 @@ class SimulatorProcess(ChildServer):
         return self.info
 
 
-def _write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
-
-
 def _raise_fd_limit(needed: int) -> None:
     """One listening socket per host: lift the soft open-files limit towards the hard one."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -366,7 +359,7 @@ async def _run(args: argparse.Namespace) -> None:
     await simulator.start(hosts)
     state_file = args.dir / "simulator.json"
     # It holds the lab's passwords: readable by its owner only.
-    _write_atomic(state_file, json.dumps(simulator.describe(), indent=1) + "\n", 0o600)
+    write_atomic(state_file, json.dumps(simulator.describe(), indent=1) + "\n", 0o600)
     print(f"simulator: {len(hosts)} hosts listening; see {state_file}", file=sys.stderr)
     try:
         await stopping.wait()
