@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ospatrol.model import is_secret_var
+from ospatrol.model import mask_secrets
 
 BIN = Path(sys.executable).parent
 
@@ -94,18 +94,6 @@ class AnsibleRunner:
         return json.loads(proc.stdout)
 
 
-def masked(value):
-    """Credentials masked at any depth, as `inventory list` shows them."""
-    if isinstance(value, dict):
-        return {
-            k: ("***" if isinstance(k, str) and is_secret_var(k) else masked(v))
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [masked(v) for v in value]
-    return value
-
-
 def ansible_view(listing: dict) -> dict[str, dict]:
     """Per host: groups (with ancestors, without `all`) and masked vars, from `--list` JSON."""
     groups = {name: body for name, body in listing.items() if name != "_meta"}
@@ -128,7 +116,7 @@ def ansible_view(listing: dict) -> dict[str, dict]:
     return {
         host: {
             "groups": sorted(names - {"all"}),
-            "vars": masked(hostvars.get(host, {})),
+            "vars": mask_secrets(hostvars.get(host, {})),
         }
         for host, names in member.items()
     }
