@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from ospatrol.collect.base import cap_lines
 from ospatrol.collect.checks import FimProfile, MaskRule
 from ospatrol.collect.fim_listing import permissions
+from ospatrol.escape import escape
 from ospatrol.model import Finding
 from ospatrol.store import FileEntry
 from ospatrol.store.records import (
@@ -52,19 +53,6 @@ def record_needs_hash(old: FimRecord | None, new: tuple[str, ...]) -> bool:
     )
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def shown(path: str) -> str:
-    """`path` for event texts: non-UTF-8 bytes and control characters as `\\xNN` escapes.
-
-    A newline in a file name must not start a new line of the event: rules key on the first
-    line, and a crafted name could otherwise forge one.
-    """
-    text = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-
-
 def _ctime(seconds: float) -> str:
     """C's ctime() layout (`Mon Mar  3 09:00:00 2025`, day padded with a space), in UTC."""
     return time.asctime(time.gmtime(seconds))
@@ -91,8 +79,8 @@ def change_lines(old: FileEntry, new: FileEntry, profile: FimProfile) -> list[st
         lines.append(f"Group ownership was '{old.gid}', now it is '{new.gid}'")
     if "link" in watched and old.link_target != new.link_target:
         lines.append(
-            f"Symbolic link target changed from '{shown(old.link_target)}' "
-            f"to '{shown(new.link_target)}'"
+            f"Symbolic link target changed from '{escape(old.link_target)}' "
+            f"to '{escape(new.link_target)}'"
         )
     for alg in profile.hashes:
         before, after = getattr(old, alg), getattr(new, alg)
@@ -141,7 +129,7 @@ def unified_diff(old: bytes, new: bytes) -> str:
 def changed_finding(
     host: str, old: FileEntry, new: FileEntry, lines: list[str], diff: str | None
 ) -> Finding:
-    text = "\n".join([f"Integrity checksum changed for: '{shown(new.path)}'", *lines])
+    text = "\n".join([f"Integrity checksum changed for: '{escape(new.path)}'", *lines])
     if diff:
         text += "\nWhat changed:\n" + diff
     kind = (
@@ -153,7 +141,7 @@ def changed_finding(
         host=host,
         collector=COLLECTOR,
         kind=kind,
-        subject=shown(new.path),
+        subject=escape(new.path),
         detail="\n".join(lines),
         diff=diff or None,
         event_text=text,
@@ -165,9 +153,9 @@ def added_finding(host: str, entry: FileEntry) -> Finding:
         host=host,
         collector=COLLECTOR,
         kind="added",
-        subject=shown(entry.path),
+        subject=escape(entry.path),
         detail=f"type {entry.type}, size {entry.size}",
-        event_text=f"New file '{shown(entry.path)}' added to the file system.",
+        event_text=f"New file '{escape(entry.path)}' added to the file system.",
     )
 
 
@@ -176,8 +164,8 @@ def deleted_finding(host: str, entry: FileEntry) -> Finding:
         host=host,
         collector=COLLECTOR,
         kind="deleted",
-        subject=shown(entry.path),
-        event_text=f"File '{shown(entry.path)}' was deleted. Unable to retrieve checksum.",
+        subject=escape(entry.path),
+        event_text=f"File '{escape(entry.path)}' was deleted. Unable to retrieve checksum.",
     )
 
 
