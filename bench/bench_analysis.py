@@ -1,142 +1,280 @@
-"""Analysis engine throughput: events per CPU-second and peak memory, per rule set and corpus.
+"""Analysis engine throughput against the real OSSEC binary: events per CPU-second, side by side.
 
-Runs the engine (decoding, rules, correlation) over the 100k-line synthetic syslog corpus and
-every loghub corpus, once with OSSEC 4.3's stock rule set (loaded as `ospatrol logtest
---ossec-conf ... --rules-dir ... --decoders ...` loads it) and once with OSPatrol's own rule set.
-Each rule set runs in a child process so its peak RSS is its own.
+For every rule set (OSSEC 4.3's stock rules, OSSEC 3.3.0's, OSPatrol's own) and every corpus of
+`../shared/data/logs/`, feeds the same bytes on stdin to `ossec-logtest -q` (the C original,
+built by `../shared/oracle/build-ossec.sh` when missing and we are root) and to `ospatrol
+logtest -q`, both with stdout and stderr to /dev/null, in alternating runs. Each tool's CPU time
+(user + system, from the child's own rusage) is taken net of its start-up, measured the same way
+on an empty input; the best of `--repeat` runs counts. Small corpora are repeated until they
+reach `--min-lines` lines so start-up noise stays small against the work.
 
-    .venv/bin/python bench/bench_analysis.py [--quick]
+    .venv/bin/python bench/bench_analysis.py [--quick] [--repeat N] [--rulesets a,b]
+                                             [--corpora x,y] [--no-oracle]
 
-`--quick` cuts every corpus to its first 10,000 lines. Prints one row per (rule set, corpus):
-events, CPU seconds, events per CPU-second, its ratio to the 25,000 ev/s bar, alerts, then the
-load time and peak RSS of each rule set. Not part of the test suite.
+Prints one row per (rule set, corpus): events, both tools' events per CPU-second and the ratio
+OSPatrol / OSSEC; then each tool's start-up CPU-seconds and wall seconds per rule set and
+OSPatrol's peak RSS. Not part of the test suite.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import resource
+import os
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / ".." / "shared" / "data"
-OSSEC = DATA / "ossec"
-BAR = 25_000
+SHARED = Path(os.environ.get("OSPATROL_TEST_DATA", REPO / ".." / "shared" / "data")).resolve()
+LOGS = SHARED / "logs"
+OSSEC = SHARED / "ossec"
+LEGACY = OSSEC / "legacy-3.3.0"
+BUILD_SCRIPT = SHARED.parent / "oracle" / "build-ossec.sh"
+ORACLE_HOME = Path("/tmp/ossec-oracle/ossec")
+ORACLE = ORACLE_HOME / "bin" / "ossec-logtest"
 QUICK_LINES = 10_000
-RULESETS = ("ossec-4.3", "ospatrol")
 
 
-def corpora() -> list[tuple[str, Path]]:
-    """(name, path) of every corpus: the synthetic syslog file first, then loghub's."""
-    found = [("syslog100k", DATA / "logs" / "generated" / "syslog100k.log")]
-    for folder in sorted((DATA / "logs" / "loghub").iterdir()):
+@dataclass(frozen=True)
+class RuleSet:
+    """A rule set as both tools load it: OSPatrol's options and the files of an OSSEC home."""
+
+    name: str
+    ospatrol_args: tuple[str, ...]
+    conf: Path  # whose <rules> block the OSSEC home's ossec.conf gets
+    rules: Path  # copied to HOME/rules
+    decoders: tuple[tuple[Path, str], ...]  # (file, path inside HOME)
+
+
+def _conf(own: Path) -> str:
+    """OSPatrol's load order without its comments."""
+    return re.sub(r"<!--.*?-->", "", (own / "ospatrol.conf").read_text(), flags=re.S)
+
+
+def rulesets() -> list[RuleSet]:
+    own = REPO / "rules"
+    return [
+        RuleSet(
+            "ossec-4.3",
+            (
+                "--ossec-conf",
+                str(OSSEC / "etc" / "ossec-server.conf"),
+                "--rules-dir",
+                str(OSSEC / "rules"),
+                "--decoders",
+                str(OSSEC / "decoders" / "decoder.xml"),
+            ),
+            OSSEC / "etc" / "ossec-server.conf",
+            OSSEC / "rules",
+            ((OSSEC / "decoders" / "decoder.xml", "etc/decoder.xml"),),
+        ),
+        RuleSet(
+            "ossec-3.3.0",
+            (
+                "--ossec-conf",
+                str(LEGACY / "etc" / "ossec-server.conf"),
+                "--rules-dir",
+                str(LEGACY / "etc" / "rules"),
+                "--decoders",
+                str(LEGACY / "etc" / "decoder.xml"),
+            ),
+            LEGACY / "etc" / "ossec-server.conf",
+            LEGACY / "etc" / "rules",
+            ((LEGACY / "etc" / "decoder.xml", "etc/decoder.xml"),),
+        ),
+        RuleSet(
+            "ospatrol",
+            ("--ossec-conf", str(own / "ospatrol.conf")),
+            own / "ospatrol.conf",
+            own / "rules",
+            tuple(
+                (own / inside, inside)
+                for inside in re.findall(r"<decoder>\s*(\S+?)\s*</decoder>", _conf(own))
+            ),
+        ),
+    ]
+
+
+def corpora() -> list[tuple[str, list[Path]]]:
+    """(name, files) of every corpus: the synthetic syslog file, each loghub log, and the metron,
+    elastic and vmware sets (their raw sample files together)."""
+    found: list[tuple[str, list[Path]]] = [("syslog100k", [LOGS / "generated" / "syslog100k.log"])]
+    for folder in sorted((LOGS / "loghub").iterdir()):
         if folder.is_dir():
-            found.extend((folder.name, log) for log in sorted(folder.glob("*.log")))
-    return found
+            found.extend((folder.name, [log]) for log in sorted(folder.glob("*.log")))
+    metron = sorted((LOGS / "apache_metron").glob("*/raw/*"))
+    elastic = sorted((LOGS / "elastic_integrations").glob("*/*.log"))
+    vmware = sorted(p for p in (LOGS / "vmware_esxi").rglob("*") if p.is_file())
+    found += [("metron", metron), ("elastic", elastic), ("vmware", vmware)]
+    return [(name, files) for name, files in found if files]
 
 
-def load(name: str):
-    from ospatrol.analysis.loader import load_ruleset
-
-    if name == "ospatrol":
-        return load_ruleset(REPO / "rules" / "ospatrol.conf")
-    return load_ruleset(
-        OSSEC / "etc" / "ossec-server.conf",
-        rules_dir=OSSEC / "rules",
-        decoders=OSSEC / "decoders" / "decoder.xml",
-    )
-
-
-def read_lines(path: Path, limit: int | None) -> list[str]:
-    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
-        lines = [line.rstrip("\r\n") for line in handle]
-    return lines[:limit] if limit else lines
+def build_input(files: list[Path], min_lines: int, limit: int | None, folder: Path) -> Path:
+    """One input file: the corpus' raw bytes (CRLF, tabs kept), repeated up to `min_lines`."""
+    lines: list[bytes] = []
+    for path in files:
+        data = path.read_bytes()
+        lines.extend(line + b"\n" for line in data.split(b"\n") if line.strip())
+    if limit:
+        lines = lines[:limit]
+    copies = max(1, -(-min_lines // max(1, len(lines))))
+    out = folder / f"input-{len(list(folder.iterdir()))}.log"
+    out.write_bytes(b"".join(lines) * copies)
+    return out
 
 
-def worker(ruleset_name: str, quick: bool) -> dict:
-    """Measure one rule set over every corpus (runs in its own process)."""
-    from ospatrol.analysis.engine import Engine
-    from ospatrol.model import Event
-
-    started = time.process_time()
-    ruleset = load(ruleset_name)
-    load_seconds = time.process_time() - started
-    rows = []
-    for corpus, path in corpora():
-        lines = read_lines(path, QUICK_LINES if quick else None)
-        engine = Engine(ruleset, hostname="bench")
-        alerts = 0
-        now = 1_700_000_000.0
-        started = time.process_time()
-        for line in lines:
-            result = engine.process(
-                Event(text=line, location="/var/log/syslog", time=now, source="bench")
-            )
-            if result.alert is not None:
-                alerts += 1
-            now += 0.01
-        seconds = time.process_time() - started
-        rows.append(
-            {"corpus": corpus, "events": len(lines), "cpu_seconds": seconds, "alerts": alerts}
-        )
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {
-        "ruleset": ruleset_name,
-        "load_seconds": load_seconds,
-        "peak_kib": peak_kib,
-        "rows": rows,
-    }
-
-
-def run_child(ruleset_name: str, quick: bool) -> dict:
-    args = [sys.executable, __file__, "--worker", ruleset_name]
-    if quick:
-        args.append("--quick")
-    proc = subprocess.run(args, capture_output=True, text=True, check=False)
+def oracle_available(build: bool) -> bool:
+    if ORACLE.exists():
+        return True
+    if not build or os.geteuid() != 0 or not BUILD_SCRIPT.exists():
+        return False
+    print(f"building the OSSEC oracle with {BUILD_SCRIPT} ...", file=sys.stderr)
+    proc = subprocess.run(["bash", str(BUILD_SCRIPT)], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise SystemExit(f"{ruleset_name}: worker failed\n{proc.stderr}")
-    return json.loads(proc.stdout)
+        print(f"oracle build failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+    return ORACLE.exists()
 
 
-def report(results: list[dict]) -> None:
-    header = (
-        f"{'rule set':<10} {'corpus':<12} {'events':>8} {'cpu s':>7} "
-        f"{'ev/cpu-s':>9} {'x bar':>6} {'alerts':>7}"
+def oracle_home(ruleset: RuleSet, folder: Path) -> Path:
+    """An OSSEC home (ossec-logtest chroots into it) holding this rule set."""
+    home = folder / f"ossec-{ruleset.name}"
+    shutil.copytree(ORACLE_HOME, home, ignore=shutil.ignore_patterns("bin", "rules", "logs"))
+    (home / "logs").mkdir()
+    shutil.copytree(ruleset.rules, home / "rules")
+    decoder_tags = ""
+    for source, inside in ruleset.decoders:
+        (home / inside).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, home / inside)
+        decoder_tags += f"    <decoder>{inside}</decoder>\n"
+    conf = re.sub(r"<!--.*?-->", "", ruleset.conf.read_text(), flags=re.S)
+    block = conf[conf.index("<rules>") + len("<rules>") : conf.index("</rules>")]
+    block = "\n".join(line for line in block.splitlines() if "<decoder>" not in line)
+    (home / "etc" / "ossec.conf").write_text(
+        f"<ossec_config>\n  <rules>\n{decoder_tags}{block}\n  </rules>\n</ossec_config>\n"
     )
-    print(header)
-    print("-" * len(header))
-    for result in results:
-        for row in result["rows"]:
-            rate = row["events"] / row["cpu_seconds"] if row["cpu_seconds"] else float("inf")
-            print(
-                f"{result['ruleset']:<10} {row['corpus']:<12} {row['events']:>8} "
-                f"{row['cpu_seconds']:>7.2f} {rate:>9.0f} {rate / BAR:>6.2f} {row['alerts']:>7}"
-            )
-    print()
-    for result in results:
-        events = sum(r["events"] for r in result["rows"])
-        seconds = sum(r["cpu_seconds"] for r in result["rows"])
-        print(
-            f"{result['ruleset']}: load {result['load_seconds']:.2f} CPU-s, "
-            f"all corpora {events / seconds:.0f} ev/CPU-s ({events / seconds / BAR:.2f} x {BAR}), "
-            f"peak RSS {result['peak_kib'] / 1024:.0f} MiB"
+    return home
+
+
+def run(args: list[str], stdin: Path) -> tuple[float, float, int]:
+    """(CPU seconds, wall seconds, peak RSS KiB) of one child, output discarded."""
+    with stdin.open("rb") as source:
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            args, stdin=source, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode not in (0, 1, 2, 3, 255):
+        raise SystemExit(f"{args[0]} failed with {proc.returncode} on {stdin}")
+    return usage.ru_utime + usage.ru_stime, wall, usage.ru_maxrss
+
+
+def count_events(path: Path) -> int:
+    return sum(1 for line in path.read_bytes().split(b"\n") if line.strip())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=f"first {QUICK_LINES} lines only")
-    parser.add_argument("--worker", choices=RULESETS, help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per tool; the best counts")
+    parser.add_argument("--min-lines", type=int, default=20_000, help="repeat small corpora")
+    parser.add_argument("--rulesets", help="comma-separated names (default: all)")
+    parser.add_argument("--corpora", help="comma-separated names (default: all)")
+    parser.add_argument("--no-oracle", action="store_true", help="OSPatrol only")
+    parser.add_argument("--no-build", action="store_true", help="never build the oracle")
     options = parser.parse_args()
-    if options.worker:
-        sys.path.insert(0, str(REPO))
-        print(json.dumps(worker(options.worker, options.quick)))
-        return
-    report([run_child(name, options.quick) for name in RULESETS])
+
+    chosen = [
+        r for r in rulesets() if not options.rulesets or r.name in options.rulesets.split(",")
+    ]
+    wanted = [c for c in corpora() if not options.corpora or c[0] in options.corpora.split(",")]
+    with_oracle = not options.no_oracle and oracle_available(not options.no_build)
+    if not with_oracle and not options.no_oracle:
+        print("note: no OSSEC oracle (not built, not root); OSPatrol figures only\n")
+    ospatrol = [sys.executable, "-m", "ospatrol", "logtest", "-q", "--hostname", "bench"]
+    best = lambda runs: min(runs, key=lambda r: r[0])  # noqa: E731
+
+    with tempfile.TemporaryDirectory(prefix="bench-analysis-") as tmp:
+        folder = Path(tmp)
+        inputs = folder / "inputs"
+        inputs.mkdir()
+        empty = inputs / "empty.log"
+        empty.write_bytes(b"")
+        limit = QUICK_LINES if options.quick else None
+        prepared = [
+            (name, build_input(files, options.min_lines, limit, inputs), len(files))
+            for name, files in wanted
+        ]
+        header = (
+            f"{'rule set':<12} {'corpus':<12} {'events':>7} {'OSSEC ev/cpu-s':>15} "
+            f"{'OSPatrol ev/cpu-s':>18} {'ratio':>6}"
+        )
+        print(header)
+        print("-" * len(header))
+        startups = []
+        for ruleset in chosen:
+            ours = [*ospatrol, *ruleset.ospatrol_args]
+            theirs = None
+            if with_oracle:
+                home = oracle_home(ruleset, folder)
+                theirs = [
+                    str(ORACLE),
+                    "-q",
+                    "-D",
+                    str(home),
+                    "-c",
+                    str(home / "etc" / "ossec.conf"),
+                ]
+            # Start-up, alternating; the first OSPatrol run may fill a cache, so it is extra.
+            run(ours, empty)
+            ours_start, theirs_start = [], []
+            for _ in range(max(options.repeat, 3)):
+                ours_start.append(run(ours, empty))
+                if theirs:
+                    theirs_start.append(run(theirs, empty))
+            ours_base = best(ours_start)
+            theirs_base = best(theirs_start) if theirs else None
+            startups.append((ruleset.name, ours_base, theirs_base))
+            peak = 0
+            for corpus, path, _ in prepared:
+                events = count_events(path)
+                ours_runs, theirs_runs = [], []
+                for _ in range(options.repeat):
+                    ours_runs.append(run(ours, path))
+                    if theirs:
+                        theirs_runs.append(run(theirs, path))
+                ours_cpu = max(best(ours_runs)[0] - ours_base[0], 1e-6)
+                peak = max(peak, max(r[2] for r in ours_runs))
+                ours_rate = events / ours_cpu
+                if theirs and theirs_base:
+                    theirs_cpu = max(best(theirs_runs)[0] - theirs_base[0], 1e-6)
+                    theirs_rate = events / theirs_cpu
+                    their_text = f"{theirs_rate:>15,.0f}"
+                    ratio = f"{ours_rate / theirs_rate:>6.2f}"
+                else:
+                    their_text, ratio = f"{'-':>15}", f"{'-':>6}"
+                print(
+                    f"{ruleset.name:<12} {corpus:<12} {events:>7} {their_text} "
+                    f"{ours_rate:>18,.0f} {ratio}",
+                    flush=True,
+                )
+            startups[-1] = (*startups[-1], peak)
+        print()
+        print("start-up (empty input, best run): CPU-s / wall-s; OSPatrol peak RSS on the corpora")
+        for name, ours_base, theirs_base, peak in startups:
+            theirs_text = (
+                f"OSSEC {theirs_base[0]:.3f} / {theirs_base[1]:.3f}" if theirs_base else "OSSEC -"
+            )
+            print(
+                f"  {name:<12} OSPatrol {ours_base[0]:.3f} / {ours_base[1]:.3f}   {theirs_text}"
+                f"   RSS {peak / 1024:.0f} MiB"
+            )
 
 
 if __name__ == "__main__":
