@@ -116,7 +116,6 @@ def decode(dset: DecoderSet, ev: EventInfo, cache: dict[str, tuple] | None = Non
                 continue
             pmatch = hit[0]
         ev.decoder = dec
-        ev.decoder_top = dec
         _run_children(node, ev, pmatch)
         return True
     return True

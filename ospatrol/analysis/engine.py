@@ -57,11 +57,12 @@ class EngineResult:
 
     Phase 1: `full_log`, `hostname`, `program_name`, `log`, `location`. Phase 2: `decoders_ran`
     (False when no decoder list applied, as OSSEC then prints no phase 2), `decoder` (the name
-    rules see), `decoder_shown` (the top-level decoder logtest prints), `decoder_trace` (fields
-    in the order decoders set them) and `fields` (final values, OSSEC names plus dynamic ones).
-    Phase 3: `rule` (the rule that matched, even at level 0), `generated` (it passed level,
-    ignore timers and ignore lists), `logged` (its alert is written), `alert` (the Alert, when
-    logged). `rejected` names why an event was not analysed at all (e.g. "empty").
+    rules see), `decoder_shown` (the decoder logtest prints: the last one that matched),
+    `decoder_trace` (fields in the order decoders set them) and `fields` (final values, OSSEC
+    names plus dynamic ones). Phase 3: `rule` (the rule that matched, even at level 0),
+    `generated` (it passed level, ignore timers and ignore lists), `logged` (its alert is
+    written), `alert` (the Alert, when logged). `rejected` names why an event was not analysed
+    at all (e.g. "empty").
     """
 
     event: Event
@@ -180,7 +181,7 @@ def _decode_syscheck(ev: EventInfo) -> bool:
     for pattern, name in _SYSCHECK_TEXTS:
         found = pattern.match(ev.log)
         if found:
-            ev.decoder = ev.decoder_top = _SYSCHECK_DECODERS[name]
+            ev.decoder = _SYSCHECK_DECODERS[name]
             ev.dynamic["filename"] = found.group(1)
             ev.decoder_trace.append(("filename", found.group(1)))
             return True
@@ -280,7 +281,7 @@ class Engine:
             decoders_ran = True
         else:
             decoders_ran = decode(self.ruleset.decoders, ev, self._programs)
-        shown = ev.decoder_top.name if ev.decoder_top is not None else None
+        shown = ev.decoder_name  # decoder_info at the end of DecodeEvent, as OSSEC 4.3 prints
         accumulated = False
         if ev.decoder is not None and ev.decoder.accumulate:
             self._accumulate(ev)

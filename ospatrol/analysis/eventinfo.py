@@ -24,7 +24,6 @@ class EventInfo:
         "category_override",
         "data",
         "decoder",
-        "decoder_top",
         "decoder_trace",
         "dstip",
         "dstport",
@@ -89,7 +88,6 @@ class EventInfo:
         self.dynamic: dict[str, str] = {}
         self.decoder: Decoder | None = None
         # The top-level decoder that matched (logtest prints its name first).
-        self.decoder_top: Decoder | None = None
         # (label, value) pairs in the order the decoders set them, for logtest's phase 2.
         self.decoder_trace: list[tuple[str, str]] = []
         # Highest level of a correlation rule this event took part in (OSSEC's lf->matched).

@@ -28,11 +28,15 @@ may carry ``[pid]`` with or without the ``:``; ``facility|prio: name`` is AIX; a
 leaves the log where the scan stopped, exactly as OSSEC (so a bad program name keeps the hostname
 but leaves ``program_name`` unset).
 
-Deliberate choices where OSSEC's C string handling has no Python equivalent: the line is cut at
-the first NUL and at OS_MAXSTR (65,536) characters, and ASCII control characters other than tab
-become spaces (OSSEC 3.6+ sanitises them, CVE-2020-8445; tab is kept because stock decoders match
-``\\t``). Lines without a hostname take ``default_hostname`` (OSSEC: the manager's name, or the
-agent's name for a location like ``(agent) 10.0.0.1->/var/log/messages``).
+Before any of this the line is sanitised as OSSEC's OS_CleanMSG does (CVE-2020-8445 fix,
+``remove_control_characters``): every control character, bytes 1-31 and 127 with tab, CR and LF
+among them, is deleted (``for\\troot`` becomes ``forroot``, a CRLF line loses its CR). The line is
+also cut at the first NUL, where OSSEC's C strings end, and at 65,536 characters. One exception:
+OSPatrol's own findings (location ``agentless:HOST:COLLECTOR``) are multi-line by design (a diff
+follows the first line; the scrubber has already escaped hostile bytes in them), so they keep their
+line feeds. Lines without a
+hostname take ``default_hostname`` (OSSEC: the manager's name, or the agent's name for a location
+like ``(agent) 10.0.0.1->/var/log/messages``).
 """
 
 from __future__ import annotations
@@ -45,7 +49,10 @@ from ospatrol.analysis.patterns import MAX_INPUT
 
 _DIGITS = frozenset("0123456789")
 _LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
-_CONTROL = re.compile(r"[\x01-\x08\x0a-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x01-\x1f\x7f]")
+_CONTROL_BUT_LF = re.compile(r"[\x01-\x09\x0b-\x1f\x7f]")
+# The location prefix of OSPatrol's own findings (ospatrol.collect.base.location).
+OWN_FINDINGS = "agentless:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +75,9 @@ class PreDecoded:
     agent_name: str | None = None
 
 
-def sanitize(message: str) -> str:
-    """The line as analysisd sees it: cut at NUL and OS_MAXSTR, control characters as spaces."""
+def sanitize(message: str, *, keep_lf: bool = False) -> str:
+    """The line as analysisd sees it: cut at NUL and OS_MAXSTR, control characters deleted
+    (line feeds kept with `keep_lf`)."""
     if message.isprintable() and len(message) <= MAX_INPUT:
         return message  # the common case, one C-level scan
     nul = message.find("\x00")
@@ -77,7 +85,7 @@ def sanitize(message: str) -> str:
         message = message[:nul]
     if len(message) > MAX_INPUT:
         message = message[:MAX_INPUT]
-    return _CONTROL.sub(" ", message)
+    return (_CONTROL_BUT_LF if keep_lf else _CONTROL).sub("", message)
 
 
 # A timestamp layout: (minimum line length, ((position, allowed characters), ...), characters to
@@ -301,7 +309,7 @@ def predecode(
     message: str, *, location: str = "stdin", default_hostname: str = "localhost"
 ) -> PreDecoded:
     """Pre-decode one log line as OSSEC's OS_CleanMSG does."""
-    full_log = sanitize(message)
+    full_log = sanitize(message, keep_lf=location.startswith(OWN_FINDINGS))
     s = full_log
     hostname: str | None = None
     program: str | None = None

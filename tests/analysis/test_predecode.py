@@ -190,8 +190,12 @@ def test_agent_location_names_the_host() -> None:
     assert got.log == "no header here"
 
 
-def test_sanitize_control_characters() -> None:
-    assert sanitize("a\x1b[31mb\nc\td\x00ignored") == "a [31mb c\td"
+def test_sanitize_deletes_control_characters_as_ossec() -> None:
+    """remove_control_characters: bytes 1-31 and 127 go, tab and CR too; NUL ends the line."""
+    assert sanitize("a\x1b[31mb\nc\td\x7fe\r\x00ignored") == "a[31mbcde"
+    assert sanitize("Failed password for\troot from 10.0.0.1 port 22 ssh2\r") == (
+        "Failed password forroot from 10.0.0.1 port 22 ssh2"
+    )
     assert len(sanitize("x" * 70000)) == 65536
 
 
