@@ -7,14 +7,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install run test lint clean
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml lab/pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	# The product and its test tools, and the lab (its own distribution in lab/), both editable.
+	$(BIN)/python -m pip install -q -e '.[test]' -e ./lab
 	# fake-switches pins Twisted 16, which does not build on Python 3.11: install it without
-	# its pins and give it the libraries it really needs.
+	# its pins; the lab declares the libraries it really needs.
 	$(BIN)/python -m pip install -q --no-deps 'fake-switches==1.5.0'
-	$(BIN)/python -m pip install -q 'Twisted[conch]>=23.10' tftpy netaddr lxml
 	touch $(STAMP)
 
 install: $(STAMP)

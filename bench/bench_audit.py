@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_audit.py [--quick] [--sizes 50,200] [--files 1000]
         [--sim-hosts 1000] [--no-ansible] [--no-sim]
 
-Setup: one real OpenSSH server on 127.0.0.1 (`ospatrol.lab.sshd.SshdServer` in a temp dir) and a
+Setup: one real OpenSSH server on 127.0.0.1 (`ospatrol_lab.sshd.SshdServer` in a temp dir) and a
 tree of `--files` files. N host aliases all point at it (separate connections per alias), each
 watching the whole tree. Measured, each in a fresh process so peak RSS is per measurement:
 
@@ -12,7 +12,7 @@ watching the whole tree. Measured, each in a fresh process so peak RSS is per me
 - Ansible (ansible-core, forks=50, pipelining, a ControlPath per alias so each alias has its own
   SSH connection), fast way: `shell: find TREE -type f -print0 | xargs -0 sha256sum`, and
   idiomatic way: `find` module with `get_checksum: true, checksum_algorithm: sha256`;
-- ospatrol auditing `--sim-hosts` simulated ESXi hosts (`ospatrol.lab.simulator`, one process,
+- ospatrol auditing `--sim-hosts` simulated ESXi hosts (`ospatrol_lab.simulator`, one process,
   one port per host) with the command-diff collector: the manager's peak RSS.
 
 Controller CPU is the measuring process's own CPU (`getrusage(RUSAGE_SELF)`) for ospatrol and
@@ -280,7 +280,7 @@ def start_simulator(directory: Path, count: int) -> tuple[subprocess.Popen, dict
         [
             sys.executable,
             "-m",
-            "ospatrol.lab.simulator",
+            "ospatrol_lab.simulator",
             "--dir",
             str(directory),
             "--count",
@@ -327,7 +327,7 @@ def main() -> None:
     files = 100 if args.quick else args.files
     sim_hosts = 20 if args.quick else args.sim_hosts
 
-    from ospatrol.lab.sshd import SshdServer
+    from ospatrol_lab.sshd import SshdServer
 
     # Short paths: ssh control sockets must fit in sun_path (108 bytes).
     tmp = Path(tempfile.mkdtemp(prefix="ob-", dir="/tmp"))

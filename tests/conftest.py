@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from ospatrol.lab.lab import Lab
-from ospatrol.lab.sshd import SshdServer
-from ospatrol.lab.switch import SwitchServer
+from ospatrol_lab.lab import Lab
+from ospatrol_lab.sshd import SshdServer
+from ospatrol_lab.switch import SwitchServer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -57,12 +57,12 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 @pytest.fixture(scope="session")
 def lab_simulator(tmp_path_factory: pytest.TempPathFactory):
-    """The device simulator (`ospatrol.lab.simulator`) as a child process with one host per
+    """The device simulator (`ospatrol_lab.simulator`) as a child process with one host per
     platform (sim-asa-01, sim-junos-01, sim-screenos-01, sim-gaia-01, sim-esxi-01):
     `.host(platform)` gives name, address, port, user, password, enable_password, config_file;
     `.known_hosts` pins their key. The running configs are shared by the session: a test that
     edits one restores it."""
-    from ospatrol.lab.simulator import SimulatorProcess
+    from ospatrol_lab.simulator import SimulatorProcess
 
     with SimulatorProcess(tmp_path_factory.mktemp("simulator")) as simulator:
         yield simulator

@@ -1,16 +1,25 @@
 """`ospatrol lab up|down|status`: the local lab (OpenSSH, simulated IOS switch, device simulator).
 
 `status` exits 0 when every server of the lab runs and accepts connections, 1 otherwise, so
-scripts can use it as a health check.
+scripts can use it as a health check. The lab is the `ospatrol-lab` distribution (the `lab`
+extra); without it every subcommand says how to install it, in one line with exit status 3.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from ospatrol.lab.lab import Lab
+from ospatrol.errors import OSPatrolError
+
+if TYPE_CHECKING:
+    from ospatrol_lab.lab import Lab
+
+NOT_INSTALLED = (
+    "the lab is not installed: pip install 'ospatrol[lab]' (in a checkout: pip install '.[lab]')"
+)
 
 DIR_OPTION = click.option(
     "--dir",
@@ -22,6 +31,16 @@ DIR_OPTION = click.option(
 )
 
 
+def _lab(directory: Path) -> Lab:
+    try:
+        from ospatrol_lab.lab import Lab
+    except ModuleNotFoundError as exc:
+        if exc.name != "ospatrol_lab":
+            raise
+        raise OSPatrolError(NOT_INSTALLED) from None
+    return Lab(directory)
+
+
 @click.group()
 def lab() -> None:
     """Run a local lab on 127.0.0.1 to audit: `up`, `status`, `down`."""
@@ -31,7 +50,7 @@ def lab() -> None:
 @DIR_OPTION
 def up(directory: Path) -> None:
     """Start the lab's servers and write DIR/inventory.yml."""
-    current = Lab(directory)
+    current = _lab(directory)
     if current.load():
         if current.is_up():
             click.echo(f"lab already up in {current.directory}")
@@ -39,7 +58,7 @@ def up(directory: Path) -> None:
             return
         # Some server died: clear the rest so the new lab starts from a clean slate.
         current.down()
-    new = Lab(directory)
+    new = _lab(directory)
     new.up()
     click.echo(f"lab up in {new.directory}")
     for state in new.status():
@@ -55,7 +74,7 @@ def up(directory: Path) -> None:
 @DIR_OPTION
 def status(directory: Path) -> None:
     """Show which of the lab's servers run and accept connections."""
-    current = Lab(directory)
+    current = _lab(directory)
     states = current.status()
     if not states:
         click.echo(f"no lab in {current.directory}")
@@ -74,7 +93,7 @@ def status(directory: Path) -> None:
 @DIR_OPTION
 def down(directory: Path) -> None:
     """Stop what `lab up` started in DIR (and nothing else)."""
-    current = Lab(directory)
+    current = _lab(directory)
     if not current.load():
         click.echo(f"no lab in {current.directory}")
         return

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from ospatrol.audit.lock import audit_lock
-from ospatrol.lab.sshd import SshdServer
 from ospatrol.store import Store
+from ospatrol_lab.sshd import SshdServer
 from tests.audit.conftest import host, lab_host, run_cli, write_checks, write_inventory
 
 CHROMIUM = Path("/usr/bin/chromium")

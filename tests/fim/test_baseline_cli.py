@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from ospatrol.cli import cli
-from ospatrol.lab.sshd import SshdServer
 from ospatrol.store import Store
+from ospatrol_lab.sshd import SshdServer
 
 
 @pytest.fixture(autouse=True)

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from ospatrol.collect.fim import FimCollector, FimScan
-from ospatrol.lab.sshd import SshdServer
 from ospatrol.model import Credentials, Host
 from ospatrol.store import Store
 from ospatrol.transport import TransportError, TransportSettings, open_transport
+from ospatrol_lab.sshd import SshdServer
 
 
 @pytest.fixture(autouse=True)

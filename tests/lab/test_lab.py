@@ -13,8 +13,8 @@ import asyncssh
 import yaml
 
 from ospatrol.inventory import load_inventory
-from ospatrol.lab.lab import Lab
-from ospatrol.lab.process import port_accepts
+from ospatrol_lab.lab import Lab
+from ospatrol_lab.process import port_accepts
 
 
 def _ospatrol(*args: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from ospatrol.lab.process import write_atomic
+from ospatrol_lab.process import write_atomic
 
 
 def test_write_atomic_creates_the_file_with_its_mode_and_replaces_a_stale_temp(tmp_path: Path):

@@ -25,11 +25,11 @@ import pytest
 from netmiko import ConnectHandler
 from netmiko.exceptions import NetmikoAuthenticationException
 
-from ospatrol.lab import sim_junos
-from ospatrol.lab.sim_cli import HostState
-from ospatrol.lab.sim_devices import make_session
-from ospatrol.lab.sim_profile import HostVars, load_profile, render
-from ospatrol.lab.simulator import DeviceSimulator, SimHost, make_hosts
+from ospatrol_lab import sim_junos
+from ospatrol_lab.sim_cli import HostState
+from ospatrol_lab.sim_devices import make_session
+from ospatrol_lab.sim_profile import HostVars, load_profile, render
+from ospatrol_lab.simulator import DeviceSimulator, SimHost, make_hosts
 
 
 def netmiko(host: dict, **extra) -> ConnectHandler:
@@ -331,7 +331,7 @@ def test_robust_against_garbage_huge_lines_and_hangups(
 
     seen = asyncio.run(scenario())
     assert "Cisco Adaptive Security Appliance Software Version" in seen
-    assert not [r for r in caplog.records if r.name == "ospatrol.lab.simulator"]
+    assert not [r for r in caplog.records if r.name == "ospatrol_lab.simulator"]
 
 
 def test_two_hundred_hosts_from_one_process(tmp_path: Path) -> None:
@@ -399,7 +399,7 @@ def _find_prompt(host: dict) -> str:
 
 
 def test_command_line_writes_and_removes_ready_file(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "ospatrol.lab.simulator", "--dir", str(tmp_path)]
+    command = [sys.executable, "-m", "ospatrol_lab.simulator", "--dir", str(tmp_path)]
     args = ["--count", "3", "--platform", "esxi", "--user", "root", "--password", "pw-1"]
     proc = subprocess.Popen([*command, *args], stderr=subprocess.PIPE)
     ready = tmp_path / "simulator.json"

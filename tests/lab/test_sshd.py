@@ -9,8 +9,8 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from ospatrol.lab.process import port_accepts
-from ospatrol.lab.sshd import SshdError, SshdServer
+from ospatrol_lab.process import port_accepts
+from ospatrol_lab.sshd import SshdError, SshdServer
 
 
 async def _run(server: SshdServer, command: str, known_hosts: Path) -> asyncssh.SSHCompletedProcess:

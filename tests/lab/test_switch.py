@@ -8,7 +8,7 @@ import pytest
 from netmiko import ConnectHandler
 from netmiko.exceptions import NetmikoAuthenticationException
 
-from ospatrol.lab.switch import SwitchServer
+from ospatrol_lab.switch import SwitchServer
 
 
 def _connect(switch: SwitchServer, known_hosts: Path, password: str | None = None):

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ospatrol.lab.sshd import SshdServer
 from ospatrol.model import Credentials, Host
 from ospatrol.transport import TransportSettings
+from ospatrol_lab.sshd import SshdServer
 
 
 @pytest.fixture(autouse=True)

@@ -10,8 +10,6 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from ospatrol.lab.process import free_port
-from ospatrol.lab.sshd import SshdServer
 from ospatrol.model import Credentials
 from ospatrol.transport import (
     AuthenticationFailed,
@@ -23,6 +21,8 @@ from ospatrol.transport import (
     Unreachable,
     open_transport,
 )
+from ospatrol_lab.process import free_port
+from ospatrol_lab.sshd import SshdServer
 
 
 def test_run_read_and_stdin_on_one_connection(

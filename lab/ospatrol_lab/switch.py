@@ -1,6 +1,6 @@
 """A simulated Cisco IOS switch (the `fake-switches` package) over SSH on 127.0.0.1.
 
-`SwitchServer` starts it as a child process, `python -m ospatrol.lab.switch`, because it runs a
+`SwitchServer` starts it as a child process, `python -m ospatrol_lab.switch`, because it runs a
 Twisted reactor, which must stay out of the test process and of asyncio. The launcher builds the
 generic Cisco core (privileged mode behind an enable password, `show running-config`,
 `configure terminal`) and serves it with the package's SSH realm, but with a host key of our own
@@ -15,6 +15,7 @@ them; the command-line options exist for manual use.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import os
 import sys
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import asyncssh
 
-from ospatrol.lab.process import (
+from ospatrol_lab.process import (
     ChildServer,
     free_port,
     known_hosts_line,
@@ -38,6 +39,15 @@ ENV_ENABLE = "OSPATROL_LAB_SWITCH_ENABLE"
 
 class SwitchError(RuntimeError):
     """The simulated switch could not be started."""
+
+
+def fake_switches_missing() -> str | None:
+    """Why the switch cannot run here (one line saying how to fix it), or None when it can."""
+    if importlib.util.find_spec("fake_switches") is not None:
+        return None
+    # Its release pins Twisted[conch]<17, which does not build on Python 3.11; the lab declares
+    # the dependencies fake-switches really needs, so it goes in without its own.
+    return "the lab's switch needs fake-switches: pip install --no-deps 'fake-switches==1.5.0'"
 
 
 @dataclass
@@ -64,7 +74,7 @@ class SwitchServer(ChildServer):
         return [
             sys.executable,
             "-m",
-            "ospatrol.lab.switch",
+            "ospatrol_lab.switch",
             "--port",
             str(self.port),
             "--user",
@@ -80,6 +90,9 @@ class SwitchServer(ChildServer):
 
     def start(self) -> None:
         """Start the launcher and return once the port accepts connections."""
+        missing = fake_switches_missing()
+        if missing:
+            raise SwitchError(missing)
         self.directory.mkdir(parents=True, exist_ok=True)
         if not self.host_key.exists():
             key = asyncssh.generate_private_key("ssh-ed25519")
@@ -157,7 +170,7 @@ def serve(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ospatrol.lab.switch", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m ospatrol_lab.switch", description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--user", default="admin")
     parser.add_argument("--password", default=os.environ.get(ENV_PASSWORD))

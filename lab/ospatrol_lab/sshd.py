@@ -21,7 +21,7 @@ from pathlib import Path
 
 import asyncssh
 
-from ospatrol.lab.process import (
+from ospatrol_lab.process import (
     ChildServer,
     free_port,
     known_hosts_line,

@@ -27,10 +27,10 @@ from typing import Any
 import yaml
 
 from ospatrol.errors import OSPatrolError
-from ospatrol.lab.process import STOP_TIMEOUT, port_accepts, write_atomic
-from ospatrol.lab.simulator import SimulatorError, SimulatorProcess
-from ospatrol.lab.sshd import SshdServer
-from ospatrol.lab.switch import SwitchServer
+from ospatrol_lab.process import STOP_TIMEOUT, port_accepts, write_atomic
+from ospatrol_lab.simulator import SimulatorError, SimulatorProcess
+from ospatrol_lab.sshd import SshdServer
+from ospatrol_lab.switch import SwitchServer, fake_switches_missing
 
 STATE_FILE = "lab.json"
 # Ports of the last lab in this directory, reused when free: the audit store pins host keys per
@@ -227,6 +227,9 @@ class Lab:
 
     def up(self) -> None:
         """Start every server, then write inventory.yml and known_hosts. Undone on failure."""
+        missing = fake_switches_missing()
+        if missing:
+            raise LabError(missing)
         self.directory.mkdir(parents=True, exist_ok=True)
         try:
             self._start_sshd()
@@ -290,7 +293,7 @@ class Lab:
             "switch",
             self.switch.pid,
             (self.switch.port,),
-            ("-m", "ospatrol.lab.switch", "--port", str(self.switch.port)),
+            ("-m", "ospatrol_lab.switch", "--port", str(self.switch.port)),
             self.switch.log_path,
         )
 
@@ -307,7 +310,7 @@ class Lab:
             "simulator",
             self._simulator_process.pid,
             tuple(int(d["port"]) for d in self.simulator_devices()),
-            ("-m", "ospatrol.lab.simulator", "--dir", str(sim_dir)),
+            ("-m", "ospatrol_lab.simulator", "--dir", str(sim_dir)),
             self._simulator_process.log_path,
         )
 

@@ -1,7 +1,7 @@
 """The platform parts of the simulated command lines: modes, enable, config changes, ESXi shell.
 
 Each class adds to `sim_cli.Session` only what its platform does differently; outputs, prompts
-and error texts are in the profile (`ospatrol/lab/devices/<platform>.yaml`).
+and error texts are in the profile (`lab/ospatrol_lab/devices/<platform>.yaml`).
 """
 
 from __future__ import annotations
@@ -11,16 +11,16 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
-from ospatrol.lab import sim_junos
-from ospatrol.lab.sim_cli import (
+from ospatrol_lab import sim_junos
+from ospatrol_lab.sim_cli import (
     CommandError,
     HostState,
     Session,
     config_add,
     config_remove,
 )
-from ospatrol.lab.sim_shell import Shell
-from ospatrol.lab.sim_tools import FsEntry
+from ospatrol_lab.sim_shell import Shell
+from ospatrol_lab.sim_tools import FsEntry
 
 
 def words_match(words: list[str], spec: str) -> list[str] | None:

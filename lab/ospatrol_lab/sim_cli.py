@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ospatrol.lab.sim_profile import HostVars, Profile, render
+from ospatrol_lab.sim_profile import HostVars, Profile, render
 
 MAX_LINE = 4096
 _FILTERS = {

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from ospatrol.lab.sim_tools import BUILTINS, FILE_TOOLS, FsEntry, Result
+from ospatrol_lab.sim_tools import BUILTINS, FILE_TOOLS, FsEntry, Result
 
 Runner = Callable[[list[str], str], Result]
 _OPERATORS = ("&&", "||", ";", "\n", "|", "(", ")", "&")

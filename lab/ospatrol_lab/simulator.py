@@ -6,14 +6,14 @@ ScreenOS (`juniper_screenos`), Check Point Gaia (`checkpoint_gaia`) and VMware E
 interactive shells with a PTY (prompts, echo, enable, paging until `terminal pager 0` /
 `set cli screen-length 0` / `set console page 0` / `set clienv rows 0`, config mode) and exec
 requests (how ESXi is driven: `esxcli ...`, `vim-cmd ...`, `cat FILE`; unknown commands print
-to stderr and exit 127). Outputs come from the profiles in `ospatrol/lab/devices/`. The ESXi
+to stderr and exit 127). Outputs come from the profiles in `lab/ospatrol_lab/devices/`. The ESXi
 host has a small busybox-like sh (`sim_shell`, `sim_tools`: `sh -c`, lists, pipes, `for`,
 `$(...)`, `find`/`stat -c`/`sha256sum`/`getent` over a read-only file tree), so OSPatrol's
 command batches and file-integrity scans run against it unchanged.
 
 Command line (used by `ospatrol lab up`)::
 
-    python -m ospatrol.lab.simulator --dir DIR [--per-platform N | --count N --platform P]
+    python -m ospatrol_lab.simulator --dir DIR [--per-platform N | --count N --platform P]
         [--user U] [--password P] [--enable-password E]
 
 runs in the foreground until SIGTERM/SIGINT. Once every port listens it writes, atomically,
@@ -71,10 +71,10 @@ from pathlib import Path
 import asyncssh
 
 from ospatrol.errors import InputError, OSPatrolError
-from ospatrol.lab.process import ChildServer, known_hosts_line, spawn_detached, write_atomic
-from ospatrol.lab.sim_cli import HostState, crlf
-from ospatrol.lab.sim_devices import make_session
-from ospatrol.lab.sim_profile import PLATFORMS, HostVars, load_profile, render
+from ospatrol_lab.process import ChildServer, known_hosts_line, spawn_detached, write_atomic
+from ospatrol_lab.sim_cli import HostState, crlf
+from ospatrol_lab.sim_devices import make_session
+from ospatrol_lab.sim_profile import PLATFORMS, HostVars, load_profile, render
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +274,7 @@ class SimulatorError(RuntimeError):
 
 
 class SimulatorProcess(ChildServer):
-    """The simulator as a child process (`python -m ospatrol.lab.simulator`), for the lab, fixtures
+    """The simulator as a child process (`python -m ospatrol_lab.simulator`), for the lab, fixtures
     and benchmarks that must not share their event loop or GIL with it."""
 
     stop_timeout = 10.0
@@ -303,7 +303,7 @@ class SimulatorProcess(ChildServer):
         self.directory.mkdir(parents=True, exist_ok=True)
         ready = self.directory / "simulator.json"
         ready.unlink(missing_ok=True)
-        command = [sys.executable, "-m", "ospatrol.lab.simulator", "--dir", str(self.directory)]
+        command = [sys.executable, "-m", "ospatrol_lab.simulator", "--dir", str(self.directory)]
         self._proc = spawn_detached([*command, *self.args], self.log_path)
         try:
             started = self._wait_ready(ready.exists, self.timeout, 0.05)
@@ -326,7 +326,7 @@ def _raise_fd_limit(needed: int) -> None:
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m ospatrol.lab.simulator", description="Simulated SSH devices for the lab."
+        prog="python -m ospatrol_lab.simulator", description="Simulated SSH devices for the lab."
     )
     parser.add_argument("--dir", required=True, type=Path, help="state directory")
     group = parser.add_mutually_exclusive_group()
@@ -369,7 +369,7 @@ async def _run(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of `python -m ospatrol.lab.simulator`."""
+    """Entry point of `python -m ospatrol_lab.simulator`."""
     args = _parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("asyncssh").setLevel(logging.ERROR)

@@ -1,6 +1,6 @@
 """Device profiles of the simulator and the rendering of their outputs for one host.
 
-A profile (`ospatrol/lab/devices/<platform>.yaml`) is data: prompts, banner, error text, paging,
+A profile (`lab/ospatrol_lab/devices/<platform>.yaml`) is data: prompts, banner, error text, paging,
 the initial running config and the fixed outputs of commands. Outputs are templates whose
 `{{name}}` / `{{name:arg}}` placeholders are filled per host and per call, which is how the
 volatile lines real devices have (clocks, uptimes, counters, checksums) change between fetches:
@@ -29,7 +29,7 @@ from pathlib import Path
 import yaml
 
 from ospatrol.errors import InputError
-from ospatrol.lab.sim_tools import FsEntry
+from ospatrol_lab.sim_tools import FsEntry
 
 PLATFORMS = ("cisco_asa", "juniper_junos", "juniper_screenos", "checkpoint_gaia", "esxi")
 DEVICES_DIR = Path(__file__).resolve().parent / "devices"

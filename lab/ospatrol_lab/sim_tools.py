@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ospatrol.lab.sim_shell import Shell
+    from ospatrol_lab.sim_shell import Shell
 
 Result = tuple[str, str, int]
 
