@@ -18,7 +18,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any
 import yaml
 
 from ospatrol.errors import OSPatrolError
-from ospatrol_lab.process import STOP_TIMEOUT, port_accepts, write_atomic
+from ospatrol_lab.process import STOP_TIMEOUT, port_accepts, port_free, write_atomic
 from ospatrol_lab.simulator import SimulatorError, SimulatorProcess
 from ospatrol_lab.sshd import SshdServer
 from ospatrol_lab.switch import SwitchServer, fake_switches_missing
@@ -117,17 +116,6 @@ SIMULATED_PLATFORM_VARS: dict[str, dict[str, str]] = {
 # Platforms whose privileged mode is `enable` with a password (Ansible become_method enable).
 # The simulator gives every host an enable password; elsewhere it is not an Ansible become.
 ENABLE_PLATFORMS = frozenset({"cisco_asa"})
-
-
-def port_free(port: int) -> bool:
-    """True when nothing listens on 127.0.0.1:port (so a server of ours may bind it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def _cmdline(pid: int) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import socket
 import subprocess
 import time
@@ -20,11 +21,50 @@ STOP_TIMEOUT = 5.0
 """Seconds a child gets to exit after SIGTERM before SIGKILL."""
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+# Where the lab's servers listen: below the kernel's ephemeral range (32768-60999 by default).
+# A port from `bind(0)` lies in that range, and once released the kernel hands it out again as
+# the local port of any process's outgoing connection, so a port remembered for the next lab
+# (ports.json) or picked for a server about to start could be taken by an unrelated client.
+# Below the range only an explicit bind can take it.
+LAB_PORTS_FLOOR = 20000
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+PICK_ATTEMPTS = 200
+
+
+def _lab_port_range() -> range:
+    """Ports the lab picks from: [LAB_PORTS_FLOOR, start of the ephemeral range), or above the
+    range when a tuned system leaves nothing below it."""
+    try:
+        low, high = (int(word) for word in EPHEMERAL_RANGE.read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    if low - LAB_PORTS_FLOOR >= 1000:
+        return range(LAB_PORTS_FLOOR, low)
+    if 65535 - high >= 1000:
+        return range(high + 1, 65536)
+    return range(1024, low)
+
+
+def port_free(port: int) -> bool:
+    """True when nothing holds 127.0.0.1:port (so a server of ours, which sets SO_REUSEADDR as
+    sshd, Twisted and asyncio do, may bind it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing holds right now, outside the ephemeral range."""
+    ports = _lab_port_range()
+    for _attempt in range(PICK_ATTEMPTS):
+        port = random.choice(ports)
+        if port_free(port):
+            return port
+    raise OSError(f"no free port in {ports.start}-{ports.stop - 1} after {PICK_ATTEMPTS} tries")
 
 
 def port_accepts(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
