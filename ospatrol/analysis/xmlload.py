@@ -21,6 +21,9 @@ _TAG_RE = re.compile(r"<(/?)(" + _NAME + r")((?:\s+[^<>]*?)?)\s*(/?)>", re.S)
 _VAR_RE = re.compile(r"(?<!\\)\$([A-Za-z_][A-Za-z0-9_]*)")
 _ENTITIES = {"&lt;": "<", "&gt;": ">", "&amp;": "&", "&quot;": '"', "&apos;": "'"}
 _ENTITY_RE = re.compile(r"&(?:lt|gt|amp|quot|apos);")
+# Longest text a `$VAR` substitution may produce: nested `<var>`s double at every level, so a
+# 1 KB file could otherwise ask for gigabytes. The real rule sets' longest value is 256.
+MAX_EXPANDED = 65536
 
 
 @dataclass
@@ -165,9 +168,23 @@ class _Reader:
         return attrs
 
 
-def _substitute(value: str, variables: dict[str, str], unknown: list[str] | None) -> str:
+def _substitute(
+    value: str, variables: dict[str, str], unknown: list[str] | None, where: Node
+) -> str:
+    """`value` with every known `$NAME` replaced; InputError (at `where`) when the result would
+    be longer than MAX_EXPANDED, measured before anything is built."""
     if "$" not in value:
         return value
+    size = len(value)
+    for m in _VAR_RE.finditer(value):
+        found = variables.get(m.group(1))
+        if found is not None:
+            size += len(found) - len(m.group(0))
+    if size > MAX_EXPANDED:
+        raise where.error(
+            f"<{where.tag}>: variables expand to {size:,} characters "
+            f"(at most {MAX_EXPANDED:,}): nested <var> definitions?"
+        )
 
     def replace(m: re.Match[str]) -> str:
         found = variables.get(m.group(1))
@@ -182,9 +199,9 @@ def _substitute(value: str, variables: dict[str, str], unknown: list[str] | None
 
 def _apply_variables(node: Node, variables: dict[str, str], strict: bool) -> None:
     unknown: list[str] | None = [] if strict else None
-    node.text = _substitute(node.text, variables, unknown)
+    node.text = _substitute(node.text, variables, unknown, node)
     for key, value in node.attrs.items():
-        node.attrs[key] = _substitute(value, variables, unknown)
+        node.attrs[key] = _substitute(value, variables, unknown, node)
     if unknown:
         raise node.error(f"<{node.tag}>: unknown variable ${unknown[0]}")
     for child in node.children:
@@ -206,7 +223,7 @@ def parse_text(text: str, path: str, *, strict_variables: bool = False) -> list[
             name = node.attrs.get("name")
             if not name or set(node.attrs) != {"name"}:
                 raise node.error('<var> needs exactly one attribute, name="..."')
-            variables[name] = _substitute(node.text, variables, None)
+            variables[name] = _substitute(node.text, variables, None, node)
             continue
         _apply_variables(node, variables, strict_variables)
         kept.append(node)

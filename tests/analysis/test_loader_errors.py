@@ -202,6 +202,21 @@ def test_unknown_variable_is_an_error(tmp_path):
     assert str(errors[0]) == f"{bad}:4: <user>: unknown variable $USRES"
 
 
+def test_variable_expansion_bomb_is_refused_naming_file_and_line(tmp_path):
+    """Thirty nested <var>s doubling at each level would expand to 2**30 * 8 characters."""
+    nested = "".join(f'<var name="V{i}">$V{i - 1}$V{i - 1}</var>\n' for i in range(1, 31))
+    errors, bad = _errors(
+        tmp_path,
+        '<var name="V0">xxxxxxxx</var>\n' + nested + '<group name="x">\n'
+        '  <rule id="100" level="5">\n    <match>$V30</match>\n  </rule>\n</group>\n',
+    )
+    # V13 is 2**13 * 8 = 65,536 characters, the most allowed; V14 (line 15) doubles it.
+    assert str(errors[0]) == (
+        f"{bad}:15: <var>: variables expand to 131,072 characters (at most 65,536): "
+        "nested <var> definitions?"
+    )
+
+
 def test_unknown_attribute_on_rule_element(tmp_path):
     errors, bad = _errors(
         tmp_path,
