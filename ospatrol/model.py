@@ -10,7 +10,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ospatrol.inventory.options import ConnectionOptions
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -74,6 +77,9 @@ class Host:
     credentials: Credentials = field(default_factory=Credentials)
     groups: tuple[str, ...] = ()
     vars: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, repr=False)
+    options: ConnectionOptions = field(default_factory=lambda: _default_options(), repr=False)
+    """Typed connection settings (time-outs, algorithms, host-key policy...), built once by the
+    inventory; transports read these, never `vars`."""
 
     @property
     def user(self) -> str | None:
@@ -82,6 +88,13 @@ class Host:
     def public_vars(self) -> dict[str, Any]:
         """The host's vars, sorted by name, with every credential (nested ones too) `"***"`."""
         return mask_secrets(dict(sorted(self.vars.items())))
+
+
+def _default_options() -> ConnectionOptions:
+    # Imported late: the inventory package imports this module.
+    from ospatrol.inventory.options import ConnectionOptions
+
+    return ConnectionOptions()
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@
 `Host`s (address, port, platform, connection and credentials resolved once, here) and whose
 `select(pattern)` applies Ansible `--limit` semantics. Modules: `ranges` (host names and
 ranges), `data` (the inventory under construction), `ini` and `yamlinv` (readers),
-`varsfiles` (group_vars/host_vars), `platforms` (vars to typed fields), `patterns` (limit
-patterns), `loader` (sources and variable precedence), `inventory` (the result).
+`varsfiles` (group_vars/host_vars), `platforms` (vars to typed fields), `options` (typed
+connection options), `patterns` (limit patterns), `loader` (sources and variable precedence),
+`inventory` (the result).
 """
 
 from ospatrol.inventory.data import Origin

@@ -2,8 +2,10 @@
 
 This is the one place where raw inventory values become typed fields: `ansible_port` an int,
 `ansible_become` a bool (Ansible's truthy strings), `ansible_network_os`/`ospatrol_platform`/
-`ansible_connection` a platform and a connection kind. Transports never see raw var dicts for
-these settings. Errors name the host and the file and line that set the offending variable.
+`ansible_connection` a platform and a connection kind (spelled by the transport table,
+`ospatrol.transport.registry`), and every connection variable a `ConnectionOptions` record
+(`options`). Transports never see raw var dicts. Errors name the host and the file and line that
+set the offending variable.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from typing import Any
 
 from ospatrol.errors import InputError
 from ospatrol.inventory.data import Origin
+from ospatrol.inventory.options import build_options, parse_port, parse_ssh_args, to_bool
 from ospatrol.model import Credentials, Host
+from ospatrol.transport.registry import connection_spellings
 
 PLATFORMS = (
     "linux",
@@ -60,26 +64,9 @@ NETWORK_OS: dict[str, str] = {
     "vmware_esxi": "esxi",
 }
 
-# `ansible_connection` value (short or collection-qualified) -> how OSPatrol reaches the host.
-CONNECTIONS: dict[str, str] = {
-    "local": "local",
-    "ansible.builtin.local": "local",
-    "ssh": "ssh",
-    "ansible.builtin.ssh": "ssh",
-    "smart": "ssh",
-    "paramiko": "ssh",
-    "paramiko_ssh": "ssh",
-    "ansible.builtin.paramiko_ssh": "ssh",
-    "network_cli": "network_cli",
-    "ansible.netcommon.network_cli": "network_cli",
-    "netconf": "network_cli",
-    "ansible.netcommon.netconf": "network_cli",
-    "httpapi": "network_cli",
-    "ansible.netcommon.httpapi": "network_cli",
-}
-
-BOOLEANS_TRUE = frozenset(("y", "yes", "on", "1", "true", "t"))
-BOOLEANS_FALSE = frozenset(("n", "no", "off", "0", "false", "f"))
+CONNECTIONS: dict[str, str] = connection_spellings()
+"""`ansible_connection` value (short or collection-qualified) -> how OSPatrol reaches the host:
+derived from the transport table (`ospatrol.transport.registry`), so the two cannot disagree."""
 
 # Setting -> the variables Ansible reads it from, first found wins.
 _ALIASES: dict[str, tuple[str, ...]] = {
@@ -90,21 +77,6 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "key": ("ansible_ssh_private_key_file", "ansible_private_key_file"),
     "become_password": ("ansible_become_password", "ansible_become_pass"),
 }
-
-
-def to_bool(value: Any) -> bool:
-    """Ansible's `boolean()`: bools, 1/0 and the truthy/falsy strings; anything else ValueError."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in BOOLEANS_TRUE:
-            return True
-        if lowered in BOOLEANS_FALSE:
-            return False
-    raise ValueError(f"{value!r} is not a boolean (use true/false, yes/no, on/off, 1/0)")
 
 
 def build_host(
@@ -128,8 +100,11 @@ def build_host(
         _var, value = first(setting)
         return None if value is None else str(value)
 
+    ssh_args = parse_ssh_args(variables, fail)
     port_var, port = first("port")
-    port = _port(port, fail, port_var)
+    port = 22 if port is None else parse_port(port, fail, port_var)
+    if variables.get(port_var) is None and ssh_args.port is not None:
+        port = ssh_args.port
     become = variables.get("ansible_become", False)
     try:
         become = to_bool(become)
@@ -157,21 +132,15 @@ def build_host(
         credentials=credentials,
         groups=groups,
         vars=MappingProxyType(dict(variables)),
+        options=build_options(
+            name,
+            variables,
+            fail,
+            ssh_args,
+            network=platform in NETWORK_PLATFORMS,
+            become=become,
+        ),
     )
-
-
-def _port(value: Any, fail: Callable[[str, str], InputError], var: str) -> int:
-    if value is None:
-        return 22
-    try:
-        if isinstance(value, (bool, float)):
-            raise ValueError
-        port = int(str(value).strip())
-    except ValueError:
-        raise fail(var, f"{var} must be a port number, got {value!r}") from None
-    if not 0 < port < 65536:
-        raise fail(var, f"{var} must be between 1 and 65535, got {port}")
-    return port
 
 
 def _platform(variables: Mapping[str, Any], fail: Callable[[str, str], InputError]) -> str:

@@ -1,11 +1,13 @@
-"""Reach a host: `open_transport(host, settings)` gives a connected `local` or `ssh` transport.
+"""Reach a host: `open_transport(host, settings)` gives a connected transport for its connection.
 
     async with open_transport(host, settings) as t:      # or: t = await open_transport(...)
         result = await t.run("uname -a", timeout=5)
         data = await t.read("/etc/hosts")
 
-Failures are `TransportError` subclasses (`Unreachable`, `ConnectTimeout`, `CommandTimeout`,
-`AuthenticationFailed`, `HostKeyChanged`, `HostKeyUnknown`), each with a `reason` ready for the
+The class comes from the transport table (`registry.TRANSPORTS`, keyed by `Host.connection`);
+a transport's `capabilities` say what it can do. Failures are `TransportError` subclasses
+(`Unreachable`, `ConnectTimeout`, `CommandTimeout`, `AuthenticationFailed`, `HostKeyChanged`,
+`HostKeyUnknown`, `ConfigurationError`, `Unsupported`), each with a `reason` ready for the
 "scan incomplete" event.
 """
 
@@ -19,6 +21,7 @@ from ospatrol.transport.base import CommandResult, Transport, TransportSettings
 from ospatrol.transport.errors import (
     AuthenticationFailed,
     CommandTimeout,
+    ConfigurationError,
     ConnectTimeout,
     HostKeyChanged,
     HostKeyError,
@@ -26,27 +29,28 @@ from ospatrol.transport.errors import (
     RemoteCommandError,
     TransportError,
     Unreachable,
+    Unsupported,
 )
-from ospatrol.transport.hostkeys import KnownHosts
+from ospatrol.transport.registry import Capabilities, transport_class
 
 __all__ = [
     "AuthenticationFailed",
+    "Capabilities",
     "CommandResult",
     "CommandTimeout",
+    "ConfigurationError",
     "ConnectTimeout",
     "HostKeyChanged",
     "HostKeyError",
     "HostKeyUnknown",
-    "KnownHosts",
     "RemoteCommandError",
     "Transport",
     "TransportError",
     "TransportSettings",
     "Unreachable",
+    "Unsupported",
     "open_transport",
 ]
-
-CONNECTIONS = ("ssh", "local")
 
 
 class _Opening:
@@ -58,21 +62,9 @@ class _Opening:
         self._transport: Any = None
 
     async def _connect(self) -> Transport:
-        if self.host.connection == "local":
-            from ospatrol.transport.local import LocalTransport
-
-            transport: Any = LocalTransport(self.host, self.settings)
-        elif self.host.connection == "ssh":
-            # Imported here so commands that never reach a host do not import asyncssh.
-            from ospatrol.transport.ssh import SshTransport
-
-            transport = SshTransport(self.host, self.settings)
-        else:
-            raise TransportError(
-                f"host {self.host.name}: connection {self.host.connection!r} is not one of "
-                f"{', '.join(CONNECTIONS)}"
-            )
-        self._transport = await transport.connect()
+        # The class is imported only now, so commands that never reach a host skip asyncssh.
+        cls = transport_class(self.host.connection, self.host.name)
+        self._transport = await cls(self.host, self.settings).connect()
         return self._transport
 
     def __await__(self) -> Generator[Any, None, Transport]:
@@ -87,5 +79,5 @@ class _Opening:
 
 
 def open_transport(host: Host, settings: TransportSettings) -> _Opening:
-    """Connect to `host` by its `connection` (`ssh` or `local`)."""
+    """Connect to `host` by its `connection`; `Unsupported` when no transport serves it yet."""
     return _Opening(host, settings)

@@ -15,7 +15,7 @@ import shlex
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, Self
+from typing import Protocol, Self
 
 from ospatrol.config import Config
 from ospatrol.model import Host
@@ -25,6 +25,7 @@ from ospatrol.transport.errors import (
     RemoteCommandError,
     TransportError,
 )
+from ospatrol.transport.registry import Capabilities
 
 DEFAULT_MAX_OUTPUT = 64 * 1024 * 1024
 """Bytes kept per stream of one command; more marks the result truncated and stops the command."""
@@ -70,6 +71,7 @@ class Transport(Protocol):
     """What collectors use to talk to a host."""
 
     host: Host
+    capabilities: Capabilities
 
     async def run(
         self, command: str, *, timeout: float | None = None, input: bytes | str | None = None
@@ -86,10 +88,12 @@ class Transport(Protocol):
 
 @dataclass(frozen=True)
 class TransportSettings:
-    """Manager-wide transport settings; per-host vars override the time-outs.
+    """Run-wide transport settings: the defaults a host's `ConnectionOptions` may override.
 
     `limit`, when given, is the global concurrency limit: each open transport holds one slot
     from connect to close. `known_hosts` is the pinned-keys file (`<state_dir>/known_hosts`).
+    `pin_host_keys` False (a dry run, `--check`) still checks a first-contact key against the
+    policy but writes no pin, so the run leaves the state dir untouched.
     """
 
     known_hosts: Path
@@ -97,40 +101,34 @@ class TransportSettings:
     command_timeout: float = 60.0
     host_key_policy: str = "tofu"
     max_output: int = DEFAULT_MAX_OUTPUT
+    pin_host_keys: bool = True
     limit: asyncio.Semaphore | None = field(default=None, compare=False)
 
     @classmethod
     def from_config(
-        cls, config: Config, *, limit: asyncio.Semaphore | None = None
+        cls,
+        config: Config,
+        *,
+        limit: asyncio.Semaphore | None = None,
+        pin_host_keys: bool = True,
     ) -> TransportSettings:
         return cls(
             known_hosts=config.state_dir / "known_hosts",
             connect_timeout=config.connect_timeout,
             command_timeout=config.command_timeout,
             host_key_policy=config.host_key_policy,
+            pin_host_keys=pin_host_keys,
             limit=limit,
         )
 
     def connect_timeout_for(self, host: Host) -> float:
-        return number_var(host, "ospatrol_connect_timeout", self.connect_timeout)
+        return host.options.connect_timeout or self.connect_timeout
 
     def command_timeout_for(self, host: Host) -> float:
-        return number_var(host, "ospatrol_command_timeout", self.command_timeout)
+        return host.options.command_timeout or self.command_timeout
 
     def host_key_policy_for(self, host: Host) -> str:
-        return str(host.vars.get("ospatrol_host_key_policy", self.host_key_policy))
-
-
-def number_var(host: Host, name: str, default: float, kind: type = float) -> Any:
-    """Host var `name` converted by `kind` (float or int); a bad value names host and var."""
-    value = host.vars.get(name)
-    if value is None:
-        return default
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        wanted = "a whole number" if kind is int else "a number"
-        raise TransportError(f"host {host.name}: {name} must be {wanted}, got {value!r}") from None
+        return host.options.host_key_policy or self.host_key_policy
 
 
 # -- process driving ------------------------------------------------------------------------------

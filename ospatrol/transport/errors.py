@@ -1,7 +1,8 @@
 """Why a host could not be reached or a command not finished: one exception type per reason.
 
 Each carries a `kind` that starts the reason of a "scan incomplete" event (`unreachable`, `timeout`,
-`authentication failed`, `error`). Messages name the address and port, never a credential.
+`authentication failed`, `configuration error`, `unsupported`, `error`). Messages name the address
+and port (or the file at fault), never a credential.
 """
 
 from __future__ import annotations
@@ -92,6 +93,18 @@ class HostKeyChanged(HostKeyError):
     def event_text(self) -> str:
         """The documented event line (docs/events.md), for the `audit` collector's finding."""
         return f"ospatrol: {self}"
+
+
+class ConfigurationError(TransportError):
+    """The host's settings cannot work (a missing or undecryptable key file): fix the inventory."""
+
+    kind = "configuration error"
+
+
+class Unsupported(TransportError):
+    """No transport serves this host's connection (yet): one clear incomplete result."""
+
+    kind = "unsupported"
 
 
 class RemoteCommandError(TransportError):

@@ -1,72 +1,154 @@
 """Pinned SSH host keys: `<state_dir>/known_hosts`, in OpenSSH's format (`ssh-keygen -F` reads it).
 
-One place holds the keys OSPatrol trusts. Entries are `[address]:port alg base64` (plain
-`address alg base64` for port 22). Lookups go through asyncssh's matcher so hashed or wildcard
-lines an operator adds by hand work too. Appends are single `write`s on an O_APPEND file, so two
-processes recording different hosts at once cannot interleave lines.
+One place holds the keys OSPatrol trusts, as neutral (algorithm, key blob) pairs (`PinnedKey`):
+the blob is the SSH wire encoding of the public key, which asyncssh (`SSHKey.public_data`) and
+paramiko (`PKey.asbytes()`, netmiko's library) both produce, so either library can check a key
+the other pinned. Entries are `[address]:port alg base64` (plain `address alg base64` for port
+22). Hashed or wildcard lines an operator adds by hand are matched through asyncssh. Appends are
+single `write`s on an O_APPEND file, so two processes recording different hosts at once cannot
+interleave lines.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import os
+import struct
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import asyncssh
+from ospatrol.config import HOST_KEY_POLICIES
+from ospatrol.transport.errors import HostKeyChanged
 
-POLICIES = ("strict", "tofu", "system")
+POLICIES = HOST_KEY_POLICIES
+
+# Signature algorithms a key type may be offered under: a pinned RSA key is one key whatever
+# SHA the server signs with.
+_SIGNATURE_ALGS = {"ssh-rsa": ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa")}
 
 
-def fingerprint(key: asyncssh.SSHKey) -> tuple[str, str]:
-    """(algorithm, `SHA256:...`) as the host-key event shows it."""
-    return key.get_algorithm(), key.get_fingerprint("sha256")
+@dataclass(frozen=True)
+class PinnedKey:
+    """A host public key as (key type, SSH wire blob); the type is read from the blob itself."""
+
+    algorithm: str
+    blob: bytes
+
+    @classmethod
+    def from_blob(cls, blob: bytes) -> PinnedKey:
+        """The key whose wire encoding is `blob` (ValueError when it is not one)."""
+        if len(blob) < 4:
+            raise ValueError("not an SSH public key blob")
+        (size,) = struct.unpack(">I", blob[:4])
+        if size == 0 or len(blob) < 4 + size:
+            raise ValueError("not an SSH public key blob")
+        return cls(blob[4 : 4 + size].decode("ascii", "replace"), bytes(blob))
+
+    @classmethod
+    def from_paramiko(cls, key: Any) -> PinnedKey:
+        """The pin of a paramiko `PKey` (what netmiko's transport sees)."""
+        return cls.from_blob(key.asbytes())
+
+    @property
+    def fingerprint(self) -> str:
+        """`SHA256:...` as `ssh-keygen -l` (and the host-key event) show it."""
+        digest = hashlib.sha256(self.blob).digest()
+        return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+    @property
+    def signature_algs(self) -> tuple[str, ...]:
+        """The host-key algorithms to offer so that only this key can be presented."""
+        return _SIGNATURE_ALGS.get(self.algorithm, (self.algorithm,))
+
+    def line(self, address: str, port: int) -> str:
+        return (
+            f"{host_pattern(address, port)} {self.algorithm} {base64.b64encode(self.blob).decode()}"
+        )
 
 
 def host_pattern(address: str, port: int) -> str:
     return address if port == 22 else f"[{address}]:{port}"
 
 
+def check_presented(
+    pins: Sequence[PinnedKey], presented: PinnedKey, address: str, port: int
+) -> None:
+    """Raise `HostKeyChanged` unless `presented` is one of `pins` (which must not be empty).
+
+    For transports that see the key only after key exchange (paramiko): call this before any
+    credential is sent.
+    """
+    if not any(pin.blob == presented.blob for pin in pins):
+        expected = (pins[0].algorithm, pins[0].fingerprint)
+        raise HostKeyChanged(address, port, expected, (presented.algorithm, presented.fingerprint))
+
+
 class KnownHosts:
-    """The pinned-keys file. Missing file = no key known yet."""
+    """A known-hosts file (the pinned keys, or an operator's). Missing file = no key known."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
 
-    def keys_for(self, address: str, port: int) -> list[asyncssh.SSHKey]:
-        """The keys pinned for `address`:`port` (exact port only: a key for :22 does not count)."""
+    def pins_for(self, address: str, port: int) -> list[PinnedKey]:
+        """The keys known for `address`:`port` (exact port only: a key for :22 does not count)."""
         try:
             text = self.path.read_text()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return []
         pattern = host_pattern(address, port)
-        wanted = [
-            line
+        plain = [
+            line.split()
             for line in text.splitlines()
-            if line.strip() and not line.startswith("#") and _first_field_has(line, pattern)
+            if line.strip() and not line.startswith(("#", "@")) and _first_field_has(line, pattern)
         ]
-        if not wanted:
-            # Hashed or wildcard entries: let asyncssh match them (it falls back to port 22 for
-            # a non-default port, which is why plain lines are filtered by hand above).
-            trusted = asyncssh.match_known_hosts(text.encode(), address, address, port)[0]
-            return list(trusted)
-        return list(asyncssh.match_known_hosts("\n".join(wanted).encode(), address, "", port)[0])
+        pins = [pin for fields in plain if (pin := _parse_pin(fields)) is not None]
+        if pins or not any(_needs_matcher(line) for line in text.splitlines()):
+            return _unique(pins)
+        # Hashed or wildcard entries: let asyncssh match them (it falls back to port 22 for a
+        # non-default port, which is why plain lines are matched by hand above).
+        import asyncssh
 
-    def add(self, address: str, port: int, key: asyncssh.SSHKey) -> None:
-        """Pin `key` for `address`:`port`, unless it is pinned already.
+        trusted = asyncssh.match_known_hosts(text.encode(), address, address, port)[0]
+        return _unique(PinnedKey.from_blob(key.public_data) for key in trusted)
+
+    def add(self, address: str, port: int, pin: PinnedKey) -> None:
+        """Pin `pin` for `address`:`port`, unless it is pinned already.
 
         Concurrent first contacts of one address (inventory aliases of the same host) would
         otherwise each append the same line, and every later lookup would parse them all.
         """
-        if any(p.public_data == key.public_data for p in self.keys_for(address, port)):
+        if any(p.blob == pin.blob for p in self.pins_for(address, port)):
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = (
-            f"{host_pattern(address, port)} {key.export_public_key('openssh').decode().strip()}\n"
-        )
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, line.encode())
+            os.write(fd, (pin.line(address, port) + "\n").encode())
         finally:
             os.close(fd)
+
+
+def _parse_pin(fields: list[str]) -> PinnedKey | None:
+    if len(fields) < 3:
+        return None
+    try:
+        pin = PinnedKey.from_blob(base64.b64decode(fields[2], validate=True))
+    except (binascii.Error, ValueError):
+        return None
+    return pin if pin.algorithm == fields[1] else None
+
+
+def _needs_matcher(line: str) -> bool:
+    """A hashed (`|1|...`), marked (`@cert-authority`) or wildcard entry."""
+    first = line.split(None, 1)[0] if line.strip() else ""
+    return first.startswith(("|", "@")) or any(c in first for c in "*?!")
+
+
+def _unique(pins: Iterable[PinnedKey]) -> list[PinnedKey]:
+    return list({pin.blob: pin for pin in pins}.values())
 
 
 def _first_field_has(line: str, pattern: str) -> bool:

@@ -8,10 +8,18 @@ import os
 import signal
 
 from ospatrol.transport.base import Process, TransportBase
+from ospatrol.transport.registry import Capabilities
+
+LOCAL_MAX_PARALLEL = 8
+"""Commands run at once on this machine (the same default as an SSH connection's sessions)."""
 
 
 class LocalTransport(TransportBase):
     """Runs each command as `/bin/sh -c COMMAND` in its own process group (killed on time-out)."""
+
+    capabilities = Capabilities(
+        posix_shell=True, files=True, exit_status=True, max_parallel=LOCAL_MAX_PARALLEL
+    )
 
     async def connect(self) -> LocalTransport:
         await self._take_slot()

@@ -1,12 +1,17 @@
 """The `ssh` transport (asyncssh): one connection per host, commands multiplexed as sessions.
 
-Host keys are checked before any credential leaves: asyncssh gets the pinned keys as its
-`known_hosts`, so a different key aborts the key exchange (before user authentication starts),
-and our client callback records the key that was presented for the `HostKeyChanged` event. With
-policy `tofu` and nothing pinned, the first key seen is accepted and pinned after login;
-`strict` refuses a host with no pinned key before opening a socket; `system` checks against
-`~/.ssh/known_hosts` and never pins. asyncssh's exceptions are caught only here and re-raised as
-ours (`from` the original); messages carry address and port, never a credential.
+Host keys are checked before any credential leaves: asyncssh gets the trusted keys (OSPatrol's
+pins plus the host's `UserKnownHostsFile`s) as its `known_hosts` and is offered only their
+algorithms, so a different key aborts the key exchange before user authentication starts; our
+client callback records the key that was presented for the `HostKeyChanged` event. When the key
+exchange fails against a pinned host (a server that no longer has a key of the pinned type), a
+second handshake that trusts nothing learns which key it now presents: another key is a
+host-key change, not an outage. With policy `tofu` and nothing known, the first key seen is
+accepted and pinned after login (unless `settings.pin_host_keys` is off: a dry run); `strict`
+refuses a host with no known key before opening a socket; `system` checks against
+`~/.ssh/known_hosts` and never pins. Everything host-specific comes from `host.options`
+(`ospatrol.inventory.options`). asyncssh's exceptions are caught only here and re-raised as ours
+(`from` the original); messages carry address and port, never a credential.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncssh
+from asyncssh.public_key import decode_ssh_public_key
 
 from ospatrol.model import Host
 from ospatrol.transport.base import (
@@ -27,30 +33,20 @@ from ospatrol.transport.base import (
     Process,
     TransportBase,
     TransportSettings,
-    number_var,
 )
 from ospatrol.transport.errors import (
     AuthenticationFailed,
+    ConfigurationError,
     ConnectTimeout,
     HostKeyChanged,
     HostKeyUnknown,
     TransportError,
     Unreachable,
 )
-from ospatrol.transport.hostkeys import POLICIES, KnownHosts, fingerprint
+from ospatrol.transport.hostkeys import POLICIES, KnownHosts, PinnedKey
+from ospatrol.transport.registry import POSIX_SHELL_PLATFORMS, Capabilities
 
 log = logging.getLogger(__name__)
-
-DEFAULT_MAX_SESSIONS = 8
-"""Sessions open at once on one connection (OpenSSH's MaxSessions defaults to 10)."""
-
-# Per-host vars that override asyncssh's algorithm lists, for old devices.
-ALGORITHM_VARS = {
-    "ospatrol_ssh_kex_algs": "kex_algs",
-    "ospatrol_ssh_encryption_algs": "encryption_algs",
-    "ospatrol_ssh_mac_algs": "mac_algs",
-    "ospatrol_ssh_host_key_algs": "server_host_key_algs",
-}
 
 
 # First contact (tofu): ask for the strongest key type first, so the key pinned is ed25519 or
@@ -67,7 +63,7 @@ FIRST_CONTACT_HOST_KEY_ALGS = (
 
 
 class _Client(asyncssh.SSHClient):
-    """Remembers the host key presented when it was not among the pinned ones."""
+    """Remembers the host key presented when it was not among the trusted ones."""
 
     def __init__(self, accept_unknown: bool) -> None:
         self.accept_unknown = accept_unknown
@@ -82,19 +78,39 @@ class _Client(asyncssh.SSHClient):
 
 # AES-GCM first (OpenSSH's `^` syntax: these, then asyncssh's defaults): with AES-NI it costs
 # the controller a fraction of asyncssh's ChaCha20-Poly1305, which builds two cipher contexts per
-# packet. A host's `ospatrol_ssh_encryption_algs` replaces the whole list.
+# packet. A host's encryption algorithms replace the whole list.
 DEFAULT_ENCRYPTION_ALGS = "^aes128-gcm@openssh.com,aes256-gcm@openssh.com"
 
+# `ospatrol_ssh_legacy_algorithms`: what old devices (IOS 12, old ASA, ScreenOS) still need,
+# appended to asyncssh's defaults (`+`); an explicit list for one kind replaces this.
+LEGACY_ALGORITHMS = {
+    "kex_algs": "+diffie-hellman-group-exchange-sha1,diffie-hellman-group1-sha1",
+    "encryption_algs": (
+        "aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,"
+        "aes256-ctr,aes192-ctr,aes128-ctr,aes256-cbc,aes192-cbc,aes128-cbc,3des-cbc"
+    ),
+    "mac_algs": "+hmac-sha1-96,hmac-md5",
+    "server_host_key_algs": "+ssh-dss",
+}
 
-def _algorithms(host: Host) -> dict[str, list[str] | str]:
-    options: dict[str, list[str] | str] = {"encryption_algs": DEFAULT_ENCRYPTION_ALGS}
-    for var, option in ALGORITHM_VARS.items():
-        value = host.vars.get(var)
-        if value is None:
-            continue
-        names = value.split(",") if isinstance(value, str) else list(value)
-        options[option] = [str(n).strip() for n in names if str(n).strip()]
-    return options
+# ConnectionOptions field -> asyncssh option.
+_ALGORITHM_OPTIONS = {
+    "kex_algs": "kex_algs",
+    "encryption_algs": "encryption_algs",
+    "mac_algs": "mac_algs",
+    "host_key_algs": "server_host_key_algs",
+}
+
+
+def _algorithms(host: Host) -> dict[str, str]:
+    chosen: dict[str, str] = {"encryption_algs": DEFAULT_ENCRYPTION_ALGS}
+    if host.options.legacy_algorithms:
+        chosen.update(LEGACY_ALGORITHMS)
+    for field_name, option in _ALGORITHM_OPTIONS.items():
+        names = getattr(host.options, field_name)
+        if names:
+            chosen[option] = ",".join(names)
+    return chosen
 
 
 async def _nothing() -> None:
@@ -111,8 +127,12 @@ class SshTransport(TransportBase):
             )
         super().__init__(host, settings)
         self._conn: asyncssh.SSHClientConnection | None = None
-        self._sessions = asyncio.Semaphore(
-            number_var(host, "ospatrol_ssh_max_sessions", DEFAULT_MAX_SESSIONS, int)
+        self._sessions = asyncio.Semaphore(host.options.max_sessions)
+        self.capabilities = Capabilities(
+            posix_shell=host.platform in POSIX_SHELL_PLATFORMS,
+            files=True,
+            exit_status=True,
+            max_parallel=host.options.max_sessions,
         )
 
     @property
@@ -124,67 +144,122 @@ class SshTransport(TransportBase):
         """The encryption algorithm negotiated for this connection (None before `connect`)."""
         return self._conn.get_extra_info("send_cipher") if self._conn else None
 
-    def _pinned(self, policy: str) -> list[asyncssh.SSHKey]:
+    def _trusted(self, policy: str) -> list[PinnedKey]:
+        """OSPatrol's pins (or `~/.ssh/known_hosts` for `system`), then the host's own
+        known-hosts files (`UserKnownHostsFile`)."""
         system = Path.home() / ".ssh" / "known_hosts"
-        path = system if policy == "system" else self.settings.known_hosts
-        return KnownHosts(path).keys_for(self.host.address, self.host.port)
+        files = [system if policy == "system" else self.settings.known_hosts]
+        files += [Path(os.path.expanduser(f)) for f in self.host.options.known_hosts_files]
+        address, port = self.host.address, self.host.port
+        return list(
+            {p.blob: p for f in files for p in KnownHosts(f).pins_for(address, port)}.values()
+        )
 
-    def _options(self, known: Any) -> dict[str, Any]:
+    def _client_keys(self) -> list[Any] | None:
+        """The key pairs of the host's key files, loaded here so that a missing file or a
+        passphrase problem names the file; None lets asyncssh use `~/.ssh`'s defaults."""
+        files = [self.host.credentials.private_key_file, *self.host.options.identity_files]
+        paths = [os.path.expanduser(f) for f in files if f]
+        if not paths:
+            return None
+        passphrase = self.host.options.key_passphrase
+        keys: list[Any] = []
+        for path in paths:
+            if not os.path.exists(path):
+                raise ConfigurationError(f"private key file {path} not found")
+            try:
+                keys += asyncssh.load_keypairs([path], passphrase)
+            except (OSError, ValueError) as exc:  # asyncssh.KeyImportError is a ValueError
+                said = str(exc).lower()
+                if "passphrase" in said and passphrase is None:
+                    why = "it is encrypted and ansible_ssh_private_key_passphrase is not set"
+                elif "passphrase" in said:
+                    why = "cannot decrypt it (wrong ansible_ssh_private_key_passphrase?)"
+                else:
+                    why = f"cannot read it: {exc}"
+                raise ConfigurationError(f"private key file {path}: {why}") from None
+        return keys
+
+    def _options(self, trusted: list[PinnedKey], client_keys: list[Any] | None) -> dict[str, Any]:
         creds = self.host.credentials
+        known = [decode_ssh_public_key(p.blob) for p in trusted]
         options: dict[str, Any] = {
-            "known_hosts": known,
+            "known_hosts": (known, [], []),
             "connect_timeout": self.settings.connect_timeout_for(self.host),
             "ignore_encrypted": True,
             **_algorithms(self.host),
         }
-        if not known[0] and "server_host_key_algs" not in options:
+        if trusted:
+            # Only the known keys' types: a server without one fails the key exchange, and the
+            # probe in `connect` tells a changed key from an outage.
+            algs = dict.fromkeys(a for p in trusted for a in p.signature_algs)
+            options["server_host_key_algs"] = list(algs)
+        elif not self.host.options.host_key_algs:
             options["server_host_key_algs"] = list(FIRST_CONTACT_HOST_KEY_ALGS)
+        if self.host.options.proxy_jump:
+            options["tunnel"] = self.host.options.proxy_jump
         if creds.user:
             options["username"] = creds.user
         if creds.password is not None:
             options["password"] = creds.password
-        if creds.private_key_file:
-            options["client_keys"] = [os.path.expanduser(creds.private_key_file)]
+        if client_keys is not None:
+            options["client_keys"] = client_keys
         return options
 
     async def connect(self) -> SshTransport:
         """Verify the host key, log in, and hold one slot of the global limit until `close`."""
         policy = self.settings.host_key_policy_for(self.host)
-        pinned = self._pinned(policy)
-        if not pinned and policy != "tofu":
+        trusted = self._trusted(policy)
+        if not trusted and policy != "tofu":
             where = "~/.ssh/known_hosts" if policy == "system" else "the pinned keys"
             raise HostKeyUnknown(
                 f"no host key for {self.where} in {where} (policy {policy}): not connecting",
                 self.host.address,
                 self.host.port,
             )
-        client = _Client(accept_unknown=not pinned)
+        options = self._options(trusted, self._client_keys())
+        client = _Client(accept_unknown=not trusted)
         await self._take_slot()
         try:
-            self._conn = await self._open(client, (pinned, [], []))
+            self._conn = await self._open(client, options, trusted)
         except BaseException:
             self._release_slot()
             raise
-        if not pinned:
+        if not trusted:
             key = self._conn.get_server_host_key()
             if key is not None:
-                KnownHosts(self.settings.known_hosts).add(self.host.address, self.host.port, key)
-                alg, fp = fingerprint(key)
-                log.info("pinned first host key of %s: %s %s", self.where, alg, fp)
+                pin = PinnedKey.from_blob(key.public_data)
+                if self.settings.pin_host_keys:
+                    KnownHosts(self.settings.known_hosts).add(
+                        self.host.address, self.host.port, pin
+                    )
+                    log.info(
+                        "pinned first host key of %s: %s %s",
+                        self.where,
+                        pin.algorithm,
+                        pin.fingerprint,
+                    )
+                else:
+                    log.info(
+                        "first host key of %s (not pinned: dry run): %s %s",
+                        self.where,
+                        pin.algorithm,
+                        pin.fingerprint,
+                    )
         return self
 
-    async def _open(self, client: _Client, known: Any) -> asyncssh.SSHClientConnection:
+    async def _open(
+        self, client: _Client, options: dict[str, Any], trusted: list[PinnedKey]
+    ) -> asyncssh.SSHClientConnection:
         timeout = self.settings.connect_timeout_for(self.host)
         try:
             async with asyncio.timeout(timeout + 1):
                 conn, _ = await asyncssh.create_connection(
-                    lambda: client, self.host.address, self.host.port, **self._options(known)
+                    lambda: client, self.host.address, self.host.port, **options
                 )
                 return conn
         except asyncssh.HostKeyNotVerifiable as exc:
-            expected = fingerprint(known[0][0])
-            presented = fingerprint(client.presented) if client.presented else None
-            raise HostKeyChanged(self.host.address, self.host.port, expected, presented) from exc
+            raise self._changed(trusted, client.presented) from exc
         except asyncssh.PermissionDenied as exc:
             raise AuthenticationFailed(
                 f"{self.host.user or '(default user)'}@{self.where}: permission denied"
@@ -195,16 +270,57 @@ class SshTransport(TransportBase):
             raise Unreachable(f"connection refused ({self.where})") from exc
         except socket.gaierror as exc:
             raise Unreachable(f"cannot resolve {self.host.address!r}: {exc.strerror}") from exc
-        except OSError as exc:
-            raise Unreachable(f"{exc.strerror or exc} ({self.where})") from exc
-        except asyncssh.KeyExchangeFailed as exc:
-            raise TransportError(f"key exchange failed with {self.where}: {exc.reason}") from exc
-        except asyncssh.ConnectionLost as exc:
-            raise Unreachable(f"connection closed during login ({self.where})") from exc
-        except asyncssh.DisconnectError as exc:
-            raise TransportError(f"{self.where} disconnected during login: {exc.reason}") from exc
+        except ValueError as exc:
+            # asyncssh refuses an unknown algorithm name (an inventory typo) with ValueError.
+            raise ConfigurationError(f"{self.where}: {exc}") from exc
+        except (OSError, asyncssh.KeyExchangeFailed, asyncssh.DisconnectError) as exc:
+            if trusted and client.presented is None:
+                presented = await self._probe_key()
+                if presented is not None and all(p.blob != presented.public_data for p in trusted):
+                    raise self._changed(trusted, presented) from exc
+            raise self._failed(exc) from exc
         except asyncssh.Error as exc:
             raise TransportError(f"ssh error with {self.where}: {exc}") from exc
+
+    def _changed(
+        self, trusted: list[PinnedKey], presented: asyncssh.SSHKey | None
+    ) -> HostKeyChanged:
+        expected = (trusted[0].algorithm, trusted[0].fingerprint)
+        shown = None
+        if presented is not None:
+            pin = PinnedKey.from_blob(presented.public_data)
+            shown = (pin.algorithm, pin.fingerprint)
+        return HostKeyChanged(self.host.address, self.host.port, expected, shown)
+
+    def _failed(self, exc: BaseException) -> TransportError:
+        if isinstance(exc, asyncssh.KeyExchangeFailed):
+            return TransportError(f"key exchange failed with {self.where}: {exc.reason}")
+        if isinstance(exc, asyncssh.ConnectionLost):
+            return Unreachable(f"connection closed during login ({self.where})")
+        if isinstance(exc, asyncssh.DisconnectError):
+            return TransportError(f"{self.where} disconnected during login: {exc.reason}")
+        assert isinstance(exc, OSError)
+        return Unreachable(f"{exc.strerror or exc} ({self.where})")
+
+    async def _probe_key(self) -> asyncssh.SSHKey | None:
+        """The host key the server presents when offered every type, trusting none (so the
+        handshake stops at the key, before authentication); None if it cannot be learnt."""
+        probe = _Client(accept_unknown=False)
+        options = {
+            "known_hosts": ([], [], []),
+            "server_host_key_algs": list(FIRST_CONTACT_HOST_KEY_ALGS),
+            "connect_timeout": self.settings.connect_timeout_for(self.host),
+            **{k: v for k, v in _algorithms(self.host).items() if k != "server_host_key_algs"},
+        }
+        if self.host.options.proxy_jump:
+            options["tunnel"] = self.host.options.proxy_jump
+        with contextlib.suppress(OSError, asyncssh.Error, TimeoutError, ValueError):
+            async with asyncio.timeout(self.settings.connect_timeout_for(self.host) + 1):
+                conn, _ = await asyncssh.create_connection(
+                    lambda: probe, self.host.address, self.host.port, **options
+                )
+                conn.close()
+        return probe.presented
 
     async def _start(self, command: str) -> Process:
         assert self._conn is not None

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from ospatrol.collect.fim import FimCollector, FimScan
+from ospatrol.inventory.options import ConnectionOptions
 from ospatrol.model import Credentials, Host
 from ospatrol.store import Store
 from ospatrol.transport import TransportError, TransportSettings, open_transport
@@ -202,6 +203,10 @@ def test_timeout_or_truncated_listing_is_one_incomplete_finding(lab: Lab, vars_,
     before = lab.store.fim_baseline("web1")
     (lab.tree / "etc" / "tool").unlink()
     host = replace(lab.host, vars={**lab.host.vars, **vars_})
+    if "ospatrol_command_timeout" in vars_:
+        # Transports read typed options (built by the inventory from this var), not vars.
+        timeout = vars_["ospatrol_command_timeout"]
+        host = replace(host, options=ConnectionOptions(command_timeout=timeout))
     if "ospatrol_fim_paths" in vars_:
         lab.settings = replace(lab.settings, max_output=2000)
     scan = lab.scan(host=host)

@@ -29,6 +29,31 @@ CASES = {
     ),
     "bad_port": ("hosts.yml", "all:\n  hosts:\n    h:\n      ansible_port: twenty\n", 4),
     "bad_priority": ("hosts.ini", "[g]\nh\n[g:vars]\nansible_group_priority=high\n", 4),
+    # Connection options are validated at load (issue 8 item 17): zero, negative, nan, inf and
+    # words are refused where they are written, not at connect time (or never: 0 hung the run).
+    "timeout_nan": (
+        "hosts.yml",
+        "all:\n  hosts:\n    h:\n      ospatrol_command_timeout: .nan\n",
+        4,
+    ),
+    "timeout_zero": ("hosts.ini", "[g]\nh\n[g:vars]\nospatrol_connect_timeout=0\n", 4),
+    "timeout_negative": ("hosts.ini", "[g]\nh ospatrol_host_timeout=-1\n", 2),
+    "timeout_word": ("hosts.ini", "[g]\nh ospatrol_command_timeout=soon\n", 2),
+    "timeout_inf": ("hosts.ini", "[g]\nh\n[g:vars]\nansible_ssh_timeout=inf\n", 4),
+    "sessions_zero": (
+        "hosts.yml",
+        "all:\n  vars:\n    ospatrol_ssh_max_sessions: 0\n  hosts:\n    h:\n",
+        3,
+    ),
+    "sessions_word": ("hosts.ini", "[g]\nh ospatrol_ssh_max_sessions=many\n", 2),
+    "bad_policy": ("hosts.ini", "[g]\nh ospatrol_host_key_policy=yolo\n", 2),
+    "bad_legacy_flag": ("hosts.ini", "[g]\nh ospatrol_ssh_legacy_algorithms=maybe\n", 2),
+    "bad_ssh_args_port": ("hosts.ini", "[g]\nh ansible_ssh_common_args='-p 0'\n", 2),
+    "unclosed_ssh_args": (
+        "hosts.yml",
+        'all:\n  hosts:\n    h:\n      ansible_ssh_extra_args: "-o \'Port=2"\n',
+        4,
+    ),
     "vault_value": ("hosts.yml", "all:\n  vars:\n    pw: !vault |\n      $ANSIBLE_VAULT;1.1\n", 3),
 }
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ospatrol.config import Config
+from ospatrol.inventory.options import ConnectionOptions
 from ospatrol.model import Credentials, Host
 from ospatrol.transport import (
     AuthenticationFailed,
@@ -45,15 +46,18 @@ def test_local_run_read_timeout(tmp_path: Path):
     assert timeout.result.stdout == "partial\n"
 
 
-def test_settings_come_from_config_and_host_vars_override(tmp_path: Path):
+def test_settings_come_from_config_and_host_options_override(tmp_path: Path):
     config = Config(state_dir=tmp_path, connect_timeout=3, command_timeout=7)
     st = TransportSettings.from_config(config)
-    assert st.known_hosts == tmp_path / "known_hosts"
-    plain, tuned = local_host(), local_host(vars={"ospatrol_command_timeout": "0.5"})
+    assert st.known_hosts == tmp_path / "known_hosts" and st.pin_host_keys
+    plain = local_host()
+    tuned = local_host(options=ConnectionOptions(command_timeout=0.5, host_key_policy="strict"))
     assert st.command_timeout_for(plain) == 7 and st.connect_timeout_for(plain) == 3
-    assert st.command_timeout_for(tuned) == 0.5
-    with pytest.raises(TransportError, match="ospatrol_connect_timeout"):
-        st.connect_timeout_for(local_host(vars={"ospatrol_connect_timeout": "soon"}))
+    assert st.command_timeout_for(tuned) == 0.5 and st.connect_timeout_for(tuned) == 3
+    assert (st.host_key_policy_for(plain), st.host_key_policy_for(tuned)) == ("tofu", "strict")
+    # Raw vars are the inventory's business: a transport never reads them.
+    ignored = local_host(vars={"ospatrol_command_timeout": "soon"})
+    assert st.command_timeout_for(ignored) == 7
 
 
 def test_global_limit_holds_a_slot_per_open_transport(tmp_path: Path):

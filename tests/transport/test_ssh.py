@@ -10,10 +10,12 @@ from pathlib import Path
 import asyncssh
 import pytest
 
+from ospatrol.inventory.options import ConnectionOptions
 from ospatrol.model import Credentials
 from ospatrol.transport import (
     AuthenticationFailed,
     CommandTimeout,
+    ConfigurationError,
     HostKeyChanged,
     HostKeyUnknown,
     RemoteCommandError,
@@ -188,15 +190,15 @@ def test_per_host_algorithm_overrides_reach_the_handshake(
     st = settings(tmp_path, pin=lab_sshd)
 
     async def once(**algs):
-        host = ssh_host(lab_sshd, vars=algs)
+        host = ssh_host(lab_sshd, options=ConnectionOptions(**algs))
         async with open_transport(host, st) as t:
             return (await t.run("echo ok")).stdout
 
-    assert asyncio.run(once(ospatrol_ssh_kex_algs="curve25519-sha256")) == "ok\n"
+    assert asyncio.run(once(kex_algs=("curve25519-sha256",))) == "ok\n"
     # A kex sshd does not offer (group1 is disabled in OpenSSH): negotiation fails. sshd may hang
     # up before asyncssh reports the mismatch, so only the type is certain.
     with pytest.raises(TransportError):
-        asyncio.run(once(ospatrol_ssh_kex_algs=["diffie-hellman-group1-sha1"]))
+        asyncio.run(once(kex_algs=("diffie-hellman-group1-sha1",)))
 
 
 def test_aes_gcm_is_preferred_unless_a_host_overrides_the_ciphers(
@@ -205,21 +207,59 @@ def test_aes_gcm_is_preferred_unless_a_host_overrides_the_ciphers(
     st = settings(tmp_path, pin=lab_sshd)
 
     async def negotiated(**algs):
-        async with open_transport(ssh_host(lab_sshd, vars=algs), st) as t:
+        host = ssh_host(lab_sshd, options=ConnectionOptions(**algs))
+        async with open_transport(host, st) as t:
             return t.cipher
 
     assert asyncio.run(negotiated()) == "aes128-gcm@openssh.com"
     chacha = "chacha20-poly1305@openssh.com"
-    assert asyncio.run(negotiated(ospatrol_ssh_encryption_algs=chacha)) == chacha
+    assert asyncio.run(negotiated(encryption_algs=(chacha,))) == chacha
 
 
-def test_a_bad_session_cap_names_the_host_and_the_var(ssh_host, settings, lab_sshd, tmp_path):
-    st = settings(tmp_path, pin=lab_sshd)
-    host = ssh_host(lab_sshd, vars={"ospatrol_ssh_max_sessions": "many"})
+@pytest.mark.parametrize(
+    ("passphrase", "outcome"),
+    [
+        ("pp-right", "ok"),
+        (None, "it is encrypted and ansible_ssh_private_key_passphrase is not set"),
+        ("pp-wrong", "cannot decrypt it (wrong ansible_ssh_private_key_passphrase?)"),
+    ],
+)
+def test_an_encrypted_key_needs_its_passphrase_and_errors_name_the_file(
+    ssh_host, settings, lab_sshd: SshdServer, tmp_path: Path, caplog, passphrase, outcome
+):
+    encrypted = tmp_path / "id_encrypted"
+    key = asyncssh.read_private_key(lab_sshd.client_key)
+    encrypted.write_bytes(key.export_private_key("openssh", passphrase="pp-right"))
+    encrypted.chmod(0o600)
+    creds = Credentials(user=lab_sshd.user, private_key_file=str(encrypted))
+    host = ssh_host(
+        lab_sshd, credentials=creds, options=ConnectionOptions(key_passphrase=passphrase)
+    )
+    caplog.set_level(logging.DEBUG)
 
-    async def connect():
-        async with open_transport(host, st):
-            pass
+    async def once():
+        async with open_transport(host, settings(tmp_path, pin=lab_sshd)) as t:
+            return (await t.run("echo ok")).stdout
 
-    with pytest.raises(TransportError, match="ospatrol_ssh_max_sessions must be a whole number"):
-        asyncio.run(connect())
+    if outcome == "ok":
+        assert asyncio.run(once()) == "ok\n"
+        return
+    with pytest.raises(ConfigurationError) as info:
+        asyncio.run(once())
+    assert info.value.reason == f"configuration error: private key file {encrypted}: {outcome}"
+    assert "pp-" not in str(info.value) + caplog.text
+
+
+def test_a_missing_key_file_is_a_configuration_error_not_unreachable(
+    ssh_host, settings, lab_sshd: SshdServer, tmp_path: Path
+):
+    creds = Credentials(user=lab_sshd.user, private_key_file=str(tmp_path / "nope"))
+    with pytest.raises(ConfigurationError) as info:
+        asyncio.run(
+            open_transport(
+                ssh_host(lab_sshd, credentials=creds), settings(tmp_path, pin=lab_sshd)
+            ).__aenter__()
+        )
+    assert (
+        info.value.reason == f"configuration error: private key file {tmp_path / 'nope'} not found"
+    )
