@@ -76,24 +76,22 @@ class Correlation:
         self._blockers: dict[ListKey, list[tuple[int, int]]] = {}
         self._window: deque[EventInfo] = deque()
         self._memberships: dict[int, tuple[ListKey, ...]] = {}
+        # Per rule id: the lists its alerts join (derived from the immutable rule set).
+        self._members: dict[int, tuple[ListKey, ...]] = {}
         self.seq = 0
 
     def remember(self, ev: EventInfo, rule: Rule) -> None:
         """After an alert: add the event to the lists analysisd would (OSList_AddData)."""
         self.seq += 1
         ev.seq = self.seq
-        keys: list[ListKey] = []
-        if rule.feeds_sid_list:
-            keys.append(("sid", rule.id))
-        elif rule.feeds_group_lists:
-            keys.extend(("group", searcher) for searcher in rule.feeds_group_lists)
-        keys.append(EVENTS)
         # analysisd's list holds the last EVENT_MEMORY alerting events of any kind; events
         # older than that have left every list.
         window = self._window
         while window and window[0].seq <= self.seq - EVENT_MEMORY:
             self._evict(window.popleft())
-        members = tuple(k for k in keys if k in self._keysets)
+        members = self._members.get(rule.id)
+        if members is None:
+            members = self._members[rule.id] = self._lists_fed(rule)
         if not members:
             return
         self._memberships[ev.seq] = members
@@ -107,6 +105,16 @@ class Correlation:
             if ev.matched:
                 self._blockers.setdefault(lk, []).append((ev.seq, ev.matched))
         window.append(ev)
+
+    def _lists_fed(self, rule: Rule) -> tuple[ListKey, ...]:
+        """The lists an alert of `rule` joins (only those some correlating rule searches)."""
+        keys: list[ListKey] = []
+        if rule.feeds_sid_list:
+            keys.append(("sid", rule.id))
+        elif rule.feeds_group_lists:
+            keys.extend(("group", searcher) for searcher in rule.feeds_group_lists)
+        keys.append(EVENTS)
+        return tuple(k for k in keys if k in self._keysets)
 
     def _evict(self, old: EventInfo) -> None:
         for lk in self._memberships.pop(old.seq, ()):

@@ -9,9 +9,11 @@ for how the tree is built.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time as _time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -83,6 +85,36 @@ class EngineResult:
     accumulated: bool = False
     rule_trace: tuple[str, ...] = ()
     rejected: str | None = None
+
+
+def _builder(cls: type) -> Callable[..., object]:
+    """A constructor for the frozen dataclass `cls` that fills the new instance's dict in one
+    step instead of one `object.__setattr__` per field (the engine builds an EngineResult and
+    often an Alert per event; that cost a tenth of the time). Omitted fields take the class
+    defaults; a default factory is called once, so the classes used here have only immutable
+    defaults, and no `__post_init__`."""
+    assert not hasattr(cls, "__post_init__") and not hasattr(cls, "__slots__")
+    defaults: dict[str, object] = {}
+    for item in dataclasses.fields(cls):
+        if item.default is not dataclasses.MISSING:
+            defaults[item.name] = item.default
+        elif item.default_factory is not dataclasses.MISSING:
+            defaults[item.name] = item.default_factory()
+
+    def build(**values: object) -> object:
+        obj = object.__new__(cls)
+        state = obj.__dict__
+        state.update(defaults)
+        state.update(values)
+        return obj
+
+    return build
+
+
+_new_result = _builder(EngineResult)
+_new_alert = _builder(Alert)
+# (event attribute, alert field name) of every standard field, in alert order.
+_FIELD_NAMES = tuple((attr, ALERT_NAMES[attr]) for attr in STANDARD_ATTRS)
 
 
 def _remember_key(store: dict, key: object, value: object) -> None:
@@ -341,7 +373,7 @@ class Engine:
         alert = None
         if generated and logged and matched is not None:
             self.counters["alerts"] += 1
-            alert = Alert(
+            alert = _new_alert(
                 rule_id=matched.id,
                 level=matched.level,
                 description=matched.description,
@@ -351,14 +383,14 @@ class Engine:
                 decoder=ev.decoder_name,
                 firedtimes=self.fired[matched.id],
                 mail=matched.mail_alert,
-                info=tuple(text for _, text in matched.info),
+                info=tuple(text for _, text in matched.info) if matched.info else (),
                 hostname=ev.hostname,
                 program_name=ev.program_name,
                 full_log=ev.full_log,
                 previous_output=previous,
                 alert_id=f"{int(ev.time)}.{self.counters['alerts']}",
             )
-        return EngineResult(
+        return _new_result(  # type: ignore[return-value]
             event=event,
             full_log=ev.full_log,
             hostname=ev.hostname,
@@ -394,12 +426,11 @@ class Engine:
 
     @staticmethod
     def _fields(ev: EventInfo) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for attr in STANDARD_ATTRS:
-            value = getattr(ev, attr)
-            if value is not None:
-                out[ALERT_NAMES[attr]] = value
-        out.update(ev.dynamic)
+        out = {
+            name: value for attr, name in _FIELD_NAMES if (value := getattr(ev, attr)) is not None
+        }
+        if ev.dynamic:
+            out.update(ev.dynamic)
         return out
 
     @staticmethod

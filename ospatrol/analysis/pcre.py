@@ -348,7 +348,10 @@ class RegexPattern:
         if found is None:
             return None
         # OSSEC copies only the groups that took part in the match (PCRE2_UNSET skipped).
-        return Captured(tuple(g for g in found.groups() if g is not None), found.end())
+        groups = found.groups()
+        if None in groups:
+            groups = tuple(g for g in groups if g is not None)
+        return Captured(groups, found.end())
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.source!r})"
