@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from ospatrol.analysis import xmlload
+from ospatrol.analysis import rulecache, xmlload
 from ospatrol.analysis.cdb import CdbList, list_key, load_list
 from ospatrol.analysis.decoders import Decoder, DecoderSet, build_decoder_set, read_decoder
 from ospatrol.analysis.patterns import Pattern
@@ -176,13 +176,15 @@ def load_ruleset(
     decoders: Sequence[Path | str] | Path | str | None = None,
     rule_files: Sequence[Path | str] | None = None,
     lists: Sequence[Path | str] | None = None,
+    cache: bool = False,
 ) -> Ruleset:
     """Load and compile a rule set; raises `InputErrors` listing every problem found.
 
     `ossec_conf` gives the load order (its `<rules>` block); `rules_dir` is where bare rule file
     names are found (default: the `rules` folder beside the config); `decoders` replaces the
     config's decoder files; `rule_files` replaces its rule list. Without any config, every
-    `*.xml` in `rules_dir` is loaded in name order.
+    `*.xml` in `rules_dir` is loaded in name order. `cache` answers from the compiled-ruleset
+    cache (`ospatrol.analysis.rulecache`) when it holds these exact files.
     """
     errors: list[InputError] = []
     rdir = Path(rules_dir) if rules_dir is not None else None
@@ -202,7 +204,10 @@ def load_ruleset(
         plan.rule_files = [Path(p) if rdir is None else rdir / p for p in rule_files]
     if lists is not None:
         plan.list_files = [(list_key(str(p)), Path(list_key(str(p)))) for p in lists]
-    ruleset = compile_plan(plan, errors)
+    if cache and not errors:
+        ruleset = rulecache.compile_cached(plan, errors, compile_plan)
+    else:
+        ruleset = compile_plan(plan, errors)
     if errors:
         raise InputErrors(errors)
     return ruleset
@@ -264,8 +269,8 @@ def compile_plan(plan: LoadPlan, errors: list[InputError]) -> Ruleset:
     )
 
 
-def load_default_ruleset() -> Ruleset:
+def load_default_ruleset(*, cache: bool = False) -> Ruleset:
     """OSPatrol's own rule set: `ospatrol.conf` in the shipped `rules` data folder."""
     from ospatrol.paths import data_dir
 
-    return load_ruleset(data_dir("rules") / "ospatrol.conf")
+    return load_ruleset(data_dir("rules") / "ospatrol.conf", cache=cache)

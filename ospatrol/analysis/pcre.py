@@ -248,6 +248,22 @@ def _analyse(
     return program, FAST_TEXT_LIMITS[ambiguous], literals, anchored
 
 
+class _Deferred:
+    """Stands for an unpickled pattern's `re` program until its first search compiles it, so a
+    cached rule set loads without compiling patterns that an event never reaches."""
+
+    __slots__ = ("_owner",)
+
+    def __init__(self, owner: RegexPattern) -> None:
+        self._owner = owner
+
+    def search(self, text: str) -> re.Match[str] | None:
+        owner = self._owner
+        flags = re.IGNORECASE | (re.ASCII if owner._ascii_only else 0)
+        program = owner._fast = re.compile(owner._translated, flags)
+        return program.search(text)
+
+
 class RegexPattern:
     """A compiled regex with OSSEC's capture rules and a bounded running time."""
 
@@ -339,6 +355,18 @@ class RegexPattern:
         except TimeoutError:
             self.timeouts += 1
             return None
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled (the compiled-ruleset cache) without its programs: compiled on first use."""
+        state = {name: getattr(self, name) for name in self.__slots__}
+        state["_fast"] = self._fast is not None
+        state["_guarded"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+        self._fast = _Deferred(self) if state["_fast"] else None  # type: ignore[assignment]
 
     def test(self, text: str, lowered: str | None = None) -> bool:
         return self._match(text, lowered) is not None

@@ -41,14 +41,21 @@ def ruleset_options(func):
 
 
 def load_chosen_ruleset(
-    ossec_conf: Path | None, rules_dir: Path | None, decoders: tuple[Path, ...]
+    ossec_conf: Path | None,
+    rules_dir: Path | None,
+    decoders: tuple[Path, ...],
+    *,
+    cache: bool = False,
 ):
-    """The rule set the options name, or OSPatrol's own."""
+    """The rule set the options name, or OSPatrol's own; `cache`: use the compiled-ruleset
+    cache (`ospatrol.analysis.rulecache`)."""
     from ospatrol.analysis.loader import load_default_ruleset, load_ruleset
 
     if ossec_conf is None and rules_dir is None and not decoders:
-        return load_default_ruleset()
-    return load_ruleset(ossec_conf, rules_dir=rules_dir, decoders=list(decoders) or None)
+        return load_default_ruleset(cache=cache)
+    return load_ruleset(
+        ossec_conf, rules_dir=rules_dir, decoders=list(decoders) or None, cache=cache
+    )
 
 
 def _valid_utf8(text: str) -> str:
@@ -118,7 +125,7 @@ def logtest(
     from ospatrol.respond.alertfmt import format_alerts_log
 
     expect = Expectation.parse(unit) if unit else None
-    ruleset = load_chosen_ruleset(ossec_conf, rules_dir, decoders)
+    ruleset = load_chosen_ruleset(ossec_conf, rules_dir, decoders, cache=True)
     engine = Engine(ruleset, hostname=hostname or _default_hostname(), trace_rules=verbose)
     if sys.stdin.isatty() and not quiet and fmt == "text":
         click.echo("ospatrol logtest: Type one log per line.", err=True)

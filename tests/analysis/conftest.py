@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ospatrol.analysis.loader import Ruleset, load_ruleset
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_ruleset_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """`ospatrol logtest` processes started by the tests cache compiled rule sets here, not in
+    the caller's ~/.cache."""
+    before = os.environ.get("OSPATROL_CACHE_DIR")
+    os.environ["OSPATROL_CACHE_DIR"] = str(tmp_path_factory.mktemp("ruleset-cache"))
+    yield
+    if before is None:
+        os.environ.pop("OSPATROL_CACHE_DIR", None)
+    else:
+        os.environ["OSPATROL_CACHE_DIR"] = before
 
 
 @pytest.fixture(scope="session")
