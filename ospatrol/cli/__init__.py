@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "logtest": "ospatrol.cli.logtest_cmd:logtest",
     "rules": "ospatrol.cli.rules_cmd:rules",
     "baseline": "ospatrol.cli.baseline_cmd:baseline",
+    "check": "ospatrol.cli.check_cmd:check",
 }
 
 

@@ -22,6 +22,7 @@ import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ospatrol.escape import escape
 from ospatrol.policy.facts import Facts, listed_files
 from ospatrol.policy.gather import PS_COMMAND, listing_root
 from ospatrol.policy.model import (
@@ -217,7 +218,7 @@ def _dir_rule(rule: Rule, facts: Facts, rootcheck: bool) -> RuleValue:
             return RuleValue(NOT_RUN_VALUE, f"{path} was not fetched")
         if fact.content is None:
             continue
-        value = _with_content(rule, fact.content, path)
+        value = _with_content(rule, fact.content, escape(path))
         if value.value is True:
             return value
         last = value

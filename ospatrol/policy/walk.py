@@ -5,7 +5,7 @@ mount (`-xdev`; pseudo and network filesystems from /proc/mounts skipped) printi
 or directory that is in any of those classes, its flags, mode, type and NUL-terminated name. The
 walk runs under its own time budget inside the policy script; a walk that ran out of time or
 output is reported incomplete and its checks are "not run", never "passed". Names are bytes:
-non-UTF-8 names survive (decoded with `surrogateescape`) and are shown escaped.
+non-UTF-8 names survive (decoded with `surrogateescape`; reports show them escaped).
 
 Rules (native policies): `w:CLASS [-> content over the paths]` holds when some entry of CLASS
 exists (with content: some entry's path matches). Classes: `world_writable` (files),
@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ospatrol.escape import escape
 
 if TYPE_CHECKING:
     from ospatrol.policy.evaluate import RuleValue
@@ -115,7 +114,7 @@ def walk_rule(rule: Rule, facts: Facts) -> RuleValue:
         paths = [p for p in paths if content_matches(rule.content, [p])[0]]
     if not paths:
         return RuleValue(False, f"no {name} entries")
-    shown = ", ".join(escape(p) for p in paths[:5])
+    shown = ", ".join(paths[:5])
     more = f" and {len(paths) - 5} more" if len(paths) > 5 else ""
     return RuleValue(
         True, f"{len(paths)} {name} entr{'y' if len(paths) == 1 else 'ies'}", shown + more
