@@ -15,8 +15,8 @@ change another item. A final `END` header proves the output is complete; what a 
 timed-out run never delivered is simply missing (its checks are "not run").
 
 Each command runs under its own time budget (`timeout` where the host has it, a watchdog
-otherwise); one that hangs is reported as timed out and the script goes on. Items are capped at
-`ITEM_CAP` bytes (the header says when).
+otherwise); one that hangs is reported as timed out and the script goes on. Commands run a few at
+a time (`PARALLEL`). Items are capped at `ITEM_CAP` bytes (the header says when).
 """
 
 from __future__ import annotations
@@ -116,46 +116,59 @@ _PRELUDE = r"""M={marker}
 T=$(mktemp -d 2>/dev/null || mktemp -d -t ospatrol) || exit 97
 trap 'rm -rf "$T"' EXIT
 TO=; timeout -k 1 5 true >/dev/null 2>&1 && TO=1
-_e() {{ n=$(wc -c <"$T/o"); n=$((n+0)); t=0
+_e() {{ n=$(wc -c <"$4"); n=$((n+0)); t=0
   if [ "$n" -gt {cap} ]; then n={cap}; t=1; fi
-  printf '%s %s %s %s %s %s\n' "$M" "$1" "$2" "$3" "$t" "$n"; head -c "$n" "$T/o"; }}
-_c() {{ if [ -n "$TO" ]; then
-    timeout -k 2 "$3" sh -c "$4" </dev/null >"$T/o" 2>&1; s=$?
+  printf '%s %s %s %s %s %s\n' "$M" "$1" "$2" "$3" "$t" "$n"; head -c "$n" "$4"; }}
+_r() {{ if [ -n "$TO" ]; then
+    timeout -k 2 "$2" sh -c "$3" </dev/null >"$T/o$1" 2>&1; s=$?
     case $s in 124|137) s=T;; esac
   else
-    sh -c "$4" </dev/null >"$T/o" 2>&1 & p=$!
-    ( sleep "$3"; kill -9 "$p" 2>/dev/null && : >"$T/t" ) </dev/null >/dev/null 2>&1 & k=$!
+    sh -c "$3" </dev/null >"$T/o$1" 2>&1 & p=$!
+    ( sleep "$2"; kill -9 "$p" 2>/dev/null && : >"$T/t$1" ) </dev/null >/dev/null 2>&1 & k=$!
     wait "$p"; s=$?; kill "$k" 2>/dev/null; wait "$k" 2>/dev/null
-    if [ -e "$T/t" ]; then s=T; rm -f "$T/t"; fi
+    if [ -e "$T/t$1" ]; then s=T; fi
   fi
-  _e "$1" "$2" "$s"; }}
-_x() {{ : >"$T/o"; if [ -d "$2" ]; then s=d; elif [ -f "$2" ]; then s=f
-  elif [ -e "$2" ] || [ -L "$2" ]; then s=o; else s=n; fi; _e X "$1" "$s"; }}
+  echo "$s" >"$T/s$1"; }}
+_c() {{ s=T; [ -e "$T/s$2" ] && read -r s <"$T/s$2"; : >>"$T/o$2"; _e "$1" "$3" "$s" "$T/o$2"; }}
+_x() {{ if [ -d "$2" ]; then s=d; elif [ -f "$2" ]; then s=f
+  elif [ -e "$2" ] || [ -L "$2" ]; then s=o; else s=n; fi
+  printf '%s X %s %s 0 0\n' "$M" "$1" "$s"; }}
 _f() {{ : >"$T/o"; if [ -d "$2" ]; then s=d; elif [ -f "$2" ]; then
     if head -c {cap1} -- "$2" >"$T/o" 2>/dev/null; then s=f; else s=r; : >"$T/o"; fi
-  elif [ -e "$2" ] || [ -L "$2" ]; then s=o; else s=n; fi; _e F "$1" "$s"; }}
+  elif [ -e "$2" ] || [ -L "$2" ]; then s=o; else s=n; fi; _e F "$1" "$s" "$T/o"; }}
 _l() {{ : >"$T/o"; if [ -d "$2" ]; then find -H "$2" -type f -print0 >"$T/o" 2>/dev/null; s=0
-  else s=n; fi; _e L "$1" "$s"; }}
+  else s=n; fi; _e L "$1" "$s" "$T/o"; }}
 """
+PARALLEL = 8
+"""Commands a script runs at the same time (each still under its own time budget)."""
 
 
 def build_script(plan: Plan, nonce: str, command_timeout: float, walk_timeout: float = 0) -> str:
-    """The one sh script fetching everything in `plan` (see the module docstring); each command
-    gets `command_timeout` seconds, the filesystem walk `walk_timeout`."""
+    """The one sh script fetching everything in `plan` (see the module docstring).
+
+    Commands (and the walk) run in the background, `PARALLEL` at a time, each into its own
+    temporary file, under `command_timeout` (the walk: `walk_timeout`) seconds; files are tested
+    and read meanwhile; then every item is printed, in order, behind its header."""
     marker = marker_of(nonce)
     lines = [_PRELUDE.format(marker=marker, cap=ITEM_CAP, cap1=ITEM_CAP + 1)]
     seconds = max(1, round(command_timeout))
     q = shlex.quote
+    if plan.walk:
+        lines.append(f"_r w {max(seconds, round(walk_timeout))} {q(plan.walk)} &")
     for index, command in enumerate(plan.commands):
-        lines.append(f"_c C {index} {seconds} {q(command)}")
+        lines.append(f"_r {index} {seconds} {q(command)} &")
+        if index % PARALLEL == PARALLEL - 1:
+            lines.append("wait")
     for index, path in enumerate(plan.exists):
         lines.append(f"_x {index} {q(path)}")
     for index, path in enumerate(plan.reads):
         lines.append(f"_f {index} {q(path)}")
     for index, path in enumerate(plan.listings):
         lines.append(f"_l {index} {q(path)}")
+    lines.append("wait")
+    lines += [f"_c C {index} {index}" for index in range(len(plan.commands))]
     if plan.walk:
-        lines.append(f"_c W 0 {max(seconds, round(walk_timeout))} {q(plan.walk)}")
+        lines.append("_c W w 0")
     lines.append(f"printf '%s END %s\\n' \"$M\" {plan.count}")
     return "\n".join(lines) + "\n"
 

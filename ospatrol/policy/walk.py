@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-
 if TYPE_CHECKING:
     from ospatrol.policy.evaluate import RuleValue
     from ospatrol.policy.facts import Facts
