@@ -26,7 +26,6 @@ from ospatrol.policy.model import Check, Policy, Rule, load_warnings
 from ospatrol.policy.rules import RuleError, Syntax, parse_rule
 from ospatrol.policy.sca import substitute
 
-SYNTAX = Syntax("osregex", frozenset("fdpr"), rootcheck=True, strict=False)
 _TITLE = re.compile(r"^\[(?P<title>.*)\]\s*\[(?P<cond>[a-z ]+)\]\s*\[(?P<ref>[^\]]*)\]\s*$")
 _VARIABLE = re.compile(r"^(?P<name>\$[\w.-]+)\s*=\s*(?P<value>.*?);?\s*$")
 _ENTRY = re.compile(r"^(?P<kind>[a-z])(?P<bang1>!?):(?P<bang2>!?)(?P<body>.*?);?\s*$")
@@ -43,6 +42,7 @@ def load_rootcheck(path: Path) -> Policy:
 
 
 def parse_rootcheck(text: str, path: str) -> Policy:
+    syntax = Syntax("osregex", frozenset("fdpr"), rootcheck=True, strict=False)
     errors: list[InputError] = []
     warnings: list[str] = []
     variables: dict[str, str] = {}
@@ -114,7 +114,7 @@ def parse_rootcheck(text: str, path: str) -> Policy:
         negate = bool(entry.group("bang1") or entry.group("bang2"))
         body = substitute(entry.group("body"), variables)
         try:
-            rule = parse_rule(f"{entry.group('kind')}:{body}", SYNTAX, number)
+            rule = parse_rule(f"{entry.group('kind')}:{body}", syntax, number)
         except RuleError as exc:
             errors.append(InputError(f"check {current['id']}: {exc}", path, number))
             continue

@@ -18,8 +18,8 @@ to its number (`compare <=15`), a doubled `compare compare`, and 4.x's operators
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from ospatrol.analysis.patterns import PatternError, compile_pattern
 from ospatrol.analysis.pcre import RegexPattern, translate_pcre2
@@ -58,6 +58,8 @@ class Syntax:
     not use either (a regex their engine refuses, `n:` without `compare`) loads as an `invalid`
     term, which makes its rule not applicable, as it does there; the loader warns with file, line
     and check id. Our own format (`cis/`) is strict: such a term is an error."""
+    compiled: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Patterns compiled so far for this file: stock policies repeat the same regexes a lot."""
 
 
 def compile_regex(kind: RegexKind, source: str):
@@ -91,13 +93,13 @@ def _parse_term(text: str, syntax: Syntax) -> Term:
     negate = text.startswith("!")
     body = text[1:] if negate else text
     if body.startswith("r:"):
-        return Term("regex", body[2:], negate, compile_regex(syntax.regex, body[2:]))
+        return Term("regex", body[2:], negate, _compiled(syntax, body[2:]))
     if body.startswith("n:") and not syntax.rootcheck:
         found = _COMPARE.match(body[2:])
         if found is None:
             raise RuleError(f"numeric term {text!r} needs 'REGEX compare OP NUMBER'")
         op = _operator(found.group("op"), syntax)
-        pattern = compile_regex(syntax.regex, found.group("regex"))
+        pattern = _compiled(syntax, found.group("regex"))
         return Term("numeric", body[2:], negate, pattern, op, float(found.group("value")))
     if syntax.rootcheck:
         for prefix, kind in (("<:", "less"), (">:", "greater")):
@@ -105,6 +107,13 @@ def _parse_term(text: str, syntax: Syntax) -> Term:
                 return Term(kind, body[2:], negate)  # type: ignore[arg-type]
         return Term("literal", body.removeprefix("=:"), negate, caseless=True)
     return Term("literal", body, negate)
+
+
+def _compiled(syntax: Syntax, source: str):
+    pattern = syntax.compiled.get(source)
+    if pattern is None:
+        pattern = syntax.compiled[source] = compile_regex(syntax.regex, source)
+    return pattern
 
 
 def _operator(op: str, syntax: Syntax) -> str:

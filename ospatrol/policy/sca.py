@@ -64,11 +64,12 @@ def parse_yaml_policy(text: str, path: str) -> Policy:
     if not isinstance(policy_id, str) or not policy_id:
         errors.append(InputError("policy: 'id' must be a non-empty string", path, head.line))
     regex = _regex_kind(dialect, head.get("regex_type"), path, head, errors)
+    compiled: dict[str, Any] = {}
     variables = _variables(doc.get("variables"), path, errors)
     requirements = None
     if doc.get("requirements") is not None:
         requirements = _check(
-            doc["requirements"], "requirements", dialect, regex, variables, path, errors
+            doc["requirements"], "requirements", dialect, regex, variables, path, errors, compiled
         )
     checks: list[Check] = []
     seen: dict[str, int] = {}
@@ -77,7 +78,7 @@ def parse_yaml_policy(text: str, path: str) -> Policy:
         errors.append(InputError("'checks' must be a list", path, doc.line_of("checks")))
         raw_checks = []
     for item in raw_checks:
-        check = _check(item, None, dialect, regex, variables, path, errors)
+        check = _check(item, None, dialect, regex, variables, path, errors, compiled)
         if check is None:
             continue
         if check.id in seen:
@@ -180,6 +181,7 @@ def _check(
     variables: Mapping[str, str],
     path: str,
     errors: list[InputError],
+    compiled: dict[str, Any],
 ) -> Check | None:
     line = getattr(item, "line", None)
     if not isinstance(item, dict):
@@ -220,6 +222,7 @@ def _check(
         kinds,
         lenient_ops=dialect == "sca4",
         strict=dialect == "native",
+        compiled=compiled if check_regex == regex else {},
     )
     raw_rules = item.get("rules")
     if not isinstance(raw_rules, list) or not raw_rules:
