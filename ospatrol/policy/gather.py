@@ -14,6 +14,9 @@ an item, so a file or command output imitating the framing (even with the right 
 change another item. A final `END` header proves the output is complete; what a truncated or
 timed-out run never delivered is simply missing (its checks are "not run").
 
+`d:` listings are recursive and stay on the directory's filesystem (`find -H DIR -xdev`): stock
+rootcheck policies list `/` for user files, which must not descend into /proc or a network mount.
+
 Each command runs under its own time budget (`timeout` where the host has it, a watchdog
 otherwise); one that hangs is reported as timed out and the script goes on. Commands run a few at
 a time (`PARALLEL`). Items are capped at `ITEM_CAP` bytes (the header says when).
@@ -136,7 +139,7 @@ _x() {{ if [ -d "$2" ]; then s=d; elif [ -f "$2" ]; then s=f
 _f() {{ : >"$T/o"; if [ -d "$2" ]; then s=d; elif [ -f "$2" ]; then
     if head -c {cap1} -- "$2" >"$T/o" 2>/dev/null; then s=f; else s=r; : >"$T/o"; fi
   elif [ -e "$2" ] || [ -L "$2" ]; then s=o; else s=n; fi; _e F "$1" "$s" "$T/o"; }}
-_l() {{ : >"$T/o"; if [ -d "$2" ]; then find -H "$2" -type f -print0 >"$T/o" 2>/dev/null; s=0
+_l() {{ : >"$T/o"; if [ -d "$2" ]; then find -H "$2" -xdev -type f -print0 >"$T/o" 2>/dev/null; s=0
   else s=n; fi; _e L "$1" "$s" "$T/o"; }}
 """
 PARALLEL = 8

@@ -154,7 +154,7 @@ def parse_rule(text: str, syntax: Syntax, line: int | None = None) -> Rule:
     if kind == "d":
         if len(parts) > 2:
             raise RuleError(f"d: rule {source!r} has more than 'dir -> name -> content'")
-        name = parse_content(_name_pattern(parts[0], syntax), syntax) if parts else None
+        name = _name_pattern(parts[0], syntax) if parts else None
         content = parse_content(parts[1], syntax) if len(parts) > 1 else None
         return Rule("d", _targets(target), source, negate, name, content, count, line)
     if kind in ("r", "t"):
@@ -186,11 +186,10 @@ def _targets(target: str) -> tuple[str, ...]:
     return tuple(t.strip() for t in target.split(",") if t.strip())
 
 
-def _name_pattern(text: str, syntax: Syntax) -> str:
-    """A `d:` rule's file-name part: `r:REGEX` as is; a plain name is an exact match (SCA), or
-    an OS_Regex on the name (rootcheck, where `^id$` is written as a regex without `r:`)."""
-    if text.startswith(("r:", "!r:")):
-        return text
-    if syntax.rootcheck:
-        return f"r:{text}"
-    return text
+def _name_pattern(text: str, syntax: Syntax) -> Content:
+    """A `d:` rule's file-name part: `r:REGEX` as is; a plain name is an exact match in SCA, and
+    an OS_Match (`^id$`, `.php$`: plain strings, anchors, `|`, caseless) in rootcheck, whose
+    directory check runs OS_Match on each name."""
+    if syntax.rootcheck and not text.startswith(("r:", "!r:")):
+        return Content((Term("regex", text, False, compile_pattern("osmatch", text)),), text)
+    return parse_content(text, syntax)
