@@ -82,7 +82,8 @@ def test_waiver_errors_name_the_line(tmp_path: Path, shared_data):
     waivers.write_text(
         "waivers:\n"
         "  - {host: a, check: 3000, justification: ok, expires: 2030-01-01}\n"
-        "  - host: b\n    check: 999999\n    justification: no such check\n    expires: 2030-01-01\n"
+        "  - host: b\n    check: 999999\n"
+        "    justification: no such check\n    expires: 2030-01-01\n"
         "  - {host: c, check: 3001, justification: bad date, expires: 'next tuesday'}\n"
     )
     config = tmp_path / "r.cfg"
