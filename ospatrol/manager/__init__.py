@@ -1,0 +1,1 @@
+"""The manager daemon: syslog listeners, analysis worker processes, alert outputs, scheduler."""
