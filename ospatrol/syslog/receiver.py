@@ -176,11 +176,15 @@ class Listener:
             self.bound = sock.getsockname()[:2]
         log.info("syslog: listening on %s/%s", self.spec.protocol, self.bound)
 
-    async def close(self) -> None:
+    async def close(self, drain: float = 0.0) -> None:
+        """Stop listening. Open connections get `drain` seconds to send the rest and close
+        (a sender that already wrote its messages loses none of them); then they are cut."""
         if self._transport is not None:
             self._transport.close()
         if self._server is not None:
             self._server.close()
+        if self._connections and drain > 0:
+            await asyncio.wait(list(self._connections), timeout=drain)
         for task in list(self._connections):
             task.cancel()
         if self._connections:
