@@ -1,5 +1,10 @@
 """Shared fixtures: the real third-party data folder and the lab's servers on 127.0.0.1.
 
+The third-party corpus (real OSSEC/Wazuh rule sets, logs, device configs, SCA policies) is kept
+outside the repository: every test that needs it takes `shared_data`, which skips with one line
+saying where it looked when the folder is missing (a clone without ../shared), and fails instead
+when OSPATROL_REQUIRE_TEST_DATA=1 (CI, through .ci/run, must never skip them).
+
 Server fixtures are session-scoped: under pytest-xdist each worker starts its own, on free ports,
 in its own temporary directory. Clients must pin the fixture's host key (`known_hosts`) and not
 use an ssh-agent (`agent_path=None` for asyncssh), so nothing depends on the caller's environment.
@@ -7,6 +12,7 @@ use an ssh-agent (`agent_path=None` for asyncssh), so nothing depends on the cal
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,10 +25,21 @@ from ospatrol_lab.switch import SwitchServer
 REPO = Path(__file__).resolve().parents[1]
 
 
+TEST_DATA_VAR = "OSPATROL_TEST_DATA"
+REQUIRE_TEST_DATA_VAR = "OSPATROL_REQUIRE_TEST_DATA"
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """/work/shared/data: real third-party test data, kept outside the repository."""
-    return REPO.parent / "shared" / "data"
+    """The third-party corpus: $OSPATROL_TEST_DATA (relative to the checkout), by default
+    ../shared/data beside it. Missing: the test skips (fails if OSPATROL_REQUIRE_TEST_DATA=1)."""
+    path = (REPO / os.environ.get(TEST_DATA_VAR, "../shared/data")).resolve()
+    if path.is_dir():
+        return path
+    message = f"third-party test data not found in {path} (set {TEST_DATA_VAR} to where it is)"
+    if os.environ.get(REQUIRE_TEST_DATA_VAR) == "1":
+        pytest.fail(f"{message}; {REQUIRE_TEST_DATA_VAR}=1 forbids skipping", pytrace=False)
+    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")

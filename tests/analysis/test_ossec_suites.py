@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -54,6 +55,7 @@ def test_logtesting_phase_output_matches_res_files(ossec43, ruleset43):
 def test_logtest_cli_prints_res_file_byte_for_byte(shared_data, case):
     """The real CLI, with the exact flags of the brief, relative to the repository root."""
     base = shared_data / "ossec" / "tests" / "logtesting" / case
+    ossec = os.path.relpath(shared_data / "ossec", REPO)  # ../shared/data/ossec by default
     proc = subprocess.run(
         [
             sys.executable,
@@ -61,11 +63,11 @@ def test_logtest_cli_prints_res_file_byte_for_byte(shared_data, case):
             "ospatrol",
             "logtest",
             "--ossec-conf",
-            "../shared/data/ossec/etc/ossec-server.conf",
+            f"{ossec}/etc/ossec-server.conf",
             "--rules-dir",
-            "../shared/data/ossec/rules",
+            f"{ossec}/rules",
             "--decoders",
-            "../shared/data/ossec/decoders/decoder.xml",
+            f"{ossec}/decoders/decoder.xml",
             "--hostname",
             "melancia",
         ],

@@ -27,7 +27,6 @@ from ospatrol.model import Event
 REPO = Path(__file__).resolve().parents[2]
 RULES_CONF = REPO / "rules" / "ospatrol.conf"
 CASES_DIR = Path(__file__).resolve().parent / "cases"
-LOGS = REPO / ".." / "shared" / "data" / "logs"
 CASE_KEYS = {
     "name",
     "log",
@@ -160,8 +159,8 @@ def _rule(result) -> int | None:
     return result.rule.id if result.rule is not None else None
 
 
-def test_real_openssh_corpus(ruleset: Ruleset) -> None:
-    path = LOGS / "loghub" / "OpenSSH" / "OpenSSH_2k.log"
+def test_real_openssh_corpus(ruleset: Ruleset, shared_data: Path) -> None:
+    path = shared_data / "logs" / "loghub" / "OpenSSH" / "OpenSSH_2k.log"
     results = _corpus(ruleset, path.read_text(encoding="utf-8").splitlines())
     assert {r.decoder_shown for _, r in results} == {"sshd", "pam"}
     for line, result in results:
@@ -178,8 +177,8 @@ def test_real_openssh_corpus(ruleset: Ruleset) -> None:
             assert result.alert is None, line
 
 
-def test_real_cisco_asa_corpus(ruleset: Ruleset) -> None:
-    path = LOGS / "apache_metron" / "asa" / "raw" / "asa_raw"
+def test_real_cisco_asa_corpus(ruleset: Ruleset, shared_data: Path) -> None:
+    path = shared_data / "logs" / "apache_metron" / "asa" / "raw" / "asa_raw"
     results = _corpus(ruleset, path.read_text(encoding="utf-8").splitlines())
     for line, result in results:
         assert result.decoder_shown == "cisco-asa", line
@@ -191,8 +190,8 @@ def test_real_cisco_asa_corpus(ruleset: Ruleset) -> None:
             assert result.alert is None, line
 
 
-def test_real_cisco_ios_corpus(ruleset: Ruleset) -> None:
-    path = LOGS / "elastic_integrations" / "cisco_ios" / "test-cisco-ios.log"
+def test_real_cisco_ios_corpus(ruleset: Ruleset, shared_data: Path) -> None:
+    path = shared_data / "logs" / "elastic_integrations" / "cisco_ios" / "test-cisco-ios.log"
     results = _corpus(ruleset, path.read_text(encoding="utf-8").splitlines())
     decoded = [(line, r) for line, r in results if r.decoder_shown == "cisco-ios"]
     assert len(decoded) >= len(results) - 1
@@ -203,8 +202,8 @@ def test_real_cisco_ios_corpus(ruleset: Ruleset) -> None:
             assert _rule(result) == 80502, line
 
 
-def test_real_esxi_samples(ruleset: Ruleset) -> None:
-    path = LOGS / "vmware_esxi" / "esxi_format_examples.jsonl"
+def test_real_esxi_samples(ruleset: Ruleset, shared_data: Path) -> None:
+    path = shared_data / "logs" / "vmware_esxi" / "esxi_format_examples.jsonl"
     samples = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     checked = 0
     for sample in samples:

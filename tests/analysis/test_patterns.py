@@ -13,8 +13,6 @@ from ospatrol.analysis.osregex import translate_osregex
 from ospatrol.analysis.patterns import Captured, PatternError, compile_pattern
 from ospatrol.analysis.pcre import RegexPattern
 
-OSSEC = Path(__file__).resolve().parents[2].parent / "shared/data/ossec"
-
 # (kind, pattern, text, expected): expected is False (no match), True (matches) or a Captured.
 CASES = [
     # --- OS_Match: plain strings, |, ^, $, case-insensitive, everything else literal.
@@ -252,9 +250,9 @@ def _collect(paths: list[Path]) -> list[tuple[str, str, str]]:
 
 
 SETS = {
-    "legacy-3.3.0": lambda: _collect(sorted((OSSEC / "legacy-3.3.0/etc").rglob("*.xml"))),
-    "4.3": lambda: _collect(
-        [*sorted((OSSEC / "rules").glob("*.xml")), OSSEC / "decoders/decoder.xml"]
+    "legacy-3.3.0": lambda ossec: _collect(sorted((ossec / "legacy-3.3.0/etc").rglob("*.xml"))),
+    "4.3": lambda ossec: _collect(
+        [*sorted((ossec / "rules").glob("*.xml")), ossec / "decoders/decoder.xml"]
     ),
 }
 KINDS = {"legacy-3.3.0": {"osmatch", "osregex"}, "4.3": {"pcre2"}}
@@ -264,10 +262,10 @@ FAST_AT_LEAST = {"legacy-3.3.0": 400, "4.3": 1500}
 
 @pytest.fixture(scope="module", params=sorted(SETS))
 def stock(
-    request: pytest.FixtureRequest,
+    request: pytest.FixtureRequest, shared_data: Path
 ) -> tuple[str, list[tuple[str, str, str]], list, list[str]]:
     """(set name, its patterns, the compiled ones, compile failures), compiled once per module."""
-    patterns = SETS[request.param]()
+    patterns = SETS[request.param](shared_data / "ossec")
     compiled, failures = [], []
     for where, kind, source in patterns:
         try:
@@ -288,9 +286,9 @@ def test_stock_rule_sets_compile(stock: tuple[str, list, list, list[str]]) -> No
             assert pattern.guarded is not None
 
 
-def _sample_lines() -> list[str]:
+def _sample_lines(ossec: Path) -> list[str]:
     lines = []
-    for ini in sorted((OSSEC / "tests/ossec-testing/tests").glob("*.ini")):
+    for ini in sorted((ossec / "tests/ossec-testing/tests").glob("*.ini")):
         for line in ini.read_text(encoding="utf-8", errors="surrogateescape").splitlines():
             if line.startswith("log ") and " = " in line:
                 lines.append(line.split(" = ", 1)[1].replace("%%", "%"))
@@ -298,10 +296,10 @@ def _sample_lines() -> list[str]:
 
 
 def test_fast_path_and_prefilter_agree_with_guarded_engine_on_real_logs(
-    stock: tuple[str, list, list, list[str]],
+    stock: tuple[str, list, list, list[str]], shared_data: Path
 ) -> None:
     """The `re` fast path and the required-literal pre-check change speed, never results."""
-    lines = _sample_lines()
+    lines = _sample_lines(shared_data / "ossec")
     assert len(lines) > 200
     checked = 0
     for pattern in stock[2]:
