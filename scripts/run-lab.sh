@@ -28,9 +28,12 @@ audit() {
 
 echo "== audit 1: baselines"
 audit --format text
-echo "== changing the lab: a new account, a new file, a looser permission"
+echo "== changing the lab: a new UID-0 account and its password hash, a new secret, a new file, a looser permission"
 tree="$lab_dir/sshd/tree"
+# Content diffs show the new lines; the hash and the token are masked (never in reports or store).
 echo "intruder:x:0:0::/root:/bin/sh" >>"$tree/etc/passwd"
+echo 'intruder:$6$Xy7salt$IntruderHashIntruderHashIntruderHash:20000:0:99999:7:::' >>"$tree/etc/shadow"
+echo "api_token = $(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')" >>"$tree/etc/app/app.conf"
 echo "listen = 0.0.0.0" >"$tree/etc/app/override.conf"
 chmod 0777 "$tree/bin/tool"
 echo "== audit 2: what changed"

@@ -113,6 +113,10 @@ SIMULATED_PLATFORM_VARS: dict[str, dict[str, str]] = {
 }
 
 
+# Files of the lab host's tree (sshd.py `_make_tree`) whose content is kept and diffed, as the
+# linux profile's report_changes does for a host's /etc, plus the app's config (masked secret).
+TREE_REPORT_CHANGES = ("etc/passwd", "etc/group", "etc/shadow", "etc/hosts", "etc/app/*")
+
 # Platforms whose privileged mode is `enable` with a password (Ansible become_method enable).
 # The simulator gives every host an enable password; elsewhere it is not an Ansible become.
 ENABLE_PLATFORMS = frozenset({"cisco_asa"})
@@ -343,8 +347,13 @@ class Lab:
                             "-o StrictHostKeyChecking=yes"
                         ),
                         # The lab host watches its own tree, which `make run` edits to show
-                        # a change; the machine's real /etc is not the lab's to touch.
+                        # a change; the machine's real /etc is not the lab's to touch. The
+                        # profile's report_changes globs name /etc/...: the same files in the
+                        # tree keep their (masked) content, so a change shows a diff.
                         "ospatrol_fim_paths": [str(self.sshd.tree)],
+                        "ospatrol_fim_report_changes": [
+                            f"{self.sshd.tree}/{glob}" for glob in TREE_REPORT_CHANGES
+                        ],
                     }
                 }
             },

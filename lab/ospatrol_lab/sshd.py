@@ -31,6 +31,9 @@ from ospatrol_lab.process import (
 
 SSHD = Path("/usr/sbin/sshd")
 START_TIMEOUT = 10.0
+# The tree's secrets (see `_make_tree`): a sha512-crypt-shaped hash and a database password.
+LAB_PASSWORD_HASH = "$6$labsalt$" + "Lab0nlyHash" * 7 + "Lab0nlyHa"
+LAB_DB_PASSWORD = "lab-db-Secret-7Qx"
 # Attempts at binding a free port: another process may grab the one we picked before sshd binds.
 BIND_ATTEMPTS = 5
 
@@ -57,12 +60,22 @@ def _write_key(key: asyncssh.SSHKey, private: Path) -> Path:
 
 
 def _make_tree(root: Path) -> None:
-    """A small tree to watch: config-like files, an executable, a symlink, a nested directory."""
+    """A small tree to watch, laid out like a host's /etc: account files (a shadow file with a
+    password hash, a config holding a secret, for the masking of content diffs), an executable,
+    a symlink, a nested directory."""
     (root / "etc" / "app").mkdir(parents=True, exist_ok=True)
     (root / "bin").mkdir(exist_ok=True)
     (root / "etc" / "hosts").write_text("127.0.0.1 localhost\n")
     (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
-    (root / "etc" / "app" / "app.conf").write_text("listen = 127.0.0.1\nlog_level = info\n")
+    (root / "etc" / "group").write_text("root:x:0:\nwheel:x:10:root\n")
+    # Lab-only secrets (public: they are in this file), the same on every start so an unchanged
+    # lab audits clean: what masking must keep out of content diffs and the store.
+    shadow = root / "etc" / "shadow"
+    shadow.write_text(f"root:{LAB_PASSWORD_HASH}:19000:0:99999:7:::\n")
+    shadow.chmod(0o640)
+    (root / "etc" / "app" / "app.conf").write_text(
+        f"listen = 127.0.0.1\nlog_level = info\ndb_password = {LAB_DB_PASSWORD}\n"
+    )
     tool = root / "bin" / "tool"
     tool.write_text("#!/bin/sh\necho tool\n")
     tool.chmod(0o755)

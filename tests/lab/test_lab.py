@@ -15,6 +15,7 @@ import yaml
 from ospatrol.inventory import load_inventory
 from ospatrol_lab.lab import Lab
 from ospatrol_lab.process import port_accepts
+from ospatrol_lab.sshd import LAB_DB_PASSWORD, LAB_PASSWORD_HASH
 
 
 def _ospatrol(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -163,3 +164,39 @@ def test_a_new_lab_in_the_same_directory_keeps_ports_and_host_keys(tmp_path: Pat
         assert (second.sshd.known_hosts_line, second.switch.known_hosts_line) == pins
     finally:
         second.down()
+
+
+def test_the_lab_host_shows_content_diffs_of_its_tree_with_secrets_masked(lab: Lab, tmp_path: Path):
+    """What `make run` shows: the tree's account files and app config keep their content, so a
+    change has a diff, and the password hashes and secrets in it are masked everywhere."""
+    etc = lab.sshd.tree / "etc"
+    changed = {etc / "passwd", etc / "shadow", etc / "app" / "app.conf"}
+    originals = {path: path.read_bytes() for path in changed}
+    secrets = [LAB_PASSWORD_HASH, LAB_DB_PASSWORD, "$6$demo$IntruderHash", "tok-4f9c2e7d1a"]
+    state = tmp_path / "state"
+    args = ["--state-dir", str(state), "audit", "-i", str(lab.inventory_path)]
+    args += ["--limit", "lab-linux", "--only", "fim", "--format", "json"]
+    assert _ospatrol(*args, cwd=tmp_path).returncode == 0
+    try:
+        with (etc / "passwd").open("a") as out:
+            out.write("intruder:x:0:0::/root:/bin/sh\n")
+        with (etc / "shadow").open("a") as out:
+            out.write("intruder:$6$demo$IntruderHash:20000:0:99999:7:::\n")
+        with (etc / "app" / "app.conf").open("a") as out:
+            out.write("api_token = tok-4f9c2e7d1a\n")
+        second = _ospatrol(*args, cwd=tmp_path)
+    finally:
+        for path, data in originals.items():
+            path.write_bytes(data)
+    assert second.returncode == 1, second.stderr
+    (host,) = json.loads(second.stdout)["hosts"]
+    diffs = {f["path"]: f["diff"] for f in host["findings"] if f["kind"] == "changed"}
+    assert set(diffs) == {str(path) for path in changed}
+    assert diffs[str(etc / "passwd")].endswith("\n+intruder:x:0:0::/root:/bin/sh")
+    assert diffs[str(etc / "shadow")].endswith("\n+intruder:***:20000:0:99999:7:::")
+    assert " root:***:19000:" in diffs[str(etc / "shadow")]
+    assert diffs[str(etc / "app" / "app.conf")].endswith(" db_password = ***\n+api_token = ***")
+    stored = b"".join(p.read_bytes() for p in state.iterdir() if p.is_file())
+    for secret in secrets:
+        assert secret not in second.stdout
+        assert secret.encode() not in stored
