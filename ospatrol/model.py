@@ -6,16 +6,50 @@ All are frozen dataclasses: a stage receives them, never edits them, and builds 
 
 from __future__ import annotations
 
+import dataclasses
 import time
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 if TYPE_CHECKING:
     from ospatrol.inventory.options import ConnectionOptions
 
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+class FrozenMap(dict):
+    """A read-only dict: what records carry as mappings.
+
+    Unlike `types.MappingProxyType` it pickles (worker processes, job queues) and serialises as
+    a JSON object; every mutator raises, so a record stays unchanged after it is built.
+    """
+
+    __slots__ = ()
+
+    def _readonly(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError("FrozenMap is read-only")
+
+    __setitem__ = __delitem__ = _readonly
+    clear = pop = popitem = setdefault = update = _readonly  # type: ignore[assignment]
+    __ior__ = _readonly  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[type, tuple[dict]]:
+        return (FrozenMap, (dict(self),))
+
+    def __repr__(self) -> str:
+        return f"FrozenMap({dict.__repr__(self)})"
+
+
+_EMPTY: Mapping[str, Any] = FrozenMap()
+
+
+def frozen_map(value: Mapping[str, Any] | None) -> FrozenMap:
+    """`value` as a FrozenMap (itself when it already is one)."""
+    if isinstance(value, FrozenMap):
+        return value
+    return FrozenMap(value or {})
+
 
 SECRET_VAR_MARKERS = ("pass", "secret", "token", "private_key", "community", "psk")
 """Substrings of variable names whose values are credentials (masked wherever shown)."""
@@ -81,6 +115,9 @@ class Host:
     """Typed connection settings (time-outs, algorithms, host-key policy...), built once by the
     inventory; transports read these, never `vars`."""
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "vars", frozen_map(self.vars))
+
     @property
     def user(self) -> str | None:
         return self.credentials.user
@@ -114,6 +151,9 @@ class Event:
     source: str = "agentless"
     extra: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "extra", frozen_map(self.extra))
+
 
 @dataclass(frozen=True)
 class Alert:
@@ -137,6 +177,8 @@ class Alert:
     full_log: str = ""
     previous_output: tuple[str, ...] = ()
     alert_id: str = ""
+    # No __post_init__: the engine builds alerts without __init__ (see analysis.engine._builder)
+    # and gives `fields` as a FrozenMap, so alerts pickle.
 
 
 @dataclass(frozen=True)
@@ -167,3 +209,44 @@ class CheckResult:
     title: str
     result: str
     reason: str = ""
+
+
+Record = TypeVar("Record")
+
+
+def to_dict(record: Any) -> dict[str, Any]:
+    """A JSON-ready dict of a record (nested records, tuples and mappings included).
+
+    A `Host`'s credentials come out in clear: this is for handing records to another process of
+    ours, never for showing them (use `Host.public_vars` and the reports for that).
+    """
+    return dataclasses.asdict(record, dict_factory=dict)
+
+
+def from_dict(cls: type[Record], data: Mapping[str, Any]) -> Record:
+    """The record of type `cls` that `to_dict` (possibly through JSON) turned into `data`."""
+    from ospatrol.inventory.options import ConnectionOptions
+
+    hints = typing.get_type_hints(cls, localns={"ConnectionOptions": ConnectionOptions})
+    values = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name in data:
+            values[f.name] = _revive(hints[f.name], data[f.name])
+    return cls(**values)
+
+
+def _revive(hint: Any, value: Any) -> Any:
+    """`value` decoded from JSON back into the shape `hint` declares."""
+    if value is None:
+        return None
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return _revive(next(a for a in args if a is not type(None)), value)
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value)  # type: ignore[arg-type]
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_revive(args[0], v) for v in value)
+        return tuple(_revive(a, v) for a, v in zip(args, value, strict=True))
+    return value

@@ -13,9 +13,8 @@ import dataclasses
 import re
 import time as _time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from ospatrol.analysis.correlation import Correlation, is_correlating
@@ -25,7 +24,7 @@ from ospatrol.analysis.eventinfo import EventInfo
 from ospatrol.analysis.fields import ALERT_NAMES, STANDARD_ATTRS
 from ospatrol.analysis.gates import literal_gate, prefix_gate
 from ospatrol.analysis.predecode import predecode
-from ospatrol.model import Alert, Event
+from ospatrol.model import Alert, Event, FrozenMap
 
 if TYPE_CHECKING:
     from ospatrol.analysis.loader import Ruleset
@@ -77,7 +76,7 @@ class EngineResult:
     decoder: str | None = None
     decoder_shown: str | None = None
     decoder_trace: tuple[tuple[str, str], ...] = ()
-    fields: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    fields: Mapping[str, str] = field(default_factory=FrozenMap)
     rule: MatchedRule | None = None
     generated: bool = False
     logged: bool = False
@@ -368,7 +367,7 @@ class Engine:
             logged = rule.log_alert
             self._correlation.remember(ev, rule)
             break
-        fields = MappingProxyType(self._fields(ev))
+        fields = FrozenMap(self._fields(ev))
         mrule = self._summary(matched) if matched is not None else None
         alert = None
         if generated and logged and matched is not None:

@@ -1,23 +1,28 @@
-"""Rebuild the record of a stored run (for `ospatrol report`) from runs, run_hosts and findings."""
+"""Rebuild the record of a stored run (for `ospatrol report`) from runs, run_hosts and findings.
+
+The store keeps what the live report showed (rule descriptions, durations, each collector's
+outcome), so a re-rendered run reads as the live one did. A run whose process died before it
+finished is shown as `interrupted`, with whatever it committed.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from ospatrol.audit.records import CollectorOutcome, HostReport, ReportedFinding, RunRecord
-from ospatrol.collect.base import AUDIT_COLLECTOR
 from ospatrol.errors import OSPatrolError
 
 if TYPE_CHECKING:
-    from ospatrol.store import Store
+    from ospatrol.store.protocols import RunStore
 
 
 class RunNotFound(OSPatrolError):
     """No such run in the store (or no run at all)."""
 
 
-def load_run(store: Store, run_id: int | None = None, alert_level: int = 7) -> RunRecord:
+def load_run(store: RunStore, run_id: int | None = None, alert_level: int = 7) -> RunRecord:
     """The stored run `run_id` (default: the latest) as a `RunRecord`."""
+    store.mark_interrupted()
     if run_id is None:
         latest = store.runs(limit=1)
         if not latest:
@@ -32,19 +37,30 @@ def load_run(store: Store, run_id: int | None = None, alert_level: int = 7) -> R
     by_host: dict[str, list[ReportedFinding]] = {}
     for stored in store.findings(run_id=info.id):
         by_host.setdefault(stored.finding.host, []).append(
-            ReportedFinding(stored.finding, stored.rule, stored.level)
+            ReportedFinding(stored.finding, stored.rule, stored.level, stored.description)
         )
     hosts = []
     for run_host in store.run_hosts(info.id):
-        findings = tuple(by_host.get(run_host.host, ()))
         hosts.append(
             HostReport(
                 name=run_host.host,
                 address=addresses.get(run_host.host, ""),
                 status=run_host.status,
                 error=run_host.error,
-                findings=findings,
-                collectors=_outcomes(collectors, run_host.status, findings),
+                findings=tuple(by_host.pop(run_host.host, ())),
+                collectors=tuple(CollectorOutcome(*c) for c in run_host.collectors),
+                duration=run_host.duration,
+            )
+        )
+    # Hosts of an interrupted run that committed findings but never finished.
+    for name, findings in by_host.items():
+        hosts.append(
+            HostReport(
+                name=name,
+                address=addresses.get(name, ""),
+                status="incomplete",
+                error="interrupted: the run stopped before this host finished",
+                findings=tuple(findings),
             )
         )
     return RunRecord(
@@ -54,29 +70,5 @@ def load_run(store: Store, run_id: int | None = None, alert_level: int = 7) -> R
         hosts=tuple(hosts),
         alert_level=alert_level,
         collectors=collectors,
-    )
-
-
-def _outcomes(
-    collectors: tuple[str, ...], host_status: str, findings: tuple[ReportedFinding, ...]
-) -> tuple[CollectorOutcome, ...]:
-    """Per-collector outcomes, inferred: a collector with an `incomplete` finding did not finish.
-
-    FIM records its incomplete finding as the audit's, with its own name as the subject."""
-    if host_status in ("unreachable", "error") and not any(
-        f.finding.collector in collectors for f in findings
-    ):
-        return ()
-    broken: dict[str, str] = {}
-    for f in findings:
-        if f.finding.kind == "incomplete":
-            name = (
-                f.finding.subject if f.finding.collector == AUDIT_COLLECTOR else f.finding.collector
-            )
-            broken.setdefault(name, f.finding.detail)
-    return tuple(
-        CollectorOutcome(name, "incomplete", broken[name])
-        if name in broken
-        else CollectorOutcome(name, "ok")
-        for name in collectors
+        status=info.status,
     )

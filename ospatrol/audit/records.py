@@ -63,6 +63,9 @@ class RunRecord:
     alert_level: int = 7
     dry_run: bool = False
     collectors: tuple[str, ...] = ()
+    status: str = "finished"
+    """`finished` for a live run; a stored run's status (`ok`, `incomplete`, `interrupted`,
+    `running`)."""
 
     @property
     def failed_hosts(self) -> list[HostReport]:

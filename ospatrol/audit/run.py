@@ -3,16 +3,20 @@
 `audit(hosts, collectors, store, opener, ...)` is the one entry point (`run_audit` wraps it for
 synchronous callers). Each host gets one transport from `opener(host)`, shared by its collectors,
 which run concurrently on it (the transport multiplexes sessions); at most `concurrency` hosts are
-audited at a time. A host's failure (unreachable, time-out, authentication, changed host key,
-garbage output, a bug of ours) is recorded for that host and the others complete.
+audited at a time. A failure belongs to whoever failed: a host that cannot be reached (or whose
+host key changed) gets one audit-level finding; a collector that fails mid-run (lost connection,
+time-out, a profile problem, a bug of ours) gets its own incomplete result while its siblings'
+results are kept.
 
 Every finding is turned into an event (`finding_event`) and passed through the analysis engine,
 when one is given, for its rule and level; without an engine, `DEFAULT_LEVELS` stand in so exit
-codes still mean something. Observers (`AuditObserver`) hear about hosts and collectors as they
-finish; nothing here prints.
+codes still mean something. Alerts go to the store's alerts table and to every `AlertSink`.
+Observers (`AuditObserver`) hear about hosts and collectors as they finish; nothing here prints.
 
-Storage (skipped entirely with `dry_run`): a run row, one run_hosts row per host and the findings
-with their rule and level. Collectors write their own baselines.
+Storage is decided here and nowhere else. As soon as a collector finishes, its findings (with
+rule, level and description), its alerts and, when it completed, its state updates are committed
+in ONE transaction: an interrupted run loses nothing a collector reported, and a baseline never
+moves without its findings. A dry run writes nothing at all (no run row, no state, no alerts).
 """
 
 from __future__ import annotations
@@ -36,14 +40,17 @@ from ospatrol.collect.base import (
     AUDIT_COLLECTOR,
     Collector,
     CollectorResult,
+    StateView,
     finding_event,
     incomplete_finding,
 )
 from ospatrol.errors import OSPatrolError
-from ospatrol.model import Finding, Host
+from ospatrol.model import Alert, Event, Finding, Host
 
 if TYPE_CHECKING:
-    from ospatrol.store import Store
+    from ospatrol.analysis.engine import EngineResult
+    from ospatrol.respond.sink import AlertSink
+    from ospatrol.store.protocols import AuditStore
     from ospatrol.transport import Transport
     from ospatrol.transport.errors import HostKeyChanged
 
@@ -65,9 +72,9 @@ DEFAULT_LEVELS: dict[str, int] = {
 
 
 class Analyzer(Protocol):
-    """What the audit needs of the analysis engine: an event in, a result with `.alert` out."""
+    """What the audit needs of the analysis engine (`ospatrol.analysis.engine.Engine`)."""
 
-    def process(self, event: Any) -> Any: ...
+    def process(self, event: Event) -> EngineResult: ...
 
 
 class AuditObserver:
@@ -105,40 +112,55 @@ class AuditOptions:
 def run_audit(
     hosts: Sequence[Host],
     collectors: Sequence[Collector],
-    store: Store,
+    store: AuditStore,
     opener: Opener,
     *,
     engine: Analyzer | None = None,
     options: AuditOptions | None = None,
     observers: Sequence[AuditObserver] = (),
+    sinks: Sequence[AlertSink] = (),
 ) -> RunRecord:
     """Synchronous wrapper of `audit` for the CLI and the Ansible module."""
     return asyncio.run(
-        audit(hosts, collectors, store, opener, engine=engine, options=options, observers=observers)
+        audit(
+            hosts,
+            collectors,
+            store,
+            opener,
+            engine=engine,
+            options=options,
+            observers=observers,
+            sinks=sinks,
+        )
     )
 
 
 async def audit(
     hosts: Sequence[Host],
     collectors: Sequence[Collector],
-    store: Store,
+    store: AuditStore,
     opener: Opener,
     *,
     engine: Analyzer | None = None,
     options: AuditOptions | None = None,
     observers: Sequence[AuditObserver] = (),
+    sinks: Sequence[AlertSink] = (),
 ) -> RunRecord:
-    """Audit `hosts` with `collectors`; returns the run's record (stored unless `dry_run`)."""
+    """Audit `hosts` with `collectors`; returns the run's record (stored unless `dry_run`).
+
+    `store` is only read in a dry run (give it `Store.open_for_reading`)."""
     opts = options or AuditOptions()
     names = tuple(c.name for c in collectors)
     notify = _Notifier(observers)
     started = time.time()
     run_id = None
     if not opts.dry_run:
+        for interrupted in store.mark_interrupted():
+            log.warning("audit run %d was interrupted (its process is gone)", interrupted)
         run_id = store.start_run({**opts.options, "collectors": list(names)})
     notify("run_started", hosts, names)
     limit = asyncio.Semaphore(max(1, opts.concurrency))
-    auditor = _HostAuditor(collectors, store, opener, engine, opts, run_id, notify)
+    auditor = _HostAuditor(collectors, store, opener, engine, opts, run_id, notify, sinks)
 
     async def bounded(host: Host) -> HostReport:
         async with limit:
@@ -175,17 +197,18 @@ class _Notifier:
 
 
 class _HostAuditor:
-    """Audits one host at a time (many concurrently): connect, collect, analyse, store."""
+    """Audits one host at a time (many concurrently): connect, collect, analyse, commit."""
 
     def __init__(
         self,
         collectors: Sequence[Collector],
-        store: Store,
+        store: AuditStore,
         opener: Opener,
         engine: Analyzer | None,
         options: AuditOptions,
         run_id: int | None,
         notify: _Notifier,
+        sinks: Sequence[AlertSink],
     ) -> None:
         self.collectors = collectors
         self.store = store
@@ -194,19 +217,24 @@ class _HostAuditor:
         self.options = options
         self.run_id = run_id
         self.notify = notify
+        self.sinks = sinks
 
     async def audit(self, host: Host) -> HostReport:
         self.notify("host_started", host)
         began = time.monotonic()
+        done: dict[str, tuple[CollectorResult, list[ReportedFinding]]] = {}
         try:
-            results, status, error, audit_findings = await self._collect(host)
+            status, error, audit_findings = await self._collect(host, done)
         except Exception as exc:
             log.exception("internal error auditing %s", host.name)
-            reason = f"error: internal error: {type(exc).__name__}"
-            results, status, error = [], "error", reason
-            audit_findings = _incomplete(host, reason)[1]
-        findings = [*audit_findings, *(f for r in results for f in r.findings)]
-        reported = tuple(self._analyse(f) for f in findings)
+            status, error = "error", f"error: internal error: {type(exc).__name__}"
+            audit_findings = [incomplete_finding(host.name, error)]
+        reported = self._commit(host, AUDIT_COLLECTOR, audit_findings)
+        # In the collectors' order, whatever order they finished in.
+        finished = [done[c.name] for c in self.collectors if c.name in done]
+        results = [result for result, _ in finished]
+        for _, findings in finished:
+            reported.extend(findings)
         for result in results:
             status = worst_status(status, _host_status(result.status))
             if result.status != "ok" and not error:
@@ -216,113 +244,147 @@ class _HostAuditor:
             address=host.address,
             status=status,
             error=error,
-            findings=reported,
+            findings=tuple(reported),
             collectors=tuple(CollectorOutcome(r.collector, r.status, r.error) for r in results),
-            baseline_changed=any(r.baseline_changed for r in results),
+            baseline_changed=any(r.baseline_changed and r.status == "ok" for r in results),
             duration=time.monotonic() - began,
         )
         if not self.options.dry_run:
-            self._store(host, report)
+            with self.store.transaction():
+                self.store.touch_host(host)
+                self.store.set_run_host(
+                    self.run_id,
+                    host.name,
+                    report.status,
+                    report.error,
+                    duration=report.duration,
+                    collectors=[(c.name, c.status, c.error) for c in report.collectors],
+                )
         self.notify("host_finished", report)
         return report
 
-    async def _collect(self, host: Host) -> tuple[list[CollectorResult], str, str, list[Finding]]:
-        """Run the collectors; returns their results, the connection status, error and findings."""
+    async def _collect(
+        self, host: Host, done: dict[str, tuple[CollectorResult, list[ReportedFinding]]]
+    ) -> tuple[str, str, list[Finding]]:
+        """Connect and run the collectors, recording each one's result and analysed findings
+        in `done` as it finishes; returns the connection's status, error and audit findings."""
         from ospatrol.transport.errors import (
-            AuthenticationFailed,
             ConnectTimeout,
             HostKeyChanged,
-            HostKeyUnknown,
             TransportError,
             Unreachable,
         )
 
         if not host.address:
             reason = "error: host has no address"
-            return [], "error", *_incomplete(host, reason)
-        results: list[CollectorResult] = []
+            return "error", reason, [incomplete_finding(host.name, reason)]
         try:
             async with asyncio.timeout(self.options.host_timeout):
                 async with self.opener(host) as transport:
-                    results = await self._run_collectors(host, transport)
+                    await self._run_collectors(host, transport, done)
         except HostKeyChanged as exc:
-            return results, "error", str(exc), [_host_key_finding(host, exc)]
+            return "error", str(exc), [_host_key_finding(host, exc)]
         except (Unreachable, ConnectTimeout) as exc:
-            return results, "unreachable", *_incomplete(host, exc.reason)
-        except (AuthenticationFailed, HostKeyUnknown, TransportError) as exc:
-            return results, "error", *_incomplete(host, exc.reason)
+            return "unreachable", exc.reason, [incomplete_finding(host.name, exc.reason)]
+        except TransportError as exc:
+            return "error", exc.reason, [incomplete_finding(host.name, exc.reason)]
         except TimeoutError:
             reason = f"timeout: host not audited within {self.options.host_timeout:g} s"
-            return results, "incomplete", *_incomplete(host, reason)
-        return results, "ok", "", []
+            for collector in self.collectors:
+                # Those that finished are committed already; the others did not complete.
+                if collector.name not in done:
+                    unfinished = CollectorResult(collector.name, "incomplete", error=reason)
+                    done[collector.name] = (unfinished, [])
+            return "incomplete", reason, [incomplete_finding(host.name, reason)]
+        return "ok", "", []
 
-    async def _run_collectors(self, host: Host, transport: Transport) -> list[CollectorResult]:
-        async def one(collector: Collector) -> CollectorResult:
+    async def _run_collectors(
+        self,
+        host: Host,
+        transport: Transport,
+        done: dict[str, tuple[CollectorResult, list[ReportedFinding]]],
+    ) -> None:
+        async def one(collector: Collector) -> None:
             result = await self._run_collector(collector, host, transport)
+            done[collector.name] = (
+                result,
+                self._commit(host, collector.name, result.findings, result),
+            )
             self.notify("collector_finished", host, result)
-            return result
 
-        # Every collector finishes (or fails) before the connection closes; a connection-level
-        # error (lost connection, ...) from any of them then stops the host.
-        outcomes = await asyncio.gather(*(one(c) for c in self.collectors), return_exceptions=True)
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
-        return list(outcomes)
+        await asyncio.gather(*(one(c) for c in self.collectors))
 
     async def _run_collector(
         self, collector: Collector, host: Host, transport: Transport
     ) -> CollectorResult:
-        """One collector. A command time-out makes it incomplete and a profile problem makes it
-        fail, without stopping the host's other collectors; connection errors stop the host."""
-        from ospatrol.transport.errors import CommandTimeout, TransportError
+        """One collector. Whatever it raises ends its own result (incomplete for transport
+        problems, error for profile problems and bugs of ours) and never touches a sibling's."""
+        from ospatrol.transport.errors import TransportError
 
+        state = StateView(self.store, host.name, collector.name)
         try:
-            return await collector.collect(
-                host, transport, self.store, dry_run=self.options.dry_run
-            )
-        except CommandTimeout as exc:
+            return await collector.collect(host, transport, state)
+        except TransportError as exc:
             status, reason = "incomplete", exc.reason
-        except TransportError:
-            raise
         except OSPatrolError as exc:
             status, reason = "error", f"error: {exc}"
+        except Exception as exc:
+            log.exception("internal error in collector %s on %s", collector.name, host.name)
+            status, reason = "error", f"error: internal error: {type(exc).__name__}"
         finding = incomplete_finding(host.name, reason, collector=collector.name)
         return CollectorResult(collector.name, status, (finding,), reason)
 
-    def _analyse(self, finding: Finding) -> ReportedFinding:
-        """Rule and level from the engine. A rule that matched without alerting (level 0, an
-        operator's tuning) is respected; no rule at all is a gap in the rule set, and the
+    def _commit(
+        self,
+        host: Host,
+        collector: str,
+        findings: Sequence[Finding],
+        result: CollectorResult | None = None,
+    ) -> list[ReportedFinding]:
+        """Analyse `findings` and (unless a dry run) store them, their alerts and, when the
+        collector completed, its state updates, in one transaction."""
+        analysed = [self._analyse(f) for f in findings]
+        updates = result.updates if result is not None and result.status == "ok" else ()
+        if not self.options.dry_run and (analysed or updates):
+            store = self.store
+            with store.transaction():
+                for reported, _ in analysed:
+                    store.add_findings(
+                        self.run_id,
+                        [reported.finding],
+                        rule=reported.rule,
+                        level=reported.level,
+                        description=reported.description,
+                    )
+                for _, alert in analysed:
+                    if alert is not None:
+                        store.add_alert(alert, run=self.run_id)
+                store.apply_updates(host.name, collector, updates, run=self.run_id)
+        for _, alert in analysed:
+            if alert is not None:
+                for sink in self.sinks:
+                    sink.emit(alert)
+        return [reported for reported, _ in analysed]
+
+    def _analyse(self, finding: Finding) -> tuple[ReportedFinding, Alert | None]:
+        """Rule, level and alert from the engine. A rule that matched without alerting (level
+        0, an operator's tuning) is respected; no rule at all is a gap in the rule set, and the
         finding keeps its default level rather than vanishing (fail safe)."""
         default = DEFAULT_LEVELS.get(finding.kind, 7)
         if self.engine is None:
-            return ReportedFinding(finding, None, default)
+            return ReportedFinding(finding, None, default), None
         result = self.engine.process(finding_event(finding))
-        alert = getattr(result, "alert", None)
+        alert = result.alert
         if alert is not None:
-            return ReportedFinding(finding, alert.rule_id, alert.level, alert.description)
-        rule = getattr(result, "rule", None)
+            return ReportedFinding(finding, alert.rule_id, alert.level, alert.description), alert
+        rule = result.rule
         if rule is not None:
-            return ReportedFinding(finding, rule.id, rule.level, rule.description)
-        return ReportedFinding(finding, None, default)
-
-    def _store(self, host: Host, report: HostReport) -> None:
-        store, run_id = self.store, self.run_id
-        with store.transaction():
-            store.touch_host(host)
-            store.set_run_host(run_id, host.name, report.status, report.error)
-            for reported in report.findings:
-                store.add_findings(
-                    run_id, [reported.finding], rule=reported.rule, level=reported.level
-                )
+            return ReportedFinding(finding, rule.id, rule.level, rule.description), None
+        return ReportedFinding(finding, None, default), None
 
 
 def _host_status(collector_status: str) -> str:
     return {"ok": "ok", "incomplete": "incomplete"}.get(collector_status, "error")
-
-
-def _incomplete(host: Host, reason: str) -> tuple[str, list[Finding]]:
-    return reason, [incomplete_finding(host.name, reason)]
 
 
 def _host_key_finding(host: Host, exc: HostKeyChanged) -> Finding:

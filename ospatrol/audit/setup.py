@@ -10,11 +10,12 @@ when `ospatrol.analysis` cannot give one, findings keep the audit's default leve
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ospatrol.audit.lock import locked_store
 from ospatrol.audit.records import RunRecord
@@ -23,6 +24,10 @@ from ospatrol.collect.base import Collector
 from ospatrol.config import Config
 from ospatrol.errors import InputError
 from ospatrol.model import Host
+from ospatrol.store import Store
+
+if TYPE_CHECKING:
+    from ospatrol.respond.sink import AlertSink
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +80,12 @@ def build_collectors(
     return [COLLECTORS[name](config, checks_dir) for name in names]
 
 
-def transport_opener(config: Config) -> Opener:
-    """Opens one transport per host with the manager's time-outs and host-key policy."""
+def transport_opener(config: Config, *, dry_run: bool = False) -> Opener:
+    """Opens one transport per host with the manager's time-outs and host-key policy; in a dry
+    run a first-contact host key is checked against the policy but not pinned."""
     from ospatrol.transport import TransportSettings, open_transport
 
-    settings = TransportSettings.from_config(config)
+    settings = TransportSettings.from_config(config, pin_host_keys=not dry_run)
 
     def opener(host: Host) -> Any:
         return open_transport(host, settings)
@@ -107,9 +113,13 @@ def audit_configured(
     lock_wait: float,
     options: dict[str, Any],
     observers: Sequence[AuditObserver] = (),
+    sinks: Sequence[AlertSink] = (),
 ) -> RunRecord:
     """Audit `hosts` with the collectors `names` under `config`, holding the audit lock of its
-    state dir (waiting up to `lock_wait` s); `options` (no secrets) is recorded with the run."""
+    state dir (waiting up to `lock_wait` s); `options` (no secrets) is recorded with the run.
+
+    A dry run takes no lock and writes nothing: it reads the state dir's database if there is
+    one and creates no file or folder."""
     collectors = build_collectors(names, config, checks_dir)
     engine = load_engine()
     audit_options = AuditOptions(
@@ -118,13 +128,18 @@ def audit_configured(
         alert_level=config.alert_level,
         options=options,
     )
-    with locked_store(config.state_dir, lock_wait) as store:
+    if dry_run:
+        opened: Any = contextlib.closing(Store.open_for_reading(config.state_dir))
+    else:
+        opened = locked_store(config.state_dir, lock_wait)
+    with opened as store:
         return run_audit(
             hosts,
             collectors,
             store,
-            transport_opener(config),
+            transport_opener(config, dry_run=dry_run),
             engine=engine,
             options=audit_options,
             observers=observers,
+            sinks=sinks,
         )

@@ -38,14 +38,15 @@ def _host(inventory_path: Path, name: str):
 @pass_context
 def show(ctx: Context, host: str, inventory_path: Path | None) -> None:
     """Print HOST's stored baseline, one entry a line."""
+    from ospatrol.collect.fim import baseline_entries, fim_state
     from ospatrol.collect.fim_listing import permissions
     from ospatrol.store import Store
 
     if inventory_path is not None:
         _host(inventory_path, host)
     config = ctx.load_config()
-    with Store.open(config.state_dir) as store:
-        entries = store.fim_baseline(host)
+    with Store.open_for_reading(config.state_dir) as store:
+        entries = baseline_entries(fim_state(store, host))
     if not entries:
         raise click.ClickException(f"no baseline stored for {host} in {config.state_dir}")
     for e in entries.values():

@@ -1,4 +1,13 @@
-"""The contract every collector (fim, commands, configs, cis, esx) fulfils for `ospatrol audit`."""
+"""The contract every collector (fim, commands, configs, cis, esx) fulfils for `ospatrol audit`.
+
+    result = await collector.collect(host, transport, state)   # -> CollectorResult
+
+A collector reads its stored state through `state` (a read-only, lazy `StateView`) and returns
+its findings together with the `updates` (`ospatrol.store.records.StateUpdate`) it wants written.
+It never writes the store: the audit commits a collector's updates and findings in one
+transaction, and only when the collector completed (`status == "ok"`), so a scan that fails,
+an interrupted run or a dry run can never move a baseline without its findings being kept.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +17,8 @@ from typing import TYPE_CHECKING, Protocol
 from ospatrol.model import Event, Finding, Host
 
 if TYPE_CHECKING:
-    from ospatrol.store import Store
+    from ospatrol.store import FileContent, FimSnapshot, StateEntry, StateUpdate
+    from ospatrol.store.protocols import StateStore
     from ospatrol.transport import Transport
 
 STATUSES = ("ok", "incomplete", "error")
@@ -25,27 +35,55 @@ MORE = "More changes..."
 class CollectorResult:
     """What one collector learned about one host in one audit.
 
-    `status` is `ok` when the scan was complete, `incomplete` when it could not finish (the stored
-    state was left untouched), `error` for a fault of ours or the host's that is not transient.
-    `baseline_changed` tells callers (the Ansible module) that stored state moved.
+    `status` is `ok` when the scan was complete, `incomplete` when it could not finish, `error`
+    for a fault of ours or the host's that is not transient; `updates` are written only for `ok`.
+    `baseline_changed` says that committing them moves what the host is compared with (the
+    Ansible module's `changed`), as opposed to bookkeeping such as a listing digest.
     """
 
     collector: str
     status: str
     findings: tuple[Finding, ...] = ()
     error: str = ""
+    updates: tuple[StateUpdate, ...] = ()
     baseline_changed: bool = False
 
 
+class StateView:
+    """One collector's stored state of one host, read-only and read lazily (each call is one
+    query, made only when the collector asks)."""
+
+    def __init__(self, store: StateStore, host: str, collector: str) -> None:
+        self._store = store
+        self.host = host
+        self.collector = collector
+
+    def get(self, key: str) -> StateEntry | None:
+        """The latest version of `key`."""
+        return self._store.state(self.host, self.collector, key)
+
+    def latest(self) -> dict[str, StateEntry]:
+        """The latest version of every key, by key."""
+        return self._store.states(self.host, self.collector)
+
+    def history(self, key: str) -> list[StateEntry]:
+        """Every version of `key`, oldest first."""
+        return self._store.state_history(self.host, self.collector, key)
+
+    def fim_snapshot(self) -> FimSnapshot | None:
+        return self._store.fim_snapshot(self.host)
+
+    def fim_contents(self) -> dict[str, FileContent]:
+        return self._store.fim_contents(self.host)
+
+
 class Collector(Protocol):
-    """A collector is stateless; all state lives in the store."""
+    """A collector is stateless; all state lives in the store, read through `state`."""
 
     name: str
 
-    async def collect(
-        self, host: Host, transport: Transport, store: Store, *, dry_run: bool = False
-    ) -> CollectorResult:
-        """Scan `host`; with `dry_run`, compare but write nothing to the store."""
+    async def collect(self, host: Host, transport: Transport, state: StateView) -> CollectorResult:
+        """Scan `host`, compare with `state`, return findings and the updates to commit."""
         ...
 
 

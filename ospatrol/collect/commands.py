@@ -12,7 +12,8 @@ or 127) is skipped and its stored output, if any, is kept.
 
 The pure functions (`parse_command_specs`, `normalise`, `build_script`, `parse_batch`,
 `unified_diff`, `command_event_text`) take and return plain values; only
-`CommandsCollector.collect` touches the transport and the store.
+`CommandsCollector.collect` touches the transport; it reads the stored outputs (the collector
+state table, one version per change) and returns the new ones as updates.
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ospatrol.collect.base import CollectorResult, cap_lines, incomplete_finding
+from ospatrol.collect.base import CollectorResult, StateView, cap_lines, incomplete_finding
 from ospatrol.errors import InputError, InputErrors
 from ospatrol.model import Finding, Host
+from ospatrol.store.records import PutState
 
 if TYPE_CHECKING:
-    from ospatrol.store import Store
     from ospatrol.transport import Transport
 
 NAME = "commands"
@@ -344,9 +345,7 @@ class CommandsCollector:
     def specs(self, host: Host) -> tuple[CommandSpec, ...]:
         return tuple(self.specs_for.get(host.platform, ()))
 
-    async def collect(
-        self, host: Host, transport: Transport, store: Store, *, dry_run: bool = False
-    ) -> CollectorResult:
+    async def collect(self, host: Host, transport: Transport, state: StateView) -> CollectorResult:
         from ospatrol.transport.errors import CommandTimeout
 
         specs = self.specs(host)
@@ -364,7 +363,7 @@ class CommandsCollector:
         if not batch.complete:
             got = len(batch.outputs)
             return _incomplete(host, f"truncated listing: {got} of {len(specs)} command outputs")
-        return self._compare_and_store(host, specs, batch, store, dry_run)
+        return self._compare(host, specs, batch, state)
 
     async def _run_batch(self, transport: Transport, specs: Sequence[CommandSpec]) -> BatchOutput:
         nonce = secrets.token_hex(8)
@@ -384,17 +383,13 @@ class CommandsCollector:
             outputs[index] = CommandOutput(result.stdout + result.stderr, result.exit_status)
         return BatchOutput(outputs, True)
 
-    def _compare_and_store(
-        self,
-        host: Host,
-        specs: Sequence[CommandSpec],
-        batch: BatchOutput,
-        store: Store,
-        dry_run: bool,
+    def _compare(
+        self, host: Host, specs: Sequence[CommandSpec], batch: BatchOutput, state: StateView
     ) -> CollectorResult:
-        stored = store.command_outputs(host.name)
+        """Findings for the outputs whose hash moved, and a new stored version of each."""
+        stored = state.latest()
         findings: list[Finding] = []
-        updates: dict[str, tuple[str, str]] = {}
+        updates: list[PutState] = []
         for index, spec in enumerate(specs):
             raw = batch.outputs[index]
             if raw.exit_status in NOT_APPLICABLE_STATUSES:
@@ -402,16 +397,15 @@ class CommandsCollector:
             current = normalise(raw.output, spec)
             digest = output_hash(current)
             previous = stored.get(spec.command)
-            if previous is not None and previous.sha256 == digest:
+            if previous is not None and previous.digest == digest:
                 continue
             if previous is not None:
-                findings.append(changed_finding(host.name, spec, previous.output, current))
-            updates[spec.command] = (current, digest)
-        if updates and not dry_run:
-            with store.transaction():
-                for command, (output, digest) in updates.items():
-                    store.set_command_output(host.name, command, output, digest)
-        return CollectorResult(NAME, "ok", tuple(findings), baseline_changed=bool(updates))
+                findings.append(changed_finding(host.name, spec, previous.text, current))
+            blob = current.encode("utf-8", "surrogateescape")
+            updates.append(PutState(spec.command, blob, digest))
+        return CollectorResult(
+            NAME, "ok", tuple(findings), updates=tuple(updates), baseline_changed=bool(updates)
+        )
 
 
 def _incomplete(host: Host, reason: str, status: str = "incomplete") -> CollectorResult:

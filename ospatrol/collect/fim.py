@@ -14,9 +14,9 @@ again means the same findings (none) and the same baseline, so nothing is parsed
 
 Fail safe: if the host cannot be reached, a command times out, or the listing or hashing output is
 cut short, the result is `incomplete` with ONE `ospatrol: scan incomplete: ...` finding (collector
-`audit`, subject `fim`) and the baseline is not touched. Only a complete scan replaces it, in one
-transaction. The first scan of a host records its baseline and reports nothing. `dry_run`
-compares and writes nothing. `accept` records the current state as good (all or some paths).
+`fim`) and no updates. A complete scan returns the new baseline as updates, which the audit
+commits with the findings in one transaction. The first scan of a host records its baseline and
+reports nothing. `accept` records the current state as good (all or some paths).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
 
-from ospatrol.collect.base import CollectorResult, incomplete_finding
+from ospatrol.collect.base import CollectorResult, StateView, incomplete_finding
 from ospatrol.collect.checks import FimProfile, Profile, load_profiles, profile_for
 from ospatrol.collect.fim_compare import (
     COLLECTOR,
@@ -59,10 +59,7 @@ from ospatrol.collect.fim_listing import (
     parse_names,
     split_listing,
 )
-from ospatrol.errors import InputError, OSPatrolError
-from ospatrol.model import Host
-from ospatrol.store import FileContent, FileEntry, Store
-from ospatrol.store.records import (
+from ospatrol.collect.fim_records import (
     R_GID,
     R_GROUP,
     R_OWNER,
@@ -71,9 +68,23 @@ from ospatrol.store.records import (
     R_SIZE,
     R_TYPE,
     R_UID,
+    FileEntry,
     FimRecord,
+    entry_record,
+    pack,
     record_entry,
+    unpack,
 )
+from ospatrol.errors import InputError, OSPatrolError
+from ospatrol.model import Host
+from ospatrol.store import (
+    FileContent,
+    PutFimContents,
+    PutFimSnapshot,
+    SetFimListing,
+    StateUpdate,
+)
+from ospatrol.store.protocols import StateStore
 from ospatrol.transport import Transport, TransportError, TransportSettings, open_transport
 from ospatrol.transport.base import DEFAULT_MAX_OUTPUT
 
@@ -335,20 +346,16 @@ class FimCollector:
             return None
         return profile.fim.for_host(host)
 
-    async def collect(
-        self, host: Host, transport: Transport, store: Store, *, dry_run: bool = False
-    ) -> CollectorResult:
-        return (await self._scan(host, transport, store, dry_run=dry_run)).result
+    async def collect(self, host: Host, transport: Transport, state: StateView) -> CollectorResult:
+        return (await self._scan(host, transport, state)).result
 
-    async def scan(
-        self, host: Host, transport: Transport, store: Store, *, dry_run: bool = False
-    ) -> FimScan:
-        """Scan, compare with the baseline, and (unless `dry_run`) store the new baseline."""
-        outcome = await self._scan(host, transport, store, dry_run=dry_run)
+    async def scan(self, host: Host, transport: Transport, state: StateView) -> FimScan:
+        """Scan and compare with the baseline; the result carries the updates to commit."""
+        outcome = await self._scan(host, transport, state)
         if outcome.unchanged:
             # The stored baseline is what the host holds.
-            entries = store.fim_baseline(host.name)
-            contents = store.fim_contents(host.name)
+            entries = baseline_entries(state)
+            contents = state.fim_contents()
         elif outcome.records is None:
             return FimScan(outcome.result, outcome.stats, first=outcome.first)
         else:
@@ -356,9 +363,7 @@ class FimCollector:
             contents = outcome.contents or {}
         return FimScan(outcome.result, outcome.stats, entries, contents, outcome.first)
 
-    async def _scan(
-        self, host: Host, transport: Transport, store: Store, *, dry_run: bool
-    ) -> _Outcome:
+    async def _scan(self, host: Host, transport: Transport, state: StateView) -> _Outcome:
         try:
             profile = self.profile_for(host)
         except InputError as exc:
@@ -368,7 +373,8 @@ class FimCollector:
             # No fim profile for this platform (network devices): nothing to do.
             return _Outcome(CollectorResult(COLLECTOR, "ok"), FimStats())
         scanner = _Scanner(transport, profile)
-        known = store.fim_listing(host.name)
+        snapshot = state.fim_snapshot()
+        known = None if snapshot is None else (snapshot.entries, snapshot.listing)
         try:
             listing = await scanner.listing(first=known is None)
             digest = listing_digest(profile, listing)
@@ -376,8 +382,8 @@ class FimCollector:
                 stats = FimStats(listed=known[0], commands=scanner.commands)
                 log.debug("fim %s: unchanged, %s", host.name, stats)
                 return _Outcome(CollectorResult(COLLECTOR, "ok"), stats, unchanged=True)
-            baseline = store.fim_records(host.name) if known is not None else {}
-            old_contents = store.fim_contents(host.name)
+            baseline = unpack(snapshot.records) if snapshot is not None else {}
+            old_contents = state.fim_contents()
             current, hashed = await self._current(scanner, listing, baseline)
             contents, diffs, complete = await self._contents(
                 scanner, baseline, current, old_contents
@@ -392,27 +398,28 @@ class FimCollector:
         findings = [] if first else compare_records(host.name, baseline, current, profile, diffs)
         rewrite = current != baseline or contents != old_contents
         moved = rewrite and (contents != old_contents or _entries_differ(baseline, current))
-        if not dry_run and current:
+        updates: list[StateUpdate] = []
+        if current:
             # The digest is kept only when a scan of the same listing would do nothing more.
             complete = complete and "" not in [
                 r[R_SHA256] for r in current.values() if r[R_TYPE] == "f"
             ]
             kept = digest if complete else None
             if rewrite:
-                store.replace_fim_records(host.name, current.values(), contents.values(), kept)
+                updates = snapshot_updates(current.values(), contents.values(), kept)
             elif known is None or known[1] != kept:
-                store.set_fim_listing(host.name, kept)
+                updates = [SetFimListing(kept)]
         stats = FimStats(len(current), hashed, scanner.fetched, scanner.commands)
         log.info("fim %s: %s", host.name, stats)
         result = CollectorResult(
-            COLLECTOR, "ok", tuple(findings), baseline_changed=moved and not dry_run
+            COLLECTOR, "ok", tuple(findings), updates=tuple(updates), baseline_changed=moved
         )
         return _Outcome(result, stats, current, contents, first)
 
     @staticmethod
     def _incomplete(host: Host, scanner: _Scanner, reason: str) -> _Outcome:
         log.warning("fim scan of %s incomplete: %s", host.name, reason)
-        finding = incomplete_finding(host.name, reason, subject=COLLECTOR)
+        finding = incomplete_finding(host.name, reason, collector=COLLECTOR)
         result = CollectorResult(COLLECTOR, "incomplete", (finding,), reason)
         return _Outcome(result, FimStats(commands=scanner.commands))
 
@@ -526,20 +533,23 @@ class FimCollector:
         return contents, diffs, len(contents) == len(wanted)
 
     async def accept(
-        self, host: Host, transport: Transport, store: Store, paths: Sequence[str] = ()
+        self, host: Host, transport: Transport, store: StateStore, paths: Sequence[str] = ()
     ) -> FimScan:
         """Record the host's current state as its baseline: everything, or only under `paths`."""
-        scan = await self.scan(host, transport, store, dry_run=True)
+        state = StateView(store, host.name, COLLECTOR)
+        scan = await self.scan(host, transport, state)
         if scan.entries is None:
             raise ScanIncomplete(f"{host.name}: {scan.result.error}")
         if not paths:
-            store.replace_fim_baseline(host.name, scan.entries.values(), scan.contents.values())
+            replace_baseline(store, host.name, scan.entries.values(), scan.contents.values())
             return scan
-        baseline = store.fim_baseline(host.name)
-        store.update_fim_entries(
+        update_baseline(
+            store,
             host.name,
             [e for p, e in scan.entries.items() if _under(p, paths)],
-            removed=[p for p in baseline if _under(p, paths) and p not in scan.entries],
+            removed=[
+                p for p in baseline_records(state) if _under(p, paths) and p not in scan.entries
+            ],
             contents=[c for p, c in scan.contents.items() if _under(p, paths)],
         )
         return scan
@@ -554,10 +564,72 @@ def _entries_differ(baseline: Mapping[str, FimRecord], current: Mapping[str, Fim
     )
 
 
+def baseline_records(state: StateView) -> dict[str, FimRecord]:
+    """The stored baseline of the view's host as records, by path (empty when never scanned)."""
+    snapshot = state.fim_snapshot()
+    return unpack(snapshot.records) if snapshot is not None else {}
+
+
+def baseline_entries(state: StateView) -> dict[str, FileEntry]:
+    """The stored baseline of the view's host as entries, sorted by path."""
+    return {p: record_entry(r) for p, r in sorted(baseline_records(state).items())}
+
+
+def fim_state(store: StateStore, host: str) -> StateView:
+    """A read-only view of `host`'s FIM state (for `baseline show`, reports and tests)."""
+    return StateView(store, host, COLLECTOR)
+
+
+def snapshot_updates(
+    records: Iterable[FimRecord], contents: Iterable[FileContent], listing: str | None
+) -> list[StateUpdate]:
+    """The updates that make `records` and `contents` the host's whole baseline."""
+    records = list(records)
+    return [
+        PutFimSnapshot(len(records), pack(records), listing),
+        PutFimContents(tuple(contents), replace=True),
+    ]
+
+
+def replace_baseline(
+    store: StateStore,
+    host: str,
+    entries: Iterable[FileEntry],
+    contents: Iterable[FileContent] = (),
+) -> None:
+    """Make `entries` and `contents` the whole baseline of `host`, atomically."""
+    store.apply_updates(
+        host, COLLECTOR, snapshot_updates(map(entry_record, entries), contents, None)
+    )
+
+
+def update_baseline(
+    store: StateStore,
+    host: str,
+    entries: Iterable[FileEntry],
+    removed: Iterable[str] = (),
+    contents: Iterable[FileContent] = (),
+) -> None:
+    """Accept some paths only: upsert `entries` and `contents`, drop `removed`, atomically."""
+    records = baseline_records(fim_state(store, host))
+    gone = tuple(removed)
+    for path in gone:
+        records.pop(path, None)
+    records.update((e.path, entry_record(e)) for e in entries)
+    store.apply_updates(
+        host,
+        COLLECTOR,
+        [
+            PutFimSnapshot(len(records), pack(records.values()), None),
+            PutFimContents(tuple(contents), removed=gone),
+        ],
+    )
+
+
 def accept_baseline(
     host: Host,
     settings: TransportSettings,
-    store: Store,
+    store: StateStore,
     collector: FimCollector,
     paths: Sequence[str] = (),
 ) -> FimScan:

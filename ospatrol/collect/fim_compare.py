@@ -18,19 +18,19 @@ from collections.abc import Mapping, Sequence
 from ospatrol.collect.base import cap_lines
 from ospatrol.collect.checks import FimProfile, MaskRule
 from ospatrol.collect.fim_listing import permissions
-from ospatrol.escape import escape
-from ospatrol.model import Finding
-from ospatrol.store import FileEntry
-from ospatrol.store.records import (
+from ospatrol.collect.fim_records import (
     R_CTIME,
     R_INODE,
     R_MTIME,
     R_SHA256,
     R_SIZE,
     R_TYPE,
+    FileEntry,
     FimRecord,
     record_entry,
 )
+from ospatrol.escape import escape
+from ospatrol.model import Finding
 
 COLLECTOR = "fim"
 

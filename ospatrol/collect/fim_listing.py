@@ -23,8 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ospatrol.collect.checks import FimProfile
-from ospatrol.store import FileEntry
-from ospatrol.store.records import record_entry
+from ospatrol.collect.fim_records import FileEntry, record_entry
 
 END = "__OSPATROL_END__"
 ALG = "__OSPATROL_ALG__"

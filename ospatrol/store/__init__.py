@@ -1,15 +1,22 @@
-"""OSPatrol's persistent state (SQLite in WAL mode): baselines, runs, findings, events, alerts.
+"""OSPatrol's persistent state (SQLite in WAL mode): runs, findings, alerts, collector state.
 
-All SQL lives in `ospatrol.store.sqlite`; this package exports the `Store` and its records.
+Callers depend on the small protocols of `ospatrol.store.protocols` (runs and findings, alerts,
+collector state, host keys); `ospatrol.store.sqlite.Store` implements them and is the one place
+that knows SQL.
 """
 
 from ospatrol.store.records import (
-    CommandOutput,
     FileContent,
-    FileEntry,
+    FimSnapshot,
     HostInfo,
+    PutFimContents,
+    PutFimSnapshot,
+    PutState,
     RunHost,
     RunInfo,
+    SetFimListing,
+    StateEntry,
+    StateUpdate,
     StoredAlert,
     StoredEvent,
     StoredFinding,
@@ -19,12 +26,17 @@ from ospatrol.store.sqlite import DB_NAME, SCHEMA_VERSION, Store, StoreError
 __all__ = [
     "DB_NAME",
     "SCHEMA_VERSION",
-    "CommandOutput",
     "FileContent",
-    "FileEntry",
+    "FimSnapshot",
     "HostInfo",
+    "PutFimContents",
+    "PutFimSnapshot",
+    "PutState",
     "RunHost",
     "RunInfo",
+    "SetFimListing",
+    "StateEntry",
+    "StateUpdate",
     "Store",
     "StoreError",
     "StoredAlert",

@@ -1,8 +1,8 @@
 """Records the store reads and writes: rows as frozen dataclasses, no SQL here.
 
-FIM baselines also exist as `FimRecord`s, plain tuples of strings in listing order: FIM handles a
-thousand entries per host per audit, and building, comparing and storing tuples costs a fraction
-of doing so with dataclasses. `entry_record` and `record_entry` convert between the two.
+Collectors hand the audit `StateUpdate`s (what to write) instead of writing the store themselves;
+the audit applies a collector's updates with its findings in one transaction, and only when the
+collector completed.
 """
 
 from __future__ import annotations
@@ -16,87 +16,6 @@ RUN_HOST_STATUSES = ("ok", "incomplete", "unreachable", "error")
 
 
 @dataclass(frozen=True)
-class FileEntry:
-    """One file's state as FIM saw it: what `find -printf`/`stat` lists, plus its hashes.
-
-    `type` is find's `%y` letter (`f` file, `d` directory, `l` symlink, `p`, `s`, `c`, `b`).
-    `mode` holds the permission bits (e.g. 0o644); times are seconds since the epoch.
-    Hashes are None for entries that are not regular files or were not hashed.
-    """
-
-    path: str
-    type: str
-    size: int
-    mode: int
-    uid: int
-    gid: int
-    owner: str = ""
-    group: str = ""
-    mtime: float = 0.0
-    inode: int = 0
-    link_target: str = ""
-    sha256: str | None = None
-    sha1: str | None = None
-    md5: str | None = None
-    ctime: float = 0.0
-    """Inode change time: moves on any content or attribute change, and cannot be set back."""
-
-
-FimRecord = tuple[str, ...]
-"""One FIM entry as strings: path, size, mode (octal), uid, gid, mtime, ctime, inode, type, link
-target (GNU find's `-printf` order), then owner, group, sha256, sha1, md5 ("" for no hash).
-
-Equal records mean equal entries; unequal records may still be equal entries (`1.5` and `1.50`),
-so differences are judged on `FileEntry`s (`record_entry`)."""
-
-RECORD_FIELDS = 15
-R_PATH, R_SIZE, R_MODE, R_UID, R_GID, R_MTIME, R_CTIME, R_INODE, R_TYPE, R_LINK = range(10)
-R_OWNER, R_GROUP, R_SHA256, R_SHA1, R_MD5 = range(10, 15)
-
-
-def record_entry(r: FimRecord) -> FileEntry:
-    """The `FileEntry` a record stands for."""
-    return FileEntry(
-        path=r[R_PATH],
-        type=r[R_TYPE],
-        size=int(r[R_SIZE]),
-        mode=int(r[R_MODE], 8),
-        uid=int(r[R_UID]),
-        gid=int(r[R_GID]),
-        owner=r[R_OWNER],
-        group=r[R_GROUP],
-        mtime=float(r[R_MTIME]),
-        inode=int(r[R_INODE]),
-        link_target=r[R_LINK],
-        sha256=r[R_SHA256] or None,
-        sha1=r[R_SHA1] or None,
-        md5=r[R_MD5] or None,
-        ctime=float(r[R_CTIME]),
-    )
-
-
-def entry_record(e: FileEntry) -> FimRecord:
-    """The record of a `FileEntry` (`record_entry(entry_record(e)) == e`)."""
-    return (
-        e.path,
-        str(e.size),
-        format(e.mode, "o"),
-        str(e.uid),
-        str(e.gid),
-        repr(float(e.mtime)),
-        repr(float(e.ctime)),
-        str(e.inode),
-        e.type,
-        e.link_target,
-        e.owner,
-        e.group,
-        e.sha256 or "",
-        e.sha1 or "",
-        e.md5 or "",
-    )
-
-
-@dataclass(frozen=True)
 class FileContent:
     """A small text file's last known content, already masked, for `report_changes` diffs."""
 
@@ -107,14 +26,69 @@ class FileContent:
 
 
 @dataclass(frozen=True)
-class CommandOutput:
-    """The last output of one command on one host (already scrubbed of secrets)."""
+class StateEntry:
+    """One version of one key of a collector's state on one host (a config, a command output)."""
 
-    host: str
-    command: str
-    output: str
-    sha256: str
-    updated: float
+    key: str
+    version: int
+    digest: str
+    blob: bytes
+    time: float
+    run: int | None = None
+
+    @property
+    def text(self) -> str:
+        """The blob as text; bytes that are not UTF-8 come back as surrogate escapes."""
+        return self.blob.decode("utf-8", "surrogateescape")
+
+
+@dataclass(frozen=True)
+class FimSnapshot:
+    """FIM's whole baseline of one host, packed by the FIM collector (the store never parses it),
+    with the digest of the listing it was built from (None: rescan in full next time)."""
+
+    entries: int
+    records: bytes
+    listing: str | None
+
+
+@dataclass(frozen=True)
+class PutState:
+    """Add a version of `key` (version numbers count up from 1 per key)."""
+
+    key: str
+    blob: bytes
+    digest: str
+
+
+@dataclass(frozen=True)
+class PutFimSnapshot:
+    """Replace the host's FIM snapshot (an empty one, `entries == 0`, removes it)."""
+
+    entries: int
+    records: bytes
+    listing: str | None
+
+
+@dataclass(frozen=True)
+class SetFimListing:
+    """Keep the snapshot; record the listing digest it stands for."""
+
+    listing: str | None
+
+
+@dataclass(frozen=True)
+class PutFimContents:
+    """Kept `report_changes` contents: `replace` drops every other one of the host first;
+    `removed` paths are dropped."""
+
+    contents: tuple[FileContent, ...] = ()
+    removed: tuple[str, ...] = ()
+    replace: bool = False
+
+
+StateUpdate = PutState | PutFimSnapshot | SetFimListing | PutFimContents
+"""What a collector asks the audit to write when (and only when) it completed."""
 
 
 @dataclass(frozen=True)
@@ -141,12 +115,15 @@ class RunInfo:
 
 @dataclass(frozen=True)
 class RunHost:
-    """How one host fared in one run: `ok`, `incomplete`, `unreachable` or `error`."""
+    """How one host fared in one run: `ok`, `incomplete`, `unreachable` or `error`, how long it
+    took and each collector's (name, status, error)."""
 
     run: int
     host: str
     status: str
     error: str = ""
+    duration: float = 0.0
+    collectors: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -159,6 +136,7 @@ class StoredFinding:
     rule: int | None
     level: int | None
     created: float
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -188,3 +166,7 @@ class StoredAlert:
     text: str
     groups: tuple[str, ...]
     fields: dict
+    run: int | None = None
+    alert: dict | None = None
+    """The whole alert as `ospatrol.model.to_dict` gave it (None for alerts stored before
+    schema 5); `ospatrol.model.from_dict(Alert, ...)` rebuilds it."""

@@ -11,31 +11,33 @@ cannot both read-then-write); a method called outside one opens its own. Never `
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ospatrol.errors import OSPatrolError
-from ospatrol.model import Alert, Event, Finding, Host
+from ospatrol.model import Alert, Event, Finding, Host, to_dict
 from ospatrol.store.records import (
-    RECORD_FIELDS,
     RUN_HOST_STATUSES,
-    CommandOutput,
     FileContent,
-    FileEntry,
-    FimRecord,
+    FimSnapshot,
     HostInfo,
+    PutFimContents,
+    PutFimSnapshot,
+    PutState,
     RunHost,
     RunInfo,
+    SetFimListing,
+    StateEntry,
+    StateUpdate,
     StoredAlert,
     StoredEvent,
     StoredFinding,
-    entry_record,
-    record_entry,
 )
 
 DB_NAME = "ospatrol.db"
@@ -157,6 +159,34 @@ MIGRATIONS: list[list[str]] = [
             FROM fim_baseline GROUP BY host""",
         "DROP TABLE fim_baseline",
     ],
+    # 5: collectors return state updates that the audit applies: one generic versioned table
+    # (host, collector, key) for every collector that keeps versions (command outputs move in);
+    # what the live report knew kept for re-rendering (rule descriptions, durations, collector
+    # outcomes); alerts tied to their run with the whole alert; the pid of a running run, so a
+    # killed one can be told from a live one.
+    [
+        """CREATE TABLE collector_state (
+            host TEXT NOT NULL,
+            collector TEXT NOT NULL,
+            key TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            digest TEXT NOT NULL,
+            blob BLOB NOT NULL,
+            time REAL NOT NULL,
+            run INTEGER,
+            PRIMARY KEY (host, collector, key, version))""",
+        """INSERT INTO collector_state (host, collector, key, version, digest, blob, time)
+            SELECT host, 'commands', command, 1, sha256, CAST(output AS BLOB), updated
+            FROM command_outputs""",
+        "DROP TABLE command_outputs",
+        "ALTER TABLE findings ADD COLUMN description TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE run_hosts ADD COLUMN duration REAL NOT NULL DEFAULT 0",
+        "ALTER TABLE run_hosts ADD COLUMN collectors TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE alerts ADD COLUMN run INTEGER",
+        "ALTER TABLE alerts ADD COLUMN alert TEXT",
+        "ALTER TABLE runs ADD COLUMN pid INTEGER",
+        "CREATE INDEX alerts_run ON alerts (run)",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -194,9 +224,15 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    """Open the database file with OSPatrol's settings (WAL, busy timeout, foreign keys)."""
+    """Open the database file with OSPatrol's settings (WAL, busy timeout, foreign keys).
+
+    A new state dir is made 0700 and the database files 0600: baselines hold file contents and
+    command outputs that only the auditor should read.
+    """
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         # isolation_level=None: we issue BEGIN/COMMIT ourselves. check_same_thread=False lets
         # a thread pool (netmiko) call in; `Store` serialises access with a lock.
         conn = sqlite3.connect(
@@ -208,38 +244,51 @@ def connect(path: Path) -> sqlite3.Connection:
             raise StoreError(f"{path}: cannot switch to WAL mode (got {mode})")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
-    except sqlite3.Error as exc:
+        for suffix in ("-wal", "-shm"):
+            side = path.with_name(path.name + suffix)
+            if side.exists():
+                side.chmod(0o600)
+    except (sqlite3.Error, OSError) as exc:
         raise StoreError(f"{path}: cannot open database: {exc}") from exc
     return conn
 
 
-def _db_path(path: str) -> str | bytes:
-    """A path as stored: text, or the raw bytes when the name is not valid UTF-8.
+def _db_text(text: str | None) -> str | bytes | None:
+    """Text as stored: itself, or its raw bytes when it is not valid UTF-8.
 
-    FIM keeps such names as surrogate-escaped `str`s, which SQLite text cannot hold.
+    Collectors keep bytes that are not UTF-8 (a file name, a GECOS field, a device banner) as
+    surrogate-escaped `str`s, which SQLite text cannot hold; stored as bytes they come back
+    unchanged (`_py_text`), so nothing is lost and nothing raises.
     """
+    if text is None:
+        return None
     try:
-        path.encode("utf-8")
+        text.encode("utf-8")
     except UnicodeEncodeError:
-        return path.encode("utf-8", "surrogateescape")
-    return path
+        return text.encode("utf-8", "surrogateescape")
+    return text
 
 
-def _py_path(value: str | bytes) -> str:
+def _py_text(value: str | bytes | None) -> Any:
     return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
 
 
-def _pack(records: Iterable[FimRecord]) -> bytes:
-    """Records as one blob: every field, NUL-separated (no path or name can hold a NUL)."""
-    # Joined a record at a time: faster than one join over a chain of every field.
-    return "\0".join(map("\0".join, records)).encode("utf-8", "surrogateescape")
+def _json(value: Any) -> str:
+    """JSON text that SQLite can hold whatever the value's strings contain (lone surrogates
+    become `\\udcXX` escapes, which `json.loads` turns back into the same string)."""
+    return json.dumps(value, sort_keys=True, default=str)
 
 
-def _unpack(blob: bytes) -> dict[str, FimRecord]:
-    fields = bytes(blob).decode("utf-8", "surrogateescape").split("\0")
-    if len(fields) % RECORD_FIELDS:
-        raise StoreError(f"corrupt FIM baseline: {len(fields)} fields")
-    return {r[0]: r for r in zip(*[iter(fields)] * RECORD_FIELDS, strict=True)}
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class Store:
@@ -247,7 +296,10 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._conn = connect(self.path)
+        if str(path) == ":memory:":
+            self._conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        else:
+            self._conn = connect(self.path)
         self._lock = threading.RLock()
         self._depth = 0
         try:
@@ -263,6 +315,16 @@ class Store:
     def open(cls, state_dir: Path) -> Store:
         """The store of `state_dir` (`<state_dir>/ospatrol.db`), created and migrated as needed."""
         return cls(Path(state_dir) / DB_NAME)
+
+    @classmethod
+    def open_for_reading(cls, state_dir: Path) -> Store:
+        """A store for a run that must write nothing (`--dry-run`, `--check`): the state dir's
+        database when there is one, else an empty one in memory; no file or folder is created.
+
+        Writes are the caller's to avoid; the audit makes none in a dry run.
+        """
+        path = Path(state_dir) / DB_NAME
+        return cls(path if path.exists() else Path(":memory:"))
 
     def close(self) -> None:
         self._conn.close()
@@ -338,10 +400,26 @@ class Store:
         """Open an audit run; `options` (JSON-able, no secrets) records how it was invoked."""
         with self.transaction():
             cur = self._conn.execute(
-                "INSERT INTO runs (started, options) VALUES (?, ?)",
-                (time.time(), json.dumps(dict(options or {}), sort_keys=True, default=str)),
+                "INSERT INTO runs (started, options, pid) VALUES (?, ?, ?)",
+                (time.time(), _json(dict(options or {})), os.getpid()),
             )
             return int(cur.lastrowid)
+
+    def mark_interrupted(self) -> list[int]:
+        """Close every run still `running` whose process is gone (killed, OOM, reboot) as
+        `interrupted`; returns their ids. What such a run committed (findings with their
+        baselines) stays, so `ospatrol report` shows it, marked interrupted."""
+        with self.transaction():
+            rows = self._conn.execute(
+                "SELECT id, pid FROM runs WHERE status = 'running'"
+            ).fetchall()
+            dead = [run_id for run_id, pid in rows if not _pid_alive(pid)]
+            self._conn.executemany(
+                "UPDATE runs SET status = 'interrupted', finished = coalesce(finished, ?) "
+                "WHERE id = ?",
+                [(time.time(), run_id) for run_id in dead],
+            )
+        return dead
 
     def finish_run(self, run_id: int, status: str) -> None:
         with self.transaction():
@@ -368,21 +446,39 @@ class Store:
     def _run(row: tuple) -> RunInfo:
         return RunInfo(row[0], row[1], row[2], row[3], json.loads(row[4]))
 
-    def set_run_host(self, run_id: int, host: str, status: str, error: str = "") -> None:
-        """Record how `host` fared in run `run_id` (replaces an earlier record of the same run)."""
+    def set_run_host(
+        self,
+        run_id: int,
+        host: str,
+        status: str,
+        error: str = "",
+        *,
+        duration: float = 0.0,
+        collectors: Sequence[tuple[str, str, str]] = (),
+    ) -> None:
+        """Record how `host` fared in run `run_id` (replaces an earlier record of the same run):
+        its status, error, duration and each collector's (name, status, error)."""
         if status not in RUN_HOST_STATUSES:
             raise ValueError(f"run host status must be one of {RUN_HOST_STATUSES}, not {status!r}")
         with self.transaction():
             self._conn.execute(
-                "INSERT OR REPLACE INTO run_hosts (run, host, status, error) VALUES (?, ?, ?, ?)",
-                (run_id, host, status, error),
+                "INSERT OR REPLACE INTO run_hosts (run, host, status, error, duration, collectors) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, host, status, _db_text(error), duration, _json([*map(list, collectors)])),
             )
 
     def run_hosts(self, run_id: int) -> list[RunHost]:
         rows = self._query(
-            "SELECT run, host, status, error FROM run_hosts WHERE run = ? ORDER BY host", (run_id,)
+            "SELECT run, host, status, error, duration, collectors FROM run_hosts WHERE run = ? "
+            "ORDER BY host",
+            (run_id,),
         )
-        return [RunHost(*row) for row in rows]
+        return [
+            RunHost(
+                r[0], r[1], r[2], _py_text(r[3]), r[4], tuple(tuple(c) for c in json.loads(r[5]))
+            )
+            for r in rows
+        ]
 
     # -- findings, events, alerts ---------------------------------------------------------------
 
@@ -393,27 +489,31 @@ class Store:
         *,
         rule: int | None = None,
         level: int | None = None,
+        description: str = "",
     ) -> list[int]:
-        """Record findings (of run `run_id`, or None outside a run); returns their ids in order."""
+        """Record findings (of run `run_id`, or None outside a run) with the rule, level and rule
+        description analysis gave them; returns their ids in order."""
         now = time.time()
         ids: list[int] = []
         with self.transaction():
             for f in findings:
                 cur = self._conn.execute(
                     "INSERT INTO findings (run, host, collector, kind, subject, detail, diff, "
-                    "rule, level, event_text, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "rule, level, event_text, created, description) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         run_id,
                         f.host,
                         f.collector,
                         f.kind,
-                        f.subject,
-                        f.detail,
-                        f.diff,
+                        _db_text(f.subject),
+                        _db_text(f.detail),
+                        _db_text(f.diff),
                         rule,
                         level,
-                        f.event_text,
+                        _db_text(f.event_text),
                         now,
+                        description,
                     ),
                 )
                 ids.append(int(cur.lastrowid))
@@ -432,7 +532,7 @@ class Store:
         where, params = _filters(run=run_id, host=host, collector=collector)
         rows = self._query(
             "SELECT id, run, host, collector, kind, subject, detail, diff, event_text, rule, "
-            f"level, created FROM findings{where} ORDER BY id",
+            f"level, created, description FROM findings{where} ORDER BY id",
             params,
         )
         return [
@@ -443,14 +543,15 @@ class Store:
                     host=r[2],
                     collector=r[3],
                     kind=r[4],
-                    subject=r[5],
-                    detail=r[6],
-                    diff=r[7],
-                    event_text=r[8],
+                    subject=_py_text(r[5]),
+                    detail=_py_text(r[6]),
+                    diff=_py_text(r[7]),
+                    event_text=_py_text(r[8]),
                 ),
                 rule=r[9],
                 level=r[10],
                 created=r[11],
+                description=r[12],
             )
             for r in rows
         ]
@@ -465,8 +566,8 @@ class Store:
                     event.host,
                     event.location,
                     event.source,
-                    event.text,
-                    json.dumps(dict(event.extra), sort_keys=True, default=str),
+                    _db_text(event.text),
+                    _json(dict(event.extra)),
                 ),
             )
             return int(cur.lastrowid)
@@ -477,162 +578,175 @@ class Store:
             f"SELECT id, time, host, location, source, text, extra FROM events{where} ORDER BY id",
             params,
         )
-        return [StoredEvent(*r[:6], extra=json.loads(r[6])) for r in rows]
+        return [StoredEvent(*r[:5], _py_text(r[5]), extra=json.loads(r[6])) for r in rows]
 
-    def add_alert(self, alert: Alert) -> int:
+    def add_alert(self, alert: Alert, *, run: int | None = None) -> int:
+        """Record `alert` (of audit run `run`, or None for syslog and agents) whole."""
         ev = alert.event
         with self.transaction():
             cur = self._conn.execute(
                 "INSERT INTO alerts (time, rule_id, level, description, host, location, text, "
-                "groups, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "groups, fields, run, alert) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     ev.time,
                     alert.rule_id,
                     alert.level,
                     alert.description,
                     ev.host,
-                    ev.location,
-                    ev.text,
-                    json.dumps(list(alert.groups)),
-                    json.dumps(dict(alert.fields), sort_keys=True),
+                    _db_text(ev.location),
+                    _db_text(ev.text),
+                    _json(list(alert.groups)),
+                    _json(dict(alert.fields)),
+                    run,
+                    _json(to_dict(alert)),
                 ),
             )
             return int(cur.lastrowid)
 
-    def alerts(self, *, host: str | None = None, since: float | None = None) -> list[StoredAlert]:
-        where, params = _filters(host=host, since=since)
+    def alerts(
+        self,
+        *,
+        host: str | None = None,
+        since: float | None = None,
+        level: int | None = None,
+        rule: int | None = None,
+        run: int | None = None,
+    ) -> list[StoredAlert]:
+        """Stored alerts, oldest first: of `host`, since a time, at `level` or above, of `rule`,
+        of audit run `run` (each filter only when given)."""
+        where, params = _filters(host=host, since=since, rule_id=rule, run=run)
+        if level is not None:
+            where = f"{where} AND level >= ?" if where else " WHERE level >= ?"
+            params.append(level)
         rows = self._query(
-            "SELECT id, time, rule_id, level, description, host, location, text, groups, fields "
-            f"FROM alerts{where} ORDER BY id",
+            "SELECT id, time, rule_id, level, description, host, location, text, groups, fields, "
+            f"run, alert FROM alerts{where} ORDER BY id",
             params,
         )
         return [
-            StoredAlert(*r[:8], groups=tuple(json.loads(r[8])), fields=json.loads(r[9]))
+            StoredAlert(
+                *r[:6],
+                location=_py_text(r[6]),
+                text=_py_text(r[7]),
+                groups=tuple(json.loads(r[8])),
+                fields=json.loads(r[9]),
+                run=r[10],
+                alert=json.loads(r[11]) if r[11] else None,
+            )
             for r in rows
         ]
 
-    # -- FIM baseline -------------------------------------------------------------------------
+    # -- collector state ----------------------------------------------------------------------
 
-    def fim_baseline(self, host: str) -> dict[str, FileEntry]:
-        """The accepted state of `host`'s files, by path (empty when never scanned)."""
-        return {p: record_entry(r) for p, r in sorted(self.fim_records(host).items())}
+    _STATE_COLUMNS = "key, version, digest, blob, time, run"
 
-    def fim_records(self, host: str) -> dict[str, FimRecord]:
-        """`fim_baseline` as records (what FIM itself works with), by path."""
-        rows = self._query("SELECT records FROM fim_snapshot WHERE host = ?", (host,))
-        return _unpack(rows[0][0]) if rows else {}
+    @staticmethod
+    def _state(row: tuple) -> StateEntry:
+        return StateEntry(_py_text(row[0]), row[1], row[2], bytes(row[3]), row[4], row[5])
 
-    def fim_listing(self, host: str) -> tuple[int, str | None] | None:
-        """(entries, listing digest) of `host`'s baseline; None when it has none.
-
-        The digest is None unless the baseline was built from that listing and nothing in it
-        would be fetched again (every regular file hashed, every kept content present)."""
-        rows = self._query("SELECT entries, listing FROM fim_snapshot WHERE host = ?", (host,))
-        return rows[0] if rows else None
-
-    def has_fim_baseline(self, host: str) -> bool:
-        return self.fim_listing(host) is not None
-
-    def replace_fim_baseline(
-        self,
-        host: str,
-        entries: Iterable[FileEntry],
-        contents: Iterable[FileContent] | None = None,
-    ) -> None:
-        """Make `entries` (and, when given, `contents`) the whole baseline of `host`, atomically."""
-        self.replace_fim_records(host, [entry_record(e) for e in entries], contents)
-
-    def replace_fim_records(
-        self,
-        host: str,
-        records: Collection[FimRecord],
-        contents: Iterable[FileContent] | None = None,
-        listing: str | None = None,
-    ) -> None:
-        """`replace_fim_baseline` with records, and the digest of the listing they come from."""
-        with self.transaction():
-            self._put_records(host, records, listing)
-            if contents is not None:
-                self._conn.execute("DELETE FROM fim_content WHERE host = ?", (host,))
-                self._put_contents(host, contents)
-
-    def set_fim_listing(self, host: str, listing: str | None) -> None:
-        """Record that `host`'s baseline stands for the listing with digest `listing`."""
-        with self.transaction():
-            self._conn.execute(
-                "UPDATE fim_snapshot SET listing = ? WHERE host = ?", (listing, host)
-            )
-
-    def update_fim_entries(
-        self,
-        host: str,
-        entries: Iterable[FileEntry],
-        removed: Iterable[str] = (),
-        contents: Iterable[FileContent] = (),
-    ) -> None:
-        """Accept some paths only: upsert `entries`/`contents`, drop `removed` paths, atomically."""
-        with self.transaction():
-            records = self.fim_records(host)
-            gone = list(removed)
-            for path in gone:
-                records.pop(path, None)
-            records.update((e.path, entry_record(e)) for e in entries)
-            self._put_records(host, records.values(), None)
-            self._conn.executemany(
-                "DELETE FROM fim_content WHERE host = ? AND path = ?",
-                [(host, _db_path(p)) for p in gone],
-            )
-            self._put_contents(host, contents)
-
-    def _put_records(self, host: str, records: Collection[FimRecord], listing: str | None) -> None:
-        if not records:
-            self._conn.execute("DELETE FROM fim_snapshot WHERE host = ?", (host,))
-            return
-        self._conn.execute(
-            "INSERT OR REPLACE INTO fim_snapshot (host, entries, records, listing) "
-            "VALUES (?, ?, ?, ?)",
-            (host, len(records), _pack(records), listing),
+    def state(self, host: str, collector: str, key: str) -> StateEntry | None:
+        """The latest version of `key` in `collector`'s state of `host`."""
+        rows = self._query(
+            f"SELECT {self._STATE_COLUMNS} FROM collector_state WHERE host = ? AND collector = ? "
+            "AND key = ? ORDER BY version DESC LIMIT 1",
+            (host, collector, _db_text(key)),
         )
+        return self._state(rows[0]) if rows else None
 
-    def _put_contents(self, host: str, contents: Iterable[FileContent]) -> None:
-        self._conn.executemany(
-            "INSERT OR REPLACE INTO fim_content (host, path, content, size) VALUES (?, ?, ?, ?)",
-            ((host, _db_path(c.path), c.content, c.size) for c in contents),
+    def states(self, host: str, collector: str) -> dict[str, StateEntry]:
+        """The latest version of every key of `collector`'s state of `host`, by key."""
+        rows = self._query(
+            f"SELECT {self._STATE_COLUMNS} FROM collector_state AS s WHERE host = ? "
+            "AND collector = ? AND version = (SELECT max(version) FROM collector_state "
+            "WHERE host = s.host AND collector = s.collector AND key = s.key) ORDER BY key",
+            (host, collector),
         )
+        return {e.key: e for e in map(self._state, rows)}
+
+    def state_history(self, host: str, collector: str, key: str) -> list[StateEntry]:
+        """Every version of `key`, oldest first."""
+        rows = self._query(
+            f"SELECT {self._STATE_COLUMNS} FROM collector_state WHERE host = ? AND collector = ? "
+            "AND key = ? ORDER BY version",
+            (host, collector, _db_text(key)),
+        )
+        return [self._state(r) for r in rows]
+
+    def state_version(self, host: str, collector: str, key: str, version: int) -> StateEntry | None:
+        rows = self._query(
+            f"SELECT {self._STATE_COLUMNS} FROM collector_state WHERE host = ? AND collector = ? "
+            "AND key = ? AND version = ?",
+            (host, collector, _db_text(key), version),
+        )
+        return self._state(rows[0]) if rows else None
+
+    def fim_snapshot(self, host: str) -> FimSnapshot | None:
+        """`host`'s FIM baseline as the FIM collector packed it; None when it has none."""
+        rows = self._query(
+            "SELECT entries, records, listing FROM fim_snapshot WHERE host = ?", (host,)
+        )
+        return FimSnapshot(rows[0][0], bytes(rows[0][1]), rows[0][2]) if rows else None
 
     def fim_contents(self, host: str) -> dict[str, FileContent]:
         """The kept contents (masked, capped) of `host`'s `report_changes` files, by path."""
         rows = self._query(
             "SELECT path, content, size FROM fim_content WHERE host = ? ORDER BY path", (host,)
         )
-        return {_py_path(r[0]): FileContent(_py_path(r[0]), bytes(r[1]), r[2]) for r in rows}
+        return {_py_text(r[0]): FileContent(_py_text(r[0]), bytes(r[1]), r[2]) for r in rows}
 
-    # -- command outputs ----------------------------------------------------------------------
-
-    def command_output(self, host: str, command: str) -> CommandOutput | None:
-        rows = self._query(
-            "SELECT host, command, output, sha256, updated FROM command_outputs "
-            "WHERE host = ? AND command = ?",
-            (host, command),
-        )
-        return CommandOutput(*rows[0]) if rows else None
-
-    def command_outputs(self, host: str) -> dict[str, CommandOutput]:
-        rows = self._query(
-            "SELECT host, command, output, sha256, updated FROM command_outputs "
-            "WHERE host = ? ORDER BY command",
-            (host,),
-        )
-        return {r[1]: CommandOutput(*r) for r in rows}
-
-    def set_command_output(self, host: str, command: str, output: str, sha256: str) -> None:
-        """Store the latest (scrubbed) output of `command` on `host`."""
+    def apply_updates(
+        self, host: str, collector: str, updates: Iterable[StateUpdate], run: int | None = None
+    ) -> None:
+        """Write a collector's updates for `host`, atomically (joins an open transaction)."""
+        now = time.time()
         with self.transaction():
-            self._conn.execute(
-                "INSERT OR REPLACE INTO command_outputs (host, command, output, sha256, updated) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (host, command, output, sha256, time.time()),
-            )
+            for update in updates:
+                if isinstance(update, PutState):
+                    self._put_state(host, collector, update, now, run)
+                elif isinstance(update, PutFimSnapshot):
+                    self._put_snapshot(host, update)
+                elif isinstance(update, SetFimListing):
+                    self._conn.execute(
+                        "UPDATE fim_snapshot SET listing = ? WHERE host = ?",
+                        (update.listing, host),
+                    )
+                elif isinstance(update, PutFimContents):
+                    self._put_contents(host, update)
+                else:
+                    raise TypeError(f"not a state update: {update!r}")
+
+    def _put_state(
+        self, host: str, collector: str, update: PutState, now: float, run: int | None
+    ) -> None:
+        key = _db_text(update.key)
+        self._conn.execute(
+            "INSERT INTO collector_state (host, collector, key, version, digest, blob, time, run) "
+            "VALUES (?, ?, ?, (SELECT coalesce(max(version), 0) + 1 FROM collector_state "
+            "WHERE host = ? AND collector = ? AND key = ?), ?, ?, ?, ?)",
+            (host, collector, key, host, collector, key, update.digest, update.blob, now, run),
+        )
+
+    def _put_snapshot(self, host: str, update: PutFimSnapshot) -> None:
+        if not update.entries:
+            self._conn.execute("DELETE FROM fim_snapshot WHERE host = ?", (host,))
+            return
+        self._conn.execute(
+            "INSERT OR REPLACE INTO fim_snapshot (host, entries, records, listing) "
+            "VALUES (?, ?, ?, ?)",
+            (host, update.entries, update.records, update.listing),
+        )
+
+    def _put_contents(self, host: str, update: PutFimContents) -> None:
+        if update.replace:
+            self._conn.execute("DELETE FROM fim_content WHERE host = ?", (host,))
+        self._conn.executemany(
+            "DELETE FROM fim_content WHERE host = ? AND path = ?",
+            [(host, _db_text(p)) for p in update.removed],
+        )
+        self._conn.executemany(
+            "INSERT OR REPLACE INTO fim_content (host, path, content, size) VALUES (?, ?, ?, ?)",
+            ((host, _db_text(c.path), c.content, c.size) for c in update.contents),
+        )
 
 
 def _filters(*, since: float | None = None, **columns: Any) -> tuple[str, list[Any]]:

@@ -94,14 +94,14 @@ def test_module_records_then_check_mode_changes_nothing_then_reports(lab_sshd, t
     watched.write_text("changed\n")
     with Store.open(state) as store:
         runs_before = [r.id for r in store.runs()]
-        outputs_before = store.command_outputs("lab1")
+        outputs_before = store.states("lab1", "commands")
     rc, checked = _play(tmp_path, inventory, "--check", **vars)
     assert rc == 0, checked
     assert checked["changed"] is False and checked["run_id"] is None
     assert [f["kind"] for f in checked["findings"]] == ["changed"]
     with Store.open(state) as store:
         assert [r.id for r in store.runs()] == runs_before
-        assert store.command_outputs("lab1") == outputs_before
+        assert store.states("lab1", "commands") == outputs_before
 
     rc, failed = _play(tmp_path, inventory, **vars, ospatrol_fail_on_findings=True)
     assert rc != 0 and failed["_status"] == "failed"

@@ -16,13 +16,25 @@ def test_stored_run_shows_the_collector_whose_scan_was_incomplete(tmp_path: Path
         run = store.start_run({"collectors": ["fim", "commands"]})
         for name in ("web1", "web2", "web3"):
             store.touch_host(Host(name=name, address="127.0.0.1"))
-        # FIM's incomplete finding is the audit's, with "fim" as its subject.
-        fim = incomplete_finding("web1", "timeout: no listing", subject="fim")
+        # Every collector reports its own incomplete finding; the run records each outcome.
+        fim = incomplete_finding("web1", "timeout: no listing", collector="fim")
         commands = incomplete_finding("web2", "truncated listing", collector="commands")
         host = incomplete_finding("web3", "unreachable: connection refused")
         store.add_findings(run, [fim, commands, host], level=7)
-        store.set_run_host(run, "web1", "incomplete", fim.detail)
-        store.set_run_host(run, "web2", "incomplete", commands.detail)
+        store.set_run_host(
+            run,
+            "web1",
+            "incomplete",
+            fim.detail,
+            collectors=[("fim", "incomplete", fim.detail), ("commands", "ok", "")],
+        )
+        store.set_run_host(
+            run,
+            "web2",
+            "incomplete",
+            commands.detail,
+            collectors=[("fim", "ok", ""), ("commands", "incomplete", commands.detail)],
+        )
         store.set_run_host(run, "web3", "unreachable", host.detail)
         store.finish_run(run, "incomplete")
 

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from ospatrol.cli import cli
+from ospatrol.collect.fim import baseline_entries, fim_state
 from ospatrol.store import Store
 from ospatrol_lab.sshd import SshdServer
 
@@ -55,7 +56,7 @@ def test_accept_all_then_some_paths_and_show(lab_sshd: SshdServer, tmp_path: Pat
     (tree / "b" / "two").write_text("changed")
     assert ospatrol("accept", "web1", f"{tree}/a", "-i", str(inventory)).exit_code == 0
     with Store.open(state) as store:
-        entries = store.fim_baseline("web1")
+        entries = baseline_entries(fim_state(store, "web1"))
     assert f"{tree}/a/one" not in entries  # accepted as deleted
     assert entries[f"{tree}/b/two"].size == 1  # outside the accepted path: unchanged
 

@@ -16,9 +16,9 @@ from ospatrol.collect.fim_listing import (
     parse_hashes,
     parse_listing,
 )
+from ospatrol.collect.fim_records import FileEntry
 from ospatrol.errors import InputErrors
 from ospatrol.model import Host
-from ospatrol.store import FileEntry
 
 
 def test_shipped_profiles_load_for_every_platform():
@@ -129,7 +129,7 @@ def test_watched_mtime_uses_ctime_layout():
 def test_collect_over_local_transport_and_hosts_it_does_not_apply_to(tmp_path: Path):
     import asyncio
 
-    from ospatrol.collect.fim import FimCollector
+    from ospatrol.collect.fim import FimCollector, fim_state
     from ospatrol.store import Store
     from ospatrol.transport import TransportSettings, open_transport
 
@@ -156,7 +156,10 @@ def test_collect_over_local_transport_and_hosts_it_does_not_apply_to(tmp_path: P
 
     async def collect(host: Host, store: Store):
         async with open_transport(host, settings) as transport:
-            return await fim.collect(host, transport, store)
+            result = await fim.collect(host, transport, fim_state(store, host.name))
+        if result.status == "ok":
+            store.apply_updates(host.name, "fim", result.updates)
+        return result
 
     with Store.open(tmp_path / "state") as store:
         results = {k: asyncio.run(collect(h, store)) for k, h in hosts.items()}

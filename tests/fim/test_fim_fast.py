@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ospatrol.collect.fim import FimCollector, FimScan
+from ospatrol.collect.fim import FimCollector, FimScan, fim_state
 from ospatrol.collect.fim_listing import (
     END,
     NAMES,
@@ -44,9 +44,15 @@ class Local:
 
         async def run() -> FimScan:
             async with open_transport(host, self.settings) as transport:
-                return await self.fim.scan(host, transport, self.store)
+                return await self.fim.scan(host, transport, fim_state(self.store, host.name))
 
-        return asyncio.run(run())
+        scan = asyncio.run(run())
+        if scan.result.status == "ok":
+            self.store.apply_updates(host.name, "fim", scan.result.updates)
+        return scan
+
+    def listing_digest(self) -> str | None:
+        return fim_state(self.store, "me").fim_snapshot().listing
 
 
 @pytest.fixture
@@ -61,7 +67,7 @@ def test_first_scan_is_one_command_then_an_unchanged_scan_is_one_command(local):
     assert first.first and first.stats.commands == 1  # listing with hashes and names
     entry = first.entries[f"{local.tree}/etc/a.conf"]
     assert entry.owner == pwd.getpwuid(os.getuid()).pw_name and entry.sha256
-    assert local.store.fim_listing("me")[1] is not None
+    assert local.listing_digest() is not None
     again = local.scan()
     assert again.stats.commands == 1 and again.result.findings == ()
     assert again.entries == first.entries and not again.result.baseline_changed
@@ -79,7 +85,7 @@ def test_no_digest_while_a_kept_content_is_missing(local):
     host = local.host(ospatrol_fim_report_changes=[f"{local.tree}/etc/*"])
     local.scan(host)
     # The binary file's content is never kept: every scan must look again, as before.
-    assert local.store.fim_listing("me")[1] is None
+    assert local.listing_digest() is None
     assert local.scan(host).stats.contents == 1
     (local.tree / "etc" / "a.conf").write_text("a = 2\n")
     (finding,) = local.scan(host).result.findings

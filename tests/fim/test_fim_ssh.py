@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ospatrol.collect.fim import FimCollector, FimScan
+from ospatrol.collect.fim import FimCollector, FimScan, baseline_entries, fim_state
 from ospatrol.inventory.options import ConnectionOptions
 from ospatrol.model import Credentials, Host
 from ospatrol.store import Store
@@ -65,13 +65,23 @@ class Lab:
         self.fim = FimCollector()
 
     def scan(self, *, dry_run: bool = False, host: Host | None = None) -> FimScan:
-        async def run() -> FimScan:
-            async with open_transport(host or self.host, self.settings) as transport:
-                return await self.fim.scan(
-                    host or self.host, transport, self.store, dry_run=dry_run
-                )
+        """Scan; unless `dry_run`, commit a completed scan's updates as the audit does."""
+        host = host or self.host
 
-        return asyncio.run(run())
+        async def run() -> FimScan:
+            async with open_transport(host, self.settings) as transport:
+                return await self.fim.scan(host, transport, fim_state(self.store, host.name))
+
+        scan = asyncio.run(run())
+        if not dry_run and scan.result.status == "ok":
+            self.store.apply_updates(host.name, "fim", scan.result.updates)
+        return scan
+
+    def baseline(self) -> dict:
+        return baseline_entries(fim_state(self.store, "web1"))
+
+    def contents(self) -> dict:
+        return fim_state(self.store, "web1").fim_contents()
 
     def texts(self, scan: FimScan) -> list[str]:
         assert scan.result.status == "ok", scan.result.error
@@ -88,11 +98,11 @@ def lab(lab_sshd: SshdServer, tmp_path: Path) -> Lab:
 
 
 def test_first_scan_records_and_unchanged_rescan_hashes_nothing(lab: Lab):
-    paths = set(lab.store.fim_baseline("web1"))
+    paths = set(lab.baseline())
     t = str(lab.tree)
     assert f"{t}/etc/hosts" in paths and f"{t}/etc/link" in paths
     assert not any("swp" in p or "/cache" in p for p in paths)
-    hosts = lab.store.fim_baseline("web1")[f"{t}/etc/hosts"]
+    hosts = lab.baseline()[f"{t}/etc/hosts"]
     assert (hosts.owner, hosts.group, hosts.sha256 is not None) == ("root", "root", True)
     again = lab.scan()
     assert again.result.findings == () and not again.result.baseline_changed
@@ -118,7 +128,7 @@ def test_content_change_gives_one_finding_with_masked_diff(lab: Lab):
     ]
     assert "hunter2" not in text and "swordfish" not in text
     assert scan.stats.hashed == 1
-    stored = lab.store.fim_contents("web1")[f"{lab.tree}/etc/app/app.conf"].content
+    stored = lab.contents()[f"{lab.tree}/etc/app/app.conf"].content
     assert b"swordfish" not in stored and b"password = ***" in stored
     assert lab.scan().result.findings == ()
 
@@ -127,7 +137,7 @@ def test_shadow_hash_field_never_stored_or_shown(lab: Lab):
     (lab.tree / "etc" / "shadow").write_text("root:$6$new$other:19001:0:99999:7:::\n")
     (text,) = lab.texts(lab.scan())
     assert "$6$" not in text and "-root:***:19000" in text and "+root:***:19001" in text
-    assert b"$6$" not in lab.store.fim_contents("web1")[f"{lab.tree}/etc/shadow"].content
+    assert b"$6$" not in lab.contents()[f"{lab.tree}/etc/shadow"].content
 
 
 def test_mode_change(lab: Lab):
@@ -166,7 +176,7 @@ def test_added_deleted_odd_names_and_symlink_target(lab: Lab):
         "New file 'T/etc/new\\x0aline 'quoted' \"double\" $(x) *' added to the file system.",
         "File 'T/etc/tool' was deleted. Unable to retrieve checksum.",
     ]
-    assert f"{lab.tree}/etc/{odd}" in lab.store.fim_baseline("web1")
+    assert f"{lab.tree}/etc/{odd}" in lab.baseline()
     assert lab.scan().result.findings == ()
 
 
@@ -176,7 +186,7 @@ def test_names_that_are_not_utf8(lab: Lab):
         handle.write(b"latin-1 name\n")
     scan = lab.scan()
     assert lab.texts(scan) == ["New file 'T/etc/caf\\xe9' added to the file system."]
-    assert os.fsdecode(raw) in lab.store.fim_baseline("web1")
+    assert os.fsdecode(raw) in lab.baseline()
     with open(raw, "ab") as handle:
         handle.write(b"more\n")
     (changed,) = lab.scan().result.findings
@@ -184,11 +194,11 @@ def test_names_that_are_not_utf8(lab: Lab):
 
 
 def test_dry_run_compares_but_writes_nothing(lab: Lab):
-    before = lab.store.fim_baseline("web1")
+    before = lab.baseline()
     (lab.tree / "etc" / "hosts").write_text("changed\n")
     dry = lab.scan(dry_run=True)
     assert [f.kind for f in dry.result.findings] == ["changed"]
-    assert not dry.result.baseline_changed and lab.store.fim_baseline("web1") == before
+    assert dry.result.baseline_changed and lab.baseline() == before
     assert [f.kind for f in lab.scan().result.findings] == ["changed"]
 
 
@@ -200,7 +210,7 @@ def test_dry_run_compares_but_writes_nothing(lab: Lab):
     ],
 )
 def test_timeout_or_truncated_listing_is_one_incomplete_finding(lab: Lab, vars_, reason):
-    before = lab.store.fim_baseline("web1")
+    before = lab.baseline()
     (lab.tree / "etc" / "tool").unlink()
     host = replace(lab.host, vars={**lab.host.vars, **vars_})
     if "ospatrol_command_timeout" in vars_:
@@ -212,22 +222,22 @@ def test_timeout_or_truncated_listing_is_one_incomplete_finding(lab: Lab, vars_,
     scan = lab.scan(host=host)
     (finding,) = scan.result.findings
     assert scan.result.status == "incomplete" and scan.entries is None
-    assert (finding.kind, finding.collector, finding.subject) == ("incomplete", "audit", "fim")
+    assert (finding.kind, finding.collector) == ("incomplete", "fim")
     assert finding.event_text.startswith("ospatrol: scan incomplete: " + reason)
-    assert lab.store.fim_baseline("web1") == before
+    assert lab.baseline() == before
 
 
 def test_a_vanished_tree_is_incomplete_not_a_flood_of_deletions(lab: Lab):
     import shutil
 
-    before = lab.store.fim_baseline("web1")
+    before = lab.baseline()
     shutil.rmtree(lab.tree)
     scan = lab.scan()
     assert scan.result.status == "incomplete"
     assert [f.event_text for f in scan.result.findings] == [
         "ospatrol: scan incomplete: error: the listing is empty"
     ]
-    assert lab.store.fim_baseline("web1") == before
+    assert lab.baseline() == before
 
 
 def test_sshd_down_changes_nothing_and_next_scan_reports_only_real_changes(tmp_path: Path):
@@ -236,13 +246,13 @@ def test_sshd_down_changes_nothing_and_next_scan_reports_only_real_changes(tmp_p
     try:
         lab = Lab(server, tmp_path)
         lab.scan()
-        before = lab.store.fim_baseline("web1")
+        before = lab.baseline()
         (lab.tree / "etc" / "tool").unlink()
         server.stop()
         with pytest.raises(TransportError) as info:
             lab.scan()
         assert info.value.reason.startswith("unreachable: connection refused")
-        assert lab.store.fim_baseline("web1") == before
+        assert lab.baseline() == before
         server.start()
         assert lab.texts(lab.scan()) == [
             "File 'T/etc/tool' was deleted. Unable to retrieve checksum."
@@ -253,7 +263,7 @@ def test_sshd_down_changes_nothing_and_next_scan_reports_only_real_changes(tmp_p
 
 def test_busybox_style_listing_sees_the_same_tree(lab: Lab, tmp_path: Path):
     """The stat/loop fallback (busybox, BSD) agrees with GNU find on what the tree holds."""
-    gnu = lab.store.fim_baseline("web1")
+    gnu = lab.baseline()
     profile = lab.fim.profiles["linux"]
     fallback = FimCollector({"linux": replace(profile, fim=replace(profile.fim, tools="busybox"))})
     other = Store.open(tmp_path / "other")
@@ -281,7 +291,7 @@ def test_optional_sha1_and_md5_are_recorded_and_reported(lab: Lab, tmp_path: Pat
     lab.store = Store.open(tmp_path / "other")
     lab.scan()
     data = (lab.tree / "etc" / "hosts").read_bytes()
-    entry = lab.store.fim_baseline("web1")[f"{lab.tree}/etc/hosts"]
+    entry = lab.baseline()[f"{lab.tree}/etc/hosts"]
     assert (entry.sha256, entry.sha1, entry.md5) == (
         hashlib.sha256(data).hexdigest(),
         hashlib.sha1(data).hexdigest(),

@@ -6,9 +6,25 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ospatrol.store import FileContent, FileEntry, Store
-from ospatrol.store.records import entry_record, record_entry
+from ospatrol.collect.fim import (
+    baseline_entries,
+    fim_state,
+    replace_baseline,
+    snapshot_updates,
+    update_baseline,
+)
+from ospatrol.collect.fim_records import FileEntry, entry_record, record_entry
+from ospatrol.store import FileContent, SetFimListing, Store
 from ospatrol.store.sqlite import connect, migrate
+
+
+def fim_baseline(store: Store, host: str) -> dict[str, FileEntry]:
+    return baseline_entries(fim_state(store, host))
+
+
+def fim_listing(store: Store, host: str) -> tuple[int, str | None] | None:
+    snapshot = store.fim_snapshot(host)
+    return None if snapshot is None else (snapshot.entries, snapshot.listing)
 
 
 def test_rows_of_schema_3_become_a_snapshot_with_exact_values(tmp_path: Path):
@@ -62,7 +78,7 @@ def test_rows_of_schema_3_become_a_snapshot_with_exact_values(tmp_path: Path):
     )
     conn.close()
     with Store(db) as store:
-        web = store.fim_baseline("web1")
+        web = fim_baseline(store, "web1")
         assert web["/etc/hosts"] == FileEntry(
             "/etc/hosts",
             "f",
@@ -82,9 +98,9 @@ def test_rows_of_schema_3_become_a_snapshot_with_exact_values(tmp_path: Path):
         )
         name = os.fsdecode(odd)
         assert web[name] == FileEntry(name, "l", 3, 0o4755, 1, 2, "", "adm", 1.0, 8, name)
-        assert store.fim_baseline("db1")["/etc/x"].mtime == -5.5
-        assert store.fim_listing("web1") == (2, None)
-        assert store.fim_baseline("nobody") == {} and store.fim_listing("nobody") is None
+        assert fim_baseline(store, "db1")["/etc/x"].mtime == -5.5
+        assert fim_listing(store, "web1") == (2, None)
+        assert fim_baseline(store, "nobody") == {} and fim_listing(store, "nobody") is None
 
 
 def test_records_round_trip_entries():
@@ -95,12 +111,14 @@ def test_records_round_trip_entries():
 def test_listing_digest_is_dropped_by_any_other_write(tmp_path: Path):
     with Store.open(tmp_path) as store:
         records = [entry_record(FileEntry("/etc/a", "f", 1, 0o644, 0, 0, sha256="aa"))]
-        store.replace_fim_records("h", records, [FileContent("/etc/a", b"x", 1)], "d1")
-        assert store.fim_listing("h") == (1, "d1")
-        store.update_fim_entries("h", [FileEntry("/etc/b", "f", 2, 0o644, 0, 0)])
-        assert store.fim_listing("h") == (2, None)
-        store.set_fim_listing("h", "d2")
-        store.replace_fim_baseline("h", store.fim_baseline("h").values())
-        assert store.fim_listing("h") == (2, None)
-        store.replace_fim_baseline("h", [])
-        assert not store.has_fim_baseline("h") and store.fim_listing("h") is None
+        store.apply_updates(
+            "h", "fim", snapshot_updates(records, [FileContent("/etc/a", b"x", 1)], "d1")
+        )
+        assert fim_listing(store, "h") == (1, "d1")
+        update_baseline(store, "h", [FileEntry("/etc/b", "f", 2, 0o644, 0, 0)])
+        assert fim_listing(store, "h") == (2, None)
+        store.apply_updates("h", "fim", [SetFimListing("d2")])
+        replace_baseline(store, "h", fim_baseline(store, "h").values())
+        assert fim_listing(store, "h") == (2, None)
+        replace_baseline(store, "h", [])
+        assert store.fim_snapshot("h") is None and fim_listing(store, "h") is None

@@ -9,15 +9,21 @@ from pathlib import Path
 
 import pytest
 
+from ospatrol.collect.fim import baseline_entries, fim_state, replace_baseline, update_baseline
+from ospatrol.collect.fim_records import FileEntry
 from ospatrol.model import Alert, Event, Finding, Host
 from ospatrol.store import (
     SCHEMA_VERSION,
     FileContent,
-    FileEntry,
+    PutState,
     Store,
     StoreError,
 )
 from ospatrol.store.sqlite import connect, migrate
+
+
+def fim_baseline(store: Store, host: str) -> dict[str, FileEntry]:
+    return baseline_entries(fim_state(store, host))
 
 
 def entry(path: str, **kw) -> FileEntry:
@@ -44,7 +50,7 @@ def test_older_database_is_migrated_and_keeps_its_data(tmp_path: Path):
     conn.close()
     with Store(db) as store:
         assert store.schema_version == SCHEMA_VERSION > 1
-        kept = store.fim_baseline("web1")["/etc/hosts"]
+        kept = fim_baseline(store, "web1")["/etc/hosts"]
         assert (kept.size, kept.mode, kept.inode, kept.sha256, kept.md5) == (5, 420, 7, "abc", None)
 
 
@@ -67,24 +73,24 @@ def test_baseline_round_trip_and_atomic_replacement(tmp_path: Path):
             entry("/etc/a", sha256="1" * 64, mtime=1.25, inode=3, ctime=2.5),
             entry("/etc/l", type="l", link_target="/etc/a"),
         ]
-        store.replace_fim_baseline("h", first, [FileContent("/etc/a", b"x=1\n", 4)])
-        store.replace_fim_baseline("other", [entry("/etc/z")])
-        assert store.fim_baseline("h") == {e.path: e for e in first}
+        replace_baseline(store, "h", first, [FileContent("/etc/a", b"x=1\n", 4)])
+        replace_baseline(store, "other", [entry("/etc/z")])
+        assert fim_baseline(store, "h") == {e.path: e for e in first}
         assert store.fim_contents("h")["/etc/a"].content == b"x=1\n"
 
         with pytest.raises(RuntimeError), store.transaction():
-            store.replace_fim_baseline("h", [entry("/etc/new")], [])
+            replace_baseline(store, "h", [entry("/etc/new")], [])
             raise RuntimeError("interrupted")
-        assert set(store.fim_baseline("h")) == {"/etc/a", "/etc/l"}
+        assert set(fim_baseline(store, "h")) == {"/etc/a", "/etc/l"}
         assert set(store.fim_contents("h")) == {"/etc/a"}
 
         odd = b"/etc/\xff\n".decode("utf-8", "surrogateescape")  # not UTF-8: kept as bytes
-        store.update_fim_entries("h", [entry(odd, type="l", link_target=odd)])
-        assert store.fim_baseline("h")[odd].link_target == odd
-        store.update_fim_entries("h", [entry("/etc/b")], removed=["/etc/l", odd])
-        assert set(store.fim_baseline("h")) == {"/etc/a", "/etc/b"}
-        assert set(store.fim_baseline("other")) == {"/etc/z"}
-        assert store.has_fim_baseline("h") and not store.has_fim_baseline("nobody")
+        update_baseline(store, "h", [entry(odd, type="l", link_target=odd)])
+        assert fim_baseline(store, "h")[odd].link_target == odd
+        update_baseline(store, "h", [entry("/etc/b")], removed=["/etc/l", odd])
+        assert set(fim_baseline(store, "h")) == {"/etc/a", "/etc/b"}
+        assert set(fim_baseline(store, "other")) == {"/etc/z"}
+        assert store.fim_snapshot("h") and store.fim_snapshot("nobody") is None
 
 
 def test_runs_findings_events_alerts_round_trip(tmp_path: Path):
@@ -125,25 +131,27 @@ def test_runs_findings_events_alerts_round_trip(tmp_path: Path):
         assert store.alerts(host="web1", since=event.time + 1) == []
         assert (alert.rule_id, alert.location, alert.groups) == (554, event.location, ())
 
-        store.set_command_output("web1", "uname -a", "Linux", "ab")
-        store.set_command_output("web1", "uname -a", "Linux 2", "cd")
-        assert store.command_output("web1", "uname -a").output == "Linux 2"
-        assert list(store.command_outputs("web1")) == ["uname -a"]
+        store.apply_updates("web1", "commands", [PutState("uname -a", b"Linux", "ab")])
+        store.apply_updates("web1", "commands", [PutState("uname -a", b"Linux 2", "cd")])
+        assert store.state("web1", "commands", "uname -a").text == "Linux 2"
+        assert list(store.states("web1", "commands")) == ["uname -a"]
 
 
 def test_second_process_waits_for_the_writer_instead_of_failing(tmp_path: Path):
     """A writer in another process holding the lock briefly must not make us fail or corrupt."""
     with Store.open(tmp_path) as store:
         script = (
-            "import sys, time; from ospatrol.store import Store, FileEntry\n"
+            "import sys, time; from ospatrol.store import Store\n"
+            "from ospatrol.collect.fim import replace_baseline\n"
+            "from ospatrol.collect.fim_records import FileEntry\n"
             f"s = Store.open({str(tmp_path)!r})\n"
             "with s.transaction():\n"
-            "    s.replace_fim_baseline('h', [FileEntry('/x', 'f', 1, 420, 0, 0)])\n"
+            "    replace_baseline(s, 'h', [FileEntry('/x', 'f', 1, 420, 0, 0)])\n"
             "    print('locked', flush=True); time.sleep(0.5)\n"
         )
         proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
         assert proc.stdout.readline().strip() == "locked"
-        store.replace_fim_baseline("h2", [entry("/y")])  # waits on busy_timeout, then writes
+        replace_baseline(store, "h2", [entry("/y")])  # waits on busy_timeout, then writes
         assert proc.wait(timeout=10) == 0
-        assert set(store.fim_baseline("h")) == {"/x"}
-        assert set(store.fim_baseline("h2")) == {"/y"}
+        assert set(fim_baseline(store, "h")) == {"/x"}
+        assert set(fim_baseline(store, "h2")) == {"/y"}
