@@ -30,14 +30,21 @@ if TYPE_CHECKING:
     from ospatrol.policy.facts import Facts
     from ospatrol.policy.model import Rule
 
-SET_STYLE = frozenset({"juniper_junos", "juniper_screenos", "screenos", "netscreen"})
+SET_STYLE = frozenset({"juniper_junos", "juniper_screenos"})
 _PARSERS = {
     "cisco_ios": "IOSConfigParser",
-    "cisco_xe": "IOSConfigParser",
     "cisco_nxos": "NXOSConfigParser",
     "cisco_asa": "ASAConfigParser",
     "juniper_junos": "JunosConfigParser",
 }
+CONFIG_COMMANDS = {
+    "cisco_ios": "show running-config",
+    "cisco_nxos": "show running-config",
+    "cisco_asa": "show running-config",
+    "juniper_junos": "show configuration | display set | no-more",
+    "juniper_screenos": "get config",
+}
+"""How each platform shows its configuration, when `ospatrol check` fetches it itself."""
 PLATFORMS = tuple(sorted({*_PARSERS, *SET_STYLE}))
 
 
@@ -78,7 +85,7 @@ def parse_config(text: str, platform: str, path: str = "<config>") -> DeviceConf
     from netutils.config import parser as netutils_parser
 
     text = text.replace("\r\n", "\n")
-    if platform in ("screenos", "netscreen", "juniper_screenos"):
+    if platform == "juniper_screenos":
         return DeviceConfig(platform, _plain_lines(text))
     if platform == "juniper_junos" and _is_set_form(text):
         return DeviceConfig(
@@ -95,9 +102,12 @@ def parse_config(text: str, platform: str, path: str = "<config>") -> DeviceConf
     lines = tuple(
         line.rstrip() for line in text.split("\n") if line.strip() and not line.startswith("!")
     )
+    # Every line heads a block, childless ones too: `line vty 1 4` with nothing under it is a
+    # vty block that lacks everything.
     children: dict[tuple[str, ...], list[str]] = {}
     for entry in parsed:
         parents = tuple(entry.parents)
+        children.setdefault((*parents, entry.config_line), [])
         for depth in range(1, len(parents) + 1):
             children.setdefault(parents[:depth], []).append(entry.config_line.strip())
     blocks = tuple(Block(key[-1].strip(), tuple(value)) for key, value in children.items())

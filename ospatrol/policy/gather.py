@@ -47,13 +47,8 @@ class Needs:
     reads: set[str] = field(default_factory=set)
     listings: set[str] = field(default_factory=set)
     walk: bool = False
-
-    def add(self, other: Needs) -> None:
-        self.commands |= other.commands
-        self.exists |= other.exists
-        self.reads |= other.reads
-        self.listings |= other.listings
-        self.walk = self.walk or other.walk
+    device: bool = False
+    """The device's configuration (rules `config`, `block:`, `every:`)."""
 
     def __bool__(self) -> bool:
         return bool(self.commands or self.exists or self.reads or self.listings or self.walk)
@@ -79,6 +74,8 @@ def rule_needs(rule: Rule, needs: Needs) -> None:
         needs.commands.add(rule.targets[0])
     elif rule.kind == "w":
         needs.walk = True
+    elif rule.kind in ("config", "block", "every"):
+        needs.device = True
 
 
 def needs_of(checks: Iterable[Check]) -> Needs:
@@ -157,7 +154,7 @@ def build_script(plan: Plan, nonce: str, command_timeout: float, walk_timeout: f
     seconds = max(1, round(command_timeout))
     q = shlex.quote
     if plan.walk:
-        lines.append(f"_r w {max(seconds, round(walk_timeout))} {q(plan.walk)} &")
+        lines.append(f"_r w {max(1, round(walk_timeout))} {q(plan.walk)} &")
     for index, command in enumerate(plan.commands):
         lines.append(f"_r {index} {seconds} {q(command)} &")
         if index % PARALLEL == PARALLEL - 1:

@@ -14,6 +14,7 @@ Each round is one `sh -s` whose script comes on stdin (no command-line length li
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +22,10 @@ from typing import TYPE_CHECKING
 
 from ospatrol.errors import InputError
 from ospatrol.policy.evaluate import evaluate_check, evaluate_policy, requirements_met
-from ospatrol.policy.facts import CommandFact, Facts, facts_from, second_round
+from ospatrol.policy.facts import CommandFact, Facts, PathFact, facts_from, second_round
 from ospatrol.policy.gather import Needs, Plan, build_script, needs_of, parse_frames
 from ospatrol.policy.model import NOT_APPLICABLE, CheckOutcome, Policy
-from ospatrol.policy.walk import WALK_COMMAND
+from ospatrol.policy.walk import walk_command
 
 if TYPE_CHECKING:
     from ospatrol.transport import Transport
@@ -37,8 +38,12 @@ DEFAULT_WALK_TIMEOUT = 300.0
 
 @dataclass(frozen=True)
 class RunSettings:
+    """Time budgets of one policy run; `walk_roots` limits the filesystem walk to those trees
+    (default: every local mount)."""
+
     command_timeout: float = DEFAULT_COMMAND_TIMEOUT
     walk_timeout: float = DEFAULT_WALK_TIMEOUT
+    walk_roots: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,15 +80,82 @@ class Gatherer:
             },
             needs.listings - set(have.listings),
             needs.walk and have.walk is None and not have.walk_timed_out,
+            needs.device,
+        )
+
+    async def _fetch_config(self) -> None:
+        """A device's configuration, by the command its platform shows it with."""
+        from ospatrol.policy.device import CONFIG_COMMANDS, parse_config
+        from ospatrol.transport.errors import TransportError
+
+        platform = self.transport.host.platform
+        command = CONFIG_COMMANDS.get(platform)
+        if command is None:
+            return
+        self.round_trips += 1
+        try:
+            result = await self.transport.run(command, timeout=self.settings.command_timeout)
+        except TransportError:
+            return  # no config: the device rules are "not run"
+        self.facts.platform = platform
+        self.facts.device = parse_config(result.stdout, platform, f"{self.transport.host.name}")
+
+    async def _fetch_each(self, missing: Needs, parallel: int) -> None:
+        """Peers without a POSIX shell (ESXi's busybox login, appliances): one exec request per
+        command and per file. Listings and the filesystem walk need a shell: their checks
+        stay "not run"."""
+        from ospatrol.transport.errors import CommandTimeout, RemoteCommandError, TransportError
+
+        limit = asyncio.Semaphore(max(1, parallel))
+        timeout = self.settings.command_timeout
+
+        async def command(text: str) -> None:
+            async with limit:
+                self.round_trips += 1
+                try:
+                    result = await self.transport.run(text, timeout=timeout)
+                except CommandTimeout as exc:
+                    self.facts.commands[text] = CommandFact(exc.result.stdout, None, timed_out=True)
+                    return
+                output = result.stdout + result.stderr
+                self.facts.commands[text] = CommandFact(output, result.exit_status)
+
+        async def path(name: str, read: bool) -> None:
+            async with limit:
+                self.round_trips += 1
+                try:
+                    data = await self.transport.read(name)
+                except RemoteCommandError:
+                    self.facts.paths[name] = PathFact("n")
+                    return
+                except TransportError:
+                    return
+                text = data.decode("utf-8", "surrogateescape")
+                self.facts.paths[name] = PathFact("f", text if read else None)
+
+        await asyncio.gather(
+            *(command(c) for c in sorted(missing.commands)),
+            *(path(p, True) for p in sorted(missing.reads)),
+            *(path(p, False) for p in sorted(missing.exists - missing.reads)),
         )
 
     async def fetch(self, needs: Needs) -> None:
-        from ospatrol.transport.errors import CommandTimeout
-
         missing = self._missing(needs)
+        if missing.device and self.facts.device is None:
+            await self._fetch_config()
+        missing.device = False
         if not missing:
             return
-        plan = Plan.of(missing, WALK_COMMAND)
+        capabilities = getattr(self.transport, "capabilities", None)
+        if capabilities is not None and not capabilities.posix_shell:
+            await self._fetch_each(missing, capabilities.max_parallel)
+            return
+        await self._fetch_batch(missing)
+
+    async def _fetch_batch(self, missing: Needs) -> None:
+        from ospatrol.transport.errors import CommandTimeout
+
+        plan = Plan.of(missing, walk_command(self.settings.walk_roots))
         nonce = secrets.token_hex(12)
         s = self.settings
         script = build_script(plan, nonce, s.command_timeout, s.walk_timeout)

@@ -15,6 +15,7 @@ exists (with content: some entry's path matches). Classes: `world_writable` (fil
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -29,17 +30,31 @@ SKIPPED_FILESYSTEMS = (
     "nfs|nfs4|cifs|smb3|smbfs|ceph|glusterfs|9p|fuse\\.sshfs|fuse\\.s3fs|afs|davfs|squashfs|iso9660"
 )
 CLASSES = ("world_writable", "world_writable_dirs", "unowned", "ungrouped", "suid", "sgid")
-WALK_COMMAND = (
-    "find / -maxdepth 0 -printf '' >/dev/null 2>&1 || { echo 'find has no -printf' >&2; exit 3; }\n"
-    "while read -r dev mnt fstype rest; do\n"
-    f"  case $fstype in {SKIPPED_FILESYSTEMS}) continue;; esac\n"
-    "  mnt=$(printf '%b' \"$mnt\")\n"
-    '  find "$mnt" -xdev \\( -perm -0002 -o -perm -4000 -o -perm -2000 -o -nouser -o -nogroup \\)'
+_FIND = (
+    'find "$mnt" -xdev \\( -perm -0002 -o -perm -4000 -o -perm -2000 -o -nouser -o -nogroup \\)'
     " \\( -type f -o -type d \\) \\( -nouser -printf U -o -true \\)"
-    " \\( -nogroup -printf G -o -true \\) -printf '.%m %y %p\\0' 2>/dev/null\n"
-    "done </proc/mounts\n"
-    "exit 0"
+    " \\( -nogroup -printf G -o -true \\) -printf '.%m %y %p\\0' 2>/dev/null"
 )
+_NEEDS_PRINTF = (
+    "find / -maxdepth 0 -printf '' >/dev/null 2>&1 || { echo 'find has no -printf' >&2; exit 3; }"
+)
+
+
+def walk_command(roots: tuple[str, ...] = ()) -> str:
+    """The walk as one sh command: every local mount from /proc/mounts (pseudo and network
+    filesystems skipped), or only `roots` when given (each still `-xdev`)."""
+    if roots:
+        listed = " ".join(shlex.quote(root) for root in roots)
+        return f"{_NEEDS_PRINTF}\nfor mnt in {listed}; do {_FIND}; done\nexit 0"
+    return (
+        f"{_NEEDS_PRINTF}\n"
+        "while read -r dev mnt fstype rest; do\n"
+        f"  case $fstype in {SKIPPED_FILESYSTEMS}) continue;; esac\n"
+        "  mnt=$(printf '%b' \"$mnt\")\n"
+        f"  {_FIND}\n"
+        "done </proc/mounts\n"
+        "exit 0"
+    )
 
 
 @dataclass(frozen=True)
