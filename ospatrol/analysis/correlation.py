@@ -15,6 +15,8 @@ the same answer as walking the whole list, as long as event times do not go back
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from ospatrol.analysis.eventinfo import EventInfo
@@ -50,10 +52,15 @@ def key_set(rule: Rule) -> KeySet:
     return rule.same
 
 
-def _values(ev: EventInfo, ks: KeySet) -> tuple | None:
-    """The event's values of the `same_*` fields `ks` (an index key), or None if one is unset."""
-    values = tuple(getattr(ev, a) for a in ks)
-    return None if None in values else values
+def _getter(ks: KeySet) -> Callable[[EventInfo], tuple]:
+    """A function giving an event's values of the `same_*` fields `ks` (an index key), as a
+    tuple; events with one of them unset (None) are not indexed under `ks`."""
+    if len(ks) > 1:
+        return attrgetter(*ks)
+    if ks:
+        single = attrgetter(ks[0])
+        return lambda ev: (single(ev),)
+    return lambda ev: ()
 
 
 def is_correlating(rule: Rule) -> bool:
@@ -72,12 +79,20 @@ class Correlation:
                 if key_set(rule) not in sets:
                     sets.append(key_set(rule))
         self._index: dict[tuple[ListKey, KeySet], dict[tuple, deque[EventInfo]]] = {}
+        # Per list: (field getter, index) of each key set, so remembering an event does no
+        # look-ups by name.
+        self._tables: dict[ListKey, tuple[tuple[Callable, dict], ...]] = {
+            lk: tuple((_getter(ks), self._index.setdefault((lk, ks), {})) for ks in sets)
+            for lk, sets in self._keysets.items()
+        }
         self._newest: dict[ListKey, EventInfo] = {}
         self._blockers: dict[ListKey, list[tuple[int, int]]] = {}
         self._window: deque[EventInfo] = deque()
         self._memberships: dict[int, tuple[ListKey, ...]] = {}
-        # Per rule id: the lists its alerts join (derived from the immutable rule set).
+        # Per rule id: the lists its alerts join, and (list, field getter, index) it searches;
+        # derived from the immutable rule set.
         self._members: dict[int, tuple[ListKey, ...]] = {}
+        self._searched: dict[int, tuple[ListKey, Callable, dict | None]] = {}
         self.seq = 0
 
     def remember(self, ev: EventInfo, rule: Rule) -> None:
@@ -97,11 +112,14 @@ class Correlation:
         self._memberships[ev.seq] = members
         for lk in members:
             self._newest[lk] = ev
-            for ks in self._keysets[lk]:
-                values = _values(ev, ks)
-                if values is None:
+            for getter, index in self._tables[lk]:
+                values = getter(ev)
+                if None in values:
                     continue
-                self._index.setdefault((lk, ks), {}).setdefault(values, deque()).append(ev)
+                bucket = index.get(values)
+                if bucket is None:
+                    bucket = index[values] = deque()
+                bucket.append(ev)
             if ev.matched:
                 self._blockers.setdefault(lk, []).append((ev.seq, ev.matched))
         window.append(ev)
@@ -118,16 +136,15 @@ class Correlation:
 
     def _evict(self, old: EventInfo) -> None:
         for lk in self._memberships.pop(old.seq, ()):
-            for ks in self._keysets[lk]:
-                values = _values(old, ks)
-                if values is None:
+            for getter, index in self._tables[lk]:
+                values = getter(old)
+                if None in values:
                     continue
-                index = self._index.get((lk, ks))
-                bucket = index.get(values) if index else None
+                bucket = index.get(values)
                 if bucket and bucket[0] is old:
                     bucket.popleft()
                     if not bucket:
-                        del index[values]  # type: ignore[index]
+                        del index[values]
             if self._newest.get(lk) is old:
                 del self._newest[lk]
             blockers = self._blockers.get(lk)
@@ -142,16 +159,18 @@ class Correlation:
 
     def search(self, ev: EventInfo, rule: Rule) -> tuple[str, ...] | None:
         """Search_LastSids/Groups/Events: the logs of the correlated events, or None."""
-        lk = list_key(rule)
+        found = self._searched.get(rule.id)
+        if found is None:
+            lk, ks = list_key(rule), key_set(rule)
+            found = self._searched[rule.id] = (lk, _getter(ks), self._index.get((lk, ks)))
+        lk, getter, index = found
         first = self._newest.get(lk)
-        if first is None:
+        if first is None or not index:
             return None
-        ks = key_set(rule)
-        values = _values(ev, ks)
-        if values is None:
+        values = getter(ev)
+        if None in values:
             return None
-        index = self._index.get((lk, ks))
-        bucket = index.get(values) if index else None
+        bucket = index.get(values)
         if not bucket:
             return None
         level = rule.level

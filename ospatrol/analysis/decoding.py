@@ -137,15 +137,20 @@ def _run_children(node: DecoderNode, ev: EventInfo, pmatch: int | None) -> None:
             if cand.prematch is not None:
                 base = pmatch if cand.prematch_offset & AFTER_PARENT else 0
                 hit = None
-                # Gates inlined: this loop runs over every child of a busy parent.
-                if low is None or (
-                    (
-                        cand.prematch_prefix is None
-                        or base is None
-                        or low.startswith(cand.prematch_prefix, base)
-                    )
-                    and (cand.prematch_gate is None or any(g in low for g in cand.prematch_gate))
-                ):
+                # Gates inlined (no calls, no generators): this loop runs over every child of
+                # a busy parent.
+                passed = True
+                if low is not None:
+                    prefix = cand.prematch_prefix
+                    if prefix is not None and base is not None and not low.startswith(prefix, base):
+                        passed = False
+                    elif cand.prematch_gate is not None:
+                        for literal in cand.prematch_gate:
+                            if literal in low:
+                                break
+                        else:
+                            passed = False
+                if passed:
                     hit = _search(cand.prematch, ev, base)
                 if hit is not None:
                     cmatch = hit[0]

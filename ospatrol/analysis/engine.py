@@ -243,8 +243,10 @@ def parse_envelope(message: str, *, when: float | None = None, source: str = "ag
     )
 
 
-# Bound on the (tree node, decoder, program name) -> children cache.
-CHILDREN_CACHE_SIZE = 65536
+# Bound on the (decoder, program name) keys of the children cache.
+CHILDREN_CACHE_SIZE = 4096
+# How `_relevant` stores a child's gate: none, anchored prefixes, one literal, several literals.
+_NO_GATE, _PREFIXES, _LITERAL, _LITERALS = 0, 1, 2, 3
 
 
 class Engine:
@@ -260,9 +262,9 @@ class Engine:
         self.counters: Counter[str] = Counter()
         self.fired: Counter[int] = Counter()
         self._correlation = Correlation(ruleset)
-        # Per (tree node, decoder name): the children worth trying. Derived from the immutable
-        # ruleset, so it is a cache, not state that changes results.
-        self._children: dict[tuple[int, str | None, str | None], tuple] = {}
+        # Per (decoder name, program name), per tree node: the children worth trying. Derived
+        # from the immutable ruleset, so it is a cache, not state that changes results.
+        self._children: dict[tuple[str | None, str | None], dict[int, tuple]] = {}
         self._programs: dict[str, tuple] = {}
         self._summaries: dict[int, MatchedRule] = {}
         self._trace: list[str] | None = [] if trace_rules else None
@@ -341,10 +343,17 @@ class Engine:
         generated = False
         logged = False
         previous: tuple[str, ...] = ()
+        kind = (ev.decoder_name, ev.program_name)
+        relevant = self._children.get(kind)
+        if relevant is None:
+            if len(self._children) >= CHILDREN_CACHE_SIZE:
+                self._children.clear()
+            relevant = self._children[kind] = {}
+        lowered = ev.lower() if ev.ascii else None
         for node in self.ruleset.top:
             if node.rule.category != category:
                 continue
-            found = self._check(ev, node)
+            found = self._check(ev, node, lowered, relevant)
             if found is None:
                 continue
             matched, previous = found
@@ -433,9 +442,10 @@ class Engine:
         return out
 
     @staticmethod
-    def _relevant(node: RuleNode, ev: EventInfo) -> tuple:
+    def _relevant(node: RuleNode, ev: EventInfo) -> tuple[tuple[RuleNode, int, object], ...]:
         """The children of `node` that can match events of this decoder and program name
-        (`decoded_as`, `program_name`), each with its gate (see `_gate`)."""
+        (`decoded_as`, `program_name`), each as (child, gate kind, prefixes or literals) from
+        its gate (see `_gate`)."""
         decoder, program = ev.decoder_name, ev.program_name
         out = []
         for child in node.children:
@@ -445,11 +455,23 @@ class Engine:
             pattern = dict(rule.patterns).get("program_name")
             if pattern is not None and (program is None or pattern.test(program) == pattern.negate):
                 continue
-            out.append((child, _gate(rule)))
+            gate = _gate(rule)
+            if gate is None:
+                out.append((child, _NO_GATE, None))
+            elif gate[0]:
+                out.append((child, _PREFIXES, gate[1]))
+            elif len(gate[1]) == 1:
+                out.append((child, _LITERAL, gate[1][0]))
+            else:
+                out.append((child, _LITERALS, gate[1]))
         return tuple(out)
 
-    def _check(self, ev: EventInfo, node: RuleNode) -> tuple[Rule, tuple[str, ...]] | None:
-        """OS_CheckIfRuleMatch: this rule, then its children; the deepest match wins."""
+    def _check(
+        self, ev: EventInfo, node: RuleNode, lowered: str | None, relevant: dict[int, tuple]
+    ) -> tuple[Rule, tuple[str, ...]] | None:
+        """OS_CheckIfRuleMatch: this rule, then its children; the deepest match wins.
+        `lowered` is the lowercased log when gates apply (ASCII), `relevant` the children cache
+        of this event's decoder and program name."""
         rule = node.rule
         trace = self._trace
         if trace is not None:
@@ -485,29 +507,27 @@ class Engine:
             if trace is not None:
                 # Every child, no shortcuts: the trace shows what ossec-logtest -v shows.
                 trace.append("       *Trying child rules.")
-                children = tuple((child, None) for child in node.children)
+                children = tuple((child, _NO_GATE, None) for child in node.children)
             else:
-                key = (id(node), ev.decoder_name, ev.program_name)
-                children = self._children.get(key)
+                children = relevant.get(id(node))
                 if children is None:
-                    if len(self._children) >= CHILDREN_CACHE_SIZE:
-                        self._children.clear()
-                    children = self._children[key] = self._relevant(node, ev)
-            lowered = ev.lower() if ev.ascii else None
-            for child, gate in children:
+                    children = relevant[id(node)] = self._relevant(node, ev)
+            for child, gate, needle in children:
                 # Skip a child whose log pattern needs text the log does not have.
-                if gate is not None and lowered is not None:
-                    anchored, needles = gate
-                    if anchored:
-                        if not lowered.startswith(needles):
+                if gate and lowered is not None:
+                    if gate == _LITERAL:
+                        if needle not in lowered:
+                            continue
+                    elif gate == _PREFIXES:
+                        if not lowered.startswith(needle):
                             continue
                     else:
-                        for literal in needles:
+                        for literal in needle:
                             if literal in lowered:
                                 break
                         else:
                             continue
-                hit = self._check(ev, child)
+                hit = self._check(ev, child, lowered, relevant)
                 if hit is not None:
                     return hit
         if rule.noalert:
