@@ -66,10 +66,19 @@ def _default_hostname() -> str:
     return socket.gethostname().split(".", 1)[0] or "localhost"
 
 
+# The most bytes of one input line kept; the rest of a longer line is read and dropped, so an
+# endless line cannot exhaust memory (analysis looks at the first 65,536 characters anyway).
+LINE_LIMIT = 1 << 20
+
+
 def _read_lines():
     """stdin as text lines. Any bytes are accepted: invalid UTF-8 is kept as surrogate escapes,
     so logs and output carry the original bytes (as ossec-logtest's do)."""
-    for raw in sys.stdin.buffer:
+    stdin = sys.stdin.buffer
+    while raw := stdin.readline(LINE_LIMIT):
+        if len(raw) == LINE_LIMIT and not raw.endswith(b"\n"):
+            while (rest := stdin.readline(LINE_LIMIT)) and not rest.endswith(b"\n"):
+                pass
         line = raw.decode("utf-8", errors="surrogateescape")
         if line.endswith("\n"):
             line = line[:-1]

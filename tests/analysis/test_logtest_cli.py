@@ -159,3 +159,31 @@ def test_logtest_with_the_legacy_330_set(legacy):
         "5716:5:sshd",
     ]
     assert _run(args, FAILED).exit_code == 0
+
+
+def test_endless_line_keeps_memory_bounded(stock):
+    """A 256 MiB line without a newline is cut, not held: the process stays small and the next
+    line is still analysed."""
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ospatrol", "logtest", *stock, "--format", "jsonl"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    chunk = b"Jan 25 05:44:27 bastion sshd[1]: " + b"A" * (1 << 20)
+    for _ in range(256):
+        proc.stdin.write(chunk)
+    proc.stdin.write(
+        b"\nJan 25 05:44:27 bastion sshd[1]: Failed password for root from 1.2.3.4 port 22 ssh2\n"
+    )
+    proc.stdin.close()
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert len(rows) == 2 and rows[1]["rule"] == 5716
+    assert usage.ru_maxrss < 200 * 1024, f"peak RSS {usage.ru_maxrss // 1024} MiB"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,32 @@ def test_cache_can_be_switched_off(cache, ossec43, monkeypatch):
     monkeypatch.setenv("OSPATROL_RULESET_CACHE", "0")
     _load(ossec43, cache=True)
     assert not cache.exists() or not _entries(cache)
+
+
+def test_a_cached_hostile_pattern_keeps_its_time_budget(cache, tmp_path):
+    """Unpickled patterns compile on first use with the same guard: `^(a+)+$` still gives up."""
+    (tmp_path / "decoders.xml").write_text(
+        '<decoder name="app">\n  <program_name>^app$</program_name>\n</decoder>\n'
+    )
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "r.xml").write_text(
+        '<group name="syslog">\n  <rule id="1" level="0" noalert="1">\n'
+        "    <category>syslog</category>\n    <description>t</description>\n  </rule>\n"
+        '  <rule id="100" level="5">\n    <decoded_as>app</decoded_as>\n'
+        "    <pcre2>^(a+)+$</pcre2>\n    <description>evil</description>\n  </rule>\n"
+        '  <rule id="101" level="3">\n    <decoded_as>app</decoded_as>\n'
+        "    <description>fallback</description>\n  </rule>\n</group>\n"
+    )
+
+    def load():
+        return load_ruleset(rules_dir=rules, decoders=[tmp_path / "decoders.xml"], cache=True)
+
+    load()
+    ruleset = load()
+    assert len(_entries(cache)) == 1
+    started = time.monotonic()
+    result = Engine(ruleset).process_line("Oct 10 10:00:00 host app: " + "a" * 5000 + "!")
+    assert time.monotonic() - started < 5
+    assert result.rule is not None and result.rule.id == 101
+    assert ruleset.regex_timeouts() == {"^(a+)+$": 1}
