@@ -286,7 +286,7 @@ class Engine:
     def process(self, event: Event) -> EngineResult:
         """Analyse one event. Never raises for bad input: such events come back `rejected`."""
         text = event.text
-        if not text or not text.strip():
+        if not text or text.isspace():
             self.counters["rejected:empty"] += 1
             return EngineResult(event=event, rejected="empty")
         if len(text) > MAX_LINE:
@@ -296,7 +296,7 @@ class Engine:
         pre = predecode(
             text, location=event.location or "stdin", default_hostname=event.host or self.hostname
         )
-        if not pre.full_log.strip():
+        if not pre.full_log or pre.full_log.isspace():
             self.counters["rejected:empty"] += 1
             return EngineResult(event=event, rejected="empty")
         ev = EventInfo(
