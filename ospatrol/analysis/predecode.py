@@ -80,6 +80,8 @@ def sanitize(message: str, *, keep_lf: bool = False) -> str:
     (line feeds kept with `keep_lf`)."""
     if message.isprintable() and len(message) <= MAX_INPUT:
         return message  # the common case, one C-level scan
+    if message[-1:] == "\r" and len(message) <= MAX_INPUT and message[:-1].isprintable():
+        return message[:-1]  # a CRLF log: its only control character is the last one
     nul = message.find("\x00")
     if nul >= 0:
         message = message[:nul]

@@ -197,6 +197,7 @@ def test_sanitize_deletes_control_characters_as_ossec() -> None:
         "Failed password forroot from 10.0.0.1 port 22 ssh2"
     )
     assert len(sanitize("x" * 70000)) == 65536
+    assert (sanitize("\r"), sanitize("a\rb\r"), sanitize("a\xa0b\r")) == ("", "ab", "a\xa0b")
 
 
 def test_one_step_header_agrees_with_the_full_scan_on_real_logs(shared_data: Path) -> None:
