@@ -86,7 +86,10 @@ class Correlation:
             for lk, sets in self._keysets.items()
         }
         self._newest: dict[ListKey, EventInfo] = {}
-        self._blockers: dict[ListKey, list[tuple[int, int]]] = {}
+        # Per list, per correlation level: the newest event (its seq) a correlation of that
+        # level used. Only the newest matters: a search stops at it, and an older one that has
+        # left the window is older than every event still indexed, so nothing is ever removed.
+        self._blockers: dict[ListKey, dict[int, int]] = {}
         self._window: deque[EventInfo] = deque()
         self._memberships: dict[int, tuple[ListKey, ...]] = {}
         # Per rule id: the lists its alerts join, and (list, field getter, index) it searches;
@@ -121,7 +124,7 @@ class Correlation:
                     bucket = index[values] = deque()
                 bucket.append(ev)
             if ev.matched:
-                self._blockers.setdefault(lk, []).append((ev.seq, ev.matched))
+                self._raise_blocker(lk, ev.seq, ev.matched)
         window.append(ev)
 
     def _lists_fed(self, rule: Rule) -> tuple[ListKey, ...]:
@@ -147,15 +150,17 @@ class Correlation:
                         del index[values]
             if self._newest.get(lk) is old:
                 del self._newest[lk]
-            blockers = self._blockers.get(lk)
-            if blockers:
-                self._blockers[lk] = [b for b in blockers if b[0] > old.seq]
+
+    def _raise_blocker(self, lk: ListKey, seq: int, level: int) -> None:
+        newest = self._blockers.setdefault(lk, {})
+        if newest.get(level, 0) < seq:
+            newest[level] = seq
 
     def _block(self, ev: EventInfo, level: int) -> None:
         ev.matched = level
         if ev.seq:
             for member in self._memberships.get(ev.seq, ()):
-                self._blockers.setdefault(member, []).append((ev.seq, level))
+                self._raise_blocker(member, ev.seq, level)
 
     def search(self, ev: EventInfo, rule: Rule) -> tuple[str, ...] | None:
         """Search_LastSids/Groups/Events: the logs of the correlated events, or None."""
@@ -174,7 +179,10 @@ class Correlation:
         if not bucket:
             return None
         level = rule.level
-        floor = max((s for s, lvl in self._blockers.get(lk, ()) if lvl >= level), default=0)
+        blockers = self._blockers.get(lk)
+        floor = (
+            max((s for lvl, s in blockers.items() if lvl >= level), default=0) if blockers else 0
+        )
         wanted = rule.frequency
         count = 0
         collected: list[str] = []
