@@ -266,6 +266,8 @@ class Engine:
         # from the immutable ruleset, so it is a cache, not state that changes results.
         self._children: dict[tuple[str | None, str | None], dict[int, tuple]] = {}
         self._programs: dict[str, tuple] = {}
+        # Per category: the top-level (template) nodes of that category, in tree order.
+        self._tops: dict[str, tuple[RuleNode, ...]] = {}
         self._summaries: dict[int, MatchedRule] = {}
         self._trace: list[str] | None = [] if trace_rules else None
         self._time_ignored: dict[int, float] = {}
@@ -350,9 +352,12 @@ class Engine:
                 self._children.clear()
             relevant = self._children[kind] = {}
         lowered = ev.lower() if ev.ascii else None
-        for node in self.ruleset.top:
-            if node.rule.category != category:
-                continue
+        tops = self._tops.get(category)
+        if tops is None:
+            tops = self._tops[category] = tuple(
+                node for node in self.ruleset.top if node.rule.category == category
+            )
+        for node in tops:
             found = self._check(ev, node, lowered, relevant)
             if found is None:
                 continue
