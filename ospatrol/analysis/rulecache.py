@@ -11,8 +11,9 @@ folder or a new OSPatrol release therefore never meets an old entry.
 Safety: entries live in a private folder (`OSPATROL_CACHE_DIR`, else `$XDG_CACHE_HOME/ospatrol`,
 else `~/.cache/ospatrol`, then `rulesets/`), created with mode 0700. An entry is only unpickled
 when that folder and the file are owned by the current user and writable by nobody else (so no
-other local user can plant a pickle), and when the SHA-256 stored in its header matches its body
-(a truncated or corrupted entry is deleted and the rule set compiled again). Any problem with
+other local user can plant a pickle), when its header carries the key its file name stands for
+(an entry moved to another key's name is refused) and the SHA-256 of its body (a truncated or
+corrupted entry is deleted and the rule set compiled again). Any problem with
 the cache means "compile as without it"; `OSPATROL_RULESET_CACHE=0` switches it off. Only rule
 sets that loaded without error are stored; the newest `KEEP` entries are kept.
 """
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from ospatrol.analysis.loader import LoadPlan, Ruleset
     from ospatrol.errors import InputError
 
-MAGIC = b"OSPATROL-RULESET-1\n"
+MAGIC = b"OSPATROL-RULESET-2\n"
 KEEP = 16
 SUFFIX = ".ruleset"
 _source_digest: bytes | None = None
@@ -122,8 +123,20 @@ def _dumps(ruleset: Ruleset) -> bytes:
     return buffer.getvalue()
 
 
+def _name_key(path: Path) -> bytes | None:
+    """The key an entry's file name stands for (its header must carry the same)."""
+    try:
+        return bytes.fromhex(path.name.removesuffix(SUFFIX))
+    except ValueError:
+        return None
+
+
 def read_entry(path: Path) -> Ruleset | None:
-    """The rule set stored at `path`, or None (absent, not ours, corrupted: then deleted)."""
+    """The rule set stored at `path`, or None (absent, not ours, corrupted or filed under
+    another key: then deleted)."""
+    key = _name_key(path)
+    if key is None:
+        return None
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:
@@ -135,9 +148,14 @@ def read_entry(path: Path) -> Ruleset | None:
             blob = handle.read()
     except OSError:
         return None
-    header = len(MAGIC) + 32
-    body = blob[header:]
-    if blob[: len(MAGIC)] != MAGIC or hashlib.sha256(body).digest() != blob[len(MAGIC) : header]:
+    # MAGIC, the key (so an entry renamed to another key is refused), SHA-256 of the body.
+    key_at, digest_at, body_at = len(MAGIC), len(MAGIC) + 32, len(MAGIC) + 64
+    body = blob[body_at:]
+    if (
+        blob[:key_at] != MAGIC
+        or blob[key_at:digest_at] != key
+        or blob[digest_at:body_at] != hashlib.sha256(body).digest()
+    ):
         path.unlink(missing_ok=True)
         return None
     try:
@@ -148,7 +166,10 @@ def read_entry(path: Path) -> Ruleset | None:
 
 
 def write_entry(path: Path, ruleset: Ruleset) -> None:
-    """Store `ruleset` at `path` atomically; a failure only means no cache."""
+    """Store `ruleset` at `path` (named by its key) atomically; a failure only means no cache."""
+    key = _name_key(path)
+    if key is None:
+        return
     try:
         body = _dumps(ruleset)
     except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
@@ -156,7 +177,7 @@ def write_entry(path: Path, ruleset: Ruleset) -> None:
     fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(MAGIC + hashlib.sha256(body).digest() + body)
+            handle.write(MAGIC + key + hashlib.sha256(body).digest() + body)
         os.replace(temporary, path)
     except OSError:
         Path(temporary).unlink(missing_ok=True)

@@ -121,6 +121,16 @@ def test_a_corrupted_entry_is_dropped_and_rebuilt(cache, ossec43):
     assert rulecache.read_entry(_entries(cache)[0]) is not None
 
 
+def test_an_entry_moved_to_another_key_is_refused(cache, ossec43):
+    _load(ossec43, cache=True)
+    (entry,) = _entries(cache)
+    other = cache / ("ab" * 32 + rulecache.SUFFIX)
+    shutil.copy(entry, other)
+    os.chmod(other, 0o600)
+    assert rulecache.read_entry(other) is None
+    assert rulecache.read_entry(entry) is not None
+
+
 def test_a_pickle_others_can_write_is_never_loaded(cache, ossec43, tmp_path):
     """A group/world-writable folder or entry (someone else could have planted it) is ignored;
     a planted pickle with a valid header would run code when loaded."""
