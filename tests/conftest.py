@@ -27,19 +27,43 @@ REPO = Path(__file__).resolve().parents[1]
 
 TEST_DATA_VAR = "OSPATROL_TEST_DATA"
 REQUIRE_TEST_DATA_VAR = "OSPATROL_REQUIRE_TEST_DATA"
+# Resolved once, relative to the checkout, and exported: modules that read the corpus when
+# imported, and programs the tests start, see the same absolute folder.
+TEST_DATA = (REPO / os.environ.get(TEST_DATA_VAR, "../shared/data")).resolve()
+os.environ[TEST_DATA_VAR] = str(TEST_DATA)
+MISSING = f"third-party test data not found in {TEST_DATA} (set {TEST_DATA_VAR} to where it is)"
+
+
+def _required() -> bool:
+    return os.environ.get(REQUIRE_TEST_DATA_VAR) == "1"
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The third-party corpus: $OSPATROL_TEST_DATA (relative to the checkout), by default
     ../shared/data beside it. Missing: the test skips (fails if OSPATROL_REQUIRE_TEST_DATA=1)."""
-    path = (REPO / os.environ.get(TEST_DATA_VAR, "../shared/data")).resolve()
-    if path.is_dir():
-        return path
-    message = f"third-party test data not found in {path} (set {TEST_DATA_VAR} to where it is)"
-    if os.environ.get(REQUIRE_TEST_DATA_VAR) == "1":
-        pytest.fail(f"{message}; {REQUIRE_TEST_DATA_VAR}=1 forbids skipping", pytrace=False)
-    pytest.skip(message)
+    if TEST_DATA.is_dir():
+        return TEST_DATA
+    if _required():
+        pytest.fail(f"{MISSING}; {REQUIRE_TEST_DATA_VAR}=1 forbids skipping", pytrace=False)
+    pytest.skip(MISSING)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector):
+    """A module that reads the corpus when imported (to parametrise over its files) cannot be
+    imported without it: the same skip as `shared_data`'s, for the whole module."""
+    report = yield
+    if (
+        report.failed
+        and isinstance(collector, pytest.Module)
+        and not TEST_DATA.is_dir()
+        and not _required()
+        and str(TEST_DATA) in str(report.longrepr)
+    ):
+        report.outcome = "skipped"
+        report.longrepr = (str(collector.path), None, f"Skipped: {MISSING}")
+    return report
 
 
 @pytest.fixture(scope="session")

@@ -56,3 +56,44 @@ def test_a_relative_corpus_path_is_taken_from_the_checkout(tmp_path: Path, share
     proc = _pytest(tmp_path, OSPATROL_TEST_DATA=relative, OSPATROL_REQUIRE_TEST_DATA="1")
     assert proc.returncode == 0, proc.stdout
     assert "2 passed" in proc.stdout
+
+
+IMPORT_TIME_READER = """
+import os
+from pathlib import Path
+
+CASES = sorted((Path(os.environ["OSPATROL_TEST_DATA"]) / "syslog").iterdir())
+
+
+def test_case():
+    assert CASES
+"""
+BROKEN = """
+import no_such_module_here
+
+
+def test_never():
+    pass
+"""
+
+
+def test_a_module_reading_the_corpus_at_import_skips_and_other_errors_stay(tmp_path: Path):
+    # Modules that parametrise over corpus files read them when imported: without the corpus
+    # the whole module skips with the same line; an unrelated import error is still an error.
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    (tests / "conftest.py").write_text((REPO / "tests" / "conftest.py").read_text())
+    (tests / "test_reader.py").write_text(IMPORT_TIME_READER)
+    (tests / "test_broken.py").write_text(BROKEN)
+    missing = tmp_path / "no-corpus"
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("OSPATROL_")}
+    environ["OSPATROL_TEST_DATA"] = str(missing)
+    command = [sys.executable, "-m", "pytest", "-q", "-rsE", "-p", "no:cacheprovider", "tests"]
+    proc = subprocess.run(
+        command, cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 2, proc.stdout  # the broken module: a collection error
+    reason = f"third-party test data not found in {missing} (set OSPATROL_TEST_DATA to where it is)"
+    assert f"SKIPPED [1] tests/test_reader.py: {reason}" in proc.stdout
+    assert "ERROR tests/test_broken.py" in proc.stdout
+    assert "ERROR tests/test_reader.py" not in proc.stdout
