@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "rules": "ospatrol.cli.rules_cmd:rules",
     "baseline": "ospatrol.cli.baseline_cmd:baseline",
     "check": "ospatrol.cli.check_cmd:check",
+    "checks": "ospatrol.cli.checks_cmd:checks",
 }
 
 

@@ -416,13 +416,11 @@ def _incomplete(host: Host, reason: str, status: str = "incomplete") -> Collecto
 
 
 def load_command_profiles(checks_dir: Path | None = None) -> dict[str, tuple[CommandSpec, ...]]:
-    """The `commands:` section of every `checks/<platform>.yml` (via the checks loader), by
-    platform, including the platforms that share another's file (freebsd -> bsd)."""
-    from ospatrol.collect.checks import PLATFORM_FILES, load_profiles
+    """The `commands:` section serving each platform (under every spelling of the platform
+    table), for the platforms whose profile file has one."""
+    from ospatrol.platforms import BY_SPELLING
+    from ospatrol.profiles import load_profiles, profile_for
 
     profiles = load_profiles(checks_dir)
-    specs = {name: profile.commands for name, profile in profiles.items()}
-    for platform, file_stem in PLATFORM_FILES.items():
-        if platform not in specs and file_stem in specs:
-            specs[platform] = specs[file_stem]
-    return specs
+    specs = {name: found.commands for name in BY_SPELLING if (found := profile_for(profiles, name))}
+    return {name: commands for name, commands in specs.items() if commands}

@@ -33,7 +33,6 @@ from operator import itemgetter
 from pathlib import Path
 
 from ospatrol.collect.base import CollectorResult, StateView, incomplete_finding
-from ospatrol.collect.checks import FimProfile, Profile, load_profiles, profile_for
 from ospatrol.collect.fim_compare import (
     COLLECTOR,
     compare_records,
@@ -77,6 +76,8 @@ from ospatrol.collect.fim_records import (
 )
 from ospatrol.errors import InputError, OSPatrolError
 from ospatrol.model import Host
+from ospatrol.profiles import Profile, load_profiles, profile_for
+from ospatrol.profiles.fim import FimProfile
 from ospatrol.store import (
     FileContent,
     PutFimContents,

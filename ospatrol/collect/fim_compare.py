@@ -16,7 +16,6 @@ import time
 from collections.abc import Mapping, Sequence
 
 from ospatrol.collect.base import cap_lines
-from ospatrol.collect.checks import FimProfile, MaskRule
 from ospatrol.collect.fim_listing import permissions
 from ospatrol.collect.fim_records import (
     R_CTIME,
@@ -31,6 +30,7 @@ from ospatrol.collect.fim_records import (
 )
 from ospatrol.escape import escape
 from ospatrol.model import Finding
+from ospatrol.profiles.fim import FimProfile, MaskRule
 
 COLLECTOR = "fim"
 

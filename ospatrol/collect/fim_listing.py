@@ -22,8 +22,8 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ospatrol.collect.checks import FimProfile
 from ospatrol.collect.fim_records import FileEntry, record_entry
+from ospatrol.profiles.fim import FimProfile
 
 END = "__OSPATROL_END__"
 ALG = "__OSPATROL_ALG__"

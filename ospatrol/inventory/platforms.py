@@ -18,51 +18,18 @@ from ospatrol.errors import InputError
 from ospatrol.inventory.data import Origin
 from ospatrol.inventory.options import build_options, parse_port, parse_ssh_args, to_bool
 from ospatrol.model import Credentials, Host
+from ospatrol.platforms import BY_NAME, BY_SPELLING, TABLE
 from ospatrol.transport.registry import connection_spellings
 
-PLATFORMS = (
-    "linux",
-    "bsd",
-    "esxi",
-    "cisco_ios",
-    "cisco_asa",
-    "cisco_nxos",
-    "arista_eos",
-    "juniper_junos",
-    "juniper_screenos",
-    "checkpoint_gaia",
-)
-"""Every platform OSPatrol can audit; `checks/<platform>.yml` describes each."""
+PLATFORMS = tuple(BY_NAME)
+"""Every platform OSPatrol can audit (`ospatrol.platforms.TABLE`); `checks/<profile>.yml`
+describes each."""
 
-NETWORK_PLATFORMS = frozenset(PLATFORMS) - {"linux", "bsd", "esxi"}
+NETWORK_PLATFORMS = frozenset(p.name for p in TABLE if p.network)
 """Platforms reached through a device CLI (netmiko) rather than a Unix shell."""
 
-# `ansible_network_os` value (short or collection-qualified) -> platform. The platform names
-# themselves are accepted too, so `ospatrol_platform` and `ansible_network_os` share one table.
-NETWORK_OS: dict[str, str] = {
-    **{platform: platform for platform in PLATFORMS},
-    "ios": "cisco_ios",
-    "cisco.ios.ios": "cisco_ios",
-    "iosxe": "cisco_ios",
-    "asa": "cisco_asa",
-    "cisco.asa.asa": "cisco_asa",
-    "pix": "cisco_asa",
-    "fwsm": "cisco_asa",
-    "nxos": "cisco_nxos",
-    "cisco.nxos.nxos": "cisco_nxos",
-    "eos": "arista_eos",
-    "arista.eos.eos": "arista_eos",
-    "junos": "juniper_junos",
-    "junipernetworks.junos.junos": "juniper_junos",
-    "screenos": "juniper_screenos",
-    "gaia": "checkpoint_gaia",
-    "checkpoint": "checkpoint_gaia",
-    "check_point.gaia.checkpoint": "checkpoint_gaia",
-    "freebsd": "bsd",
-    "openbsd": "bsd",
-    "netbsd": "bsd",
-    "vmware_esxi": "esxi",
-}
+NETWORK_OS: dict[str, str] = {spelling: p.name for spelling, p in BY_SPELLING.items()}
+"""`ansible_network_os` / `ospatrol_platform` value (short or collection-qualified) -> platform."""
 
 CONNECTIONS: dict[str, str] = connection_spellings()
 """`ansible_connection` value (short or collection-qualified) -> how OSPatrol reaches the host:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from ospatrol.platforms import TABLE
 from ospatrol.transport.errors import Unsupported
 
 
@@ -74,7 +75,7 @@ TRANSPORTS: Mapping[str, TransportEntry] = MappingProxyType(
 )
 """Connection kind -> its row. Read-only: a new transport is a new row here, not a runtime call."""
 
-POSIX_SHELL_PLATFORMS = frozenset(("linux", "bsd"))
+POSIX_SHELL_PLATFORMS = frozenset(p.name for p in TABLE if p.posix_shell)
 """Platforms whose SSH login runs a full POSIX sh (ESXi's busybox and appliances do not count)."""
 
 

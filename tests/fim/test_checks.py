@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from ospatrol.collect.checks import Exclude, load_profile, load_profiles, profile_for
 from ospatrol.collect.fim_compare import compare, unified_diff
 from ospatrol.collect.fim_listing import (
     END,
@@ -19,6 +18,8 @@ from ospatrol.collect.fim_listing import (
 from ospatrol.collect.fim_records import FileEntry
 from ospatrol.errors import InputErrors
 from ospatrol.model import Host
+from ospatrol.profiles import load_profile, load_profiles, profile_for
+from ospatrol.profiles.fim import Exclude
 
 
 def test_shipped_profiles_load_for_every_platform():
@@ -45,8 +46,9 @@ def test_every_error_names_file_and_line(tmp_path: Path):
     with pytest.raises(InputErrors) as info:
         load_profile(path)
     # A plain string in a list has no line of its own: its list's key line is named.
-    assert [e.path for e in info.value.errors] == [str(path)] * 5
-    assert [e.line for e in info.value.errors] == [8, 2, 4, 6, 7]
+    # Every section's errors: the commands section's too.
+    assert [e.path for e in info.value.errors] == [str(path)] * 6
+    assert [e.line for e in info.value.errors] == [8, 2, 4, 6, 7, 9]
     assert "colour" in str(info.value) and "crc32" in str(info.value)
 
 

@@ -144,8 +144,8 @@ def test_anchored_prefix(pattern, prefix):
 
 
 def test_exclusion_test_agrees_with_the_profile_under_the_watched_paths():
-    from ospatrol.collect.checks import load_profiles
     from ospatrol.collect.fim import exclusion_test
+    from ospatrol.profiles import load_profiles
 
     excludes = [
         "*.swp",

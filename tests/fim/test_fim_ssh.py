@@ -265,7 +265,10 @@ def test_busybox_style_listing_sees_the_same_tree(lab: Lab, tmp_path: Path):
     """The stat/loop fallback (busybox, BSD) agrees with GNU find on what the tree holds."""
     gnu = lab.baseline()
     profile = lab.fim.profiles["linux"]
-    fallback = FimCollector({"linux": replace(profile, fim=replace(profile.fim, tools="busybox"))})
+    busybox = replace(profile.fim, tools="busybox")
+    fallback = FimCollector(
+        {"linux": replace(profile, sections={**profile.sections, "fim": busybox})}
+    )
     other = Store.open(tmp_path / "other")
     lab.fim, lab.store = fallback, other
     scan = lab.scan()
@@ -285,8 +288,9 @@ def test_optional_sha1_and_md5_are_recorded_and_reported(lab: Lab, tmp_path: Pat
     import hashlib
 
     profile = lab.fim.profiles["linux"]
+    hashes = replace(profile.fim, hashes=("sha256", "sha1", "md5"))
     lab.fim = FimCollector(
-        {"linux": replace(profile, fim=replace(profile.fim, hashes=("sha256", "sha1", "md5")))}
+        {"linux": replace(profile, sections={**profile.sections, "fim": hashes})}
     )
     lab.store = Store.open(tmp_path / "other")
     lab.scan()

@@ -1,11 +1,10 @@
-"""Load `checks/<platform>.yml` profiles: the `fim:` section typed, the rest kept for its owners.
+"""The `fim:` section of a `checks/<platform>.yml` profile, typed.
 
-A profile file holds one platform's collection settings. This module parses `fim:` into a
-`FimProfile` (paths, excludes, watched attributes, hashes, `report_changes` globs, masking rules,
-which remote tools to use) and keeps the other sections (`commands:` ...) as raw `LineDict`s for
-the collectors that own them. Every error names file and line, and all of a file's errors are
-reported together. Host vars (`ospatrol_fim_paths`, `ospatrol_fim_exclude`,
-`ospatrol_fim_report_changes`) adjust a profile for one host with `FimProfile.for_host`.
+`parse_fim` turns the section into a `FimProfile` (paths, excludes, watched attributes, hashes,
+`report_changes` globs, masking rules, which remote tools to use); every error names file and
+line, and all of a section's errors are reported together. Host vars (`ospatrol_fim_paths`,
+`ospatrol_fim_exclude`, `ospatrol_fim_report_changes`) adjust a profile for one host with
+`FimProfile.for_host`.
 """
 
 from __future__ import annotations
@@ -13,15 +12,14 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cached_property
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
-from ospatrol.collect.commands import CommandSpec, parse_command_specs
 from ospatrol.errors import InputError, InputErrors
 from ospatrol.model import Host
-from ospatrol.yamlfile import LineDict, load_yaml_file
+from ospatrol.yamlfile import LineDict
 
 ATTRIBUTES = ("size", "mode", "owner", "group", "mtime", "inode", "link")
 DEFAULT_ATTRIBUTES = ("size", "mode", "owner", "group", "link")
@@ -29,9 +27,6 @@ HASHES = ("sha256", "sha1", "md5")
 TOOLS = ("gnu", "busybox", "bsd")
 """Which remote tools list and hash: GNU find/coreutils, busybox (ESXi), BSD find/stat/sha256."""
 DEFAULT_MAX_CONTENT = 65536
-
-# Platforms that share another's profile file.
-PLATFORM_FILES = {"freebsd": "bsd", "openbsd": "bsd", "netbsd": "bsd", "vmware_esxi": "esxi"}
 
 _FIM_KEYS = (
     "paths",
@@ -136,18 +131,6 @@ class FimProfile:
         if errors:
             raise InputErrors([_name_var(e) for e in errors])
         return replace(self, **changes)
-
-
-@dataclass(frozen=True)
-class Profile:
-    """One `checks/<platform>.yml`: its FIM settings and its other sections, raw."""
-
-    platform: str
-    path: str
-    fim: FimProfile | None
-    sections: dict[str, Any] = field(default_factory=dict)
-    commands: tuple[CommandSpec, ...] = ()
-    """The `commands:` section (ospatrol.collect.commands): outputs diffed between audits."""
 
 
 def _name_var(error: InputError) -> InputError:
@@ -320,43 +303,3 @@ def parse_fim(data: Any, path: str, line: int | None = None) -> FimProfile:
     if errors:
         raise InputErrors(errors)
     return FimProfile(**values)
-
-
-def load_profile(path: Path) -> Profile:
-    """Parse one profile file."""
-    data = load_yaml_file(path)
-    if data is None:
-        data = LineDict()
-        data.line, data.key_lines = 1, {}
-    if not isinstance(data, LineDict):
-        raise InputError("a checks profile must be a mapping of sections", str(path), 1)
-    fim = parse_fim(data["fim"], str(path), data.line_of("fim")) if "fim" in data else None
-    commands = ()
-    if "commands" in data:
-        commands = parse_command_specs(data["commands"], str(path), data.line_of("commands"))
-    sections = {k: v for k, v in data.items() if k not in ("fim", "commands")}
-    return Profile(path.stem, str(path), fim, sections, commands)
-
-
-def load_profiles(checks_dir: Path | None = None) -> dict[str, Profile]:
-    """Every `*.yml` profile in `checks_dir` (default: the shipped `checks/`), by platform."""
-    from ospatrol.paths import data_dir
-
-    folder = Path(checks_dir) if checks_dir else data_dir("checks")
-    profiles: dict[str, Profile] = {}
-    errors: list[InputError] = []
-    for path in sorted(folder.glob("*.yml")):
-        try:
-            profiles[path.stem] = load_profile(path)
-        except InputErrors as exc:
-            errors.extend(exc.errors)
-        except InputError as exc:
-            errors.append(exc)
-    if errors:
-        raise InputErrors(errors)
-    return profiles
-
-
-def profile_for(profiles: dict[str, Profile], platform: str) -> Profile | None:
-    """The profile of `platform` (directly or through `PLATFORM_FILES`), if any."""
-    return profiles.get(platform) or profiles.get(PLATFORM_FILES.get(platform, ""))
