@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,8 +107,19 @@ def cli(
     ctx.obj = Context(config_path or _default_config(), state_dir, verbosity)
 
 
+def quiet_dsa_deprecation() -> None:
+    """Silence cryptography's "DSA is deprecated" warning, and only it: asyncssh and paramiko
+    name the DSA types at import, which printed ten lines in every run (and every cron mail)."""
+    from cryptography.utils import CryptographyDeprecationWarning
+
+    warnings.filterwarnings(
+        "ignore", message="DSA is deprecated", category=CryptographyDeprecationWarning
+    )
+
+
 def main() -> None:
     """Console-script entry point."""
+    quiet_dsa_deprecation()
     try:
         status = cli.main(standalone_mode=False)
     except click.Abort:
