@@ -263,3 +263,54 @@ def test_a_missing_key_file_is_a_configuration_error_not_unreachable(
     assert (
         info.value.reason == f"configuration error: private key file {tmp_path / 'nope'} not found"
     )
+
+
+def test_user_known_hosts_files_are_trusted_and_checked(
+    ssh_host, settings, lab_sshd: SshdServer, tmp_path: Path
+):
+    st = settings(tmp_path)  # nothing pinned
+    good = tmp_path / "good_known_hosts"
+    good.write_text(lab_sshd.known_hosts_line + "\n")
+    bad = tmp_path / "bad_known_hosts"
+    other = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
+    bad.write_text(f"[127.0.0.1]:{lab_sshd.port} {other}")
+
+    async def once(path: Path, policy: str | None):
+        options = ConnectionOptions(known_hosts_files=(str(path),), host_key_policy=policy)
+        async with open_transport(ssh_host(lab_sshd, options=options), st) as t:
+            return (await t.run("echo ok")).stdout
+
+    # StrictHostKeyChecking=yes with the key in UserKnownHostsFile: trusted, nothing pinned.
+    assert asyncio.run(once(good, "strict")) == "ok\n"
+    assert not st.known_hosts.exists() or st.known_hosts.read_text() == ""
+    # Another key there: refused as OpenSSH refuses it, even under tofu with nothing pinned.
+    with pytest.raises(HostKeyChanged):
+        asyncio.run(once(bad, None))
+    # Strict and the file does not know the host: not even connected.
+    with pytest.raises(HostKeyUnknown):
+        asyncio.run(once(tmp_path / "missing", "strict"))
+
+
+def test_proxy_jump_goes_through_the_jump_host(
+    ssh_host, settings, lab_sshd: SshdServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # The jump host is reached as OpenSSH's ProxyJump would: the user's own ~/.ssh.
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "known_hosts").write_text(lab_sshd.known_hosts_line + "\n")
+    (home / ".ssh" / "id_ed25519").write_bytes(lab_sshd.client_key.read_bytes())
+    (home / ".ssh" / "id_ed25519").chmod(0o600)
+    monkeypatch.setenv("HOME", str(home))
+    jump = f"{lab_sshd.user}@127.0.0.1:{lab_sshd.port}"
+    host = ssh_host(lab_sshd, options=ConnectionOptions(proxy_jump=jump))
+    logins = lab_sshd.log_path.read_text().count("Accepted publickey")
+
+    async def once():
+        async with open_transport(host, settings(tmp_path, pin=lab_sshd)) as t:
+            return (await t.run("echo ok")).stdout
+
+    assert asyncio.run(once()) == "ok\n"
+    deadline = time.monotonic() + 5
+    while lab_sshd.log_path.read_text().count("Accepted publickey") < logins + 2:
+        assert time.monotonic() < deadline, "no second login: the jump host was not used"
+        time.sleep(0.05)
