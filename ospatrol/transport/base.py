@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import secrets
 import shlex
 from collections.abc import Awaitable, Callable
@@ -180,6 +181,32 @@ class Become:
         return cls(user=creds.become_user or "root", password=creds.become_password)
 
 
+GUARD_GRACE = 2
+"""Seconds the host-side time-out waits beyond ours, so we see our time-out (with the partial
+output) first and the host cleans up right after."""
+
+# The host-side time-out, one line of POSIX sh (any login shell hands it to sh unchanged): run
+# $0 (the command) under `timeout` where the host has a working one (GNU, BSD, busybox >= 1.30:
+# it kills the command's whole process group), else beside a watchdog that kills this process
+# group (the command, its children, the watchdog) after $1 seconds. Either way nothing the
+# command started survives it, even a reader blocked on a FIFO that our closed channel never
+# reaches. The watchdog's own `sleep` is stopped when the command ends first.
+_GUARD = (
+    "if command -v timeout >/dev/null 2>&1 && timeout -s KILL 9 true >/dev/null 2>&1; "
+    'then exec timeout -s KILL "$1" sh -c "$0"; fi; '
+    '( trap \'kill "$s" 2>/dev/null; exit 0\' TERM; sleep "$1" & s=$!; wait "$s"; '
+    "kill -KILL 0 ) </dev/null >/dev/null 2>&1 & w=$!; "
+    'sh -c "$0"; r=$?; kill "$w" 2>/dev/null; exit "$r"'
+)
+
+
+def guard_command(command: str, seconds: float) -> str:
+    """`command` bounded on the host itself: killed with its process group `GUARD_GRACE` s
+    after `seconds` (our own time-out)."""
+    limit = math.ceil(seconds) + GUARD_GRACE
+    return f"sh -c {shlex.quote(_GUARD)} {shlex.quote(command)} {limit}"
+
+
 @dataclass
 class _Wrapped:
     command: str
@@ -257,15 +284,18 @@ async def drive(
     input: bytes | str | None,
     become: Become | None,
     max_output: int,
+    guard: bool = False,
 ) -> CommandResult:
-    """Start `command` (via `start`), feed `input`, collect capped output within `timeout`."""
+    """Start `command` (via `start`), feed `input`, collect capped output within `timeout`;
+    `guard` also bounds it on the host (`guard_command`: for POSIX shells)."""
     data = input.encode("utf-8", "surrogateescape") if isinstance(input, str) else input
-    wrapped = wrap_become(command, become) if become else None
+    inner = guard_command(command, timeout) if guard else command
+    wrapped = wrap_become(inner, become) if become else None
     out = _Output(max_output)
     proc: Process | None = None
     try:
         async with asyncio.timeout(timeout):
-            proc = await start(wrapped.command if wrapped else command)
+            proc = await start(wrapped.command if wrapped else inner)
             if wrapped and become:
                 await _become_handshake(proc, wrapped, become, out)
             pumps = asyncio.gather(
@@ -322,6 +352,12 @@ class TransportBase:
     `run` through `drive` (subclasses say how a process starts, `_start`), `read`, `async with`,
     and one slot of the global limit (`settings.limit`) held from connect to close."""
 
+    capabilities: Capabilities
+    """Set by each subclass."""
+    host_guard = False
+    """Bound every command on the host too (`guard_command`): where our own kill cannot reach
+    the command's process group, i.e. on the far side of an SSH channel."""
+
     def __init__(self, host: Host, settings: TransportSettings) -> None:
         self.host = host
         self.settings = settings
@@ -344,6 +380,7 @@ class TransportBase:
             input=input,
             become=self.become,
             max_output=self.settings.max_output,
+            guard=self.host_guard,
         )
 
     async def read(self, path: str) -> bytes:

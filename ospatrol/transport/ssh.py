@@ -134,6 +134,7 @@ class SshTransport(TransportBase):
             exit_status=True,
             max_parallel=host.options.max_sessions,
         )
+        self.host_guard = self.capabilities.posix_shell
 
     @property
     def where(self) -> str:
