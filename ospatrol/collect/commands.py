@@ -34,7 +34,7 @@ from ospatrol.model import Finding, Host
 from ospatrol.store.records import PutState
 
 if TYPE_CHECKING:
-    from ospatrol.transport import Transport
+    from ospatrol.transport import CommandResult, Transport
 
 NAME = "commands"
 STORED_DIFF_LINES = 2000
@@ -104,6 +104,14 @@ class BatchOutput:
 
 class GarbageOutput(ValueError):
     """The remote side answered with something that is not our framed output at all."""
+
+
+class OutputOverCap(ValueError):
+    """A command's output passed the transport's size cap: the transport stopped it there."""
+
+    def __init__(self, result: CommandResult) -> None:
+        kept = max(len(result.stdout_bytes), len(result.stderr_bytes))
+        super().__init__(f"output over the size cap ({kept} bytes kept)")
 
 
 # --- profile data -----------------------------------------------------------------------------
@@ -270,8 +278,8 @@ def parse_batch(stdout: str, nonce: str, count: int) -> BatchOutput:
 
 def _excerpt(text: str, limit: int = 80) -> str:
     """The start of unframed output, for the incomplete finding: masked like any output, since
-    it is stored and reported too."""
-    flat = " ".join(" ".join(map(scrub, text.splitlines())).split())
+    it is stored and reported too. Only the start is looked at, whatever the output's size."""
+    flat = " ".join(" ".join(map(scrub, text[: limit * 16].splitlines())).split())
     return flat if len(flat) <= limit else flat[:limit] + "..."
 
 
@@ -358,6 +366,8 @@ class CommandsCollector:
                 batch = await self._run_each(transport, specs)
         except CommandTimeout as exc:
             return _incomplete(host, f"{exc.reason} (commands)")
+        except OutputOverCap as exc:
+            return _incomplete(host, f"truncated listing: {exc}")
         except GarbageOutput as exc:
             return _incomplete(host, f"error: unrecognised command output: {exc}", "error")
         if not batch.complete:
@@ -369,16 +379,17 @@ class CommandsCollector:
         nonce = secrets.token_hex(8)
         script = remote_command(build_script(specs, nonce))
         result = await transport.run(script, timeout=self.timeout)
-        batch = parse_batch(result.stdout, nonce, len(specs))
         if result.truncated:
-            return BatchOutput(batch.outputs, False)
-        return batch
+            raise OutputOverCap(result)
+        return parse_batch(result.stdout, nonce, len(specs))
 
     async def _run_each(self, transport: Transport, specs: Sequence[CommandSpec]) -> BatchOutput:
         outputs: dict[int, CommandOutput] = {}
         for index, spec in enumerate(specs):
             result = await transport.run(spec.command, timeout=self.timeout)
-            if result.truncated or result.exit_status is None:
+            if result.truncated:
+                raise OutputOverCap(result)
+            if result.exit_status is None:
                 return BatchOutput(outputs, False)
             outputs[index] = CommandOutput(result.stdout + result.stderr, result.exit_status)
         return BatchOutput(outputs, True)
