@@ -187,16 +187,18 @@ output) first and the host cleans up right after."""
 
 # The host-side time-out, one line of POSIX sh (any login shell hands it to sh unchanged): run
 # $0 (the command) under `timeout` where the host has a working one (GNU, BSD, busybox >= 1.30:
-# it kills the command's whole process group), else beside a watchdog that kills this process
-# group (the command, its children, the watchdog) after $1 seconds. Either way nothing the
-# command started survives it, even a reader blocked on a FIFO that our closed channel never
-# reaches. The watchdog's own `sleep` is stopped when the command ends first.
+# it kills the command's whole process group), else beside a `sleep` of $1 seconds: the command
+# (in a subshell, stdin passed on through fd 3) kills the sleep when it ends; a sleep that ends on
+# its own (status 0) means time-out, and the whole process group (the command, its children,
+# this shell) is killed. Either way nothing the command started survives it, even a reader
+# blocked on a FIFO that our closed channel never reaches, and nothing is left behind after a
+# command that ends in time.
 _GUARD = (
     "if command -v timeout >/dev/null 2>&1 && timeout -s KILL 9 true >/dev/null 2>&1; "
     'then exec timeout -s KILL "$1" sh -c "$0"; fi; '
-    '( trap \'kill "$s" 2>/dev/null; exit 0\' TERM; sleep "$1" & s=$!; wait "$s"; '
-    "kill -KILL 0 ) </dev/null >/dev/null 2>&1 & w=$!; "
-    'sh -c "$0"; r=$?; kill "$w" 2>/dev/null; exit "$r"'
+    'exec 3<&0; sleep "$1" </dev/null >/dev/null 2>&1 & s=$!; '
+    '( sh -c "$0" <&3 3<&-; r=$?; kill "$s" 2>/dev/null; exit "$r" ) & c=$!; exec 3<&-; '
+    'if wait "$s" 2>/dev/null; then kill -KILL 0; fi; wait "$c"'
 )
 
 

@@ -76,17 +76,19 @@ def test_without_timeout_on_the_host_the_watchdog_kills_the_process_group(tmp_pa
 def test_a_command_that_ends_leaves_no_watchdog_behind(tmp_path: Path):
     bindir = tmp_path / "bin"
     bindir.mkdir()
-    for tool in ("sh", "sleep"):
+    for tool in ("sh", "sleep", "cat"):
         (bindir / tool).symlink_to(shutil.which(tool))
     started = time.monotonic()
     proc = subprocess.run(
-        guard_command("echo out; echo err >&2; exit 3", 300),
+        guard_command("echo out; echo err >&2; cat; exit 3", 300),
+        input=b"fed\n",
         shell=True,
         executable=str(bindir / "sh"),
         env={"PATH": str(bindir)},
         capture_output=True,
         timeout=20,
     )
-    assert (proc.returncode, proc.stdout, proc.stderr) == (3, b"out\n", b"err\n")
+    # Exit status, both streams and stdin pass through the guard untouched.
+    assert (proc.returncode, proc.stdout, proc.stderr) == (3, b"out\nfed\n", b"err\n")
     assert time.monotonic() - started < 3
     assert _gone("sleep 302", within=2)
