@@ -20,6 +20,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from ospatrol.analysis.eventinfo import EventInfo
+from ospatrol.analysis.rules import DYNAMIC_PREFIX
 
 if TYPE_CHECKING:
     from ospatrol.analysis.loader import Ruleset
@@ -52,9 +53,18 @@ def key_set(rule: Rule) -> KeySet:
     return rule.same
 
 
+def _value(ev: EventInfo, attr: str) -> str | None:
+    """An event attribute, or a dynamic field named "field:NAME" (Wazuh's same_field)."""
+    if attr.startswith(DYNAMIC_PREFIX):
+        return ev.field(attr[len(DYNAMIC_PREFIX) :])
+    return getattr(ev, attr, None)
+
+
 def _getter(ks: KeySet) -> Callable[[EventInfo], tuple]:
     """A function giving an event's values of the `same_*` fields `ks` (an index key), as a
     tuple; events with one of them unset (None) are not indexed under `ks`."""
+    if any(a.startswith(DYNAMIC_PREFIX) or not hasattr(EventInfo, a) for a in ks):
+        return lambda ev: tuple(_value(ev, a) for a in ks)
     if len(ks) > 1:
         return attrgetter(*ks)
     if ks:
@@ -197,9 +207,9 @@ class Correlation:
                 if regex is not None and regex.test(old.log) == regex.negate:
                     continue
             if rule.different and not all(
-                getattr(old, a) is not None
-                and getattr(ev, a) is not None
-                and getattr(old, a) != getattr(ev, a)
+                _value(old, a) is not None
+                and _value(ev, a) is not None
+                and _value(old, a) != _value(ev, a)
                 for a in rule.different
             ):
                 continue

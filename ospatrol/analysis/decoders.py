@@ -81,6 +81,9 @@ _DECODER_ELEMENTS = frozenset(
         "accumulate",
     }
 )
+# Elements only Wazuh's dialect has (JSON_Decoder options).
+_WAZUH_DECODER_ELEMENTS = frozenset({"json_null_field", "json_array_structure"})
+_KINDS = {"osmatch": "osmatch", "osregex": "osregex", "pcre2": "pcre2"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +114,9 @@ class Decoder:
     ftscomment: str = ""
     use_own_name: bool = False
     plugin: str | None = None
+    plugin_offset: int = 0
+    json_null: str = "string"
+    json_array: str = "array"
     accumulate: bool = False
     get_next: bool = False
     # Literal pre-checks derived from the compiled patterns (see `literal_gate`).
@@ -136,10 +142,11 @@ class DecoderSet:
     with_program: list[DecoderNode] = field(default_factory=list)
     without_program: list[DecoderNode] = field(default_factory=list)
     names: set[str] = field(default_factory=set)
+    wazuh: bool = False
 
 
-def _offset(node: Node, errors: list[InputError]) -> int:
-    unknown = set(node.attrs) - {"offset"}
+def _offset(node: Node, errors: list[InputError], wazuh: bool = False) -> int:
+    unknown = set(node.attrs) - ({"offset", "type"} if wazuh else {"offset"})
     if unknown:
         errors.append(node.error(f"<{node.tag}>: unknown attribute {sorted(unknown)[0]!r}"))
     value = node.attrs.get("offset")
@@ -151,11 +158,13 @@ def _offset(node: Node, errors: list[InputError]) -> int:
     return _OFFSETS[value]
 
 
-def _parse_order(text: str) -> tuple[OrderSlot, ...]:
+def _parse_order(text: str, wazuh: bool = False) -> tuple[OrderSlot, ...]:
+    """OSSEC maps an order name to a standard field by substring; Wazuh only the exact names
+    and keeps every other name as a dynamic field (`fw_action` stays `fw_action`)."""
     slots = []
     for raw in text.split(","):
         name = raw.strip()
-        slots.append(OrderSlot(map_order_name(name), name))
+        slots.append(OrderSlot(map_order_name(name, exact=wazuh), name))
     return tuple(slots)
 
 
@@ -173,8 +182,27 @@ def _parse_fts(text: str, node: Node, errors: list[InputError]) -> tuple[str, ..
     return tuple(chosen)
 
 
-def read_decoder(node: Node, errors: list[InputError]) -> Decoder | None:
-    """Compile one `<decoder>` element; problems are appended to `errors` (then returns None)."""
+def read_decoder(
+    node: Node,
+    errors: list[InputError],
+    *,
+    wazuh: bool = False,
+    warnings: list[InputError] | None = None,
+) -> Decoder | None:
+    """Compile one `<decoder>` element; problems are appended to `errors` (then returns None).
+    `wazuh` reads Wazuh 4.x's dialect (`type=` on patterns, JSON_Decoder options, exact order
+    names, case-sensitive PCRE2); what it only warns about goes to `warnings`."""
+    warned = warnings if warnings is not None else errors
+
+    def kind_of(child: Node, default: str) -> str:
+        wanted = child.attrs.get("type")
+        if wanted is None or not wazuh:
+            return default
+        if wanted.lower() not in _KINDS:
+            warned.append(child.error(f"<{child.tag}>: unknown type {wanted!r}"))
+            return default
+        return _KINDS[wanted.lower()]
+
     before = len(errors)
     name = node.attrs.get("name", "").strip()
     if not name:
@@ -185,53 +213,59 @@ def read_decoder(node: Node, errors: list[InputError]) -> Decoder | None:
             errors.append(node.error(f"<decoder name={name!r}>: unknown attribute {attr!r}"))
     dec = Decoder(own_name=name, name=name, path=node.path, line=node.line)
     texts: dict[str, str] = {}
-    regex_node = prematch_node = None
+    regex_node = prematch_node = pname_node = None
     kinds: dict[str, str] = {}
     for child in node.children:
         tag = child.tag
-        if tag not in _DECODER_ELEMENTS:
+        if tag not in _DECODER_ELEMENTS and not (wazuh and tag in _WAZUH_DECODER_ELEMENTS):
             errors.append(child.error(f"unknown element <{tag}> in decoder {name!r}"))
             continue
         content = child.text
-        if child.attrs and tag not in ("regex", "pcre2", "prematch", "prematch_pcre2"):
+        with_attrs = {"regex", "pcre2", "prematch", "prematch_pcre2"}
+        if wazuh:
+            with_attrs |= {"program_name", "plugin_decoder"}
+        if child.attrs and tag not in with_attrs:
             errors.append(child.error(f"<{tag}>: unknown attribute {sorted(child.attrs)[0]!r}"))
         if tag in ("regex", "pcre2"):
-            off = _offset(child, errors)
+            off = _offset(child, errors, wazuh)
             if "regex" in texts and off:
                 errors.append(child.error(f"decoder {name!r}: only the first regex may set offset"))
             if off:
                 dec.regex_offset = off
-            if "regex" in kinds and kinds["regex"] != tag:
+            if not wazuh and "regex" in kinds and (kinds["regex"] == "pcre2") != (tag == "pcre2"):
                 errors.append(child.error(f"decoder {name!r}: mixes <regex> and <pcre2>"))
-            kinds["regex"] = tag
+            kinds["regex"] = tag if tag == "pcre2" else kind_of(child, "osregex")
             texts["regex"] = texts.get("regex", "") + content
             regex_node = regex_node or child
         elif tag in ("prematch", "prematch_pcre2"):
-            off = _offset(child, errors)
+            off = _offset(child, errors, wazuh)
             if off and off != AFTER_PARENT:
                 errors.append(
                     child.error(f"decoder {name!r}: prematch offset must be after_parent")
                 )
             if off:
                 dec.prematch_offset = off
-            if "prematch" in kinds and kinds["prematch"] != tag:
+            mixed = "prematch" in kinds and (kinds["prematch"] == "pcre2") != (
+                tag == "prematch_pcre2"
+            )
+            if mixed and not wazuh:
                 errors.append(child.error(f"decoder {name!r}: mixes prematch dialects"))
-            kinds["prematch"] = tag
+            kinds["prematch"] = "pcre2" if tag == "prematch_pcre2" else kind_of(child, "osregex")
             texts["prematch"] = texts.get("prematch", "") + content
             prematch_node = prematch_node or child
         elif tag in ("program_name", "program_name_pcre2"):
-            kinds["program_name"] = tag
+            # Repeated elements concatenate; the last one's type is the pattern's.
+            kinds["program_name"] = kind_of(child, "osmatch") if tag == "program_name" else "pcre2"
             texts["program_name"] = texts.get("program_name", "") + content
-            dec.program_name = compile_element(
-                "osmatch" if tag == "program_name" else "pcre2",
-                texts["program_name"],
-                child,
-                errors,
-            )
+            pname_node = child
         elif tag == "parent":
             dec.parent = (dec.parent or "") + content
         elif tag == "order":
-            dec.order = _parse_order(content)
+            dec.order = _parse_order(content, wazuh)
+        elif tag == "json_null_field":
+            dec.json_null = content.strip().lower()
+        elif tag == "json_array_structure":
+            dec.json_array = content.strip().lower()
         elif tag == "type":
             if content not in CATEGORIES:
                 errors.append(child.error(f"decoder {name!r}: invalid type {content!r}"))
@@ -249,16 +283,21 @@ def read_decoder(node: Node, errors: list[InputError]) -> Decoder | None:
             if content not in PLUGIN_DECODERS:
                 errors.append(child.error(f"decoder {name!r}: unknown plugin_decoder {content!r}"))
             dec.plugin = content
+            dec.plugin_offset = _offset(child, errors, wazuh)
+    if pname_node is not None:
+        dec.program_name = compile_element(
+            kinds["program_name"], texts["program_name"], pname_node, errors, wazuh=wazuh
+        )
     if "prematch" in texts and prematch_node is not None:
-        kind = "osregex" if kinds["prematch"] == "prematch" else "pcre2"
-        dec.prematch = compile_element(kind, texts["prematch"], prematch_node, errors)
+        dec.prematch = compile_element(
+            kinds["prematch"], texts["prematch"], prematch_node, errors, wazuh=wazuh
+        )
     if "regex" in texts and regex_node is not None:
-        kind = "osregex" if kinds["regex"] == "regex" else "pcre2"
-        dec.regex = compile_element(kind, texts["regex"], regex_node, errors)
+        dec.regex = compile_element(kinds["regex"], texts["regex"], regex_node, errors, wazuh=wazuh)
     _validate(dec, texts, node, errors)
     dec.pname_gate = literal_gate(dec.program_name)
     dec.prematch_gate = literal_gate(dec.prematch)
-    pcre2 = kinds.get("prematch") == "prematch_pcre2"
+    pcre2 = kinds.get("prematch") == "pcre2"
     dec.prematch_prefix = prefix_gate(dec.prematch, pcre2=pcre2)
     dec.prematch_first = first_chars(dec.prematch, pcre2=pcre2)
     dec.regex_prefix = prefix_gate(dec.regex, pcre2=kinds.get("regex") == "pcre2")
@@ -311,7 +350,8 @@ def _add_child(parent: DecoderNode, dec: Decoder, errors: list[InputError]) -> N
         if dec.fts:
             errors.append(_decoder_error(dec, "a chained decoder cannot have fts"))
             return
-        if sibling.regex is not None and dec.regex is not None:
+        if (sibling.regex is not None or sibling.plugin) and dec.regex is not None:
+            # Wazuh chains regexes after a plugin sibling too (JSON_Decoder, then a regex).
             sibling.get_next = True
         else:
             errors.append(_decoder_error(dec, "duplicate decoder name without a regex"))

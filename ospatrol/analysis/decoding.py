@@ -116,12 +116,14 @@ def decode(dset: DecoderSet, ev: EventInfo, cache: dict[str, tuple] | None = Non
                 continue
             pmatch = hit[0]
         ev.decoder = dec
-        _run_children(node, ev, pmatch)
+        _run_children(node, ev, pmatch, dset.wazuh)
         return True
     return True
 
 
-def _run_children(node: DecoderNode, ev: EventInfo, pmatch: int | None) -> None:
+def _run_children(node: DecoderNode, ev: EventInfo, pmatch: int | None, wazuh: bool) -> None:
+    """The children of a matching top-level decoder (`wazuh`: the event keeps the decoder
+    whose prematch matched, as Wazuh's DecodeEvent, not the last one whose regex did)."""
     cmatch: int | None = None
     kids = node.children
     if not kids:
@@ -169,13 +171,17 @@ def _run_children(node: DecoderNode, ev: EventInfo, pmatch: int | None) -> None:
             index += 1
         if found is None:
             return
-    dec = chain[index]
-    if dec.plugin is not None:
-        run_plugin(dec.plugin, ev)
-        return
     regex_prev: int | None = None
     while index < len(chain):
         dec = chain[index]
+        if dec.plugin is not None:
+            offset = dec.plugin_offset
+            start = pmatch if offset & AFTER_PARENT else cmatch if offset & AFTER_PREMATCH else 0
+            run_plugin(dec, ev, start or 0)
+            if dec.get_next:
+                index += 1
+                continue
+            return
         if dec.regex is None:
             return
         offset = dec.regex_offset
@@ -195,7 +201,8 @@ def _run_children(node: DecoderNode, ev: EventInfo, pmatch: int | None) -> None:
                 continue
             return
         regex_prev = hit[0]
-        ev.decoder = dec
+        if not wazuh:
+            ev.decoder = dec
         _assign(ev, dec.order, hit[1])
         if dec.get_next:
             index += 1

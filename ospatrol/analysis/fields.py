@@ -69,8 +69,14 @@ name exactly as the table spells it (`user` is dstuser, `extra_data` is data), o
 pre-decoded header. Other names are dynamic fields."""
 
 
-def map_order_name(name: str) -> StandardField | None:
-    """The standard field an `<order>` entry fills, or None for a dynamic field."""
+_EXACT = dict(ORDER_TABLE)
+
+
+def map_order_name(name: str, *, exact: bool = False) -> StandardField | None:
+    """The standard field an `<order>` entry fills, or None for a dynamic field. OSSEC tests
+    substrings in table order; Wazuh (`exact`) takes only the names themselves."""
+    if exact:
+        return _EXACT.get(name)
     for needle, target in ORDER_TABLE:
         if needle in name:
             return target

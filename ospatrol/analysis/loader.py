@@ -5,6 +5,13 @@ The load order comes from the `<rules>` block of an ossec.conf (`<decoder>`, `<d
 and a rules directory. Every file is parsed and compiled; all problems are collected and raised
 together as `InputErrors`, so `ospatrol rules check` can print every one. The result is an
 immutable `Ruleset`; all run-time state lives in `ospatrol.analysis.engine.Engine`.
+
+A Wazuh `<ruleset>` block instead (Wazuh 4.x's ossec.conf) selects Wazuh's dialect for the
+whole rule set: its paths are relative to the installation folder (`home`, by default the
+folder above the config's `etc/`), every decoder and rule file of all `<decoder_dir>`s and
+`<rule_dir>`s is merged and sorted by file name as wazuh-analysisd sorts them, and what
+wazuh-analysisd only warns about (a duplicate rule id, a bad `if_sid` member, a missing list
+file) is kept in `Ruleset.warnings` instead of failing the load.
 """
 
 from __future__ import annotations
@@ -23,6 +30,23 @@ from ospatrol.analysis.rules import AlertLevels, Rule, RuleNode, read_rule_file
 from ospatrol.analysis.ruletree import RuleTree
 from ospatrol.errors import InputError, InputErrors
 
+# Decoder names wazuh-analysisd registers itself for the events of its own modules.
+WAZUH_BUILTIN_DECODERS = (
+    "syscollector",
+    "ciscat",
+    "sca",
+    "windows_eventchannel",
+    "winevt",
+    "dbsync",
+    "upgrade",
+    "task_manager",
+    "syscheck_registry_key_added",
+    "syscheck_registry_key_modified",
+    "syscheck_registry_key_deleted",
+    "syscheck_registry_value_added",
+    "syscheck_registry_value_modified",
+    "syscheck_registry_value_deleted",
+)
 # Decoder names analysisd registers itself (SetDecodeXML) so rules may say decoded_as them.
 BUILTIN_DECODERS = (
     "rootcheck",
@@ -49,6 +73,8 @@ class Ruleset:
     lists: Mapping[str, CdbList]
     max_frequency: int
     files: tuple[str, ...] = field(default=())
+    dialect: str = "ossec"
+    warnings: tuple[InputError, ...] = field(default=())
 
     def _all_decoders(self) -> Iterator[Decoder]:
         """Every decoder of both lists: each top-level one, then its children."""
@@ -88,6 +114,7 @@ class LoadPlan:
     rule_files: list[Path] = field(default_factory=list)
     list_files: list[tuple[str, Path]] = field(default_factory=list)
     levels: AlertLevels = field(default_factory=AlertLevels)
+    wazuh: bool = False
 
 
 def _resolve(raw: str, bases: Sequence[Path]) -> Path:
@@ -107,12 +134,66 @@ def _dir_files(directory: Path, pattern: str) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.is_file() and regex.search(p.name))
 
 
+def _by_file_name(paths: list[Path]) -> list[Path]:
+    """wazuh-analysisd's order: every file of every folder, sorted by file name alone."""
+    return sorted(dict.fromkeys(paths), key=lambda p: p.name)
+
+
+def _wazuh_ruleset(block: xmlload.Node, home: Path, plan: LoadPlan, errors: list) -> None:
+    """A Wazuh `<ruleset>` block (config/rules-config.c Read_Rules), paths relative to home."""
+    plan.wazuh = True
+    excluded_rules: set[str] = set()
+    excluded_decoders: set[str] = set()
+    rules: list[Path] = []
+    decoders: list[Path] = []
+    for item in block.children:
+        text = item.text.strip()
+        path = Path(text) if Path(text).is_absolute() else home / text
+        if item.tag in ("rule", "include"):
+            rules.append(path if "/" in text else home / "ruleset" / "rules" / text)
+        elif item.tag == "decoder":
+            decoders.append(path if "/" in text else home / "ruleset" / "decoders" / text)
+        elif item.tag in ("rule_dir", "decoder_dir"):
+            regex = xmlload_pattern(item, errors)
+            found = [p for p in _dir_files(path, r".") if regex is None or regex.search(str(p))]
+            (rules if item.tag == "rule_dir" else decoders).extend(found)
+        elif item.tag == "rule_exclude":
+            excluded_rules.add(text)
+        elif item.tag == "decoder_exclude":
+            excluded_decoders.add(text)
+        elif item.tag == "list":
+            plan.list_files.append((list_key(text), home / list_key(text)))
+        else:
+            errors.append(item.error(f"unknown element <{item.tag}> in <ruleset>"))
+
+    def kept(paths: list[Path], excluded: set[str]) -> list[Path]:
+        return [p for p in paths if p.name not in excluded and str(p) not in excluded]
+
+    plan.rule_files.extend(_by_file_name(kept(rules, excluded_rules)))
+    plan.decoder_files.extend(_by_file_name(kept(decoders, excluded_decoders)))
+
+
+def xmlload_pattern(item: xmlload.Node, errors: list) -> re.Pattern[str] | None:
+    """A `<rule_dir>`/`<decoder_dir>` `pattern=` (an OS_Regex; `.xml$` by default)."""
+    from ospatrol.analysis.osregex import translate_osregex
+    from ospatrol.analysis.patterns import PatternError
+
+    try:
+        return re.compile(translate_osregex(item.attrs.get("pattern", ".xml$")))
+    except (PatternError, re.error) as exc:
+        errors.append(item.error(f"<{item.tag}> pattern: {exc}"))
+        return None
+
+
 def read_config(
     conf: Path,
     rules_dir: Path | None,
     errors: list[InputError],
+    home: Path | None = None,
 ) -> LoadPlan:
-    """The load plan of an ossec.conf's `<rules>` blocks (and its `<alerts>` levels)."""
+    """The load plan of an ossec.conf's `<rules>` blocks, or of Wazuh's `<ruleset>` blocks
+    (paths relative to `home`, by default the folder above the config's), and its `<alerts>`
+    levels."""
     plan = LoadPlan()
     try:
         roots = xmlload.read_file(conf)
@@ -120,6 +201,7 @@ def read_config(
         errors.append(exc)
         return plan
     base = conf.resolve().parent
+    home = home if home is not None else base.parent
     bases = [base, base.parent]
     # Bare rule file names live in <rules_dir>, else rules/ beside or above the config (the
     # 3.x and 4.x layouts), else the config's own folder.
@@ -133,6 +215,9 @@ def read_config(
                 for item in block.children:
                     if item.tag in ("log_alert_level", "email_alert_level") and item.text.isdigit():
                         setattr(plan.levels, item.tag, int(item.text))
+            if block.tag == "ruleset":
+                _wazuh_ruleset(block, home, plan, errors)
+                continue
             if block.tag != "rules":
                 continue
             for item in block.children:
@@ -152,7 +237,7 @@ def read_config(
                     plan.list_files.append((list_key(text), _resolve(list_key(text), bases)))
                 else:
                     errors.append(item.error(f"unknown element <{item.tag}> in <rules>"))
-    if not plan.decoder_files:
+    if not plan.decoder_files and not plan.wazuh:
         plan.decoder_files = _default_decoders(base)
     return plan
 
@@ -177,6 +262,7 @@ def load_ruleset(
     rule_files: Sequence[Path | str] | None = None,
     lists: Sequence[Path | str] | None = None,
     cache: bool = False,
+    home: Path | str | None = None,
 ) -> Ruleset:
     """Load and compile a rule set; raises `InputErrors` listing every problem found.
 
@@ -184,12 +270,14 @@ def load_ruleset(
     names are found (default: the `rules` folder beside the config); `decoders` replaces the
     config's decoder files; `rule_files` replaces its rule list. Without any config, every
     `*.xml` in `rules_dir` is loaded in name order. `cache` answers from the compiled-ruleset
-    cache (`ospatrol.analysis.rulecache`) when it holds these exact files.
+    cache (`ospatrol.analysis.rulecache`) when it holds these exact files. `home` is the
+    installation folder a Wazuh `<ruleset>` block's paths are relative to (wazuh-logtest's
+    /var/ossec).
     """
     errors: list[InputError] = []
     rdir = Path(rules_dir) if rules_dir is not None else None
     if ossec_conf is not None:
-        plan = read_config(Path(ossec_conf), rdir, errors)
+        plan = read_config(Path(ossec_conf), rdir, errors, Path(home) if home else None)
     else:
         plan = LoadPlan()
         if rdir is not None and rule_files is None:
@@ -215,10 +303,12 @@ def load_ruleset(
 
 def compile_plan(plan: LoadPlan, errors: list[InputError]) -> Ruleset:
     """Read every file of `plan` (decoders, then lists, then rules) into a Ruleset."""
+    wazuh = plan.wazuh
+    warnings: list[InputError] = []
     compiled: list[Decoder] = []
     for path in plan.decoder_files:
         try:
-            roots = xmlload.read_file(path, strict_variables=True)
+            roots = xmlload.read_file(path, strict_variables=True, wazuh=wazuh)
         except InputError as exc:
             errors.append(exc)
             continue
@@ -226,33 +316,39 @@ def compile_plan(plan: LoadPlan, errors: list[InputError]) -> Ruleset:
             if node.tag != "decoder":
                 errors.append(node.error(f"invalid top-level element <{node.tag}>, only <decoder>"))
                 continue
-            dec = read_decoder(node, errors)
+            dec = read_decoder(node, errors, wazuh=wazuh, warnings=warnings)
             if dec is not None:
                 compiled.append(dec)
     dset = build_decoder_set(compiled, errors)
+    dset.wazuh = wazuh
     known = set(dset.names) | set(BUILTIN_DECODERS)
+    if wazuh:
+        known |= set(WAZUH_BUILTIN_DECODERS)
 
     loaded_lists: dict[str, CdbList] = {}
     for name, path in plan.list_files:
         try:
             loaded_lists[name] = load_list(name, path)
         except InputError as exc:
-            errors.append(exc)
+            (warnings if wazuh else errors).append(exc)
 
-    tree = RuleTree(errors)
+    tree = RuleTree(errors, wazuh=wazuh, warnings=warnings)
     for path in plan.rule_files:
         try:
-            roots = xmlload.read_file(path, strict_variables=True)
+            roots = xmlload.read_file(path, strict_variables=True, wazuh=wazuh)
         except InputError as exc:
             errors.append(exc)
             continue
-        for rule in read_rule_file(roots, errors, plan.levels, known):
+        for rule in read_rule_file(
+            roots, errors, plan.levels, known, wazuh=wazuh, warnings=warnings
+        ):
             tree.add(rule)
     tree.finish()
     for rule in tree.by_id.values():
         for check in rule.lists:
             if check.key not in loaded_lists:
-                errors.append(
+                # Wazuh: a lookup in a list that did not load finds nothing (a warning).
+                (warnings if wazuh else errors).append(
                     InputError(
                         f"rule {rule.id}: list {check.path!r} is not loaded", rule.path, check.line
                     )
@@ -266,6 +362,8 @@ def compile_plan(plan: LoadPlan, errors: list[InputError]) -> Ruleset:
         lists=MappingProxyType(loaded_lists),
         max_frequency=max_freq,
         files=files,
+        dialect="wazuh" if wazuh else "ossec",
+        warnings=tuple(warnings),
     )
 
 

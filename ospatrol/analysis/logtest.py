@@ -6,12 +6,17 @@
 - `read_ini_cases` / `run_ini_cases` reproduce contrib/ossec-testing/runtests.py: every `log N
   pass|fail` line of every section runs on its own, against a fresh engine, like one
   ossec-logtest process per line.
+- `read_wazuh_cases` / `run_wazuh_cases` reproduce Wazuh's ruleset/testing/runtests.py: the
+  ini files are read raw (`%%` stays `%%`), repeated keys of a section are one case whose
+  lines go through one session, and `wazuh-logtest -U` compares [rule, level, decoder] of the
+  last event exactly (`wazuh_unit_passed`).
 """
 
 from __future__ import annotations
 
 import configparser
 import json
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,3 +198,96 @@ def run_ini_cases(
             code = unit_code(result, case.expect)
         outcomes.append(CaseOutcome(case, code, result))
     return outcomes
+
+
+class _MultiOrderedDict(OrderedDict):
+    """runtests.py's dict_type: a key given twice in a section collects both values."""
+
+    def __setitem__(self, key, value):
+        if isinstance(value, list) and key in self:
+            self[key].extend(value)
+        else:
+            super().__setitem__(key, value)
+
+
+def read_wazuh_cases(paths: Iterable[Path]) -> list[IniCase]:
+    """Cases as Wazuh's runtests.py sees them; `*geoip.ini` files are skipped as it does."""
+    cases: list[IniCase] = []
+    for path in sorted(paths):
+        if path.name.endswith("geoip.ini"):
+            continue
+        parser = configparser.RawConfigParser(dict_type=_MultiOrderedDict, strict=False)
+        try:
+            parser.read(path, encoding="utf-8")
+        except configparser.Error as exc:
+            raise InputError(f"bad test file: {exc}", str(path)) from None
+        for section in parser.sections():
+            expect = Expectation(
+                parser.get(section, "rule", fallback=""),
+                parser.get(section, "alert", fallback=""),
+                parser.get(section, "decoder", fallback=""),
+            )
+            for name, value in parser.items(section):
+                if name.startswith("log "):
+                    cases.append(
+                        IniCase(str(path), section, name, value, expect, name.endswith("fail"))
+                    )
+    return cases
+
+
+def wazuh_unit_passed(result: EngineResult | None, expect: Expectation) -> bool:
+    """wazuh-logtest -U: the last event's [rule, level, decoder] equals the expectation."""
+    got = ("", "", "")
+    if result is not None:
+        rule = result.rule
+        got = (
+            str(rule.id) if rule else "",
+            str(rule.level) if rule else "",
+            result.decoder or "",
+        )
+    return got == (expect.rule, expect.level, expect.decoder)
+
+
+def run_wazuh_cases(
+    cases: Iterable[IniCase], engine_factory: Callable[[], Engine]
+) -> list[CaseOutcome]:
+    """Every case through its own session (one wazuh-logtest process per case)."""
+    outcomes: list[CaseOutcome] = []
+    for case in cases:
+        engine = engine_factory()
+        result = None
+        for line in case.log.split("\n"):
+            if line:
+                result = engine.process_line(line)
+        code = 0 if wazuh_unit_passed(result, case.expect) else 1
+        outcomes.append(CaseOutcome(case, code, result))
+    return outcomes
+
+
+def provision_wazuh_home(source: Path, home: Path) -> Path:
+    """A Wazuh installation folder for the ruleset's own tests, as runtests.py prepares
+    /var/ossec: `source` (Wazuh's etc/ and ruleset/) copied under `home`, the lists in
+    etc/lists, the test decoders and rules in etc/decoders and etc/rules, and rule 60000
+    switched to `decoded_as json`. Returns `home`."""
+    import re
+    import shutil
+
+    shutil.copytree(source / "ruleset", home / "ruleset")
+    (home / "etc").mkdir(parents=True)
+    shutil.copy2(source / "etc" / "ossec.conf", home / "etc" / "ossec.conf")
+    shutil.copytree(source / "ruleset" / "lists", home / "etc" / "lists")
+    for kind in ("rules", "decoders"):
+        target = home / "etc" / kind
+        target.mkdir()
+        for path in sorted((source / "ruleset" / "testing" / "ruleset").iterdir()):
+            if re.match(rf"^test_(.*_)?{kind}\.xml$", path.name):
+                shutil.copy2(path, target)
+    win = home / "ruleset" / "rules" / "0575-win-base_rules.xml"
+    text = win.read_text(encoding="utf-8")
+    rule = re.search(r'<rule id="60000"[^>]*>.*?</rule>', text, re.S)
+    if rule is not None:
+        body = re.sub(r"\s*<(decoded_as|category)>[^<]*</\1>", "", rule.group(0))
+        body = body.replace("</rule>", "  <decoded_as>json</decoded_as>\n  </rule>")
+        text = text[: rule.start()] + body + text[rule.end() :]
+        win.write_text(text, encoding="utf-8")
+    return home

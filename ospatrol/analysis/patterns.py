@@ -89,8 +89,11 @@ class Pattern(Protocol):
         ...
 
 
-def compile_pattern(kind: PatternKind, source: str, *, timeout: float = DEFAULT_TIMEOUT) -> Pattern:
-    """Compile `source` in dialect `kind`; raises PatternError when it is invalid."""
+def compile_pattern(
+    kind: PatternKind, source: str, *, timeout: float = DEFAULT_TIMEOUT, wazuh: bool = False
+) -> Pattern:
+    """Compile `source` in dialect `kind`; raises PatternError when it is invalid. `wazuh`:
+    as wazuh-analysisd compiles it (PCRE2 without PCRE2_CASELESS)."""
     # Imported here: the dialect modules import PatternError and Captured from this one.
     from ospatrol.analysis import osmatch, osregex, pcre
 
@@ -99,15 +102,17 @@ def compile_pattern(kind: PatternKind, source: str, *, timeout: float = DEFAULT_
     if kind == "osregex":
         return osregex.compile_osregex(source, timeout=timeout)
     if kind == "pcre2":
-        return pcre.compile_pcre2(source, timeout=timeout)
+        return pcre.compile_pcre2(source, timeout=timeout, caseless=not wazuh)
     raise PatternError(f"unknown pattern kind {kind!r} (expected osmatch, osregex or pcre2)")
 
 
-def compile_element(kind: str, source: str, node: Node, errors: list[InputError]) -> Pattern | None:
+def compile_element(
+    kind: str, source: str, node: Node, errors: list[InputError], *, wazuh: bool = False
+) -> Pattern | None:
     """`compile_pattern` for the text of a decoder or rule element: an invalid pattern is
     appended to `errors` as an InputError at the element's line, and gives None."""
     try:
-        return compile_pattern(kind, source)  # type: ignore[arg-type]
+        return compile_pattern(kind, source, wazuh=wazuh)  # type: ignore[arg-type]
     except PatternError as exc:
         errors.append(node.error(f"<{node.tag}>: bad pattern {source!r}: {exc}"))
         return None

@@ -269,6 +269,7 @@ class RegexPattern:
 
     __slots__ = (
         "_ascii_only",
+        "_caseless",
         "_fast",
         "_guarded",
         "_limit",
@@ -289,6 +290,7 @@ class RegexPattern:
         ascii_only: bool,
         timeout: float = DEFAULT_TIMEOUT,
         negate: bool = False,
+        caseless: bool = True,
     ) -> None:
         self.source = source
         self.negate = negate
@@ -296,7 +298,8 @@ class RegexPattern:
         self._timeout = timeout
         self._translated = translated
         self._ascii_only = ascii_only
-        re_flags = re.IGNORECASE | (re.ASCII if ascii_only else 0)
+        self._caseless = caseless
+        re_flags = (re.IGNORECASE if caseless else 0) | (re.ASCII if ascii_only else 0)
         self._fast, self._limit, literals, anchored = _analyse(translated, re_flags, ascii_only)
         self.required_literals = literals
         # An anchored regex fails at its first characters, faster than any substring test.
@@ -309,7 +312,9 @@ class RegexPattern:
             self._guarded = self._compile_guarded()
 
     def _compile_guarded(self) -> regex.Pattern[str]:
-        flags = regex.IGNORECASE | regex.VERSION0 | (regex.ASCII if self._ascii_only else 0)
+        flags = regex.VERSION0 | (regex.ASCII if self._ascii_only else 0)
+        if self._caseless:
+            flags |= regex.IGNORECASE
         try:
             return regex.compile(self._translated, flags)
         except (regex.error, RecursionError, OverflowError, ValueError) as exc:
@@ -393,12 +398,68 @@ _PCRE2_ESCAPES = {
     "H": ("[^ \\t]", None),
     "e": ("\\x1b", "\\x1b"),
 }
-_HEX_BRACED = re.compile(r"\\x\{([0-9A-Fa-f]{1,6})\}")
+_HEX_BRACED = re.compile(r"\\(?:x\{|N\{U\+)([0-9A-Fa-f]{1,6})\}")
+# Leading PCRE2 option verbs ("(*UTF)", "(*UCP)", ...): Python strings are Unicode already.
+_VERBS = re.compile(r"^(?:\(\*(?:UTF8?|UCP|NO_START_OPT|NO_AUTO_POSSESS)\))+")
+
+
+_UNGREEDY = re.compile(r"^\(\?([a-zA-Z]*)U([a-zA-Z]*)\)")
+_BRACES = re.compile(r"\{\d+(?:,\d*)?\}")
+
+
+def _swap_greed(source: str) -> str:
+    """PCRE2's `(?U)` (ungreedy by default) spelled without it: lazy and greedy swapped."""
+    out: list[str] = []
+    i, size, in_class = 0, len(source), False
+    while i < size:
+        char = source[i]
+        if char == "\\":
+            out.append(source[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+            out.append(char)
+            i += 1
+            continue
+        if char == "[":
+            in_class = True
+            if source.startswith("]", i + 1) or source.startswith("^]", i + 1):
+                out.append(source[i : i + (2 if source[i + 1] == "]" else 3)])
+                i += 2 if source[i + 1] == "]" else 3
+                continue
+        quantifier = None
+        if char in "*+?" and not (char == "?" and out and out[-1].endswith("(")):
+            quantifier = char
+        elif char == "{":
+            braces = _BRACES.match(source, i)
+            quantifier = braces.group(0) if braces else None
+        if quantifier is None:
+            out.append(char)
+            i += 1
+            continue
+        out.append(quantifier)
+        i += len(quantifier)
+        if source.startswith("?", i):
+            i += 1  # lazy under (?U) is greedy
+        elif source.startswith("+", i):
+            out.append("+")
+            i += 1
+        else:
+            out.append("?")
+    return "".join(out)
 
 
 def translate_pcre2(source: str) -> str:
     """Rewrite the PCRE2 syntax that Python's engines spell differently (``\\z``, ``\\Z``,
-    ``\\h``, ``\\e``, ``\\x{..}``, ``\\Q..\\E``, ``(?<name>``); the rest is left as is."""
+    ``\\h``, ``\\e``, ``\\x{..}``, ``\\N{U+..}``, ``\\Q..\\E``, ``(?<name>``, leading
+    ``(*UTF)``-style verbs, a leading ``(?U)``); the rest is left as is."""
+    source = _VERBS.sub("", source)
+    ungreedy = _UNGREEDY.match(source)
+    if ungreedy:
+        flags = ungreedy.group(1) + ungreedy.group(2)
+        rest = _swap_greed(source[ungreedy.end() :])
+        source = (f"(?{flags})" if flags else "") + rest
     out: list[str] = []
     i, size, in_class = 0, len(source), False
     while i < size:
@@ -447,9 +508,14 @@ def translate_pcre2(source: str) -> str:
     return "".join(out)
 
 
-def compile_pcre2(source: str, *, timeout: float = DEFAULT_TIMEOUT) -> RegexPattern:
-    """Compile a `<pcre2>`-family pattern (caseless, ASCII classes)."""
+def compile_pcre2(
+    source: str, *, timeout: float = DEFAULT_TIMEOUT, caseless: bool = True
+) -> RegexPattern:
+    """Compile a `<pcre2>`-family pattern (ASCII classes; caseless as OSSEC compiles it,
+    case-sensitive as Wazuh does with `caseless=False`)."""
     if not source:
         # OSSEC refuses empty PCRE2 patterns (OS_REGEX_PATTERN_EMPTY).
         raise PatternError("empty pcre2 pattern")
-    return RegexPattern(source, translate_pcre2(source), ascii_only=True, timeout=timeout)
+    return RegexPattern(
+        source, translate_pcre2(source), ascii_only=True, timeout=timeout, caseless=caseless
+    )

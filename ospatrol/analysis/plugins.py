@@ -5,15 +5,25 @@
   event category from the message id (IDS, firewall pass/drop/close, web proxy).
 - SymantecWS_Decoder and OSSECAlert_Decoder only classify the event (their field extraction is
   not reproduced).
+- JSON_Decoder (Wazuh): every member of a JSON object becomes a field named by its dotted path
+  (`win.system.eventID`); a few top-level names fill the standard fields (`srcip`, `user`, ...).
+  Arrays are kept as JSON text (or joined with commas, `<json_array_structure>csv`), null as
+  "null" unless `<json_null_field>discard`; the plugin reads the log, or what follows the
+  parent's or the decoder's prematch (`offset=`).
 
 A plugin fills the event's fields directly; like OSSEC, logtest prints none of them.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from typing import TYPE_CHECKING
 
 from ospatrol.analysis.eventinfo import EventInfo
+
+if TYPE_CHECKING:
+    from ospatrol.analysis.decoders import Decoder
 
 _SONIC_ID = re.compile(r"pri=(\d) c=(\d+) m=(\d+) ")
 _SONIC_ADDR = re.compile(r"src=(\d+\.\d+\.\d+\.\d+):(\d+):\S+ dst=(\d+\.\d+\.\d+\.\d+):(\d+):")
@@ -100,16 +110,122 @@ def sonicwall(ev: EventInfo) -> None:
             ev.url = proxy.group(2) + proxy.group(3)
 
 
+# json_decoder.c's fillData: member names that fill a standard field (and how it is printed).
+_JSON_STANDARD = {
+    "srcip": "srcip",
+    "dstip": "dstip",
+    "dstport": "dstport",
+    "srcport": "srcport",
+    "protocol": "protocol",
+    "action": "action",
+    "srcuser": "srcuser",
+    "dstuser": "dstuser",
+    "id": "id",
+    "status": "status",
+    "url": "url",
+    "data": "data",
+    "extra_data": "data",
+    "systemname": "systemname",
+}
+_JSON = json.JSONDecoder()
+
+
+def _json_scalar(value: object) -> str | None:
+    """A JSON scalar as cJSON prints it into a field (None for null and containers)."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 2**31 else f"{value:f}"
+    if isinstance(value, str):
+        return value
+    return None
+
+
+def _cjson_print(value: object, depth: int = 0) -> str:
+    """cJSON_Print's formatted text of a JSON value (arrays on one line, objects indented)."""
+    if isinstance(value, dict):
+        if not value:
+            return "{\n" + "\t" * depth + "}"
+        inner = "\t" * (depth + 1)
+        items = [
+            f"{inner}{json.dumps(k, ensure_ascii=False)}:\t{_cjson_print(v, depth + 1)}"
+            for k, v in value.items()
+        ]
+        return "{\n" + ",\n".join(items) + "\n" + "\t" * depth + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_cjson_print(v, depth) for v in value) + "]"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return _json_scalar(value) or "null"
+
+
+def _json_fill(ev: EventInfo, key: str, value: str) -> None:
+    attr = _JSON_STANDARD.get(key)
+    if key == "user" and not ev.dstuser:
+        attr = "dstuser"
+    if attr is not None:
+        setattr(ev, attr, value)
+    else:
+        ev.dynamic.setdefault(key, value)
+    ev.decoder_trace.append((key, value))
+
+
+def _json_walk(ev: EventInfo, dec: Decoder, obj: dict, parent: str | None) -> None:
+    for name, value in obj.items():
+        key = f"{parent}.{name}" if parent is not None else name
+        if isinstance(value, dict):
+            _json_walk(ev, dec, value, key)
+        elif isinstance(value, list):
+            if dec.json_array == "csv":
+                parts = [
+                    "null" if v is None else _json_scalar(v)
+                    for v in value
+                    if not isinstance(v, dict | list)
+                ]
+                text = ",".join(p for p in parts if p is not None)
+            else:
+                text = _cjson_print(value)
+            if text:
+                _json_fill(ev, key, text)
+        elif value is None:
+            if dec.json_null != "discard":
+                _json_fill(ev, key, "null")
+        else:
+            _json_fill(ev, key, _json_scalar(value) or "")
+
+
+def json_decoder(ev: EventInfo, dec: Decoder, start: int) -> None:
+    """Wazuh's JSON_Decoder on the log from `start` (trailing text after the JSON is ignored,
+    as cJSON_ParseWithOpts without require_null_terminated)."""
+    text = ev.log[start:].lstrip()
+    try:
+        parsed, _ = _JSON.raw_decode(text)
+    except (ValueError, RecursionError):
+        return
+    if isinstance(parsed, dict):
+        _json_walk(ev, dec, parsed, None)
+
+
 PLUGINS = {
     "PF_Decoder": pf,
     "SonicWall_Decoder": sonicwall,
     "SymantecWS_Decoder": None,
     "OSSECAlert_Decoder": None,
+    "JSON_Decoder": json_decoder,
 }
 
 
-def run_plugin(name: str, ev: EventInfo) -> None:
-    """Run the named plugin on `ev` (names are validated when decoders load)."""
-    plugin = PLUGINS.get(name)
-    if plugin is not None:
-        plugin(ev)
+def run_plugin(dec: Decoder, ev: EventInfo, start: int) -> None:
+    """Run `dec`'s plugin on `ev` (names are validated when decoders load); `start` is where
+    its offset says the input begins."""
+    plugin = PLUGINS.get(dec.plugin or "")
+    if plugin is json_decoder:
+        json_decoder(ev, dec, start)
+    elif plugin is not None:
+        plugin(ev)  # type: ignore[call-arg]

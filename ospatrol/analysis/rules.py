@@ -35,7 +35,12 @@ MATCH_FIELDS = (
     "srcgeoip",
     "dstgeoip",
     "location",
+    "system_name",
+    "protocol",
+    "data",
 )
+# Event attribute a MATCH_FIELDS element tests, where its name differs.
+_MATCH_ATTRS = {"system_name": "systemname"}
 
 CONTEXT_SAME = {
     "same_source_ip": "srcip",
@@ -55,6 +60,33 @@ CONTEXT_NOT_SAME = {
     "not_same_agent": "",
 }
 _CONTEXT_IGNORED = {"different_srcgeoip", *CONTEXT_NOT_SAME}
+# Wazuh's same_*/different_* options (rules.c): the event attribute each compares.
+_WAZUH_CONTEXT = {
+    "source_ip": "srcip",
+    "srcip": "srcip",
+    "dstip": "dstip",
+    "src_port": "srcport",
+    "srcport": "srcport",
+    "dst_port": "dstport",
+    "dstport": "dstport",
+    "location": "location",
+    "user": "dstuser",
+    "srcuser": "srcuser",
+    "id": "id",
+    "protocol": "protocol",
+    "action": "action",
+    "url": "url",
+    "data": "data",
+    "extra_data": "data",
+    "status": "status",
+    "system_name": "systemname",
+    "srcgeoip": "srcgeoip",
+    "dstgeoip": "dstgeoip",
+    "agent": "",
+}
+WAZUH_CONTEXT_ELEMENTS = frozenset(
+    f"{prefix}_{name}" for prefix in ("same", "different", "not_same") for name in _WAZUH_CONTEXT
+) | {"same_field", "different_field", "not_same_field", "global_frequency"}
 
 FTS_NAMES = (
     ("user", "dstuser"),
@@ -133,14 +165,20 @@ _SIMPLE_ELEMENTS = frozenset(
         *MATCH_FIELDS,
         *(f"{name}_pcre2" for name in MATCH_FIELDS),
         "if_matched_regex_pcre2",
+        "mitre",
+        *WAZUH_CONTEXT_ELEMENTS,
     }
 )
+# Wazuh's pattern attributes (`type="osmatch|osregex|pcre2"`, `negate="yes"`), on these.
+_PATTERN_ELEMENTS = frozenset({"regex", "action", "srcip", "dstip", "field", *MATCH_FIELDS})
+_KINDS = {"osmatch": "osmatch", "osregex": "osregex", "pcre2": "pcre2"}
 # Attributes rule elements may carry (all others take none).
 _ELEMENT_ATTRS = {
     "info": frozenset({"type"}),
     "list": frozenset({"lookup", "field", "check_value"}),
     "field": frozenset({"name", "type"}),
 }
+_WAZUH_ATTRS = frozenset({"type", "negate"})
 _RULE_ATTRS = frozenset(
     {
         "id",
@@ -154,6 +192,8 @@ _RULE_ATTRS = frozenset(
         "overwrite",
     }
 )
+# Context fields of the Wazuh dialect that are dynamic (`<same_field>`): "field:NAME".
+DYNAMIC_PREFIX = "field:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +297,7 @@ class Rule:
     no_ar: bool = False
     ignore: tuple[str, ...] = ()
     check_if_ignored: tuple[str, ...] = ()
+    mitre: tuple[str, ...] = ()
     # Set while building the tree: does some correlating rule search this rule's alerts?
     feeds_sid_list: bool = False
     feeds_group_lists: tuple[int, ...] = ()
@@ -377,15 +418,36 @@ def _ignore_fields(text: str) -> tuple[str, ...]:
 
 
 class _RuleReader:
-    """Builds one Rule from its element, collecting every problem in `errors`."""
+    """Builds one Rule from its element, collecting every problem in `errors`. `wazuh` reads
+    Wazuh 4.x's dialect; what wazuh-analysisd only warns about then goes to `warnings`."""
 
-    def __init__(self, errors: list[InputError], levels: AlertLevels, known_decoders: set[str]):
+    def __init__(
+        self,
+        errors: list[InputError],
+        levels: AlertLevels,
+        known_decoders: set[str],
+        wazuh: bool = False,
+        warnings: list[InputError] | None = None,
+    ):
         self.errors = errors
         self.levels = levels
         self.known_decoders = known_decoders
+        self.wazuh = wazuh
+        self.warnings = warnings if warnings is not None else errors
 
     def compile(self, kind: str, source: str, node: Node) -> Pattern | None:
-        return compile_element(kind, source, node, self.errors)
+        return compile_element(kind, source, node, self.errors, wazuh=self.wazuh)
+
+    def _kind(self, child: Node, default: str) -> str:
+        """The dialect of a pattern element: its `type=` (Wazuh) or `default`."""
+        wanted = child.attrs.get("type")
+        if wanted is None or not self.wazuh:
+            return default
+        kind = _KINDS.get(wanted.lower())
+        if kind is None:
+            self.warnings.append(child.error(f"<{child.tag}>: unknown type {wanted!r}"))
+            return default
+        return kind
 
     def read(self, node: Node, group_name: str) -> Rule | None:
         errors = self.errors
@@ -402,12 +464,18 @@ class _RuleReader:
         rule = Rule(id=rule_id, level=level, path=node.path, line=node.line, group=group_name)
         rule.maxsize = _int_attr(node, "maxsize", errors) or 0
         rule.frequency = _int_attr(node, "frequency", errors) or 0
+        if self.wazuh and rule.frequency:
+            # rules.c stores frequency - 2 and counts like OSSEC: it fires on the Nth event.
+            rule.frequency = max(rule.frequency - 2, 0)
         timeframe = _int_attr(node, "timeframe", errors)
         if timeframe is not None:
             rule.timeframe = timeframe
         rule.ignore_time = _int_attr(node, "ignore", errors) or 0
         accuracy = _int_attr(node, "accuracy", errors)
-        rule.noalert = "noalert" in node.attrs
+        # OSSEC: the attribute at all; Wazuh: noalert="1" (and "0" means alert).
+        rule.noalert = "noalert" in node.attrs and (
+            not self.wazuh or node.attrs["noalert"].strip() == "1"
+        )
         overwrite = node.attrs.get("overwrite")
         if overwrite not in (None, "yes", "no"):
             errors.append(node.error(f"overwrite={overwrite!r}: must be yes or no"))
@@ -434,13 +502,17 @@ class _RuleReader:
         different: list[str] = []
         srcip: list[IpMatch] = []
         dstip: list[IpMatch] = []
+        mitre: list[str] = []
         if_sid_text = ""
         for child in node.children:
             tag, content = child.tag, child.text
             if tag not in _SIMPLE_ELEMENTS:
                 self.errors.append(child.error(f"unknown element <{tag}> in rule {rule.id}"))
                 continue
-            extra = set(child.attrs) - _ELEMENT_ATTRS.get(tag, frozenset())
+            allowed = _ELEMENT_ATTRS.get(tag, frozenset())
+            if self.wazuh and (tag in _PATTERN_ELEMENTS or tag.endswith("_pcre2")):
+                allowed = allowed | _WAZUH_ATTRS
+            extra = set(child.attrs) - allowed
             if extra:
                 self.errors.append(
                     child.error(
@@ -469,9 +541,15 @@ class _RuleReader:
                 if ip is None:
                     self.errors.append(child.error(f"rule {rule.id}: invalid IP {content!r}"))
                 else:
+                    if child.attrs.get("negate") == "yes":
+                        ip = IpMatch(ip.network, not ip.negate)
                     (srcip if tag == "srcip" else dstip).append(ip)
-            elif tag == "action":
+            elif tag == "action" and not (set(child.attrs) & _WAZUH_ATTRS):
                 rule.action = (rule.action or "") + content
+            elif tag == "mitre":
+                mitre.extend(item.text.strip() for item in child.children if item.tag == "id")
+            elif tag in WAZUH_CONTEXT_ELEMENTS:
+                self._wazuh_context(rule, child, same, different)
             elif tag == "time":
                 rule.day_time = parse_time_range(content)
                 if rule.day_time is None:
@@ -536,8 +614,10 @@ class _RuleReader:
                     self.errors.append(child.error(f'rule {rule.id}: <field> needs name="..."'))
                     continue
                 kind = "pcre2" if child.attrs.get("type") == "pcre2" else "osregex"
-                pat = self.compile(kind, content, child)
+                pat = self.compile(self._kind(child, kind), content, child)
                 if pat is not None:
+                    if child.attrs.get("negate") == "yes":
+                        pat.negate = not pat.negate
                     fields.append(FieldCheck(name, pat))
             elif tag == "list":
                 check = self._list(rule, child)
@@ -547,6 +627,7 @@ class _RuleReader:
                 # regex/pcre2 and the OS_Match fields with their _pcre2 twins: concatenated.
                 texts[tag] = texts.get(tag, "") + content
                 first.setdefault(tag, child)
+        rule.mitre = tuple(mitre)
         rule.info = tuple(info)
         rule.fields = tuple(fields)
         rule.lists = tuple(lists)
@@ -560,29 +641,41 @@ class _RuleReader:
                 if not part:
                     continue
                 if not part.isdigit():
-                    self.errors.append(first["if_sid"].error(f"rule {rule.id}: if_sid {part!r}"))
+                    # wazuh-analysisd warns and keeps the members before the bad one.
+                    report = self.warnings if self.wazuh else self.errors
+                    report.append(first["if_sid"].error(f"rule {rule.id}: if_sid {part!r}"))
+                    if self.wazuh:
+                        break
                     continue
                 sids.append(int(part))
             rule.if_sid = tuple(sids)
         self._patterns(rule, texts, first)
         return texts
 
+    def _pattern(self, tag: str, default: str, texts: dict[str, str], first: dict[str, Node]):
+        """The compiled pattern of element `tag` (type= and negate= honoured), or None."""
+        node = first[tag]
+        pat = self.compile(self._kind(node, default), texts[tag], node)
+        if pat is not None and node.attrs.get("negate") == "yes":
+            pat.negate = not pat.negate
+        return pat
+
     def _patterns(self, rule: Rule, texts: dict[str, str], first: dict[str, Node]) -> None:
         for tag in ("regex", "pcre2"):
             if tag in texts:
                 kind = "osregex" if tag == "regex" else "pcre2"
-                rule.regex = self.compile(kind, texts[tag], first[tag])
+                rule.regex = self._pattern(tag, kind, texts, first)
         if "match" in texts:
-            rule.match = self.compile("osmatch", texts["match"], first["match"])
+            rule.match = self._pattern("match", "osmatch", texts, first)
         elif "match_pcre2" in texts:
-            rule.match = self.compile("pcre2", texts["match_pcre2"], first["match_pcre2"])
+            rule.match = self._pattern("match_pcre2", "pcre2", texts, first)
         patterns: list[tuple[str, Pattern]] = []
-        for name in MATCH_FIELDS[1:]:
+        for name in (*MATCH_FIELDS[1:], "action"):
             for tag, kind in ((name, "osmatch"), (f"{name}_pcre2", "pcre2")):
                 if tag in texts:
-                    pat = self.compile(kind, texts[tag], first[tag])
+                    pat = self._pattern(tag, kind, texts, first)
                     if pat is not None:
-                        patterns.append((name, pat))
+                        patterns.append((_MATCH_ATTRS.get(name, name), pat))
                     break
         rule.patterns = tuple(patterns)
         if "if_matched_group" in texts:
@@ -591,6 +684,24 @@ class _RuleReader:
         for tag, kind in (("if_matched_regex", "osregex"), ("if_matched_regex_pcre2", "pcre2")):
             if tag in texts:
                 rule.if_matched_regex = self.compile(kind, texts[tag], first[tag])
+
+    def _wazuh_context(
+        self, rule: Rule, child: Node, same: list[str], different: list[str]
+    ) -> None:
+        """Wazuh's same_*/different_*/not_same_* options and their *_field forms."""
+        tag = child.tag
+        if tag == "global_frequency":
+            return
+        prefix, _, name = tag.partition("_")
+        if prefix == "not":
+            _, _, name = name.partition("_")
+            prefix = "different"
+        attr = DYNAMIC_PREFIX + child.text.strip() if name == "field" else _WAZUH_CONTEXT[name]
+        if not attr:
+            return  # agents are not tracked
+        target = same if prefix == "same" else different
+        if attr not in target:
+            target.append(attr)
 
     def _option(self, rule: Rule, child: Node) -> None:
         value = child.text
@@ -639,9 +750,13 @@ def read_rule_file(
     errors: list[InputError],
     levels: AlertLevels,
     known_decoders: set[str],
+    *,
+    wazuh: bool = False,
+    warnings: list[InputError] | None = None,
 ) -> list[Rule]:
-    """All rules of one parsed file, in file order; problems are appended to `errors`."""
-    reader = _RuleReader(errors, levels, known_decoders)
+    """All rules of one parsed file, in file order; problems are appended to `errors`
+    (`wazuh`: the Wazuh 4.x dialect, its load-time leniencies appended to `warnings`)."""
+    reader = _RuleReader(errors, levels, known_decoders, wazuh, warnings)
     rules: list[Rule] = []
     for group in roots:
         if group.tag != "group":

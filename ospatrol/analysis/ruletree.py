@@ -1,11 +1,13 @@
 """analysisd's rule tree (rules_list.c), built in load order from compiled rules.
 
 Ids below 10 are the category templates at the top. A rule with `if_sid` becomes a child of
-each listed rule (of the first place that rule has, depth first), `if_group`/`if_level` of
+each listed rule, under every place that rule has (a rule listed by several parents has a node
+under each, and _AddtoRule walks every branch), `if_group`/`if_level` of
 every rule in the tree whose group/level fits, and any other rule a child of its category's
 template. Children are kept sorted by level, highest first, in load order among equals (level
 0 sorts as 99). Unlike analysisd, an `if_sid` may name a rule loaded later: such rules are
-placed once everything is read, and only what stays unresolved is an error.
+placed once everything is read, and only what stays unresolved is an error (Wazuh's dialect:
+a warning, like a duplicate rule id, which keeps the first).
 """
 
 from __future__ import annotations
@@ -32,17 +34,31 @@ _OVERWRITTEN = tuple(
     for name in Rule.__slots__  # type: ignore[attr-defined]
     if name not in ("id", "sort_level", "if_sid", "if_group", "if_level", "category")
 )
+# Wazuh's OS_AddRuleInfo leaves the correlation source alone.
+_KEPT_BY_WAZUH = ("if_matched_sid", "if_matched_group", "if_matched_regex")
 
 
 class RuleTree:
     """Builds the rule tree in load order, like OS_AddRule/OS_AddChild, collecting errors."""
 
-    def __init__(self, errors: list[InputError]) -> None:
+    def __init__(
+        self,
+        errors: list[InputError],
+        *,
+        wazuh: bool = False,
+        warnings: list[InputError] | None = None,
+    ) -> None:
         self.errors = errors
+        self.wazuh = wazuh
+        # What wazuh-analysisd only warns about (the OSSEC dialect: errors).
+        self.lenient = warnings if wazuh and warnings is not None else errors
         self.top: list[RuleNode] = []
         self.by_id: dict[int, Rule] = {}
         self.nodes: dict[int, list[RuleNode]] = {}
         self._deferred: list[Rule] = []
+        # Set for the last placing round: Wazuh then places a rule under the if_sid members
+        # that exist (warning about the others).
+        self._finishing = False
 
     @staticmethod
     def _insert(siblings: list[RuleNode], node: RuleNode) -> None:
@@ -58,19 +74,6 @@ class RuleTree:
         node = RuleNode(rule)
         self._insert(siblings, node)
         self.nodes.setdefault(rule.id, []).append(node)
-
-    def _first_node(self, rule_id: int) -> RuleNode | None:
-        """The node _AddtoRule finds for an if_sid: the first in depth-first order."""
-        found = self.nodes.get(rule_id)
-        if not found:
-            return None
-        if len(found) == 1:
-            return found[0]
-        wanted = {id(n) for n in found}
-        for node in self._walk():
-            if id(node) in wanted:
-                return node
-        return found[0]
 
     def _walk(self) -> list[RuleNode]:
         out: list[RuleNode] = []
@@ -90,11 +93,12 @@ class RuleTree:
                 )
                 return
             for name in _OVERWRITTEN:
-                setattr(target, name, getattr(rule, name))
+                if not (self.wazuh and name in _KEPT_BY_WAZUH):
+                    setattr(target, name, getattr(rule, name))
             return
         if rule.id in self.by_id:
             first = self.by_id[rule.id]
-            self.errors.append(
+            self.lenient.append(
                 InputError(
                     f"duplicate rule id {rule.id} (first defined at {first.path}:{first.line})",
                     rule.path,
@@ -111,13 +115,13 @@ class RuleTree:
 
     def _place(self, rule: Rule) -> bool:
         if rule.if_sid:
-            parents = [self._first_node(sid) for sid in rule.if_sid]
-            if any(p is None for p in parents):
+            known = [sid for sid in rule.if_sid if sid in self.nodes]
+            if len(known) < len(rule.if_sid) and not (self.wazuh and self._finishing and known):
                 return False
-            for parent in parents:
-                assert parent is not None
-                rule.category = parent.rule.category
-                self._attach(parent.children, rule)
+            for sid in known:
+                for parent in list(self.nodes[sid]):
+                    rule.category = parent.rule.category
+                    self._attach(parent.children, rule)
             return True
         if rule.if_level:
             wanted = rule.if_level * 100
@@ -146,6 +150,13 @@ class RuleTree:
                 else:
                     still.append(rule)
             pending = still
+            if not progress and self.wazuh and not self._finishing:
+                self._finishing = progress = True
+        for rule in self.by_id.values():
+            missing = [s for s in rule.if_sid if s not in self.nodes]
+            if missing and rule not in pending:
+                what = f"rule {rule.id}: if_sid {missing[0]} not found"
+                self.lenient.append(InputError(what, rule.path, rule.line))
         for rule in pending:
             del self.by_id[rule.id]
             if rule.if_sid:
@@ -157,7 +168,7 @@ class RuleTree:
                 what = f"if_group {rule.if_group!r}: no rule in that group"
             else:
                 what = f"no template rule for category {rule.category!r}"
-            self.errors.append(InputError(f"rule {rule.id}: {what}", rule.path, rule.line))
+            self.lenient.append(InputError(f"rule {rule.id}: {what}", rule.path, rule.line))
         for rule in self.by_id.values():
             self._mark_extra(rule)
         self._link_correlation()

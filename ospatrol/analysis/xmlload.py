@@ -51,9 +51,10 @@ def _unescape(text: str) -> str:
 class _Reader:
     """A single pass over the text: comments, declarations, tags and text content."""
 
-    def __init__(self, text: str, path: str) -> None:
+    def __init__(self, text: str, path: str, wazuh: bool = False) -> None:
         self.text = text
         self.path = path
+        self.wazuh = wazuh
         self.pos = 0
         self._line_starts: list[int] = [0]
         for m in re.finditer("\n", text):
@@ -80,8 +81,9 @@ class _Reader:
         pos = 0
         while pos < n:
             lt = text.find("<", pos)
-            # os_xml lets a backslash escape '<' inside text (regular expressions use `\<`).
-            while lt > 0 and text[lt - 1] == "\\":
+            # os_xml lets a backslash escape '<' inside text (regular expressions use `\<`);
+            # Wazuh's os_xml counts them, so `\\<` is an escaped backslash before a tag.
+            while lt > 0 and text[lt - 1] == "\\" and self._escaped(lt):
                 lt = text.find("<", lt + 1)
             if lt < 0:
                 lt = n
@@ -127,6 +129,12 @@ class _Reader:
             top = stack[-1]
             raise InputError(f"element <{top.tag}> is never closed", self.path, top.line)
         return roots
+
+    def _escaped(self, lt: int) -> bool:
+        if not self.wazuh:
+            return True
+        run = lt - len(self.text[:lt].rstrip("\\"))
+        return run % 2 == 1
 
     def _skip_comment(self, start: int) -> int:
         """Position after the comment at `start`; stock files nest `<!-- -->` inside comments."""
@@ -208,13 +216,16 @@ def _apply_variables(node: Node, variables: dict[str, str], strict: bool) -> Non
         _apply_variables(child, variables, strict)
 
 
-def parse_text(text: str, path: str, *, strict_variables: bool = False) -> list[Node]:
+def parse_text(
+    text: str, path: str, *, strict_variables: bool = False, wazuh: bool = False
+) -> list[Node]:
     """Parse OSSEC XML text; `<var>` elements are applied to what follows them and removed.
 
     With `strict_variables` (rule and decoder files) a `$NAME` that no `<var>` defined is an
-    error, as in os_xml; `\\$` is a literal dollar sign.
+    error, as in os_xml; `\\$` is a literal dollar sign. `wazuh`: Wazuh's os_xml, where a
+    backslash escapes a backslash too (`E:\\\\</field>` ends the element).
     """
-    roots = _Reader(text, path).parse()
+    roots = _Reader(text, path, wazuh).parse()
     variables: dict[str, str] = {}
     kept: list[Node] = []
     for node in roots:
@@ -238,7 +249,9 @@ def _finish_text(node: Node) -> None:
         _finish_text(child)
 
 
-def read_file(path: Path | str, *, strict_variables: bool = False) -> list[Node]:
+def read_file(
+    path: Path | str, *, strict_variables: bool = False, wazuh: bool = False
+) -> list[Node]:
     """Read and parse one file (invalid UTF-8 bytes are replaced, never fatal)."""
     p = Path(path)
     try:
@@ -246,4 +259,4 @@ def read_file(path: Path | str, *, strict_variables: bool = False) -> list[Node]
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", str(p)) from None
     text = data.decode("utf-8", errors="replace")
-    return parse_text(text, str(p), strict_variables=strict_variables)
+    return parse_text(text, str(p), strict_variables=strict_variables, wazuh=wazuh)

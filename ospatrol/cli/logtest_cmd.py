@@ -14,9 +14,16 @@ import click
 
 RULESET_OPTIONS = (
     click.option(
+        "-D",
+        "--home",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="An OSSEC/Wazuh installation folder (like /var/ossec): reads HOME/etc/ossec.conf "
+        "and resolves a Wazuh <ruleset> block's paths against HOME.",
+    ),
+    click.option(
         "--ossec-conf",
         type=click.Path(dir_okay=False, path_type=Path),
-        help="An ossec.conf whose <rules> block gives the load order.",
+        help="An ossec.conf whose <rules> block (or Wazuh <ruleset> block) gives the load order.",
     ),
     click.option(
         "--rules-dir",
@@ -41,6 +48,7 @@ def ruleset_options(func):
 
 
 def load_chosen_ruleset(
+    home: Path | None,
     ossec_conf: Path | None,
     rules_dir: Path | None,
     decoders: tuple[Path, ...],
@@ -51,10 +59,16 @@ def load_chosen_ruleset(
     cache (`ospatrol.analysis.rulecache`)."""
     from ospatrol.analysis.loader import load_default_ruleset, load_ruleset
 
+    if home is not None and ossec_conf is None:
+        ossec_conf = home / "etc" / "ossec.conf"
     if ossec_conf is None and rules_dir is None and not decoders:
         return load_default_ruleset(cache=cache)
     return load_ruleset(
-        ossec_conf, rules_dir=rules_dir, decoders=list(decoders) or None, cache=cache
+        ossec_conf,
+        rules_dir=rules_dir,
+        decoders=list(decoders) or None,
+        cache=cache,
+        home=home,
     )
 
 
@@ -112,6 +126,7 @@ def _read_lines():
     help="jsonl: one JSON object per line (decoder, rule, level, alert, fields).",
 )
 def logtest(
+    home: Path | None,
     ossec_conf: Path | None,
     rules_dir: Path | None,
     decoders: tuple[Path, ...],
@@ -134,7 +149,7 @@ def logtest(
     from ospatrol.respond.alertfmt import format_alerts_log
 
     expect = Expectation.parse(unit) if unit else None
-    ruleset = load_chosen_ruleset(ossec_conf, rules_dir, decoders, cache=True)
+    ruleset = load_chosen_ruleset(home, ossec_conf, rules_dir, decoders, cache=True)
     engine = Engine(ruleset, hostname=hostname or _default_hostname(), trace_rules=verbose)
     if sys.stdin.isatty() and not quiet and fmt == "text":
         click.echo("ospatrol logtest: Type one log per line.", err=True)

@@ -16,18 +16,24 @@ def rules() -> None:
 
 @rules.command("check")
 @ruleset_options
-def check(ossec_conf: Path | None, rules_dir: Path | None, decoders: tuple[Path, ...]) -> None:
-    """Validate decoders, lists and rules; print every error (file:line: message)."""
+def check(
+    home: Path | None, ossec_conf: Path | None, rules_dir: Path | None, decoders: tuple[Path, ...]
+) -> None:
+    """Validate decoders, lists and rules; print every error (file:line: message), and the
+    warnings of a Wazuh rule set (what wazuh-analysisd reports and loads anyway)."""
     from ospatrol.errors import InputErrors
 
     try:
-        ruleset = load_chosen_ruleset(ossec_conf, rules_dir, decoders)
+        ruleset = load_chosen_ruleset(home, ossec_conf, rules_dir, decoders)
     except InputErrors as exc:
         for error in exc.errors:
             click.echo(str(error), err=True)
         click.echo(f"{len(exc.errors)} error(s)", err=True)
         raise SystemExit(1) from None
+    for warning in ruleset.warnings:
+        click.echo(f"warning: {warning}", err=True)
     click.echo(
-        f"ok: {ruleset.decoder_count} decoders, {len(ruleset.rules)} rules, "
+        f"ok: {ruleset.dialect} dialect, {len(ruleset.warnings)} warning(s), "
+        f"{ruleset.decoder_count} decoders, {len(ruleset.rules)} rules, "
         f"{len(ruleset.lists)} lists from {len(ruleset.files)} files"
     )
