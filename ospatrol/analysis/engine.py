@@ -259,6 +259,7 @@ class Engine:
         so the trace lists the same rules ossec-logtest -v would."""
         self.ruleset = ruleset
         self.hostname = hostname
+        self._wazuh = ruleset.dialect == "wazuh"
         self.counters: Counter[str] = Counter()
         self.fired: Counter[int] = Counter()
         self._correlation = Correlation(ruleset)
@@ -296,7 +297,10 @@ class Engine:
         if "\x00" in text:
             self.counters["nul"] += 1
         pre = predecode(
-            text, location=event.location or "stdin", default_hostname=event.host or self.hostname
+            text,
+            location=event.location or "stdin",
+            default_hostname=event.host or self.hostname,
+            wazuh=self._wazuh,
         )
         if not pre.full_log or pre.full_log.isspace():
             self.counters["rejected:empty"] += 1

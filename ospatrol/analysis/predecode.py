@@ -37,6 +37,11 @@ follows the first line; the scrubber has already escaped hostile bytes in them),
 line feeds. Lines without a
 hostname take ``default_hostname`` (OSSEC: the manager's name, or the agent's name for a location
 like ``(agent) 10.0.0.1->/var/log/messages``).
+
+Wazuh's dialect (``wazuh=True``, a rule set loaded from a Wazuh ``<ruleset>``) follows
+wazuh-analysisd's cleanevent.c instead: control characters are kept, its own syslog timestamp
+layouts are recognised (among them macOS' ``2020-03-23 06:47:42.801612-0700``), and the space
+after ``program:`` or ``program[pid]:`` is optional.
 """
 
 from __future__ import annotations
@@ -75,6 +80,14 @@ class PreDecoded:
     agent_name: str | None = None
 
 
+def cut(message: str) -> str:
+    """The line as wazuh-analysisd sees it: cut at NUL and OS_MAXSTR, nothing deleted."""
+    nul = message.find("\x00")
+    if nul >= 0:
+        message = message[:nul]
+    return message[:MAX_INPUT]
+
+
 def sanitize(message: str, *, keep_lf: bool = False) -> str:
     """The line as analysisd sees it: cut at NUL and OS_MAXSTR, control characters deleted
     (line feeds kept with `keep_lf`)."""
@@ -104,6 +117,24 @@ SYSLOG_LAYOUTS: tuple[_Layout, ...] = (
     *((33, (*_ISO, (19, ".,"), (colon, ":")), colon + 3) for colon in range(24, 30)),
     (21, ((0, _D), (4, " "), (8, " "), (11, " "), (14, ":"), (17, ":"), (20, " ")), 21),
     (20, ((0, _D), (4, ":"), (7, ":"), (10, "-"), (13, ":"), (16, ":")), 20),  # Sophos UTM
+)
+# wazuh-analysisd's syslog layouts (cleanevent.c), in its order.
+_WAZUH_ISO = ((4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"))
+WAZUH_SYSLOG_LAYOUTS: tuple[_Layout, ...] = (
+    (17, ((3, " "), (6, " "), (9, ":"), (12, ":"), (15, " ")), 16),  # Dec 29 10:00:01
+    (24, ((4, "-"), (7, "-"), (10, " "), (13, ":"), (16, ":"), (19, ",")), 24),  # proftpd
+    (33, (*_WAZUH_ISO, (22, ":"), (25, " ")), 26),  # 2007-06-14T15:48:55-04:00
+    (33, (*_WAZUH_ISO, (19, "."), (26, ":")), 30),  # 2022-12-19T15:02:53.288+00:00
+    (33, (*_WAZUH_ISO, (19, "."), (29, ":")), 33),  # 2009-05-22T09:36:46.214994-07:00
+    (33, (*_WAZUH_ISO, (19, ".")), 32),
+    (21, ((0, _D), (4, " "), (8, " "), (11, " "), (14, ":"), (17, ":"), (20, " ")), 21),
+    # macOS unified log: 2021-04-21 10:16:09.404756-0700
+    (
+        33,
+        ((0, _D), (4, "-"), (7, "-"), (10, " "), (13, ":"), (16, ":"), (19, "."), (26, "-+"))
+        + ((31, " "),),
+        32,
+    ),
 )
 OTHER_LAYOUTS: tuple[_Layout, ...] = (
     # xferlog: Mon Apr 17 18:27:14 2006
@@ -175,6 +206,7 @@ def _table(layouts: tuple[_Layout, ...]) -> tuple[re.Pattern[str], tuple[int, ..
 
 _MatchTable = tuple[re.Pattern[str], tuple[int, ...]]
 _SYSLOG = _table(SYSLOG_LAYOUTS)
+_WAZUH_SYSLOG = _table(WAZUH_SYSLOG_LAYOUTS)
 _OTHER = _table(OTHER_LAYOUTS)
 _OSX_ASL = _table((OSX_ASL_LAYOUT,))
 _SPACES = re.compile(" *")
@@ -267,6 +299,40 @@ def _scan_syslog_header(s: str, start: int) -> tuple[str | None, str | None, int
     return hostname, None, log, None
 
 
+def _wazuh_syslog_header(s: str, start: int) -> tuple[str | None, str | None, int, int | None]:
+    """wazuh-analysisd's header scan: like OSSEC's, but the space after `program:` and
+    `program[pid]:` is optional."""
+    n = len(s)
+
+    def at(i: int) -> str:
+        return s[i] if i < n else ""
+
+    if at(start) == " ":
+        start += 1
+    end = _scan(s, start, _NAME_RUN)
+    if at(end) == ":" and at(end + 1) == " ":
+        return None, s[start:end], _drop_solaris_id(s, end + 2), None
+    if at(end) != " ":
+        return None, None, start, None
+    hostname = s[start:end]
+    name_start = end + 1
+    p = _scan(s, name_start, _NAME_RUN)
+    if at(p) == ":":
+        log = p + 1 + (at(p + 1) == " ")
+        return hostname, s[name_start:p], _drop_solaris_id(s, log), None
+    if at(p) == "[" and at(p + 1) in _DIGITS:
+        q = _scan(s, p + 2, _DIGIT_RUN)
+        if at(q) == "]" and at(q + 1) == ":":
+            log = q + 2 + (at(q + 2) == " ")
+            return hostname, s[name_start:p], _drop_solaris_id(s, log), None
+        if at(q) == "]" and at(q + 1) == " ":
+            return hostname, s[name_start:p], _drop_solaris_id(s, q + 2), None
+        return hostname, None, name_start, None
+    if at(p) == "|":
+        return _scan_syslog_header(s, start)  # AIX: as OSSEC
+    return hostname, None, name_start, None
+
+
 def _drop_solaris_id(s: str, log: int) -> int:
     """Skip a Solaris ``[ID 123 facility.severity] `` tag at `log`."""
     if s.startswith("[ID ", log):
@@ -312,10 +378,17 @@ def _osx_asl(s: str, start: int) -> tuple[str | None, str | None, int, int | Non
 
 
 def predecode(
-    message: str, *, location: str = "stdin", default_hostname: str = "localhost"
+    message: str,
+    *,
+    location: str = "stdin",
+    default_hostname: str = "localhost",
+    wazuh: bool = False,
 ) -> PreDecoded:
-    """Pre-decode one log line as OSSEC's OS_CleanMSG does."""
-    full_log = sanitize(message, keep_lf=location.startswith(OWN_FINDINGS))
+    """Pre-decode one log line as OSSEC's OS_CleanMSG does (`wazuh`: as wazuh-analysisd's)."""
+    if wazuh:
+        full_log = cut(message)
+    else:
+        full_log = sanitize(message, keep_lf=location.startswith(OWN_FINDINGS))
     s = full_log
     hostname: str | None = None
     program: str | None = None
@@ -323,11 +396,14 @@ def predecode(
     log_start, log_end = 0, None
 
     view, char_index = _as_bytes(s)
-    skip = _layout_skip(view, _SYSLOG)
+    skip = _layout_skip(view, _WAZUH_SYSLOG if wazuh else _SYSLOG)
     if skip:
         skip = char_index(skip)
         timestamp = s[:skip].strip()
-        hostname, program, log_start, log_end = _syslog_header(s, skip)
+        if wazuh:
+            hostname, program, log_start, log_end = _wazuh_syslog_header(s, skip)
+        else:
+            hostname, program, log_start, log_end = _syslog_header(s, skip)
     elif skip := _layout_skip(view, _OTHER):
         skip = char_index(skip)
         timestamp = s[:skip].strip().strip("[]").strip()
