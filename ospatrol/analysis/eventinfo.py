@@ -120,4 +120,9 @@ class EventInfo:
         attr = FIELD_NAMES.get(name)
         if attr is not None:
             return getattr(self, attr)
-        return self.dynamic.get(name)
+        found = self.dynamic.get(name)
+        if found is None and self.dynamic:
+            # analysisd compares field names with strcasecmp (OSSEC and Wazuh alike).
+            low = name.lower()
+            found = next((v for k, v in self.dynamic.items() if k.lower() == low), None)
+        return found

@@ -259,7 +259,7 @@ class _Deferred:
 
     def search(self, text: str) -> re.Match[str] | None:
         owner = self._owner
-        flags = re.IGNORECASE | (re.ASCII if owner._ascii_only else 0)
+        flags = (re.IGNORECASE if owner._caseless else 0) | (re.ASCII if owner._ascii_only else 0)
         program = owner._fast = re.compile(owner._translated, flags)
         return program.search(text)
 
@@ -380,10 +380,16 @@ class RegexPattern:
         found = self._match(text, lowered)
         if found is None:
             return None
-        # OSSEC copies only the groups that took part in the match (PCRE2_UNSET skipped).
+        # OSSEC copies only the groups that took part in the match (PCRE2_UNSET skipped);
+        # Wazuh (the case-sensitive flavour) copies every group up to the last one set, unset
+        # ones as "" (w_expression_PCRE2_fill_regex_match), so fields keep their positions.
         groups = found.groups()
         if None in groups:
-            groups = tuple(g for g in groups if g is not None)
+            if self._caseless:
+                groups = tuple(g for g in groups if g is not None)
+            else:
+                last = max((i for i, g in enumerate(groups) if g is not None), default=-1)
+                groups = tuple(g or "" for g in groups[: last + 1])
         return Captured(groups, found.end())
 
     def __repr__(self) -> str:
@@ -511,8 +517,8 @@ def translate_pcre2(source: str) -> str:
 def compile_pcre2(
     source: str, *, timeout: float = DEFAULT_TIMEOUT, caseless: bool = True
 ) -> RegexPattern:
-    """Compile a `<pcre2>`-family pattern (ASCII classes; caseless as OSSEC compiles it,
-    case-sensitive as Wazuh does with `caseless=False`)."""
+    """Compile a `<pcre2>`-family pattern (ASCII classes; caseless as OSSEC compiles it;
+    `caseless=False` is Wazuh's flavour: case-sensitive, unset groups captured as "")."""
     if not source:
         # OSSEC refuses empty PCRE2 patterns (OS_REGEX_PATTERN_EMPTY).
         raise PatternError("empty pcre2 pattern")

@@ -21,8 +21,8 @@ from ospatrol.analysis.logtest import provision_wazuh_home, read_wazuh_cases, ru
 REPO = Path(__file__).resolve().parents[2]
 CASES = 1770
 # Passing today, of the 1,770 cases (runtests.py's own count, geoip files skipped); the
-# target is 95 % (1,682).
-BAR = 1680
+# target was 95 % (1,682).
+BAR = 1753
 
 
 @pytest.fixture(scope="module")
