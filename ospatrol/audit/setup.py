@@ -44,19 +44,36 @@ def _fim(config: Config, checks_dir: Path | None) -> Collector:
     return FimCollector.from_checks(checks_dir)
 
 
+def _cis(config: Config, checks_dir: Path | None) -> Collector:
+    from ospatrol.collect.policies import PolicyCollector, shipped_policies
+
+    return PolicyCollector(shipped_policies())
+
+
 COLLECTORS: dict[str, Callable[[Config, Path | None], Collector]] = {
     "fim": _fim,
     "commands": _commands,
+    "cis": _cis,
 }
 """Every collector `ospatrol audit` can run, in run order."""
 
 
-COLLECTOR_MODULES = {"fim": "ospatrol.collect.fim", "commands": "ospatrol.collect.commands"}
+COLLECTOR_MODULES = {
+    "fim": "ospatrol.collect.fim",
+    "commands": "ospatrol.collect.commands",
+    "cis": "ospatrol.collect.policies",
+}
+OPT_IN = frozenset({"cis"})
+"""Collectors that run only when named (`--only cis`): the compliance policies walk the whole
+filesystem of each host, which a default audit does not ask for yet."""
 
 
 def available() -> tuple[str, ...]:
-    """Collectors whose module is installed (a partial install may lack one)."""
-    return tuple(n for n in COLLECTORS if importlib.util.find_spec(COLLECTOR_MODULES[n]))
+    """Collectors whose module is installed (a partial install may lack one), opt-in ones left
+    out: the default of `--only`."""
+    return tuple(
+        n for n in COLLECTORS if n not in OPT_IN and importlib.util.find_spec(COLLECTOR_MODULES[n])
+    )
 
 
 def parse_only(value: str | None) -> tuple[str, ...]:

@@ -17,11 +17,13 @@ from ospatrol.store.records import (
     FileContent,
     FimSnapshot,
     HostInfo,
+    PolicyScore,
     RunHost,
     RunInfo,
     StateEntry,
     StateUpdate,
     StoredAlert,
+    StoredCheckResult,
     StoredFinding,
 )
 
@@ -104,6 +106,16 @@ class StateStore(Transactional, Protocol):
     def apply_updates(
         self, host: str, collector: str, updates: Iterable[StateUpdate], run: int | None = None
     ) -> None: ...
+
+
+class PolicyStore(Protocol):
+    """Policy check outcomes per run (written through `PutCheckResults` updates) and the score
+    trend they give."""
+
+    def check_results(
+        self, host: str, policy: str | None = None, run: int | None = None
+    ) -> list[StoredCheckResult]: ...
+    def policy_scores(self, host: str, policy: str) -> list[PolicyScore]: ...
 
 
 class HostKeyStore(Protocol):

@@ -87,7 +87,52 @@ class PutFimContents:
     replace: bool = False
 
 
-StateUpdate = PutState | PutFimSnapshot | SetFimListing | PutFimContents
+@dataclass(frozen=True)
+class CheckRow:
+    """One policy check's outcome in one run (evidence masked and escaped by the collector)."""
+
+    check_id: str
+    status: str
+    reason: str = ""
+    evidence: str = ""
+
+
+@dataclass(frozen=True)
+class PutCheckResults:
+    """Record every check outcome of one policy on the host for this run."""
+
+    policy: str
+    rows: tuple[CheckRow, ...]
+
+
+@dataclass(frozen=True)
+class StoredCheckResult:
+    run: int | None
+    host: str
+    policy: str
+    check_id: str
+    status: str
+    reason: str
+    evidence: str
+    time: float
+
+
+@dataclass(frozen=True)
+class PolicyScore:
+    """A policy's score on a host in one run: passed / (passed + failed), None without either."""
+
+    run: int | None
+    time: float
+    passed: int
+    failed: int
+
+    @property
+    def score(self) -> float | None:
+        total = self.passed + self.failed
+        return None if total == 0 else round(100 * self.passed / total, 1)
+
+
+StateUpdate = PutState | PutFimSnapshot | SetFimListing | PutFimContents | PutCheckResults
 """What a collector asks the audit to write when (and only when) it completed."""
 
 

@@ -27,6 +27,8 @@ from ospatrol.store.records import (
     FileContent,
     FimSnapshot,
     HostInfo,
+    PolicyScore,
+    PutCheckResults,
     PutFimContents,
     PutFimSnapshot,
     PutState,
@@ -36,6 +38,7 @@ from ospatrol.store.records import (
     StateEntry,
     StateUpdate,
     StoredAlert,
+    StoredCheckResult,
     StoredEvent,
     StoredFinding,
 )
@@ -186,6 +189,20 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE alerts ADD COLUMN alert TEXT",
         "ALTER TABLE runs ADD COLUMN pid INTEGER",
         "CREATE INDEX alerts_run ON alerts (run)",
+    ],
+    # 6: policy check outcomes per run (the policy collector's `PutCheckResults`), for results,
+    # regressions and the score trend of each policy on each host.
+    [
+        """CREATE TABLE check_results (
+            run INTEGER,
+            host TEXT NOT NULL,
+            policy TEXT NOT NULL,
+            check_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            evidence TEXT NOT NULL,
+            time REAL NOT NULL)""",
+        "CREATE INDEX check_results_host ON check_results (host, policy, run)",
     ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -712,6 +729,24 @@ class Store:
                     )
                 elif isinstance(update, PutFimContents):
                     self._put_contents(host, update)
+                elif isinstance(update, PutCheckResults):
+                    self._conn.executemany(
+                        "INSERT INTO check_results (run, host, policy, check_id, status, reason, "
+                        "evidence, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        [
+                            (
+                                run,
+                                host,
+                                update.policy,
+                                r.check_id,
+                                r.status,
+                                r.reason,
+                                r.evidence,
+                                now,
+                            )
+                            for r in update.rows
+                        ],
+                    )
                 else:
                     raise TypeError(f"not a state update: {update!r}")
 
@@ -735,6 +770,39 @@ class Store:
             "VALUES (?, ?, ?, ?)",
             (host, update.entries, update.records, update.listing),
         )
+
+    def _put_check_results(
+        self, host: str, update: PutCheckResults, now: float, run: int | None
+    ) -> None:
+        self._conn.executemany(
+            "INSERT INTO check_results (run, host, policy, check_id, status, reason, evidence, "
+            "time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (run, host, update.policy, r.check_id, r.status, r.reason, r.evidence, now)
+                for r in update.rows
+            ],
+        )
+
+    def check_results(
+        self, host: str, policy: str | None = None, run: int | None = None
+    ) -> list[StoredCheckResult]:
+        """Check outcomes of `host` (one policy, one run when given), oldest run first."""
+        where, params = _filters(host=host, policy=policy, run=run)
+        rows = self._query(
+            "SELECT run, host, policy, check_id, status, reason, evidence, time "
+            f"FROM check_results{where} ORDER BY time, rowid",
+            params,
+        )
+        return [StoredCheckResult(*r) for r in rows]
+
+    def policy_scores(self, host: str, policy: str) -> list[PolicyScore]:
+        """Passed and failed counts of `policy` on `host`, one per run, oldest first: the trend."""
+        rows = self._query(
+            "SELECT run, max(time), sum(status = 'passed'), sum(status = 'failed') "
+            "FROM check_results WHERE host = ? AND policy = ? GROUP BY run ORDER BY max(time)",
+            (host, policy),
+        )
+        return [PolicyScore(r[0], r[1], r[2], r[3]) for r in rows]
 
     def _put_contents(self, host: str, update: PutFimContents) -> None:
         if update.replace:
