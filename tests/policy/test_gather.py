@@ -4,6 +4,7 @@ forge, a hanging command that is "not run" while the rest completes."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from pathlib import Path
 
@@ -120,3 +121,26 @@ def test_commands_and_files_shared_by_checks_are_fetched_once(tmp_path: Path):
     assert {o.status for o in result.outcomes} == {"passed"}
     assert commands_run == 1 and result.round_trips == 1
     assert list(gatherer.facts.commands) == [f"cat {conf}"]
+
+
+def test_without_timeout_binary_the_watchdog_stops_a_hanging_command(tmp_path: Path):
+    # a host whose PATH has no `timeout` (old busybox): the script's own watchdog kills it
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("sh", "mktemp", "wc", "head", "rm", "sleep", "echo", "find"):
+        found = shutil.which(tool)
+        assert found, tool
+        (bin_dir / tool).symlink_to(found)
+    nonce = "abcdefabcdefabcdefabcdef"
+    plan = Plan.of(Needs(commands={"sleep 30", "echo hi"}))
+    script = build_script(plan, nonce, 1)
+
+    async def run(t):
+        return await t.run(f"PATH={bin_dir} sh -s", input=script, timeout=20)
+
+    started = time.monotonic()
+    result = _run(run, tmp_path)
+    assert time.monotonic() - started < 10
+    facts = facts_from(plan, parse_frames(result.stdout_bytes, nonce))
+    assert facts.commands["sleep 30"].timed_out
+    assert (facts.commands["echo hi"].output, facts.commands["echo hi"].status) == ("hi\n", 0)
