@@ -91,7 +91,7 @@ def exit_status(record: RunRecord) -> int:
     Incomplete hosts win over findings: a cron job or CI step must not read "only findings" as
     "everything was looked at".
     """
-    if record.failed_hosts:
+    if record.failed_hosts or record.status == "interrupted":
         return EXIT_INCOMPLETE
     if record.alerting_findings():
         return EXIT_FINDINGS

@@ -278,8 +278,10 @@ class _HostAuditor:
         if not host.address:
             reason = "error: host has no address"
             return "error", reason, [incomplete_finding(host.name, reason)]
+        # The host's own limit (ospatrol_host_timeout) wins over the run's.
+        limit = host.options.host_timeout or self.options.host_timeout
         try:
-            async with asyncio.timeout(self.options.host_timeout):
+            async with asyncio.timeout(limit):
                 async with self.opener(host) as transport:
                     await self._run_collectors(host, transport, done)
         except HostKeyChanged as exc:
@@ -289,7 +291,7 @@ class _HostAuditor:
         except TransportError as exc:
             return "error", exc.reason, [incomplete_finding(host.name, exc.reason)]
         except TimeoutError:
-            reason = f"timeout: host not audited within {self.options.host_timeout:g} s"
+            reason = f"timeout: host not audited within {limit:g} s"
             for collector in self.collectors:
                 # Those that finished are committed already; the others did not complete.
                 if collector.name not in done:

@@ -87,6 +87,7 @@ def run_to_dict(record: RunRecord) -> dict[str, Any]:
             "started": iso(record.started),
             "finished": iso(record.finished),
             "dry_run": record.dry_run,
+            "status": record.status,
             "alert_level": record.alert_level,
             "collectors": list(record.collectors),
         },

@@ -19,10 +19,12 @@ from pathlib import Path
 import pytest
 
 from ospatrol.audit.history import load_run
+from ospatrol.audit.records import exit_status
 from ospatrol.audit.run import AuditOptions, audit
 from ospatrol.collect.base import CollectorResult, StateView
 from ospatrol.collect.fim import FimCollector, baseline_entries, fim_state
 from ospatrol.model import Alert, Event, Finding, Host, from_dict, to_dict
+from ospatrol.report import run_to_dict
 from ospatrol.store import PutState, Store
 from ospatrol.transport import TransportSettings, Unreachable, open_transport
 from tests.audit.conftest import lab_host, run_cli, write_inventory
@@ -195,6 +197,7 @@ asyncio.run(main())
     with Store.open(state_dir) as store:
         record = load_run(store)
         assert record.status == "interrupted"
+        assert run_to_dict(record)["run"]["status"] == "interrupted" and exit_status(record) == 2
         assert store.state("me", "remembers", "counter").text == "1"
         (host,) = record.hosts
         assert [f.finding.kind for f in host.findings] == ["changed"]
@@ -265,3 +268,29 @@ def test_fim_findings_and_baseline_commit_together(tmp_path: Path):
 def test_records_survive_pickle_and_a_json_round_trip(record):
     assert pickle.loads(pickle.dumps(record)) == record
     assert from_dict(type(record), json.loads(json.dumps(to_dict(record)))) == record
+
+
+def test_a_host_timeout_keeps_what_finished_and_names_the_rest(tmp_path: Path):
+    """`ospatrol_host_timeout` bounds the whole host: collectors that finished are kept and
+    committed, the one still running is incomplete, and the host says why."""
+    from dataclasses import replace
+
+    from ospatrol.inventory.options import ConnectionOptions
+
+    class Slow(Remembers):
+        name = "slow"
+
+        async def collect(self, host, transport, state):
+            await asyncio.sleep(30)
+
+    host = replace(_local(tmp_path), options=ConnectionOptions(host_timeout=0.5))
+    with Store.open(tmp_path / "state") as store:
+        record = asyncio.run(audit([host], [Remembers(), Slow()], store, _opener(tmp_path)))
+        (report,) = record.hosts
+        assert report.status == "incomplete"
+        assert report.error == "timeout: host not audited within 0.5 s"
+        assert {c.name: c.status for c in report.collectors} == {
+            "remembers": "ok",
+            "slow": "incomplete",
+        }
+        assert store.state("me", "remembers", "counter").text == "1"

@@ -63,6 +63,7 @@ def test_json_follows_documented_schema():
         "started": "2023-11-14T22:13:20Z",
         "finished": "2023-11-14T22:13:25Z",
         "dry_run": False,
+        "status": "finished",
         "alert_level": 7,
         "collectors": ["fim", "commands"],
     }
