@@ -56,8 +56,13 @@ SECRET_VAR_MARKERS = ("pass", "secret", "token", "private_key", "community", "ps
 
 
 def is_secret_var(name: str) -> bool:
-    """True when a variable named `name` holds a credential and must never be shown or stored."""
+    """True when a variable named `name` holds a credential and must never be shown or stored.
+
+    A `..._file` variable (`ansible_ssh_private_key_file`) names where a secret is, not the
+    secret: it is shown, so an operator can see which key a host uses."""
     lowered = name.lower()
+    if lowered.endswith("_file"):
+        return False
     return any(marker in lowered for marker in SECRET_VAR_MARKERS)
 
 

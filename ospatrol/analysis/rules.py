@@ -18,6 +18,8 @@ from ospatrol.analysis.patterns import Pattern, compile_element
 from ospatrol.analysis.xmlload import Node
 from ospatrol.errors import InputError
 
+MAX_LEVEL = 16
+"""The highest rule level OSSEC and Wazuh accept (levels are 0-16)."""
 CATEGORIES = ("syslog", "firewall", "ids", "web-log", "squid", "windows", "ossec")
 
 # Rule elements whose value is an OS_Match expression, with their `_pcre2` twins.
@@ -460,6 +462,9 @@ class _RuleReader:
         if rule_id is None or level is None:
             if len(errors) == before:
                 errors.append(node.error("<rule> needs numeric id and level attributes"))
+            return None
+        if level > MAX_LEVEL:
+            errors.append(node.error(f"rule {rule_id}: level {level} is outside 0-{MAX_LEVEL}"))
             return None
         rule = Rule(id=rule_id, level=level, path=node.path, line=node.line, group=group_name)
         rule.maxsize = _int_attr(node, "maxsize", errors) or 0

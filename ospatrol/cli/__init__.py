@@ -1,9 +1,13 @@
 """The `ospatrol` command line: global options, lazy subcommands, errors mapped to exit codes.
 
 Subcommands live in their own modules and are imported only when invoked, so `ospatrol logtest`
-starts without importing asyncssh, netmiko or jinja2. Library code never prints or exits; this
-module turns `OSPatrolError`s into one clear line on stderr and exit status 3 (usage or input
-error), the code `ospatrol audit` documents for cron and CI.
+starts without importing asyncssh, netmiko or jinja2. Library code never prints or exits; the root
+group turns every user error (`OSPatrolError`, click's usage errors and exceptions) into one line
+`ospatrol: ...` on stderr and exit status 3, the code `ospatrol audit` documents for cron and CI.
+It does so in `main()` itself, so the console script and click's test runner behave alike.
+
+Every option reads the environment variable named after the command path and the option
+(`OSPATROL_AUDIT_INVENTORY` for `audit --inventory`), and `--help` shows it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -67,8 +72,44 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy:
             module_name, attr = self.lazy[cmd_name].split(":")
-            return getattr(importlib.import_module(module_name), attr)
+            return show_envvars(getattr(importlib.import_module(module_name), attr))
         return super().get_command(ctx, cmd_name)
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """Run the command line; every user error ends as one `ospatrol: ...` line and exit 3."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            status = super().main(*args, standalone_mode=False, **kwargs)
+        except click.Abort:
+            click.echo("ospatrol: aborted", err=True)
+            sys.exit(EXIT_USAGE)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            exc.show()  # a bare group (`ospatrol`, `ospatrol rules`) shows its help
+            sys.exit(EXIT_USAGE)
+        except click.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            click.echo(f"ospatrol: {exc.format_message()}{hint}", err=True)
+            sys.exit(EXIT_USAGE)
+        except click.ClickException as exc:
+            click.echo(f"ospatrol: {exc.format_message()}", err=True)
+            sys.exit(EXIT_USAGE)
+        except OSPatrolError as exc:
+            click.echo(f"ospatrol: {exc}", err=True)
+            sys.exit(EXIT_USAGE)
+        # Non-standalone click returns the code of `ctx.exit(n)`; commands otherwise return None.
+        sys.exit(status if isinstance(status, int) else 0)
+
+
+def show_envvars(command: click.Command) -> click.Command:
+    """`command` (and its subcommands) with each option's environment variable in `--help`."""
+    for param in command.params:
+        if isinstance(param, click.Option):
+            param.show_envvar = True
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            show_envvars(sub)
+    return command
 
 
 def _default_config() -> Path | None:
@@ -81,8 +122,8 @@ def _default_config() -> Path | None:
 @click.option(
     "-c",
     "--config",
-    "config_path",
     type=click.Path(dir_okay=False, path_type=Path),
+    show_envvar=True,
     help="Manager config (YAML). Default: ./ospatrol.yml if present, else built-in defaults.",
 )
 @click.option(
@@ -90,13 +131,16 @@ def _default_config() -> Path | None:
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("var/ospatrol"),
     show_default=True,
+    show_envvar=True,
     help="Where the store, baselines and known host keys live.",
 )
-@click.option("-v", "--verbose", count=True, help="More log output (repeat for debug).")
-@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.option(
+    "-v", "--verbose", count=True, show_envvar=True, help="More log output (repeat for debug)."
+)
+@click.option("-q", "--quiet", is_flag=True, show_envvar=True, help="Only errors.")
 @click.pass_context
 def cli(
-    ctx: click.Context, config_path: Path | None, state_dir: Path, verbose: int, quiet: bool
+    ctx: click.Context, config: Path | None, state_dir: Path, verbose: int, quiet: bool
 ) -> None:
     """OSPatrol: audit a fleet over SSH and analyse its logs, OSSEC-style."""
     verbosity = -1 if quiet else verbose
@@ -104,7 +148,7 @@ def cli(
     logging.basicConfig(
         level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    ctx.obj = Context(config_path or _default_config(), state_dir, verbosity)
+    ctx.obj = Context(config or _default_config(), state_dir, verbosity)
 
 
 def quiet_dsa_deprecation() -> None:
@@ -120,19 +164,4 @@ def quiet_dsa_deprecation() -> None:
 def main() -> None:
     """Console-script entry point."""
     quiet_dsa_deprecation()
-    try:
-        status = cli.main(standalone_mode=False)
-    except click.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(EXIT_USAGE)
-    except click.UsageError as exc:
-        exc.show()
-        sys.exit(EXIT_USAGE)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except OSPatrolError as exc:
-        click.echo(f"ospatrol: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
-    # Non-standalone click returns the code of `ctx.exit(n)`; commands otherwise return None.
-    sys.exit(status if isinstance(status, int) else 0)
+    cli.main(prog_name="ospatrol")

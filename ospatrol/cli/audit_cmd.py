@@ -12,8 +12,15 @@ from pathlib import Path
 import click
 
 from ospatrol.cli import Context, pass_context
-from ospatrol.cli.options import checks_option, inventory_option, lock_wait_option
-from ospatrol.report import FORMATS
+from ospatrol.cli.options import (
+    checks_option,
+    format_option,
+    inventory_option,
+    lock_wait_option,
+    output_option,
+    select_hosts,
+    write_report,
+)
 
 EPILOG = """\b
 Exit status:
@@ -28,12 +35,8 @@ Exit status:
 @inventory_option("Ansible inventory (YAML, INI, JSON or a directory).")
 @click.option("-l", "--limit", help="Ansible --limit pattern selecting hosts.")
 @click.option("--only", help="Comma-separated collectors to run (default: all).")
-@click.option(
-    "-f", "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True
-)
-@click.option(
-    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here."
-)
+@format_option
+@output_option
 @click.option("--dry-run", is_flag=True, help="Compare with the baselines but store nothing.")
 @lock_wait_option(
     "Seconds to wait for another audit of the same state dir to finish.", show_default=True
@@ -42,14 +45,14 @@ Exit status:
 @pass_context
 def audit(
     ctx: Context,
-    inventory_path: Path,
+    inventory: Path,
     limit: str | None,
     only: str | None,
-    fmt: str,
+    format: str,
     output: Path | None,
     dry_run: bool,
     lock_wait: float,
-    checks_dir: Path | None,
+    checks: Path | None,
 ) -> None:
     """Audit hosts over SSH: file integrity and command output against their baselines."""
     from ospatrol.audit import exit_status
@@ -60,25 +63,19 @@ def audit(
 
     config = ctx.load_config()
     names = parse_only(only)
-    hosts = load_inventory(inventory_path).select(limit)
+    hosts = select_hosts(load_inventory(inventory), limit)
     if not hosts:
-        raise click.UsageError(f"no host of {inventory_path} matches {limit or 'all'!r}")
+        raise click.UsageError(f"no host of {inventory} matches {limit or 'all'!r}")
     observer = progress_observer(sys.stderr, quiet=ctx.verbosity < 0)
     record = audit_configured(
         hosts,
         names,
         config,
-        checks_dir,
+        checks,
         dry_run=dry_run,
         lock_wait=lock_wait,
-        options={"inventory": str(inventory_path), "limit": limit, "only": list(names)},
+        options={"inventory": str(inventory), "limit": limit, "only": list(names)},
         observers=[observer] if observer else [],
     )
-    report = render(record, fmt)
-    if output is None:
-        click.echo(report, nl=False)
-    else:
-        output.write_text(report, encoding="utf-8")
-        if ctx.verbosity >= 0:
-            click.echo(f"report written to {output}", err=True)
+    write_report(render(record, format), output, quiet=ctx.verbosity < 0)
     click.get_current_context().exit(exit_status(record))

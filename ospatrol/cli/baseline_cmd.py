@@ -23,12 +23,12 @@ def baseline() -> None:
     """Show or accept file-integrity baselines."""
 
 
-def _host(inventory_path: Path, name: str):
+def _host(inventory: Path, name: str):
     from ospatrol.inventory import load_inventory
 
-    hosts = [h for h in load_inventory(inventory_path).select(name) if h.name == name]
+    hosts = [h for h in load_inventory(inventory).select(name) if h.name == name]
     if not hosts:
-        raise InputError(f"host {name!r} is not in the inventory", str(inventory_path))
+        raise InputError(f"host {name!r} is not in the inventory", str(inventory))
     return hosts[0]
 
 
@@ -36,19 +36,19 @@ def _host(inventory_path: Path, name: str):
 @click.argument("host")
 @inventory_option("Check that HOST is in this inventory.", required=False)
 @pass_context
-def show(ctx: Context, host: str, inventory_path: Path | None) -> None:
+def show(ctx: Context, host: str, inventory: Path | None) -> None:
     """Print HOST's stored baseline, one entry a line."""
     from ospatrol.collect.fim import baseline_entries, fim_state
     from ospatrol.collect.fim_listing import permissions
     from ospatrol.store import Store
 
-    if inventory_path is not None:
-        _host(inventory_path, host)
+    if inventory is not None:
+        _host(inventory, host)
     config = ctx.load_config()
     with Store.open_for_reading(config.state_dir) as store:
         entries = baseline_entries(fim_state(store, host))
     if not entries:
-        raise click.ClickException(f"no baseline stored for {host} in {config.state_dir}")
+        raise InputError(f"no baseline stored for {host} in {config.state_dir}")
     for e in entries.values():
         last = e.link_target if e.type == "l" else (e.sha256 or "-")
         path = e.path.encode("unicode_escape").decode("ascii")
@@ -67,8 +67,8 @@ def accept(
     ctx: Context,
     host: str,
     paths: tuple[str, ...],
-    inventory_path: Path,
-    checks_dir: Path | None,
+    inventory: Path,
+    checks: Path | None,
     lock_wait: float,
 ) -> None:
     """Scan HOST now and accept its state as the baseline (only PATHS when given)."""
@@ -78,9 +78,9 @@ def accept(
     bad = [p for p in paths if not p.startswith("/")]
     if bad:
         raise click.BadParameter(f"{bad[0]!r} is not an absolute path", param_hint="PATH")
-    target = _host(inventory_path, host)
+    target = _host(inventory, host)
     config = ctx.load_config()
-    collector = FimCollector.from_checks(checks_dir)
+    collector = FimCollector.from_checks(checks)
     if collector.profile_for(target) is None:
         raise InputError(f"host {host}: platform {target.platform!r} has no fim profile")
     with locked_store(config.state_dir, lock_wait) as store:

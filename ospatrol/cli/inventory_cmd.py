@@ -1,12 +1,20 @@
-"""`ospatrol inventory list`: the hosts an inventory (and `--limit`) selects, secrets masked."""
+"""`ospatrol inventory list`: the hosts an inventory (and `--limit`) selects, secrets masked.
+
+On a terminal the hosts are a table whose name column is never folded; piped, they are
+tab-separated lines (a header line first), one host a line, so `cut`/`awk` see whole names.
+"""
 
 from __future__ import annotations
 
-import json
+import json as jsonlib
+import sys
 
 import click
 
+from ospatrol.cli.options import select_hosts, warn
 from ospatrol.model import Host
+
+COLUMNS = ("name", "address", "port", "user", "platform", "groups")
 
 
 @click.group()
@@ -18,23 +26,26 @@ def inventory() -> None:
 @click.option(
     "-i",
     "--inventory",
-    "sources",
     multiple=True,
     required=True,
     help="Inventory file, directory or host list (a,b,); repeat for several.",
 )
-@click.option("-l", "--limit", help="Ansible host pattern, e.g. 'web:&prod:!web03'.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def list_hosts(sources: tuple[str, ...], limit: str | None, as_json: bool) -> None:
+@click.option("-l", "--limit", help="Ansible host pattern, e.g. 'linux:&lab'.")
+@click.option("--json", is_flag=True, help="Print JSON instead of a table.")
+def list_hosts(inventory: tuple[str, ...], limit: str | None, json: bool) -> None:
     """List hosts with address, port, user, platform and groups."""
     from ospatrol.inventory import load_inventory
 
     # The loader tells a host list (`a,b,`) from a path itself.
-    hosts = sorted(load_inventory(list(sources)).select(limit), key=lambda h: h.name)
-    if as_json:
-        click.echo(json.dumps([host_record(h) for h in hosts], indent=2, default=str))
-        return
-    _print_table(hosts)
+    hosts = sorted(select_hosts(load_inventory(list(inventory)), limit), key=lambda h: h.name)
+    if not hosts:
+        warn("no hosts matched")
+    if json:
+        click.echo(jsonlib.dumps([host_record(h) for h in hosts], indent=2, default=str))
+    elif sys.stdout.isatty():
+        _print_table(hosts)
+    else:
+        _print_rows(hosts)
 
 
 def host_record(host: Host) -> dict:
@@ -51,21 +62,40 @@ def host_record(host: Host) -> dict:
     }
 
 
+def _row(host: Host) -> tuple[str, ...]:
+    return (
+        host.name,
+        host.address,
+        str(host.port),
+        host.user or "",
+        host.platform,
+        ",".join(host.groups),
+    )
+
+
 def _print_table(hosts: list[Host]) -> None:
+    """A table on the terminal; when even the folded table would not fit its width, the
+    tab-separated lines instead (the terminal wraps them, but never cuts a name)."""
     from rich.console import Console
     from rich.table import Table
 
+    console = Console()
     table = Table(title=f"{len(hosts)} host{'s' if len(hosts) != 1 else ''}")
-    for column in ("name", "address", "port", "user", "platform", "groups"):
-        # Fold long names rather than cut them: the table must show every host exactly.
-        table.add_column(column, justify="right" if column == "port" else "left", overflow="fold")
+    for column in COLUMNS:
+        # A host name, address or port is never folded; user, platform and groups may be.
+        whole = column in ("name", "address", "port")
+        table.add_column(column, justify="right" if column == "port" else "left", no_wrap=whole)
     for host in hosts:
-        table.add_row(
-            host.name,
-            host.address,
-            str(host.port),
-            host.user or "",
-            host.platform,
-            ", ".join(host.groups),
-        )
-    Console().print(table)
+        table.add_row(*_row(host)[:5], ", ".join(host.groups))
+    rows = [COLUMNS, *(_row(h) for h in hosts)]
+    whole = sum(max(len(r[i]) for r in rows) for i in range(3))
+    foldable = sum(len(name) for name in COLUMNS[3:])
+    if whole + foldable + 3 * len(COLUMNS) + 1 > console.width:
+        _print_rows(hosts)
+    else:
+        console.print(table)
+
+
+def _print_rows(hosts: list[Host]) -> None:
+    for row in [COLUMNS, *(_row(h) for h in hosts)]:
+        click.echo("\t".join(row))

@@ -536,7 +536,16 @@ class FimCollector:
     async def accept(
         self, host: Host, transport: Transport, store: StateStore, paths: Sequence[str] = ()
     ) -> FimScan:
-        """Record the host's current state as its baseline: everything, or only under `paths`."""
+        """Record the host's current state as its baseline: everything, or only under `paths`.
+
+        A path no watched path covers, or with nothing at or under it on the host or in the
+        baseline, is an `InputError` (a typo must not read as "accepted")."""
+        profile = self.profile_for(host)
+        roots = [p.path for p in profile.paths] if profile is not None else []
+        for path in paths:
+            covered = _under(path, roots) or any(_under(r, (path,)) for r in roots)
+            if not covered or (profile is not None and profile.excluded(path)):
+                raise InputError(f"{path} is not monitored on {host.name}")
         state = StateView(store, host.name, COLLECTOR)
         scan = await self.scan(host, transport, state)
         if scan.entries is None:
@@ -544,13 +553,15 @@ class FimCollector:
         if not paths:
             replace_baseline(store, host.name, scan.entries.values(), scan.contents.values())
             return scan
+        baseline = baseline_records(state)
+        for path in paths:
+            if not any(_under(p, (path,)) for p in (*scan.entries, *baseline)):
+                raise InputError(f"{path} does not exist on {host.name} nor in its baseline")
         update_baseline(
             store,
             host.name,
             [e for p, e in scan.entries.items() if _under(p, paths)],
-            removed=[
-                p for p in baseline_records(state) if _under(p, paths) and p not in scan.entries
-            ],
+            removed=[p for p in baseline if _under(p, paths) and p not in scan.entries],
             contents=[c for p, c in scan.contents.items() if _under(p, paths)],
         )
         return scan

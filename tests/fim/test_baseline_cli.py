@@ -39,7 +39,11 @@ def test_accept_all_then_some_paths_and_show(lab_sshd: SshdServer, tmp_path: Pat
     def ospatrol(*args: str):
         return runner.invoke(cli, ["--state-dir", str(state), "baseline", *args])
 
-    assert ospatrol("show", "web1").exit_code == 1  # nothing stored yet
+    nothing = ospatrol("show", "web1")  # nothing stored yet: a user error like any other
+    assert (nothing.exit_code, nothing.stderr) == (
+        3,
+        f"ospatrol: no baseline stored for web1 in {state}\n",
+    )
     done = ospatrol("accept", "web1", "-i", str(inventory))
     assert done.exit_code == 0, done.output
     shown = ospatrol("show", "web1", "-i", str(inventory))
@@ -61,4 +65,4 @@ def test_accept_all_then_some_paths_and_show(lab_sshd: SshdServer, tmp_path: Pat
     assert entries[f"{tree}/b/two"].size == 1  # outside the accepted path: unchanged
 
     assert ospatrol("accept", "nohost", "-i", str(inventory)).exit_code != 0
-    assert ospatrol("accept", "web1", "relative", "-i", str(inventory)).exit_code == 2
+    assert ospatrol("accept", "web1", "relative", "-i", str(inventory)).exit_code == 3
