@@ -11,6 +11,7 @@ printable one, and two different texts never to the same one:
 - `\\u00NN` for a C1 control character (U+0080–U+009F; a *character*, its UTF-8 bytes were
   valid: `\\xNN` would make it look like the lone byte NN);
 - `\\uDNNN` for any other lone surrogate (no decoder of ours produces one; shown, not dropped);
+- `\\ufffe`, `\\uffff` for the two noncharacters XML 1.0 forbids (a JUnit report must parse);
 - every other character unchanged.
 
 Each escape stands for exactly one character and a backslash never stands for itself, so the
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import re
 
-_UNSAFE = re.compile(r"[\\\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_UNSAFE = re.compile(r"[\\\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
 def _one(match: re.Match[str]) -> str:

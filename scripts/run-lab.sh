@@ -40,3 +40,4 @@ echo "== audit 2: what changed"
 audit --format text
 "$ospatrol" --state-dir "$state_dir" report --format html --output "$report"
 echo "results: $report (HTML), store $state_dir/ospatrol.db; re-render: ospatrol report --format text|json|junit"
+"$ospatrol" --state-dir "$state_dir" report --format summary

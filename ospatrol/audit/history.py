@@ -33,7 +33,7 @@ def load_run(store: RunStore, run_id: int | None = None, alert_level: int = 7) -
         if info is None:
             raise RunNotFound(f"no audit run {run_id} in {store.path}")
     collectors = tuple(info.options.get("collectors", ()))
-    addresses = {h.name: h.address for h in store.hosts()}
+    known = {h.name: h for h in store.hosts()}
     by_host: dict[str, list[ReportedFinding]] = {}
     for stored in store.findings(run_id=info.id):
         by_host.setdefault(stored.finding.host, []).append(
@@ -41,10 +41,12 @@ def load_run(store: RunStore, run_id: int | None = None, alert_level: int = 7) -
         )
     hosts = []
     for run_host in store.run_hosts(info.id):
+        seen = known.get(run_host.host)
         hosts.append(
             HostReport(
                 name=run_host.host,
-                address=addresses.get(run_host.host, ""),
+                address=seen.address if seen else "",
+                platform=seen.platform if seen else "",
                 status=run_host.status,
                 error=run_host.error,
                 findings=tuple(by_host.pop(run_host.host, ())),
@@ -57,7 +59,8 @@ def load_run(store: RunStore, run_id: int | None = None, alert_level: int = 7) -
         hosts.append(
             HostReport(
                 name=name,
-                address=addresses.get(name, ""),
+                address=known[name].address if name in known else "",
+                platform=known[name].platform if name in known else "",
                 status="incomplete",
                 error="interrupted: the run stopped before this host finished",
                 findings=tuple(findings),

@@ -40,7 +40,7 @@ class CollectorOutcome:
 
 @dataclass(frozen=True)
 class HostReport:
-    """One host's part of a run."""
+    """One host's part of a run (`platform` and `groups` as the inventory gave them)."""
 
     name: str
     address: str
@@ -50,6 +50,8 @@ class HostReport:
     collectors: tuple[CollectorOutcome, ...] = ()
     baseline_changed: bool = False
     duration: float = 0.0
+    platform: str = ""
+    groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

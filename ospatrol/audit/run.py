@@ -248,6 +248,8 @@ class _HostAuditor:
             collectors=tuple(CollectorOutcome(r.collector, r.status, r.error) for r in results),
             baseline_changed=any(r.baseline_changed and r.status == "ok" for r in results),
             duration=time.monotonic() - began,
+            platform=host.platform,
+            groups=tuple(host.groups),
         )
         if not self.options.dry_run:
             with self.store.transaction():

@@ -321,7 +321,8 @@ def changed_finding(host: str, spec: CommandSpec, previous: str, current: str) -
         host=host,
         collector=NAME,
         kind="changed",
-        subject=spec.command,
+        # Titled by the check's name; the event text keeps the command, which rules match.
+        subject=spec.label,
         detail=diff_stats(diff),
         diff=cap_lines(diff, STORED_DIFF_LINES),
         event_text=command_event_text(spec.command, diff),

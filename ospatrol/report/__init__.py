@@ -1,13 +1,22 @@
-"""Render an audit run (`ospatrol.audit.records.RunRecord`) as text, JSON, HTML or JUnit XML.
+"""Render an audit run (`ospatrol.audit.records.RunRecord`) as text, JSON, HTML, JUnit XML or a
+three-line summary.
 
-Text, HTML and JUnit come from jinja2 templates in the shipped `templates/` folder (HTML and XML
-autoescaped); JSON is built here from `run_to_dict`, whose shape `docs/report-json.md` documents
-and tests pin. Renderers are pure: a record in, a string out.
+Text, HTML, JUnit and the summary come from jinja2 templates in the shipped `templates/` folder
+(HTML and XML autoescaped); JSON is built here from `run_to_dict`, whose shape
+`docs/report-json.md` documents and tests pin. Renderers are pure: a record in, a string out.
+
+Audited hosts control much of what a report shows (file names, contents, command output), so no
+renderer lets a control character through: templates show every such text through `shown`/`lines`
+(`ospatrol.escape`, line by line for multi-line texts), and the JSON text escapes what JSON itself
+would leave raw (DEL, C1 controls, undecodable bytes), so any input gives a report that parses.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -22,27 +31,33 @@ from ospatrol.audit.records import (
     RunRecord,
     exit_status,
 )
+from ospatrol.escape import escape
 from ospatrol.paths import data_dir
 
-FORMATS = ("text", "json", "html", "junit")
+FORMATS = ("text", "json", "html", "junit", "summary")
 JSON_SCHEMA_VERSION = 1
 TEMPLATES = {
     "text": "audit-report.txt",
     "html": "audit-report.html",
     "junit": "audit-report.junit.xml",
+    "summary": "audit-report.summary.txt",
 }
 SUBJECT_KEYS = {"fim": "path", "commands": "command", "config": "command"}
 """Collectors whose subject is a file path or a command get it under that name in JSON too."""
+_JSON_RAW = re.compile(r"[\x7f-\x9f\ud800-\udfff]")
+"""What `json.dumps(ensure_ascii=False)` writes raw but a terminal or a UTF-8 encoder chokes on."""
 
 
 def render(record: RunRecord, fmt: str, template_dir: Path | None = None) -> str:
     """The report of `record` in format `fmt` (one of FORMATS)."""
     if fmt == "json":
-        return json.dumps(run_to_dict(record), indent=2, ensure_ascii=False) + "\n"
+        text = json.dumps(run_to_dict(record), indent=2, ensure_ascii=False)
+        return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
     if fmt not in TEMPLATES:
         raise ValueError(f"unknown report format {fmt!r}; expected one of {', '.join(FORMATS)}")
     template = _environment(template_dir or data_dir("templates")).get_template(TEMPLATES[fmt])
-    return template.render(run=run_to_dict(record), record=record)
+    run = run_to_dict(record)
+    return template.render(run=run, record=record, suites=junit_suites(run))
 
 
 @cache
@@ -55,18 +70,62 @@ def _environment(template_dir: Path) -> jinja2.Environment:
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters["difflines"] = _diff_lines
+    env.filters.update(
+        shown=_shown,
+        lines=lines,
+        difflines=_diff_lines,
+        by_severity=by_severity,
+        collectors_seen=_collectors_seen,
+    )
     return env
 
 
+def _shown(value: Any) -> str:
+    """One line of host-controlled text as it may be shown (`ospatrol.escape`)."""
+    return escape("" if value is None else str(value))
+
+
+def lines(text: str | None) -> list[str]:
+    """A multi-line text as shown lines: split on newlines only, each line escaped."""
+    if not text:
+        return []
+    return [escape(line) for line in text.split("\n")]
+
+
 def _diff_lines(diff: str | None) -> list[tuple[str, str]]:
-    """(css class, line) pairs of a unified diff, for the HTML report."""
+    """(css class, shown line) pairs of a unified diff, for the HTML report."""
     classes = {"+": "add", "-": "del", "@": "hunk"}
-    lines = []
-    for line in (diff or "").splitlines():
+    result = []
+    for line in (diff or "").split("\n"):
         kind = "meta" if line.startswith(("+++", "---")) else classes.get(line[:1], "ctx")
-        lines.append((kind, line))
-    return lines
+        result.append((kind, escape(line)))
+    return result
+
+
+def _level(finding: Mapping[str, Any]) -> int:
+    return -1 if finding["level"] is None else finding["level"]
+
+
+def by_severity(items: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Hosts or findings (JSON views) worst first: by highest level, then host status, then name.
+
+    A host's severity is its worst finding's level; among equals a host not fully audited
+    comes before one that was."""
+    items = list(items)
+    if items and "findings" in items[0]:
+        return sorted(
+            items,
+            key=lambda h: (
+                -(-1 if h["worst_level"] is None else h["worst_level"]),
+                -HOST_STATUSES.index(h["status"]),
+                h["name"],
+            ),
+        )
+    return sorted(items, key=lambda f: (-_level(f), f["collector"], f["subject"]))
+
+
+def _collectors_seen(hosts: Iterable[Mapping[str, Any]]) -> list[str]:
+    return sorted({f["collector"] for h in hosts for f in h["findings"]})
 
 
 def iso(timestamp: float | None) -> str | None:
@@ -80,6 +139,7 @@ def iso(timestamp: float | None) -> str | None:
 def run_to_dict(record: RunRecord) -> dict[str, Any]:
     """The documented JSON shape of a run (docs/report-json.md); keys are stable."""
     hosts = [_host_to_dict(h, record.alert_level) for h in record.hosts]
+    levels = Counter(f.level for h in record.hosts for f in h.findings)
     return {
         "schema": JSON_SCHEMA_VERSION,
         "run": {
@@ -96,6 +156,18 @@ def run_to_dict(record: RunRecord) -> dict[str, Any]:
             "by_status": {s: sum(1 for h in record.hosts if h.status == s) for s in HOST_STATUSES},
             "findings": sum(len(h.findings) for h in record.hosts),
             "alerting_findings": len(record.alerting_findings()),
+            "by_level": [
+                {
+                    "level": level,
+                    "findings": count,
+                    "alert": level is not None and level >= record.alert_level,
+                }
+                for level, count in sorted(
+                    levels.items(),
+                    key=lambda item: -1 if item[0] is None else item[0],
+                    reverse=True,
+                )
+            ],
             "baseline_changed": record.baseline_changed,
             "exit_status": exit_status(record),
         },
@@ -104,13 +176,17 @@ def run_to_dict(record: RunRecord) -> dict[str, Any]:
 
 
 def _host_to_dict(host: HostReport, threshold: int) -> dict[str, Any]:
+    levels = [f.level for f in host.findings if f.level is not None]
     return {
         "name": host.name,
         "address": host.address,
+        "platform": host.platform,
+        "groups": list(host.groups),
         "status": host.status,
         "error": host.error,
         "baseline_changed": host.baseline_changed,
         "duration": round(host.duration, 3),
+        "worst_level": max(levels, default=None),
         "collectors": [
             {"name": c.name, "status": c.status, "error": c.error} for c in host.collectors
         ],
@@ -137,3 +213,66 @@ def _finding_to_dict(reported: ReportedFinding, threshold: int) -> dict[str, Any
         }
     )
     return result
+
+
+def junit_suites(run: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The JUnit view of a run (JSON view in): one suite per host, one case per collector.
+
+    A case is an `error` when the collector (or the host) could not be audited, `skipped` when the
+    collector did not run, a `failure` when a finding reached the alert level, and passes
+    otherwise; findings below the alert level are passes with a note (`notes`), as CI
+    dashboards expect. Counts are on every suite and on the whole."""
+    suites = []
+    for host in run["hosts"]:
+        outcomes = {c["name"]: c for c in host["collectors"]}
+        audit_events = [f["event"] for f in host["findings"] if f["collector"] == "audit"]
+        cases = []
+        for name in run["run"]["collectors"]:
+            outcome = outcomes.get(name)
+            found = [
+                f for f in host["findings"] if f["collector"] == name and f["kind"] != "incomplete"
+            ]
+            alerting = [f for f in found if f["alert"]]
+            case: dict[str, Any] = {
+                "name": name,
+                "outcome": "pass",
+                "message": "",
+                "type": "",
+                "body": [],
+                "notes": [
+                    f"level {f['level']} (below {run['run']['alert_level']}): {f['event']}"
+                    for f in found
+                    if not f["alert"]
+                ],
+            }
+            if host["status"] in ("unreachable", "error") and (
+                outcome is None or outcome["status"] != "ok"
+            ):
+                case.update(
+                    outcome="error", message=host["error"], type=host["status"], body=audit_events
+                )
+            elif outcome is not None and outcome["status"] in ("incomplete", "error"):
+                case.update(outcome="error", message=outcome["error"], type=outcome["status"])
+            elif outcome is None:
+                case.update(outcome="skipped", message="not run")
+            elif alerting:
+                case.update(
+                    outcome="failure",
+                    message=f"{len(alerting)} finding(s) at or above level "
+                    f"{run['run']['alert_level']}",
+                    type="findings",
+                    body=[f["event"] for f in alerting],
+                )
+            cases.append(case)
+        counts = Counter(c["outcome"] for c in cases)
+        suites.append(
+            {
+                "host": host,
+                "cases": cases,
+                "tests": len(cases),
+                "failures": counts["failure"],
+                "errors": counts["error"],
+                "skipped": counts["skipped"],
+            }
+        )
+    return suites

@@ -143,6 +143,15 @@ def test_changed_finding_has_documented_text_and_capped_event():
     assert "-user5:x:5" in finding.diff and "+user5:x:6" in finding.diff
 
 
+def test_changed_finding_is_titled_by_the_check_name_and_event_keeps_the_command():
+    spec = CommandSpec("ss -tlnH 2>/dev/null || netstat -tln", name="listening TCP ports")
+    finding = changed_finding("web1", spec, "a\n", "a\nb\n")
+    assert finding.subject == "listening TCP ports"
+    assert finding.event_text.splitlines()[0] == (
+        "ospatrol: command output changed: 'ss -tlnH 2>/dev/null || netstat -tln'"
+    )
+
+
 @pytest.mark.parametrize(
     ("line", "masked"),
     [

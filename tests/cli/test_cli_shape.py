@@ -13,7 +13,7 @@ import yaml
 from click.testing import CliRunner
 
 from ospatrol.cli import cli
-from ospatrol.lab.sshd import SshdServer
+from ospatrol_lab.sshd import SshdServer
 
 REPO = Path(__file__).resolve().parents[2]
 LONG_NAME = "web01.a-rather-long-subdomain.datacenter-frankfurt.example.com"
