@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import stat
 import time
 from collections.abc import Mapping, Sequence
 
@@ -148,14 +149,23 @@ def changed_finding(
     )
 
 
+RISKY_MODE_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_IWOTH
+"""Mode bits an auditor wants named when a file appears: setuid, setgid, world-writable."""
+
+
 def added_finding(host: str, entry: FileEntry) -> Finding:
+    """OSSEC's one-line text, plus the permissions when the new file has a risky bit (rules
+    raise a new setuid file, docs/events.md)."""
+    text = f"New file '{escape(entry.path)}' added to the file system."
+    if entry.type != "l" and entry.mode & RISKY_MODE_BITS:
+        text += f"\nPermissions: '{permissions(entry.mode)}'"
     return Finding(
         host=host,
         collector=COLLECTOR,
         kind="added",
         subject=escape(entry.path),
         detail=f"type {entry.type}, size {entry.size}",
-        event_text=f"New file '{escape(entry.path)}' added to the file system.",
+        event_text=text,
     )
 
 

@@ -231,6 +231,11 @@ LOCAL_TUNING = """
     <user>^root$</user>
     <description>Local: root logged in with a password.</description>
   </rule>
+  <rule id="100102" level="3">
+    <if_sid>80107</if_sid>
+    <match>for: '/opt/vendor/</match>
+    <description>Local: the vendor's installer sets its helper setuid.</description>
+  </rule>
 </group>
 """
 
@@ -258,3 +263,11 @@ def test_local_tuning_loads_after_own_ruleset(tmp_path: Path) -> None:
     dhcp = _run(tuned, {"log": changed, "location": "agentless:web01:fim"})
     assert dhcp.rule is not None and dhcp.rule.id == 100100
     assert dhcp.alert is None
+
+    setuid = (
+        "Integrity checksum changed for: '{}'\nPermissions changed from 'rwxr-xr-x' to 'rwsr-xr-x'"
+    )
+    vendor = _run(tuned, {"log": setuid.format("/opt/vendor/helper"), "location": "x:fim"})
+    assert (vendor.rule.id, vendor.rule.level) == (100102, 3)
+    other = _run(tuned, {"log": setuid.format("/usr/local/bin/tool"), "location": "x:fim"})
+    assert (other.rule.id, other.rule.level) == (80107, 12)
