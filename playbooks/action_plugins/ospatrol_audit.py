@@ -1,8 +1,8 @@
-"""Action plugin for `ospatrol_audit`: default `host` and `inventory` to the task's host.
+"""Action plugin for `ospatrol_audit`: default `inventory` (and `host`) from the task's host.
 
 A module cannot see `inventory_hostname` or `inventory_file`; this plugin runs on the controller,
-fills them in when the task leaves them out, and runs the module (on the delegated host, normally
-localhost).
+fills them in when the task leaves them out (`host` only when neither `hosts` nor `limit` is
+given), and runs the module (on the delegated host, normally localhost).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         args = dict(self._task.args)
-        if not args.get("limit"):
+        if not args.get("limit") and not args.get("hosts"):
             args.setdefault("host", task_vars.get("inventory_hostname"))
         if not args.get("inventory") and task_vars.get("inventory_file"):
             args["inventory"] = task_vars["inventory_file"]

@@ -1,5 +1,5 @@
 #!/usr/bin/python
-"""Ansible module `ospatrol_audit`: audit one host (or a --limit pattern) with OSPatrol's API."""
+"""Ansible module `ospatrol_audit`: audit hosts in one OSPatrol run, with OSPatrol's API."""
 
 from __future__ import annotations
 
@@ -8,11 +8,15 @@ DOCUMENTATION = r"""
 module: ospatrol_audit
 short_description: Audit hosts with OSPatrol (file integrity, command output) from a playbook
 description:
-  - Runs an OSPatrol audit of I(host) (or of the hosts matching I(limit)) from the inventory
-    I(inventory), as C(ospatrol audit) does, and returns the findings.
+  - Runs one OSPatrol audit (one run in the store) of I(hosts), or of the hosts matching
+    I(limit), or of I(host), from the inventory I(inventory), as C(ospatrol audit) does, and
+    returns the findings of every audited host.
+  - The shipped playbook runs it once per play (C(run_once)) with I(hosts) set to the play's
+    hosts, so C(ospatrol report) afterwards shows the whole play, and shows each host's part
+    in a per-host task.
   - Runs on the controller (delegate the task to C(localhost)); the interpreter must be able
-    to import C(ospatrol). The bundled action plugin fills I(host) and I(inventory) from
-    C(inventory_hostname) and C(inventory_file).
+    to import C(ospatrol). The bundled action plugin fills I(inventory) from C(inventory_file)
+    and, when neither I(hosts) nor I(limit) is given, I(host) from C(inventory_hostname).
   - C(changed) is true only when a stored baseline moved (the first audit of a host, or a
     change). In check mode the audit compares with the baselines and writes nothing.
   - Fails only on bad input (inventory, config) or when I(fail_on_findings) is set and a finding
@@ -23,10 +27,15 @@ options:
     description: Ansible inventory OSPatrol reads (YAML, INI, JSON or a directory).
     type: path
     required: true
+  hosts:
+    description:
+      - Inventory hosts to audit, by name, in one run (e.g. C({{ ansible_play_batch }})).
+    type: list
+    elements: str
   host:
     description:
       - Inventory host to audit. Defaults to C(inventory_hostname) through the action plugin.
-      - Ignored when I(limit) is given.
+      - Ignored when I(hosts) or I(limit) is given.
     type: str
   limit:
     description: Ansible C(--limit) pattern of the hosts to audit, instead of I(host).
@@ -65,13 +74,15 @@ author:
 """
 
 EXAMPLES = r"""
-- name: Audit every host, one task per host, on the controller
+- name: Audit the play's hosts in one run, from the controller
   hosts: all
   gather_facts: false
   tasks:
     - name: OSPatrol audit
       ospatrol_audit:
+        hosts: "{{ ansible_play_batch }}"
         state_dir: /var/lib/ospatrol
+      run_once: true
       delegate_to: localhost
       register: audit
 
@@ -94,7 +105,9 @@ exit_status:
   returned: always
   type: int
 findings:
-  description: Every finding of the audited hosts, as in C(ospatrol audit --format json).
+  description:
+    - Every finding of the audited hosts, as in C(ospatrol audit --format json), with the host's
+      name and a one-line C(summary).
   returned: always
   type: list
   elements: dict
@@ -107,8 +120,11 @@ findings:
       rule: 550
       level: 7
       alert: true
+      summary: "fim changed /etc/hosts (level 7)"
 hosts:
-  description: Per-host outcome (name, address, status ok|incomplete|unreachable|error, error).
+  description:
+    - Per-host outcome (name, address, status ok|incomplete|unreachable|error, error,
+      baseline_changed), every audited host.
   returned: always
   type: list
   elements: dict
@@ -124,6 +140,7 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 ARGUMENT_SPEC = dict(
     inventory=dict(type="path", required=True),
+    hosts=dict(type="list", elements="str"),
     host=dict(type="str"),
     limit=dict(type="str"),
     state_dir=dict(type="path", default="var/ospatrol"),
@@ -150,6 +167,15 @@ def _with_credentials(hosts, password, become_password):
     return result
 
 
+def _summary(finding):
+    """One line for a play's output: `fim changed /etc/hosts (level 7)`, texts escaped."""
+    from ospatrol.escape import escape
+
+    words = [finding["collector"], finding["kind"], finding["subject"]]
+    level = "" if finding["level"] is None else f" (level {finding['level']})"
+    return escape(" ".join(w for w in words if w)) + level
+
+
 def run(module):
     from pathlib import Path
 
@@ -160,12 +186,22 @@ def run(module):
 
     params = module.params
     pattern = params["limit"] or params["host"]
-    if not pattern:
-        module.fail_json(msg="one of host or limit is required (the action plugin sets host)")
+    if not params["hosts"] and not pattern:
+        module.fail_json(
+            msg="one of hosts, limit or host is required (the action plugin sets host)"
+        )
     config_path = Path(params["config"]) if params["config"] else None
     config = load_config(config_path, state_dir=Path(params["state_dir"]))
     names = parse_only(",".join(params["only"]) if params["only"] else None)
-    hosts = load_inventory(Path(params["inventory"])).select(pattern)
+    inventory = load_inventory(Path(params["inventory"]))
+    if params["hosts"]:
+        missing = [name for name in params["hosts"] if name not in inventory.hosts]
+        if missing:
+            module.fail_json(msg=f"not in {params['inventory']}: {', '.join(missing)}")
+        hosts = [inventory.hosts[name] for name in params["hosts"]]
+        pattern = ",".join(params["hosts"])
+    else:
+        hosts = inventory.select(pattern)
     if not hosts:
         module.fail_json(msg=f"no host of {params['inventory']} matches {pattern!r}")
     hosts = _with_credentials(hosts, params["password"], params["become_password"])
@@ -193,7 +229,9 @@ def main():
         record, data = run(module)
     except OSPatrolError as exc:
         module.fail_json(msg=f"ospatrol: {exc}")
-    findings = [dict(host=h["name"], **f) for h in data["hosts"] for f in h["findings"]]
+    findings = [
+        dict(host=h["name"], summary=_summary(f), **f) for h in data["hosts"] for f in h["findings"]
+    ]
     hosts = [
         {key: h[key] for key in ("name", "address", "status", "error", "baseline_changed")}
         for h in data["hosts"]
