@@ -260,3 +260,30 @@ def test_baseline_accept_refuses_unmonitored_and_missing_paths(lab_sshd: SshdSer
     gone = accept(f"{tree}/kept")  # in the baseline, gone from the host: accepting the deletion
     assert gone.exit_code == 0, gone.stderr
     assert gone.stderr.endswith("web1: baseline accepted for 1 path(s) (1 entries scanned)\n")
+
+
+def test_audit_and_report_output_say_where_they_wrote(lab_sshd: SshdServer, tmp_path: Path):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "f").write_text("1")
+    inventory = str(_lab_inventory(tmp_path, lab_sshd, tree))
+    state = ["--state-dir", str(tmp_path / "state")]
+    audited = tmp_path / "audit.json"
+    result = ospatrol(
+        *state, "audit", "-i", inventory, "--only", "fim", "-f", "json", "-o", str(audited)
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "" and result.stderr.endswith(f"report written to {audited}\n")
+    assert json.loads(audited.read_text())["summary"]["hosts"] == 1
+
+    rendered = tmp_path / "report.xml"
+    again = ospatrol(*state, "report", "-f", "junit", "-o", str(rendered))
+    assert (again.exit_code, again.stdout, again.stderr) == (
+        0,
+        "",
+        f"report written to {rendered}\n",
+    )
+    assert rendered.read_text().startswith('<?xml version="1.0"')
+    quiet = ospatrol(*state, "-q", "report", "-f", "summary", "-o", str(tmp_path / "s.txt"))
+    assert (quiet.exit_code, quiet.stderr) == (0, "")
+    assert (tmp_path / "s.txt").read_text().splitlines()[0] == "hosts: 1 (1 ok)"
