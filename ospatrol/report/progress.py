@@ -11,10 +11,12 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from rich.console import Console
+from rich.markup import escape as markup_escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ospatrol.audit.records import HostReport, RunRecord
 from ospatrol.audit.run import AuditObserver
+from ospatrol.escape import escape
 from ospatrol.model import Host
 
 STATUS_STYLES = {"ok": "green", "incomplete": "yellow", "unreachable": "red", "error": "magenta"}
@@ -26,11 +28,13 @@ def _now() -> str:
 
 
 def _summary(report: HostReport) -> str:
-    text = f"{report.name}: {report.status}"
+    """One line for a finished host; its name and error shown escaped (`ospatrol.escape`): an
+    error may quote what the host sent."""
+    text = f"{escape(report.name)}: {report.status}"
     if report.findings:
         text += f", {len(report.findings)} finding(s)"
     if report.error:
-        text += f" ({report.error})"
+        text += f" ({escape(report.error)})"
     return text
 
 
@@ -83,12 +87,14 @@ class RichProgress(AuditObserver):
         self.progress.start()
 
     def host_started(self, host: Host) -> None:
-        self.progress.update(self.task, description=host.name)
+        self.progress.update(self.task, description=markup_escape(escape(host.name)))
 
     def host_finished(self, report: HostReport) -> None:
         if report.status != "ok" or report.findings:
             style = STATUS_STYLES.get(report.status, "")
-            self.progress.console.print(_summary(report), style=style, markup=False)
+            self.progress.console.print(
+                _summary(report), style=style, markup=False, highlight=False
+            )
         self.progress.advance(self.task)
 
     def run_finished(self, record: RunRecord) -> None:

@@ -51,3 +51,17 @@ def test_rich_bar_on_a_terminal_prints_failed_hosts():
 
 def test_quiet_means_no_observer():
     assert progress_observer(_Terminal(), quiet=True) is None
+
+
+def test_a_hostile_error_text_is_escaped_on_both_observers():
+    hostile = "error: unusable output: '\x1b]0;owned\x07\x1b[2J'"
+    report = HostReport("db1", "10.0.0.2", "error", hostile)
+    for stream in (io.StringIO(), _Terminal()):
+        observer = progress_observer(stream)
+        observer.run_started([Host("db1", "10.0.0.2")], ["fim"])
+        observer.host_started(Host("db1", "10.0.0.2"))
+        observer.host_finished(report)
+        observer.run_finished(RunRecord(1, 0.0, 1.0, (report,)))
+        text = stream.getvalue()
+        assert "\\x1b]0;owned\\x07\\x1b[2J" in text
+        assert "\x07" not in text and "\x1b]0" not in text and "\x1b[2J" not in text
