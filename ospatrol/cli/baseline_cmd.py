@@ -40,6 +40,7 @@ def show(ctx: Context, host: str, inventory: Path | None) -> None:
     """Print HOST's stored baseline, one entry a line."""
     from ospatrol.collect.fim import baseline_entries, fim_state
     from ospatrol.collect.fim_listing import permissions
+    from ospatrol.escape import escape
     from ospatrol.store import Store
 
     if inventory is not None:
@@ -50,8 +51,8 @@ def show(ctx: Context, host: str, inventory: Path | None) -> None:
     if not entries:
         raise InputError(f"no baseline stored for {host} in {config.state_dir}")
     for e in entries.values():
-        last = e.link_target if e.type == "l" else (e.sha256 or "-")
-        path = e.path.encode("unicode_escape").decode("ascii")
+        last = escape(e.link_target) if e.type == "l" else (e.sha256 or "-")
+        path = escape(e.path)
         row = (path, e.type, permissions(e.mode), e.uid, e.gid, e.size, last)
         click.echo("\t".join(str(v) for v in row))
 

@@ -63,14 +63,12 @@ def host_record(host: Host) -> dict:
 
 
 def _row(host: Host) -> tuple[str, ...]:
-    return (
-        host.name,
-        host.address,
-        str(host.port),
-        host.user or "",
-        host.platform,
-        ",".join(host.groups),
-    )
+    """The host's columns, shown escaped (`ospatrol.escape`): a tab or newline in a value can
+    neither split a row nor start another."""
+    from ospatrol.escape import escape
+
+    values = (host.name, host.address, str(host.port), host.user or "", host.platform)
+    return (*(escape(v) for v in values), ",".join(escape(g) for g in host.groups))
 
 
 def _print_table(hosts: list[Host]) -> None:
@@ -78,6 +76,7 @@ def _print_table(hosts: list[Host]) -> None:
     tab-separated lines instead (the terminal wraps them, but never cuts a name)."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console()
     table = Table(title=f"{len(hosts)} host{'s' if len(hosts) != 1 else ''}")
@@ -86,7 +85,9 @@ def _print_table(hosts: list[Host]) -> None:
         whole = column in ("name", "address", "port")
         table.add_column(column, justify="right" if column == "port" else "left", no_wrap=whole)
     for host in hosts:
-        table.add_row(*_row(host)[:5], ", ".join(host.groups))
+        *values, groups = _row(host)
+        # Text, not markup: a `[...]` in a name is shown, not read as a style.
+        table.add_row(*(Text(v) for v in values), Text(groups.replace(",", ", ")))
     rows = [COLUMNS, *(_row(h) for h in hosts)]
     whole = sum(max(len(r[i]) for r in rows) for i in range(3))
     foldable = sum(len(name) for name in COLUMNS[3:])

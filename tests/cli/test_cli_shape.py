@@ -287,3 +287,20 @@ def test_audit_and_report_output_say_where_they_wrote(lab_sshd: SshdServer, tmp_
     quiet = ospatrol(*state, "-q", "report", "-f", "summary", "-o", str(tmp_path / "s.txt"))
     assert (quiet.exit_code, quiet.stderr) == (0, "")
     assert (tmp_path / "s.txt").read_text().splitlines()[0] == "hosts: 1 (1 ok)"
+
+
+def test_inventory_list_shows_control_characters_escaped(tmp_path: Path):
+    path = tmp_path / "hosts.yml"
+    path.write_text(
+        'all:\n  children:\n    "[bold]grp":\n      hosts:\n        web1:\n'
+        '          ansible_user: "bad\\e[2J\\tuser"\n'
+    )
+    result = ospatrol("inventory", "list", "-i", str(path))
+    assert result.stdout.splitlines()[1].split("\t") == [
+        "web1",
+        "web1",
+        "22",
+        "bad\\x1b[2J\\x09user",
+        "linux",
+        "[bold]grp",
+    ]
