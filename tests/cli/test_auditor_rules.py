@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from ospatrol_lab.sshd import SshdServer
 
 from ospatrol.cli import cli
+from ospatrol_lab.sshd import SshdServer
 
 
 @pytest.fixture(autouse=True)
