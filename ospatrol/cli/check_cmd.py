@@ -41,7 +41,6 @@ def _shows(values: tuple[str, ...]) -> dict[str, Path]:
 @click.option(
     "-p",
     "--policy",
-    "policy_paths",
     multiple=True,
     required=True,
     type=click.Path(exists=True, path_type=Path),
@@ -51,33 +50,31 @@ def _shows(values: tuple[str, ...]) -> dict[str, Path]:
 @click.option("-l", "--limit", help="Ansible --limit pattern selecting hosts.")
 @click.option(
     "--config",
-    "config_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A device config to check offline (with --platform) instead of hosts.",
 )
 @click.option("--platform", help="The device platform of --config (cisco_ios, juniper_junos, ...).")
 @click.option(
     "--show",
-    "shows",
     multiple=True,
     help="Offline: 'COMMAND=FILE', the saved output of a show command; repeatable.",
 )
 @click.option("--waivers", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
-    "-f", "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True
+    "-f", "--format", type=click.Choice(FORMATS), default="text", show_default=True
 )
 @click.option("-v", "--verbose", is_flag=True, help="Text: list every check, not only failures.")
 @pass_context
 def check(
     ctx: Context,
-    policy_paths: tuple[Path, ...],
-    inventory_path: Path | None,
+    policy: tuple[Path, ...],
+    inventory: Path | None,
     limit: str | None,
-    config_file: Path | None,
+    config: Path | None,
     platform: str | None,
-    shows: tuple[str, ...],
+    show: tuple[str, ...],
     waivers: Path | None,
-    fmt: str,
+    format: str,
     verbose: bool,
 ) -> None:
     """Evaluate compliance policies: over SSH on hosts, or offline on a device config."""
@@ -85,9 +82,9 @@ def check(
     from ospatrol.policy.load import load_policies
     from ospatrol.policy.report import RENDERERS
 
-    if (inventory_path is None) == (config_file is None):
+    if (inventory is None) == (config is None):
         raise click.UsageError("give either -i INVENTORY or --config FILE --platform NAME")
-    policies = load_policies(list(policy_paths))
+    policies = load_policies(list(policy))
     for policy in policies:
         for warning in policy.warnings:
             click.echo(f"warning: {warning}", err=True)
@@ -96,22 +93,22 @@ def check(
         from ospatrol.policy.waivers import load_waivers
 
         waiver_list = load_waivers(waivers, policies)
-    if config_file is not None:
+    if config is not None:
         if not platform:
             raise click.UsageError("--config needs --platform")
-        results = [check_offline(policies, config_file, platform, _shows(shows), waiver_list)]
+        results = [check_offline(policies, config, platform, _shows(show), waiver_list)]
     else:
         from ospatrol.inventory import load_inventory
 
-        assert inventory_path is not None
-        hosts = load_inventory(inventory_path).select(limit)
+        assert inventory is not None
+        hosts = load_inventory(inventory).select(limit)
         if not hosts:
-            raise click.UsageError(f"no host of {inventory_path} matches {limit or 'all'!r}")
+            raise click.UsageError(f"no host of {inventory} matches {limit or 'all'!r}")
         results = check_hosts(hosts, policies, ctx.load_config(), waiver_list)
-    if fmt == "text":
-        sys.stdout.write(RENDERERS[fmt](results, verbose=verbose))  # type: ignore[operator]
+    if format == "text":
+        sys.stdout.write(RENDERERS[format](results, verbose=verbose))  # type: ignore[operator]
     else:
-        sys.stdout.write(RENDERERS[fmt](results))  # type: ignore[operator]
+        sys.stdout.write(RENDERERS[format](results))  # type: ignore[operator]
     status = exit_status(results)
     for waiver in waiver_list.expired() if waiver_list else ():
         # An expired waiver is a finding: the failure it hid is back, and so is the decision.
