@@ -60,9 +60,7 @@ def _shows(values: tuple[str, ...]) -> dict[str, Path]:
     help="Offline: 'COMMAND=FILE', the saved output of a show command; repeatable.",
 )
 @click.option("--waivers", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "-f", "--format", type=click.Choice(FORMATS), default="text", show_default=True
-)
+@click.option("-f", "--format", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("-v", "--verbose", is_flag=True, help="Text: list every check, not only failures.")
 @pass_context
 def check(

@@ -74,7 +74,8 @@ def _environment(template_dir: Path) -> jinja2.Environment:
         shown=_shown,
         lines=lines,
         difflines=_diff_lines,
-        by_severity=by_severity,
+        hosts_by_severity=hosts_by_severity,
+        findings_by_severity=findings_by_severity,
         collectors_seen=_collectors_seen,
     )
     return env
@@ -106,22 +107,22 @@ def _level(finding: Mapping[str, Any]) -> int:
     return -1 if finding["level"] is None else finding["level"]
 
 
-def by_severity(items: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """Hosts or findings (JSON views) worst first: by highest level, then host status, then name.
+def hosts_by_severity(hosts: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Hosts (JSON views) worst first: by their worst finding's level, then, among equals, a
+    host not fully audited before one that was, then by name."""
+    return sorted(
+        hosts,
+        key=lambda h: (
+            -(-1 if h["worst_level"] is None else h["worst_level"]),
+            -HOST_STATUSES.index(h["status"]),
+            h["name"],
+        ),
+    )
 
-    A host's severity is its worst finding's level; among equals a host not fully audited
-    comes before one that was."""
-    items = list(items)
-    if items and "findings" in items[0]:
-        return sorted(
-            items,
-            key=lambda h: (
-                -(-1 if h["worst_level"] is None else h["worst_level"]),
-                -HOST_STATUSES.index(h["status"]),
-                h["name"],
-            ),
-        )
-    return sorted(items, key=lambda f: (-_level(f), f["collector"], f["subject"]))
+
+def findings_by_severity(findings: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Findings (JSON views) highest level first, then by collector and subject."""
+    return sorted(findings, key=lambda f: (-_level(f), f["collector"], f["subject"]))
 
 
 def _collectors_seen(hosts: Iterable[Mapping[str, Any]]) -> list[str]:
