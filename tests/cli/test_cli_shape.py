@@ -274,7 +274,10 @@ def test_audit_and_report_output_say_where_they_wrote(lab_sshd: SshdServer, tmp_
     )
     assert result.exit_code == 0, result.output
     assert result.stdout == "" and result.stderr.endswith(f"report written to {audited}\n")
-    assert json.loads(audited.read_text())["summary"]["hosts"] == 1
+    report = json.loads(audited.read_text())
+    assert report["summary"]["hosts"] == 1
+    (web1,) = report["hosts"]  # a live run carries the inventory's platform and groups
+    assert (web1["platform"], web1["groups"]) == ("linux", ["ungrouped"])
 
     rendered = tmp_path / "report.xml"
     again = ospatrol(*state, "report", "-f", "junit", "-o", str(rendered))
