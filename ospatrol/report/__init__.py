@@ -57,7 +57,8 @@ def render(record: RunRecord, fmt: str, template_dir: Path | None = None) -> str
         raise ValueError(f"unknown report format {fmt!r}; expected one of {', '.join(FORMATS)}")
     template = _environment(template_dir or data_dir("templates")).get_template(TEMPLATES[fmt])
     run = run_to_dict(record)
-    return template.render(run=run, record=record, suites=junit_suites(run))
+    extra = {"suites": junit_suites(run)} if fmt == "junit" else {}
+    return template.render(run=run, record=record, **extra)
 
 
 @cache
@@ -72,7 +73,7 @@ def _environment(template_dir: Path) -> jinja2.Environment:
     )
     env.filters.update(
         shown=_shown,
-        lines=lines,
+        lines=_lines,
         difflines=_diff_lines,
         hosts_by_severity=hosts_by_severity,
         findings_by_severity=findings_by_severity,
@@ -86,7 +87,7 @@ def _shown(value: Any) -> str:
     return escape("" if value is None else str(value))
 
 
-def lines(text: str | None) -> list[str]:
+def _lines(text: str | None) -> list[str]:
     """A multi-line text as shown lines: split on newlines only, each line escaped."""
     if not text:
         return []
