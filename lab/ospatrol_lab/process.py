@@ -29,6 +29,8 @@ STOP_TIMEOUT = 5.0
 LAB_PORTS_FLOOR = 20000
 EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 PICK_ATTEMPTS = 200
+# Starts of a server on a picked port: another lab may bind it between the pick and our bind.
+BIND_ATTEMPTS = 5
 
 
 def _lab_port_range() -> range:

@@ -22,6 +22,7 @@ from pathlib import Path
 import asyncssh
 
 from ospatrol_lab.process import (
+    BIND_ATTEMPTS,
     ChildServer,
     free_port,
     known_hosts_line,
@@ -34,8 +35,6 @@ START_TIMEOUT = 10.0
 # The tree's secrets (see `_make_tree`): a sha512-crypt-shaped hash and a database password.
 LAB_PASSWORD_HASH = "$6$labsalt$" + "Lab0nlyHash" * 7 + "Lab0nlyHa"
 LAB_DB_PASSWORD = "lab-db-Secret-7Qx"
-# Attempts at binding a free port: another process may grab the one we picked before sshd binds.
-BIND_ATTEMPTS = 5
 
 
 class SshdError(RuntimeError):

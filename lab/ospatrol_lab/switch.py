@@ -25,6 +25,7 @@ from pathlib import Path
 import asyncssh
 
 from ospatrol_lab.process import (
+    BIND_ATTEMPTS,
     ChildServer,
     free_port,
     known_hosts_line,
@@ -99,16 +100,21 @@ class SwitchServer(ChildServer):
             self.host_key.write_bytes(key.export_private_key("openssh"))
             self.host_key.chmod(0o600)
         public = asyncssh.read_private_key(self.host_key).export_public_key("openssh").decode()
-        self.port = self.port or free_port()
-        self._proc = spawn_detached(self.command(), self.log_path, self.environment())
-        try:
-            started = self._wait_ready(lambda: port_accepts(self.port), START_TIMEOUT, 0.1)
-        except TimeoutError:
-            message = f"fake-switches did not listen on {self.port}:\n{self._log_tail()}"
-            raise SwitchError(message) from None
-        if not started:
-            raise SwitchError(f"fake-switches exited at start:\n{self._log_tail()}")
-        self.known_hosts_line = known_hosts_line(self.port, public)
+        wanted = self.port
+        for _attempt in range(BIND_ATTEMPTS):
+            self.port = wanted or free_port()
+            self._proc = spawn_detached(self.command(), self.log_path, self.environment())
+            try:
+                started = self._wait_ready(lambda: port_accepts(self.port), START_TIMEOUT, 0.1)
+            except TimeoutError:
+                message = f"fake-switches did not listen on {self.port}:\n{self._log_tail()}"
+                raise SwitchError(message) from None
+            if started:
+                self.known_hosts_line = known_hosts_line(self.port, public)
+                return
+            if wanted:
+                break
+        raise SwitchError(f"fake-switches exited at start:\n{self._log_tail()}")
 
 
 def _ios_core(hostname: str, enable_password: str):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
 from netmiko import ConnectHandler
 from netmiko.exceptions import NetmikoAuthenticationException
 
+from ospatrol_lab import switch as switch_module
+from ospatrol_lab.process import free_port, port_accepts
 from ospatrol_lab.switch import SwitchServer
 
 
@@ -64,3 +67,18 @@ def test_secrets_stay_out_of_the_log(lab_switch: SwitchServer, pinned: Path):
     log = lab_switch.log_path.read_text()
     assert lab_switch.password not in log
     assert lab_switch.enable_password not in log
+
+
+def test_a_picked_port_taken_before_the_switch_binds_it_gets_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # Another process binds the port between the pick and the switch's bind: a race the
+    # switch must survive by picking again (bound without listening, so nothing answers there).
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", free_port()))
+    picks = iter([taken.getsockname()[1]])
+    monkeypatch.setattr(switch_module, "free_port", lambda: next(picks, None) or free_port())
+    with taken, SwitchServer(tmp_path / "switch") as server:
+        assert server.port != taken.getsockname()[1]
+        assert port_accepts(server.port)
+        assert server.known_hosts_line.startswith(f"[127.0.0.1]:{server.port} ")
