@@ -3,8 +3,8 @@
 A thin wrapper around `ospatrol.policy`: which policies apply is decided per host (a native
 policy's `platforms`, then every policy's `requirements` on the host itself), plus the files the
 host's `ospatrol_policies` var names (`ospatrol_walk_roots` narrows the filesystem walk to
-those trees). The last statuses of each policy are the collector's state
-(key = policy id), so the next audit tells:
+those trees, `ospatrol_waivers` names a waivers file). The last statuses of each policy are the
+collector's state (key = policy id), so the next audit tells:
 
 - `ospatrol: cis: check regressed: policy 'P' check 'C': TITLE` -- passed before, failed now;
 - `ospatrol: cis: check failed: ...` -- failed now, and not failed before (first run included);
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 NAME = "cis"
 POLICIES_VAR = "ospatrol_policies"
+WAIVERS_VAR = "ospatrol_waivers"
 WALK_ROOTS_VAR = "ospatrol_walk_roots"
 
 
@@ -85,8 +86,9 @@ class PolicyCollector:
 
         try:
             policies = self.policies_for(host)
+            waivers = self._waivers_for(host, policies)
         except InputError as exc:
-            reason = f"error: {POLICIES_VAR}: {exc}"
+            reason = f"error: {exc}"
             finding = incomplete_finding(host.name, reason, collector=NAME)
             return CollectorResult(NAME, "error", (finding,), reason)
         gatherer = Gatherer(transport, self._settings_for(host))
@@ -101,14 +103,14 @@ class PolicyCollector:
                 return CollectorResult(NAME, "incomplete", (finding,), reason)
             if not run.applicable:
                 continue
-            statuses = self._statuses(host, run)
+            statuses = self._statuses(host, run, waivers)
             previous = state.get(policy.id)
             before = json.loads(previous.text) if previous is not None else None
             findings += changes(host.name, run, statuses, before)
             blob = json.dumps(statuses, sort_keys=True).encode()
             updates.append(PutState(policy.id, blob, hashlib.sha256(blob).hexdigest()))
             updates.append(PutCheckResults(policy.id, self._rows(run, statuses)))
-        findings += self._expired(host.name)
+        findings += _expired(host.name, waivers)
         return CollectorResult(NAME, "ok", tuple(findings), updates=tuple(updates))
 
     def _settings_for(self, host: Host) -> RunSettings:
@@ -120,14 +122,25 @@ class PolicyCollector:
             roots = [roots]
         return replace(self.settings, walk_roots=tuple(str(r) for r in roots))
 
-    def _statuses(self, host: Host, run: PolicyRun) -> dict[str, str]:
+    def _waivers_for(self, host: Host, policies: list[Policy]) -> Waivers | None:
+        """The collector's waivers, or the file the host's `ospatrol_waivers` var names
+        (validated against the host's policies: an unknown check id is an error)."""
+        path = host.vars.get(WAIVERS_VAR)
+        if not path:
+            return self.waivers
+        from ospatrol.policy.waivers import load_waivers
+
+        return load_waivers(Path(str(path)), policies)
+
+    @staticmethod
+    def _statuses(host: Host, run: PolicyRun, waivers: Waivers | None) -> dict[str, str]:
         result = {}
         for outcome in run.outcomes:
             status = outcome.status
             if (
                 status == FAILED
-                and self.waivers is not None
-                and self.waivers.note_for(host.name, run.policy.id, outcome.check_id)
+                and waivers is not None
+                and waivers.note_for(host.name, run.policy.id, outcome.check_id)
             ):
                 status = WAIVED
             result[outcome.check_id] = status
@@ -139,25 +152,6 @@ class PolicyCollector:
             CheckRow(o.check_id, statuses[o.check_id], o.reason, shown(o.evidence))
             for o in run.outcomes
         )
-
-    def _expired(self, host: str) -> list[Finding]:
-        if self.waivers is None:
-            return []
-        found = []
-        for waiver in self.waivers.expired():
-            if not waiver.covers(host, waiver.policy, waiver.check):
-                continue
-            policy = waiver.policy or "*"
-            found.append(
-                _finding(
-                    host,
-                    "waiver_expired",
-                    f"{policy}:{waiver.check}",
-                    f"waiver expired: policy '{policy}' check '{waiver.check}': "
-                    f"expired on {waiver.expires.isoformat()} ({waiver.justification})",
-                )
-            )
-        return found
 
 
 def changes(
@@ -181,6 +175,21 @@ def changes(
         was = "" if old_score is None else f" (was {old_score:g}%)"
         text = f"score: policy '{run.policy.id}': {new_score:g}%{was}"
         found.append(_finding(host, "score", run.policy.id, text))
+    return found
+
+
+def _expired(host: str, waivers: Waivers | None) -> list[Finding]:
+    """A finding for each expired waiver that covered this host."""
+    found = []
+    for waiver in waivers.expired() if waivers is not None else ():
+        if not waiver.covers(host, waiver.policy, waiver.check):
+            continue
+        policy = waiver.policy or "*"
+        text = (
+            f"waiver expired: policy '{policy}' check '{waiver.check}': "
+            f"expired on {waiver.expires.isoformat()} ({waiver.justification})"
+        )
+        found.append(_finding(host, "waiver_expired", f"{policy}:{waiver.check}", text))
     return found
 
 

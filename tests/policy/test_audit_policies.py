@@ -65,8 +65,32 @@ def test_audit_runs_policies_stores_results_and_raises_regressions(lab_sshd, tmp
     linux_again = [f for f in findings if f["subject"].startswith("ospatrol_linux:")]
     assert all(f["kind"] not in ("failed", "regressed") for f in linux_again)
 
+    waivers = tmp_path / "waivers.yml"
+    waivers.write_text(
+        "waivers:\n"
+        "  - {host: web1, policy: site, check: 2, justification: marker comes with v2, "
+        "expires: 2999-12-31}\n"
+        "  - {host: 'web*', policy: site, check: 1, justification: old, expires: 2001-01-01}\n"
+    )
+    write_inventory(
+        inv,
+        {
+            "web1": lab_host(
+                lab_sshd,
+                ospatrol_policies=[str(policy)],
+                ospatrol_walk_roots=[str(tree)],
+                ospatrol_waivers=str(waivers),
+            )
+        },
+    )
+    third = run_cli(state, *args)
+    findings = host(third.json(), "web1")["findings"]
+    mine = {f["subject"]: f for f in findings if f["subject"].startswith("site")}
+    assert mine["site:1"]["kind"] == "waiver_expired"
+    assert (mine["site:1"]["rule"], mine["site:1"]["level"]) == (81003, 8)
+
     with Store.open(state) as store:
-        rows = store.check_results("web1", "site")
+        rows = store.check_results("web1", "site")[:4]
         assert [(r.check_id, r.status) for r in rows] == [
             ("1", "passed"),
             ("2", "failed"),
@@ -74,7 +98,8 @@ def test_audit_runs_policies_stores_results_and_raises_regressions(lab_sshd, tmp
             ("2", "failed"),
         ]
         assert len({r.run for r in rows}) == 2
-        assert [s.score for s in store.policy_scores("web1", "site")] == [50.0, 0.0]
+        assert store.check_results("web1", "site")[-1].status == "waived"
+        assert [s.score for s in store.policy_scores("web1", "site")] == [50.0, 0.0, 0.0]
         assert any(a.rule_id == 80132 for a in store.alerts(host="web1"))
 
 
