@@ -156,38 +156,36 @@ class SshTransport(TransportBase):
             {p.blob: p for f in files for p in KnownHosts(f).pins_for(address, port)}.values()
         )
 
-    def _client_keys(self) -> list[Any] | None:
-        """The key pairs of the host's key files, loaded here so that a missing file or a
-        passphrase problem names the file; None lets asyncssh use `~/.ssh`'s defaults."""
+    def _key_files(self) -> list[str]:
+        """The host's key files (checked to exist, so a missing one names itself); empty lets
+        asyncssh use `~/.ssh`'s defaults. asyncssh loads them (off the event loop)."""
         files = [self.host.credentials.private_key_file, *self.host.options.identity_files]
         paths = [os.path.expanduser(f) for f in files if f]
-        if not paths:
-            return None
-        passphrase = self.host.options.key_passphrase
-        keys: list[Any] = []
         for path in paths:
             if not os.path.exists(path):
                 raise ConfigurationError(f"private key file {path} not found")
-            try:
-                keys += asyncssh.load_keypairs([path], passphrase)
-            except (OSError, ValueError) as exc:  # asyncssh.KeyImportError is a ValueError
-                said = str(exc).lower()
-                if "passphrase" in said and passphrase is None:
-                    why = "it is encrypted and ansible_ssh_private_key_passphrase is not set"
-                elif "passphrase" in said:
-                    why = "cannot decrypt it (wrong ansible_ssh_private_key_passphrase?)"
-                else:
-                    why = f"cannot read it: {exc}"
-                raise ConfigurationError(f"private key file {path}: {why}") from None
-        return keys
+        return paths
 
-    def _options(self, trusted: list[PinnedKey], client_keys: list[Any] | None) -> dict[str, Any]:
+    def _key_error(self, exc: Exception) -> ConfigurationError:
+        """A key file asyncssh could not load, named, with what to fix."""
+        said = str(exc).lower()
+        if "passphrase" in said and self.host.options.key_passphrase is None:
+            why = "it is encrypted and ansible_ssh_private_key_passphrase is not set"
+        elif "passphrase" in said:
+            why = "cannot decrypt it (wrong ansible_ssh_private_key_passphrase?)"
+        else:
+            why = f"cannot read it: {exc}"
+        files = ", ".join(self._key_files())
+        return ConfigurationError(f"private key file {files}: {why}")
+
+    def _options(self, trusted: list[PinnedKey], key_files: list[str]) -> dict[str, Any]:
         creds = self.host.credentials
         known = [decode_ssh_public_key(p.blob) for p in trusted]
         options: dict[str, Any] = {
             "known_hosts": (known, [], []),
             "connect_timeout": self.settings.connect_timeout_for(self.host),
-            "ignore_encrypted": True,
+            # Our key files must load (or say why); ~/.ssh's defaults may be encrypted ones.
+            "ignore_encrypted": not key_files,
             **_algorithms(self.host),
         }
         if trusted:
@@ -203,8 +201,9 @@ class SshTransport(TransportBase):
             options["username"] = creds.user
         if creds.password is not None:
             options["password"] = creds.password
-        if client_keys is not None:
-            options["client_keys"] = client_keys
+        if key_files:
+            options["client_keys"] = key_files
+            options["passphrase"] = self.host.options.key_passphrase
         return options
 
     async def connect(self) -> SshTransport:
@@ -218,7 +217,7 @@ class SshTransport(TransportBase):
                 self.host.address,
                 self.host.port,
             )
-        options = self._options(trusted, self._client_keys())
+        options = self._options(trusted, self._key_files())
         client = _Client(accept_unknown=not trusted)
         await self._take_slot()
         try:
@@ -261,6 +260,8 @@ class SshTransport(TransportBase):
                 return conn
         except asyncssh.HostKeyNotVerifiable as exc:
             raise self._changed(trusted, client.presented) from exc
+        except asyncssh.KeyImportError as exc:
+            raise self._key_error(exc) from None
         except asyncssh.PermissionDenied as exc:
             raise AuthenticationFailed(
                 f"{self.host.user or '(default user)'}@{self.where}: permission denied"
@@ -272,7 +273,10 @@ class SshTransport(TransportBase):
         except socket.gaierror as exc:
             raise Unreachable(f"cannot resolve {self.host.address!r}: {exc.strerror}") from exc
         except ValueError as exc:
-            # asyncssh refuses an unknown algorithm name (an inventory typo) with ValueError.
+            # A wrong passphrase surfaces as cryptography's ValueError; an unknown algorithm
+            # name (an inventory typo) as asyncssh's.
+            if "passphrase" in str(exc).lower():
+                raise self._key_error(exc) from None
             raise ConfigurationError(f"{self.where}: {exc}") from exc
         except (OSError, asyncssh.KeyExchangeFailed, asyncssh.DisconnectError) as exc:
             if trusted and client.presented is None:
