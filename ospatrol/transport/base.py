@@ -254,6 +254,10 @@ async def _pump(stream: Reader, buf: bytearray, out: _Output, proc: Process) -> 
             return
 
 
+BECOME_PREAMBLE = 65536
+"""Bytes sudo may write before the start marker (its prompt, a lecture, a refusal)."""
+
+
 async def _become_handshake(proc: Process, wrapped: _Wrapped, become: Become, out: _Output) -> None:
     """Answer sudo's prompt (once) and consume stderr up to the start marker."""
     seen = bytearray()
@@ -261,13 +265,20 @@ async def _become_handshake(proc: Process, wrapped: _Wrapped, become: Become, ou
     while True:
         chunk = await proc.stderr.read(_CHUNK)
         if not chunk:
-            detail = seen.replace(wrapped.prompt, b"").decode(errors="replace").strip()
+            said = seen.replace(wrapped.prompt, b"").decode(errors="replace").strip()
+            detail = said[:200] + ("..." if len(said) > 200 else "")
             raise AuthenticationFailed(f"become (sudo) failed: {detail or 'no reason given'}")
         seen += chunk
+        if len(seen) > BECOME_PREAMBLE + len(wrapped.marker):
+            # Endless output before the marker: not sudo talking; stop, keep nothing of it.
+            proc.kill()
+            raise AuthenticationFailed(
+                f"become (sudo) failed: no start marker within {BECOME_PREAMBLE} bytes"
+            )
         idx = seen.find(wrapped.marker)
         if idx >= 0:
             rest = seen[idx + len(wrapped.marker) :]
-            out.stderr += rest[1:] if rest.startswith(b"\n") else rest
+            out.stderr += (rest[1:] if rest.startswith(b"\n") else rest)[: out.cap]
             return
         if seen.count(wrapped.prompt) > (1 if answered else 0):
             if answered or become.password is None:

@@ -176,3 +176,24 @@ def test_local_output_cap_stops_an_endless_command(tmp_path: Path):
     result = asyncio.run(scenario())
     assert time.monotonic() - started < 5
     assert result.truncated and result.stdout_bytes == b"y\n" * 2048
+
+
+def test_endless_output_before_the_become_marker_is_cut_off(tmp_path: Path, monkeypatch):
+    # A "sudo" that never gets to the command: it talks forever on stderr.
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "sudo").write_text("#!/bin/sh\nexec yes 'sudo: lecture' >&2\n")
+    (bindir / "sudo").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:/usr/bin:/bin")
+    st = TransportSettings(known_hosts=tmp_path / "kh")
+    creds = Credentials(become=True, become_password="pw-never-shown")
+
+    async def scenario():
+        async with open_transport(local_host(credentials=creds), st) as t:
+            return await t.run("echo never", timeout=20)
+
+    started = time.monotonic()
+    with pytest.raises(AuthenticationFailed) as info:
+        asyncio.run(scenario())
+    assert time.monotonic() - started < 5
+    assert str(info.value) == "become (sudo) failed: no start marker within 65536 bytes"
