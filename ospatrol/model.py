@@ -182,6 +182,9 @@ class Alert:
     full_log: str = ""
     previous_output: tuple[str, ...] = ()
     alert_id: str = ""
+    # Wazuh rule sets: the rule's <mitre> technique ids, and the decoder's parent.
+    mitre: tuple[str, ...] = ()
+    decoder_parent: str | None = None
     # No __post_init__: the engine builds alerts without __init__ (see analysis.engine._builder)
     # and gives `fields` as a FrozenMap, so alerts pickle.
 

@@ -406,6 +406,8 @@ class Engine:
                 full_log=ev.full_log,
                 previous_output=previous,
                 alert_id=f"{int(ev.time)}.{self.counters['alerts']}",
+                mitre=matched.mitre,
+                decoder_parent=ev.decoder.parent if ev.decoder is not None else None,
             )
         return _new_result(  # type: ignore[return-value]
             event=event,

@@ -111,6 +111,24 @@ def _without_empty(mapping: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in mapping.items() if v not in (None, "", (), [], {})}
 
 
+def _nested(fields: dict[str, str]) -> dict[str, Any]:
+    """Decoded fields as Wazuh writes `data`: a dotted name (`win.system.eventID`, from the
+    JSON decoder or an `<order>`) becomes nested objects."""
+    out: dict[str, Any] = {}
+    for name, value in fields.items():
+        if not value:
+            continue
+        *parents, last = name.split(".")
+        node = out
+        for part in parents:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        node.setdefault(last, value)
+    return out
+
+
 def format_alert_json(alert: Alert, *, manager: str | None = None) -> dict[str, Any]:
     """The alert as one alerts.json object (OSSEC/Wazuh shape); keys with no value are left out.
 
@@ -135,6 +153,8 @@ def format_alert_json(alert: Alert, *, manager: str | None = None) -> dict[str, 
         }
     )
     rule |= {"firedtimes": alert.firedtimes, "mail": alert.mail}
+    if alert.mitre:
+        rule["mitre"] = {"id": list(alert.mitre)}
     predecoder = {
         "program_name": alert.program_name,
         "timestamp": _header_timestamp(alert),
@@ -149,8 +169,8 @@ def format_alert_json(alert: Alert, *, manager: str | None = None) -> dict[str, 
         "full_log": _full_log(alert),
         "previous_output": "\n".join(alert.previous_output),
         "predecoder": _without_empty(predecoder),
-        "decoder": _without_empty({"name": alert.decoder}),
-        "data": _without_empty(dict(alert.fields)),
+        "decoder": _without_empty({"parent": alert.decoder_parent, "name": alert.decoder}),
+        "data": _nested(dict(alert.fields)),
         "location": event.location,
     }
     return _without_empty(document)

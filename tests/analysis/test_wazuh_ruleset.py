@@ -62,3 +62,32 @@ def test_rules_check_on_the_full_wazuh_ruleset_reports_no_error(shared_data: Pat
     # The lists live in ruleset/lists until installed: missing list files are warnings.
     assert "etc/lists/audit-keys" in proc.stderr
     assert all(line.startswith("warning: ") for line in proc.stderr.splitlines())
+
+
+def _wazuh_case(shared_data: Path, ini: str, section: str) -> str:
+    cases = read_wazuh_cases([shared_data / "wazuh" / "ruleset" / "testing" / "tests" / ini])
+    return next(c.log for c in cases if c.section == section)
+
+
+def test_alerts_json_carries_mitre_nested_data_and_decoder_parent(
+    shared_data: Path, wazuh_ruleset: Ruleset
+) -> None:
+    """What Wazuh dashboards read: rule.mitre, data.* nested by dotted name, decoder.parent."""
+    from ospatrol.respond.alertfmt import format_alert_json
+
+    engine = Engine(wazuh_ruleset, hostname="wazuh")
+    section = "Scripting interpreter spawned a new process"
+    log = _wazuh_case(shared_data, "sysmon_eid_1.ini", section)
+    alert = engine.process_line(log).alert
+    assert alert is not None and alert.rule_id == 92000
+    doc = format_alert_json(alert, manager="mgr")
+    assert doc["rule"]["mitre"] == {"id": ["T1059.005"]}
+    assert doc["data"]["win"]["system"]["eventID"] == "1"
+    assert doc["decoder"] == {"name": "json"}
+
+    line = "Jul  3 21:44:07 vmi189193 sshd[26279]: Failed password for invalid user sammy from "
+    alert = engine.process_line(line + "82.202.219.155 port 51676 ssh2").alert
+    assert alert is not None
+    doc = format_alert_json(alert, manager="mgr")
+    assert doc["decoder"] == {"parent": "sshd", "name": "sshd"}
+    assert doc["data"]["srcip"] == "82.202.219.155"
