@@ -1,0 +1,89 @@
+"""The Wazuh 4.x ruleset: events per CPU-second on Wazuh's own test lines, and start-up.
+
+Provisions a Wazuh installation folder as ruleset/testing/runtests.py does (see
+`ospatrol.analysis.logtest.provision_wazuh_home`), loads the whole ruleset once, and runs every
+log line of the suite's ini files (geoip files skipped) through one engine, `--rounds` times.
+Then it times `ospatrol logtest -D HOME -U ...` on one line, as runtests.py starts it once per
+case: the first start (compiling the ruleset, filling the cache) and the next ones (cached).
+
+    .venv/bin/python bench/bench_wazuh.py [--rounds N]
+
+Prints lines, CPU seconds, events per CPU-second, the slowest lines, and the start-up times.
+Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("OSPATROL_TEST_DATA", REPO.parent / "shared" / "data"))
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3, help="passes over the test lines")
+    args = parser.parse_args()
+    from ospatrol.analysis.engine import Engine
+    from ospatrol.analysis.loader import load_ruleset
+    from ospatrol.analysis.logtest import provision_wazuh_home, read_wazuh_cases
+
+    with tempfile.TemporaryDirectory() as tmp:
+        home = provision_wazuh_home(DATA / "wazuh", Path(tmp) / "ossec")
+        started = time.process_time()
+        ruleset = load_ruleset(home / "etc" / "ossec.conf", home=home)
+        load_cpu = time.process_time() - started
+        cases = read_wazuh_cases((DATA / "wazuh" / "ruleset" / "testing" / "tests").glob("*"))
+        lines = [line for case in cases for line in case.log.split("\n") if line]
+        engine = Engine(ruleset, hostname="wazuh")
+        slowest: list[tuple[float, str]] = []
+        started = time.process_time()
+        for _ in range(args.rounds):
+            for line in lines:
+                before = time.process_time()
+                engine.process_line(line)
+                slowest.append((time.process_time() - before, line))
+        cpu = time.process_time() - started
+        events = len(lines) * args.rounds
+        print(f"ruleset: {len(ruleset.rules)} rules, compiled in {load_cpu:.2f} CPU-s")
+        print(f"lines: {len(lines)} x {args.rounds} rounds = {events} events, {cpu:.2f} CPU-s")
+        print(f"events per CPU-second: {events / cpu:,.0f}")
+        timeouts = ruleset.regex_timeouts()
+        print(f"patterns that hit the time budget: {len(timeouts)} {sorted(timeouts)[:5]}")
+        slowest.sort(reverse=True)
+        for seconds, line in slowest[:5]:
+            print(f"  {seconds * 1000:7.2f} ms  {line[:100]}")
+
+        env = dict(os.environ, OSPATROL_CACHE_DIR=str(Path(tmp) / "cache"))
+        line = lines[0].encode() + b"\n"
+        for label in ("first start (compiles, fills the cache)", "cached start", "cached start"):
+            before_cpu, before = _children_cpu(), time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "ospatrol", "logtest", "-D", str(home), "-q"],
+                input=line,
+                capture_output=True,
+                env=env,
+                check=False,
+            )
+            wall = time.perf_counter() - before
+            print(
+                f"logtest -D start-up, {label}: {wall:.2f} s wall, "
+                f"{_children_cpu() - before_cpu:.2f} CPU-s"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
