@@ -127,7 +127,15 @@ class SyslogMessage:
         """The header time as `Mmm dd hh:mm:ss` (the layout OSSEC's pre-decoder reads)."""
         if self.when is None:
             return None
-        return f"{MONTHS[self.when.month - 1]} {self.when.day:2d} {self.when:%H:%M:%S}"
+        return _bsd(self.when)
+
+
+def _bsd(when: datetime) -> str:
+    """`Mmm dd hh:mm:ss` (day space-padded), without strftime's cost."""
+    return (
+        f"{MONTHS[when.month - 1]} {when.day:2d} "
+        f"{when.hour:02d}:{when.minute:02d}:{when.second:02d}"
+    )
 
 
 def _datetime_iso(found: re.Match[str]) -> tuple[datetime | None, str | None]:
@@ -331,7 +339,7 @@ def _parse_cisco(text: str, pos: int, pri: int | None, hostname: str | None) -> 
         pos = stamp.end()
     msg = text[pos:]
     if when is not None:
-        timestamp = f"{MONTHS[when.month - 1]} {when.day:2d} {when:%H:%M:%S}"
+        timestamp = _bsd(when)
     mnemonic = _mnemonic(msg)
     return SyslogMessage(
         format="cisco",
@@ -372,7 +380,7 @@ def _parse_3164(text: str, pos: int, pri: int | None) -> SyslogMessage:
         if when is None:
             found = None
         else:
-            timestamp = f"{MONTHS[when.month - 1]} {when.day:2d} {when:%H:%M:%S}"
+            timestamp = _bsd(when)
     if found is None:
         found = _ISO_TS.match(text, pos)
         if found:
