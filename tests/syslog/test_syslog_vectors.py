@@ -15,7 +15,6 @@ and there every input must still parse and keep its message text.
 from __future__ import annotations
 
 import json
-import os
 import re
 from datetime import UTC
 from pathlib import Path
@@ -25,17 +24,23 @@ import pytest
 from ospatrol.syslog.framing import Framer
 from ospatrol.syslog.message import SyslogMessage, parse_syslog
 
-REPO = Path(__file__).resolve().parents[2]
-DATA = Path(os.environ.get("OSPATROL_TEST_DATA", REPO.parent / "shared" / "data")) / "syslog"
 LOCAL = "$RS_HOSTNAME"  # rsyslog's placeholder for "the receiver's own name"
 
 
-def _lines(name: str) -> list[dict]:
-    return [json.loads(line) for line in (DATA / name).read_text().splitlines() if line.strip()]
+def _lines(shared_data: Path, name: str) -> list[dict]:
+    text = (shared_data / "syslog" / name).read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-CURATED = _lines("curated_vectors.jsonl")
-RSYSLOG = _lines("rsyslog_parser_vectors.jsonl")
+@pytest.fixture(scope="module")
+def curated(shared_data: Path) -> list[dict]:
+    return _lines(shared_data, "curated_vectors.jsonl")
+
+
+@pytest.fixture(scope="module")
+def rsyslog(shared_data: Path) -> list[dict]:
+    return _lines(shared_data, "rsyslog_parser_vectors.jsonl")
+
 
 MODULE_TESTS = {
     "clickhouse-wrong-quotation-marks.sh": "ClickHouse output module quoting",
@@ -141,9 +146,10 @@ def _render(template: str, m: SyslogMessage) -> str:
     return re.sub(r"%([^%]+)%", lambda found: _property(m, found.group(1)), body)
 
 
-def _gold_cases() -> list:
+def _gold_cases(tests: list[dict]) -> list[tuple[str, str, str, str]]:
+    """(case name, template, input, expected) of every test outside MODULE_TESTS."""
     cases = []
-    for test in RSYSLOG:
+    for test in tests:
         name = test["test"]
         template = test["template"]
         if name in MODULE_TESTS:
@@ -156,32 +162,39 @@ def _gold_cases() -> list:
         for i, (raw, expected) in enumerate(zip(test["inputs"], test["expected"], strict=True)):
             raw = _shell_unquote(raw) if name.startswith("parsertest") else raw
             expected = _shell_unquote(expected) if name.startswith("parsertest") else expected
-            cases.append(pytest.param(template, raw, expected, id=f"{name}[{i}]"))
+            cases.append((f"{name}[{i}]", template, raw, expected))
     return cases
 
 
-@pytest.mark.parametrize(("template", "raw", "expected"), _gold_cases())
-def test_rsyslog_gold(template: str, raw: str, expected: str) -> None:
-    if raw in RFC_NOT_RSYSLOG:
-        m = parse_syslog(raw)
-        assert (m.format, m.hostname, m.msg) == ("raw", None, raw)
-        return
-    assert _render(template, parse_syslog(raw)) == expected
+def test_rsyslog_gold(rsyslog: list[dict]) -> None:
+    cases = _gold_cases(rsyslog)
+    assert len(cases) == 95
+    wrong = []
+    for case, template, raw, expected in cases:
+        if raw in RFC_NOT_RSYSLOG:
+            m = parse_syslog(raw)
+            if (m.format, m.hostname, m.msg) != ("raw", None, raw):
+                wrong.append(f"{case}: {m}")
+            continue
+        got = _render(template, parse_syslog(raw))
+        if got != expected:
+            wrong.append(f"{case}: {raw!r}\n   got      {got!r}\n   expected {expected!r}")
+    assert not wrong, "\n".join(wrong)
 
 
-@pytest.mark.parametrize(
-    "test", [t for t in RSYSLOG if t["test"] in MODULE_TESTS], ids=lambda t: t["test"]
-)
-def test_rsyslog_module_vectors_parse_and_keep_the_message(test: dict) -> None:
-    for raw in test["inputs"]:
-        m = parse_syslog(raw)
-        # Nothing is lost: the message text is the tail of the input.
-        assert m.msg is not None
-        assert raw.endswith(m.msg)
+def test_rsyslog_module_vectors_parse_and_keep_the_message(rsyslog: list[dict]) -> None:
+    tests = [t for t in rsyslog if t["test"] in MODULE_TESTS]
+    assert {t["test"] for t in tests} == set(MODULE_TESTS)
+    for test in tests:
+        for raw in test["inputs"]:
+            m = parse_syslog(raw)
+            # Nothing is lost: the message text is the tail of the input.
+            assert m.msg is not None, test["test"]
+            assert raw.endswith(m.msg), test["test"]
 
 
-def test_endswith_basic_compares_the_three_kept_lines() -> None:
-    test = next(t for t in RSYSLOG if t["test"] == "endswith-basic.sh")
+def test_endswith_basic_compares_the_three_kept_lines(rsyslog: list[dict]) -> None:
+    test = next(t for t in rsyslog if t["test"] == "endswith-basic.sh")
     rendered = [_render(test["template"], parse_syslog(raw)) for raw in test["inputs"]]
     assert rendered[:3] == test["expected"]
     assert rendered[3] == "otherprog test4"  # the filter in that test drops this one
@@ -242,8 +255,18 @@ def _check_curated(m: SyslogMessage, key: str, want, raw: str) -> None:
         raise AssertionError(f"no check for expectation key {key!r}")
 
 
-@pytest.mark.parametrize("vector", CURATED, ids=lambda v: f"{v['id']}-{v['category']}")
-def test_curated_vector(vector: dict) -> None:
+def test_curated_vectors(curated: list[dict]) -> None:
+    assert len(curated) == 44
+    wrong = []
+    for vector in curated:
+        try:
+            _check_vector(vector)
+        except AssertionError as exc:
+            wrong.append(f"{vector['id']} ({vector['category']}): {vector['raw']!r}: {exc}")
+    assert not wrong, "\n".join(wrong)
+
+
+def _check_vector(vector: dict) -> None:
     raw = vector["raw"]
     expect = vector["expect"] or {}
     if vector["transport"] == "tcp":
@@ -259,6 +282,6 @@ def test_curated_vector(vector: dict) -> None:
     # Every message keeps its text: nothing a sender writes disappears.
     assert m.msg is not None or m.sd is not None
     if "rule" in expect:
-        return  # an analysis expectation, checked in tests/manager against OSSEC's rules
+        return  # an analysis expectation (rule, level, decoder), not the parser's
     for key, want in expect.items():
         _check_curated(m, key, want, raw)
