@@ -8,6 +8,7 @@ command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || want="$want openssh-
 if [ "${1:-}" = "--test" ]; then
     command -v chromium >/dev/null 2>&1 || want="$want chromium"
     command -v sudo >/dev/null 2>&1 || want="$want sudo"
+    dpkg -s rsyslog-gnutls >/dev/null 2>&1 || want="$want rsyslog rsyslog-gnutls"
 fi
 [ -n "$want" ] || exit 0
 if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi

@@ -36,6 +36,8 @@ COMMANDS: dict[str, str] = {
     "logtest": "ospatrol.cli.logtest_cmd:logtest",
     "rules": "ospatrol.cli.rules_cmd:rules",
     "baseline": "ospatrol.cli.baseline_cmd:baseline",
+    "manager": "ospatrol.cli.manager_cmd:manager",
+    "alerts": "ospatrol.cli.alerts_cmd:alerts",
     "check": "ospatrol.cli.check_cmd:check",
     "checks": "ospatrol.cli.checks_cmd:checks",
 }

@@ -1,0 +1,75 @@
+"""The manager's alert outputs, built from the `outputs:` section: each is an `AlertSink` with
+its own queue, so a slow one never holds up analysis or another output."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+from typing import Any
+
+from ospatrol.manager.config import ManagerConfig
+from ospatrol.model import Alert
+from ospatrol.respond.files import alerts_json_sink, alerts_log_sink
+from ospatrol.respond.queued import QueuedSink
+
+
+def store_sink(state_dir: Path, maxsize: int = 100_000) -> QueuedSink:
+    """Every alert into the store's alerts table, in one transaction per batch."""
+    from ospatrol.store import Store
+
+    opened: dict[str, Any] = {}
+
+    def setup() -> None:
+        opened["store"] = Store.open(state_dir)
+
+    def deliver(alerts: list[Alert]) -> None:
+        store = opened["store"]
+        with store.transaction():
+            for alert in alerts:
+                store.add_alert(alert)
+
+    def teardown() -> None:
+        if "store" in opened:
+            opened["store"].close()
+
+    return QueuedSink("store", deliver, maxsize=maxsize, setup=setup, teardown=teardown)
+
+
+def build_sinks(config: ManagerConfig, state_dir: Path) -> list[Any]:
+    outputs = config.outputs
+    manager_name = config.analysis.hostname or platform.node() or "localhost"
+    sinks: list[Any] = [store_sink(state_dir)]
+    if outputs.alerts_json.enabled:
+        out = outputs.alerts_json
+        sinks.append(
+            alerts_json_sink(
+                state_dir / "alerts.json",
+                max_size=out.max_size,
+                daily=out.daily,
+                maxsize=out.queue_size,
+                manager=manager_name,
+            )
+        )
+    if outputs.alerts_log.enabled:
+        out = outputs.alerts_log
+        sinks.append(
+            alerts_log_sink(
+                state_dir / "alerts.log",
+                max_size=out.max_size,
+                daily=out.daily,
+                maxsize=out.queue_size,
+            )
+        )
+    if outputs.email is not None:
+        from ospatrol.respond.email import email_sink
+
+        sinks.append(email_sink(outputs.email, manager_name))
+    if outputs.syslog is not None:
+        from ospatrol.respond.forward import forward_sink
+
+        sinks.append(forward_sink(outputs.syslog))
+    if outputs.webhook is not None:
+        from ospatrol.respond.webhook import webhook_sink
+
+        sinks.append(webhook_sink(outputs.webhook, manager_name))
+    return sinks

@@ -1,0 +1,99 @@
+"""An analysis worker process: `python -m ospatrol.manager.worker SPEC_JSON`.
+
+It loads the rule set once, answers `ready` (or `error` with every load problem), then reads
+batches of received frames on stdin, turns each into an Event (`ospatrol.syslog.event`), runs it
+through its own `Engine` and writes back the alerts and counts of each batch on stdout. `stop`
+makes it answer `stopped` and exit once everything before it was analysed, which is how the
+manager drains on SIGTERM and swaps rule sets on SIGHUP without losing an event.
+
+Correlation state lives in the worker's engine; the manager sends every frame of one sender to
+the same worker, so frequency, same_source_ip and first-time-seen rules see all of a device's
+events (see docs/manager.md for what that does not cover).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from ospatrol.manager.channel import pack, read_message
+
+log = logging.getLogger("ospatrol.manager.worker")
+
+
+def load_engine(spec: dict[str, Any]):
+    """The engine the spec names: the same choice of rule set as `ospatrol logtest`."""
+    from ospatrol.analysis.engine import Engine
+    from ospatrol.cli.logtest_cmd import load_chosen_ruleset
+
+    ruleset = load_chosen_ruleset(
+        Path(spec["ossec_conf"]) if spec.get("ossec_conf") else None,
+        Path(spec["rules_dir"]) if spec.get("rules_dir") else None,
+        tuple(Path(p) for p in spec.get("decoders", ())),
+    )
+    return Engine(ruleset, hostname=spec.get("hostname") or "localhost")
+
+
+def analyse(engine, frames) -> tuple[list, Counter]:
+    """Alerts and counts for one batch of received frames (and the manager's own Events)."""
+    from ospatrol.syslog.event import frame_event
+    from ospatrol.syslog.receiver import Frame
+
+    alerts = []
+    counts: Counter[str] = Counter()
+    process = engine.process
+    for frame in frames:
+        try:
+            result = process(frame_event(frame) if isinstance(frame, Frame) else frame)
+        except Exception:  # a bug must cost one event, not the worker and its batch
+            log.exception("analysis failed on a frame from %s", frame.source)
+            counts["rejected:error"] += 1
+            continue
+        if result.rejected is not None:
+            counts[f"rejected:{result.rejected}"] += 1
+            continue
+        counts["analysed"] += 1
+        if result.decoder is not None:
+            counts["decoded"] += 1
+        if result.alert is not None:
+            alerts.append(result.alert)
+    counts["alerts"] += len(alerts)
+    return alerts, counts
+
+
+def main(argv: list[str]) -> int:
+    # The manager handles signals; a worker stops when told to or when its stdin closes.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    spec = json.loads(argv[1])
+    stdin = open(sys.stdin.fileno(), "rb", buffering=1 << 20, closefd=False)  # noqa: SIM115
+    stdout = open(sys.stdout.fileno(), "wb", buffering=1 << 20, closefd=False)  # noqa: SIM115
+    from ospatrol.errors import OSPatrolError
+
+    try:
+        engine = load_engine(spec)
+    except OSPatrolError as exc:
+        stdout.write(pack(("error", str(exc))))
+        stdout.flush()
+        return 1
+    stdout.write(pack(("ready", None)))
+    stdout.flush()
+    while True:
+        message = read_message(stdin)
+        if message is None or message[0] == "stop":
+            stdout.write(pack(("stopped", dict(engine.counters))))
+            stdout.flush()
+            return 0
+        alerts, counts = analyse(engine, message[1])
+        stdout.write(pack(("done", alerts, counts)))
+        stdout.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

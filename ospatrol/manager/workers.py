@@ -1,0 +1,209 @@
+"""The manager's side of the analysis workers: start them, feed them, collect alerts, drain.
+
+Frames are partitioned by sender address (`partition`), so one device's events always reach the
+same worker and its engine's correlation state. Each worker has at most `MAX_IN_FLIGHT` batches
+outstanding; `submit` waits when a worker is that far behind, which is the back-pressure that
+fills the intake (and so drops UDP / slows TCP senders) when analysis cannot keep up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+import zlib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ospatrol.errors import InputError
+from ospatrol.manager.channel import pack, read_message_async
+from ospatrol.manager.config import AnalysisConfig
+from ospatrol.model import Alert
+from ospatrol.syslog.receiver import Frame
+
+log = logging.getLogger(__name__)
+
+MAX_IN_FLIGHT = 4
+START_TIMEOUT = 300.0
+PIPE_SIZE = 1 << 20
+_F_SETPIPE_SZ = 1031
+
+ResultHandler = Callable[[list[Alert], Counter], None]
+
+
+def worker_spec(analysis: AnalysisConfig) -> dict[str, Any]:
+    return {
+        "ossec_conf": str(analysis.ossec_conf) if analysis.ossec_conf else None,
+        "rules_dir": str(analysis.rules_dir) if analysis.rules_dir else None,
+        "decoders": [str(p) for p in analysis.decoders],
+        "hostname": analysis.hostname,
+    }
+
+
+def partition(source: str, workers: int) -> int:
+    """The worker that analyses everything from `source` (stable across runs and reloads)."""
+    return zlib.crc32(source.encode()) % workers
+
+
+def _big_pipe(stream: Any) -> None:
+    transport = getattr(stream, "transport", None)
+    pipe = transport.get_extra_info("pipe") if transport is not None else None
+    if pipe is not None:
+        try:
+            import fcntl
+
+            fcntl.fcntl(pipe.fileno(), _F_SETPIPE_SZ, PIPE_SIZE)
+        except OSError:
+            pass
+
+
+@dataclass
+class _Worker:
+    index: int
+    process: asyncio.subprocess.Process
+    slots: asyncio.Semaphore
+    reader_task: asyncio.Task | None = None
+    final: dict | None = None
+
+
+class WorkerPool:
+    """`size` worker processes on one rule set. Results go to `on_result` in the event loop."""
+
+    def __init__(self, analysis: AnalysisConfig, size: int, on_result: ResultHandler) -> None:
+        self.analysis = analysis
+        self.size = size
+        self.on_result = on_result
+        self._workers: list[_Worker] = []
+        self._stopping = False
+        self.lost_batches = 0
+
+    async def _spawn(self) -> asyncio.subprocess.Process:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "ospatrol.manager.worker",
+            json.dumps(worker_spec(self.analysis)),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=PIPE_SIZE,
+        )
+        _big_pipe(process.stdin)
+        return process
+
+    async def start(self) -> None:
+        """Start every worker and wait until each has loaded the rule set.
+
+        Raises InputError (with the loader's messages) when the rule set does not load; no
+        worker is left running then."""
+        for index in range(self.size):
+            process = await self._spawn()
+            self._workers.append(_Worker(index, process, asyncio.Semaphore(MAX_IN_FLIGHT)))
+        try:
+            answers = await asyncio.wait_for(
+                asyncio.gather(*(read_message_async(w.process.stdout) for w in self._workers)),
+                START_TIMEOUT,
+            )
+        except TimeoutError:
+            await self.kill()
+            raise InputError("analysis workers did not start in time") from None
+        for answer in answers:
+            if answer is None or answer[0] != "ready":
+                await self.kill()
+                detail = answer[1] if answer else "worker exited while loading the rule set"
+                raise InputError(f"analysis workers cannot start: {detail}")
+        for worker in self._workers:
+            worker.reader_task = asyncio.create_task(self._read(worker))
+
+    async def _respawn(self, worker: _Worker) -> None:
+        """Replace a worker that died (its outstanding batches are lost and counted)."""
+        lost = MAX_IN_FLIGHT - worker.slots._value
+        self.lost_batches += lost
+        log.error(
+            "analysis worker %d exited unexpectedly (status %s); %d batch(es) lost, restarting",
+            worker.index,
+            worker.process.returncode,
+            lost,
+        )
+        process = await self._spawn()
+        answer = await read_message_async(process.stdout)
+        if answer is None or answer[0] != "ready":
+            log.error("analysis worker %d cannot restart: %s", worker.index, answer)
+            return
+        old_slots = worker.slots
+        worker.process = process
+        worker.slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        for _ in range(MAX_IN_FLIGHT):
+            old_slots.release()  # wake submitters waiting on the dead worker
+        worker.reader_task = asyncio.create_task(self._read(worker))
+
+    async def submit(self, frames: list[Frame]) -> None:
+        """Send frames to their workers, waiting while a worker has too much outstanding."""
+        size = self.size
+        if size == 1:
+            parts = {0: frames}
+        else:
+            parts: dict[int, list[Frame]] = {}
+            for frame in frames:
+                parts.setdefault(partition(frame.source, size), []).append(frame)
+        for index, part in parts.items():
+            worker = self._workers[index]
+            await worker.slots.acquire()
+            stdin = worker.process.stdin
+            assert stdin is not None
+            stdin.write(pack(("batch", part)))
+            # If the worker died, its reader respawns it and counts the loss.
+            with contextlib.suppress(ConnectionError):
+                await stdin.drain()
+
+    async def _read(self, worker: _Worker) -> None:
+        stdout = worker.process.stdout
+        while True:
+            message = await read_message_async(stdout)
+            if message is None:
+                if worker.final is None and not self._stopping:
+                    await worker.process.wait()
+                    await self._respawn(worker)
+                return
+            if message[0] == "done":
+                worker.slots.release()
+                try:
+                    self.on_result(message[1], message[2])
+                except Exception:
+                    log.exception("manager: handling analysis results failed")
+            elif message[0] == "stopped":
+                worker.final = message[1]
+                return
+
+    async def stop(self) -> dict[str, int]:
+        """Let every worker finish what it was sent, then stop it; returns the engines' counters."""
+        totals: Counter[str] = Counter()
+        self._stopping = True
+        for worker in self._workers:
+            stdin = worker.process.stdin
+            if stdin is not None and not stdin.is_closing():
+                stdin.write(pack(("stop",)))
+                with contextlib.suppress(ConnectionError):
+                    await stdin.drain()
+        for worker in self._workers:
+            if worker.reader_task is not None:
+                await worker.reader_task
+            if worker.process.stdin is not None:
+                worker.process.stdin.close()
+            await worker.process.wait()
+            totals.update(worker.final or {})
+        return dict(totals)
+
+    async def kill(self) -> None:
+        for worker in self._workers:
+            if worker.process.returncode is None:
+                worker.process.kill()
+            await worker.process.wait()
+            if worker.reader_task is not None:
+                worker.reader_task.cancel()
+
+    def alive(self) -> bool:
+        return all(w.process.returncode is None for w in self._workers)
