@@ -249,3 +249,26 @@ def test_prometheus_metrics(manager_factory) -> None:
     assert value("ospatrol_queue_depth", queue="intake") == 0
     delivered = value("ospatrol_output_alerts_total", output="alerts_json", outcome="delivered")
     assert delivered == 3
+
+
+def test_the_shipped_example_config_is_valid(tmp_path: Path) -> None:
+    import trustme
+
+    from ospatrol.manager.config import load_manager_config
+
+    example = Path(__file__).resolve().parents[2] / "deploy" / "ospatrol.yml"
+    config_path = tmp_path / "ospatrol.yml"
+    config_path.write_text(example.read_text())
+    ca = trustme.CA()
+    cert = ca.issue_cert("manager.example.org")
+    cert.cert_chain_pems[0].write_to_path(tmp_path / "server.pem")
+    cert.private_key_pem.write_to_path(tmp_path / "server.key")
+    ca.cert_pem.write_to_path(tmp_path / "ca.pem")
+    (tmp_path / "inventory.yml").write_text("all: {hosts: {web1: {}}}\n")
+    config = load_manager_config(config_path)
+    listeners = [(s.protocol, s.port) for s in config.syslog]
+    assert listeners == [("udp", 514), ("tcp", 514), ("tls", 6514)]
+    assert config.outputs.email is not None and config.outputs.email.min_level == 10
+    assert [job.name for job in config.schedules] == ["nightly", "configs"]
+    assert config.responses.rules[0].command.name == "firewall-drop"
+    assert config.metrics_listen == ("127.0.0.1", 9108)
