@@ -69,7 +69,6 @@ class Manager:
         self._submit_lock = asyncio.Lock()
         self._stop = asyncio.Event()
         self._reloading = False
-        self._alert_serial = 0
         self._tasks: list[asyncio.Task] = []
         self._responder_task: asyncio.Task | None = None
         self._scheduler_task: asyncio.Task | None = None
@@ -78,13 +77,20 @@ class Manager:
         self.metrics_port: int | None = None
 
     # -- results -----------------------------------------------------------------------------
-    def _on_result(self, alerts: list[Alert], counts: Counter) -> None:
+    def _on_result(
+        self, alerts: list[Alert], counts: Counter, json_text: str, log_text: str
+    ) -> None:
         self.counts.update(counts)
-        for alert in alerts:
-            self._alert_serial += 1
-            alert = replace(alert, alert_id=f"{int(alert.event.time)}.{self._alert_serial}")
-            for sink in self.sinks:
-                sink.emit(alert)
+        if not alerts:
+            return
+        rendered = {"alerts_json": json_text, "alerts_log": log_text}
+        for sink in self.sinks:
+            text = rendered.get(sink.name)
+            if text:
+                sink.emit_text(text, len(alerts))
+            else:
+                for alert in alerts:
+                    sink.emit(alert)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def _build_sinks(self, config: ManagerConfig) -> list[Any]:
@@ -139,7 +145,9 @@ class Manager:
             self.counts["dropped:internal"] += 1
 
     async def _start_pool(self, config: ManagerConfig) -> WorkerPool:
-        pool = WorkerPool(config.analysis, config.workers, self._on_result)
+        from ospatrol.manager.outputs import rendering
+
+        pool = WorkerPool(config.analysis, config.workers, self._on_result, rendering(config))
         await pool.start()
         return pool
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ospatrol.manager.config import ManagerConfig
+from ospatrol.manager.workers import Rendering
 from ospatrol.model import Alert
 from ospatrol.respond.files import alerts_json_sink, alerts_log_sink
 from ospatrol.respond.queued import QueuedSink
@@ -35,9 +36,21 @@ def store_sink(state_dir: Path, maxsize: int = 100_000) -> QueuedSink:
     return QueuedSink("store", deliver, maxsize=maxsize, setup=setup, teardown=teardown)
 
 
+def manager_name(config: ManagerConfig) -> str:
+    return config.analysis.hostname or platform.node() or "localhost"
+
+
+def rendering(config: ManagerConfig) -> Rendering:
+    """What the analysis workers render for the file outputs configured."""
+    outputs = {"json"} if config.outputs.alerts_json.enabled else set()
+    if config.outputs.alerts_log.enabled:
+        outputs.add("log")
+    return Rendering(frozenset(outputs), manager_name(config))
+
+
 def build_sinks(config: ManagerConfig, state_dir: Path) -> list[Any]:
     outputs = config.outputs
-    manager_name = config.analysis.hostname or platform.node() or "localhost"
+    name = manager_name(config)
     sinks: list[Any] = [store_sink(state_dir)]
     if outputs.alerts_json.enabled:
         out = outputs.alerts_json
@@ -47,7 +60,7 @@ def build_sinks(config: ManagerConfig, state_dir: Path) -> list[Any]:
                 max_size=out.max_size,
                 daily=out.daily,
                 maxsize=out.queue_size,
-                manager=manager_name,
+                manager=name,
             )
         )
     if outputs.alerts_log.enabled:
@@ -63,7 +76,7 @@ def build_sinks(config: ManagerConfig, state_dir: Path) -> list[Any]:
     if outputs.email is not None:
         from ospatrol.respond.email import email_sink
 
-        sinks.append(email_sink(outputs.email, manager_name))
+        sinks.append(email_sink(outputs.email, name))
     if outputs.syslog is not None:
         from ospatrol.respond.forward import forward_sink
 
@@ -71,5 +84,5 @@ def build_sinks(config: ManagerConfig, state_dir: Path) -> list[Any]:
     if outputs.webhook is not None:
         from ospatrol.respond.webhook import webhook_sink
 
-        sinks.append(webhook_sink(outputs.webhook, manager_name))
+        sinks.append(webhook_sink(outputs.webhook, name))
     return sinks

@@ -2,7 +2,8 @@
 
 It loads the rule set once, answers `ready` (or `error` with every load problem), then reads
 batches of received frames on stdin, turns each into an Event (`ospatrol.syslog.event`), runs it
-through its own `Engine` and writes back the alerts and counts of each batch on stdout. `stop`
+through its own `Engine` and writes back the alerts and counts of each batch on stdout, with
+their alerts.json and alerts.log text already rendered (that work is spread over the cores). `stop`
 makes it answer `stopped` and exit once everything before it was analysed, which is how the
 manager drains on SIGTERM and swaps rule sets on SIGHUP without losing an event.
 
@@ -39,31 +40,57 @@ def load_engine(spec: dict[str, Any]):
     return Engine(ruleset, hostname=spec.get("hostname") or "localhost")
 
 
-def analyse(engine, frames) -> tuple[list, Counter]:
-    """Alerts and counts for one batch of received frames (and the manager's own Events)."""
-    from ospatrol.syslog.event import frame_event
-    from ospatrol.syslog.receiver import Frame
+class Analyser:
+    """One worker's engine plus what it does with alerts before they travel: a manager-wide
+    unique id (`<epoch>.<serial * workers + index>`), and the alerts.json / alerts.log text
+    rendered here, on this core, instead of in the manager's single process."""
 
-    alerts = []
-    counts: Counter[str] = Counter()
-    process = engine.process
-    for frame in frames:
-        try:
-            result = process(frame_event(frame) if isinstance(frame, Frame) else frame)
-        except Exception:  # a bug must cost one event, not the worker and its batch
-            log.exception("analysis failed on a frame from %s", frame.source)
-            counts["rejected:error"] += 1
-            continue
-        if result.rejected is not None:
-            counts[f"rejected:{result.rejected}"] += 1
-            continue
-        counts["analysed"] += 1
-        if result.decoder is not None:
-            counts["decoded"] += 1
-        if result.alert is not None:
-            alerts.append(result.alert)
-    counts["alerts"] += len(alerts)
-    return alerts, counts
+    def __init__(self, engine, spec: dict[str, Any]) -> None:
+        self.engine = engine
+        self.index = int(spec.get("index", 0))
+        self.workers = max(1, int(spec.get("workers", 1)))
+        self.render = frozenset(spec.get("render", ()))
+        self.manager_name = spec.get("manager_name")
+        self.serial = 0
+
+    def analyse(self, frames) -> tuple[list, Counter, str, str]:
+        """Alerts, counts, alerts.json lines and alerts.log blocks for one batch of frames
+        (and of the manager's own Events)."""
+        from dataclasses import replace
+
+        from ospatrol.respond.alertfmt import format_alerts_log
+        from ospatrol.respond.files import json_line
+        from ospatrol.syslog.event import frame_event
+        from ospatrol.syslog.receiver import Frame
+
+        alerts = []
+        counts: Counter[str] = Counter()
+        process = self.engine.process
+        for frame in frames:
+            try:
+                result = process(frame_event(frame) if isinstance(frame, Frame) else frame)
+            except Exception:  # a bug must cost one event, not the worker and its batch
+                log.exception("analysis failed on a frame from %s", frame.source)
+                counts["rejected:error"] += 1
+                continue
+            if result.rejected is not None:
+                counts[f"rejected:{result.rejected}"] += 1
+                continue
+            counts["analysed"] += 1
+            if result.decoder is not None:
+                counts["decoded"] += 1
+            if result.alert is not None:
+                self.serial += 1
+                number = self.serial * self.workers + self.index
+                alert_id = f"{int(result.alert.event.time)}.{number}"
+                alerts.append(replace(result.alert, alert_id=alert_id))
+        counts["alerts"] += len(alerts)
+        json_text = log_text = ""
+        if "json" in self.render:
+            json_text = "".join(json_line(a, self.manager_name) for a in alerts)
+        if "log" in self.render:
+            log_text = "".join(format_alerts_log(a, a.alert_id) for a in alerts)
+        return alerts, counts, json_text, log_text
 
 
 def main(argv: list[str]) -> int:
@@ -82,6 +109,7 @@ def main(argv: list[str]) -> int:
         stdout.write(pack(("error", str(exc))))
         stdout.flush()
         return 1
+    analyser = Analyser(engine, spec)
     stdout.write(pack(("ready", None)))
     stdout.flush()
     while True:
@@ -90,8 +118,7 @@ def main(argv: list[str]) -> int:
             stdout.write(pack(("stopped", dict(engine.counters))))
             stdout.flush()
             return 0
-        alerts, counts = analyse(engine, message[1])
-        stdout.write(pack(("done", alerts, counts)))
+        stdout.write(pack(("done", *analyser.analyse(message[1]))))
         stdout.flush()
 
 

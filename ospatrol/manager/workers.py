@@ -32,15 +32,31 @@ START_TIMEOUT = 300.0
 PIPE_SIZE = 1 << 20
 _F_SETPIPE_SZ = 1031
 
-ResultHandler = Callable[[list[Alert], Counter], None]
+ResultHandler = Callable[[list[Alert], Counter, str, str], None]
+"""Gets each batch's alerts, counts, alerts.json text and alerts.log text."""
 
 
-def worker_spec(analysis: AnalysisConfig) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Rendering:
+    """What the workers render for the manager: alerts.json lines (`json`), alerts.log blocks
+    (`log`), and the manager name alerts.json carries."""
+
+    outputs: frozenset[str] = frozenset()
+    manager_name: str | None = None
+
+
+def worker_spec(
+    analysis: AnalysisConfig, index: int, size: int, rendering: Rendering
+) -> dict[str, Any]:
     return {
         "ossec_conf": str(analysis.ossec_conf) if analysis.ossec_conf else None,
         "rules_dir": str(analysis.rules_dir) if analysis.rules_dir else None,
         "decoders": [str(p) for p in analysis.decoders],
         "hostname": analysis.hostname,
+        "index": index,
+        "workers": size,
+        "render": sorted(rendering.outputs),
+        "manager_name": rendering.manager_name,
     }
 
 
@@ -73,20 +89,27 @@ class _Worker:
 class WorkerPool:
     """`size` worker processes on one rule set. Results go to `on_result` in the event loop."""
 
-    def __init__(self, analysis: AnalysisConfig, size: int, on_result: ResultHandler) -> None:
+    def __init__(
+        self,
+        analysis: AnalysisConfig,
+        size: int,
+        on_result: ResultHandler,
+        rendering: Rendering = Rendering(),
+    ) -> None:
         self.analysis = analysis
         self.size = size
         self.on_result = on_result
+        self.rendering = rendering
         self._workers: list[_Worker] = []
         self._stopping = False
         self.lost_batches = 0
 
-    async def _spawn(self) -> asyncio.subprocess.Process:
+    async def _spawn(self, index: int) -> asyncio.subprocess.Process:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "ospatrol.manager.worker",
-            json.dumps(worker_spec(self.analysis)),
+            json.dumps(worker_spec(self.analysis, index, self.size, self.rendering)),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             limit=PIPE_SIZE,
@@ -100,7 +123,7 @@ class WorkerPool:
         Raises InputError (with the loader's messages) when the rule set does not load; no
         worker is left running then."""
         for index in range(self.size):
-            process = await self._spawn()
+            process = await self._spawn(index)
             self._workers.append(_Worker(index, process, asyncio.Semaphore(MAX_IN_FLIGHT)))
         try:
             answers = await asyncio.wait_for(
@@ -128,7 +151,7 @@ class WorkerPool:
             worker.process.returncode,
             lost,
         )
-        process = await self._spawn()
+        process = await self._spawn(worker.index)
         answer = await read_message_async(process.stdout)
         if answer is None or answer[0] != "ready":
             log.error("analysis worker %d cannot restart: %s", worker.index, answer)
@@ -171,7 +194,7 @@ class WorkerPool:
             if message[0] == "done":
                 worker.slots.release()
                 try:
-                    self.on_result(message[1], message[2])
+                    self.on_result(*message[1:])
                 except Exception:
                     log.exception("manager: handling analysis results failed")
             elif message[0] == "stopped":

@@ -76,29 +76,46 @@ class RotatingFile:
             self._file = None
 
 
+class FileSink(QueuedSink):
+    """A file output. `emit(alert)` renders on the writer thread; `emit_text(text, count)`
+    writes `count` alerts rendered elsewhere (the analysis workers render in parallel)."""
+
+    def emit_text(self, text: str, count: int) -> None:
+        self.put((text, count), count)
+
+
+def _weight(item: object) -> int:
+    return item[1] if isinstance(item, tuple) else 1
+
+
 def _file_sink(
     name: str, target: RotatingFile, render: Callable[[Alert], str], maxsize: int
-) -> QueuedSink:
-    def deliver(alerts: list[Alert]) -> None:
-        for alert in alerts:
-            target.write(render(alert))
+) -> FileSink:
+    def deliver(items: list) -> None:
+        for item in items:
+            target.write(item[0] if isinstance(item, tuple) else render(item))
         target.flush()
 
-    return QueuedSink(name, deliver, maxsize=maxsize, teardown=target.close)
+    return FileSink(name, deliver, maxsize=maxsize, teardown=target.close, weight=_weight)
+
+
+def json_line(alert: Alert, manager: str | None) -> str:
+    """The alerts.json line of `alert`."""
+    return json.dumps(format_alert_json(alert, manager=manager), ensure_ascii=False) + "\n"
 
 
 def alerts_json_sink(
     path: Path, *, max_size: int, daily: bool, maxsize: int, manager: str | None = None
-) -> QueuedSink:
+) -> FileSink:
     """alerts.json: one OSSEC/Wazuh-shaped JSON object per line."""
 
     def render(alert: Alert) -> str:
-        return json.dumps(format_alert_json(alert, manager=manager), ensure_ascii=False) + "\n"
+        return json_line(alert, manager)
 
     return _file_sink("alerts_json", RotatingFile(path, max_size, daily), render, maxsize)
 
 
-def alerts_log_sink(path: Path, *, max_size: int, daily: bool, maxsize: int) -> QueuedSink:
+def alerts_log_sink(path: Path, *, max_size: int, daily: bool, maxsize: int) -> FileSink:
     """alerts.log: OSSEC's text blocks."""
 
     def render(alert: Alert) -> str:

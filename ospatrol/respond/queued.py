@@ -40,6 +40,7 @@ class QueuedSink:
         teardown: Callable[[], None] | None = None,
         accepts: Callable[[Alert], bool] | None = None,
         linger: float = 0.0,
+        weight: Callable[[object], int] | None = None,
     ) -> None:
         self.name = name
         self.counts: Counter[str] = Counter()
@@ -49,6 +50,7 @@ class QueuedSink:
         self._teardown = teardown
         self._accepts = accepts
         self._linger = linger
+        self._weight = weight
         self._queue: queue.Queue = queue.Queue(maxsize)
         self._thread = threading.Thread(target=self._run, name=f"sink-{name}", daemon=True)
         self._thread.start()
@@ -64,6 +66,13 @@ class QueuedSink:
             self._queue.put_nowait(alert)
         except queue.Full:
             self.counts["dropped"] += 1
+
+    def put(self, item: object, count: int = 1) -> None:
+        """Queue an item that stands for `count` alerts (text rendered elsewhere)."""
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            self.counts["dropped"] += count
 
     def close(self, timeout: float = 60.0) -> None:
         self._queue.put(_STOP)
@@ -93,11 +102,12 @@ class QueuedSink:
                     items = [item for item in items if item is not _STOP]
                 if not items:
                     continue
+                count = sum(map(self._weight, items)) if self._weight else len(items)
                 try:
                     self._deliver(items)
-                    self.counts["delivered"] += len(items)
+                    self.counts["delivered"] += count
                 except Exception:
-                    self.counts["failed"] += len(items)
+                    self.counts["failed"] += count
                     log.exception("output %s: delivery failed", self.name)
         finally:
             if self._teardown is not None:
