@@ -55,7 +55,7 @@ class RunningManager:
     def stats(self) -> dict:
         return json.loads((self.state / "manager-stats.json").read_text())
 
-    def wait_stats(self, predicate: Callable[[dict], bool], timeout: float = 60.0) -> dict:
+    def wait_stats(self, predicate: Callable[[dict], bool], timeout: float = 180.0) -> dict:
         deadline = time.monotonic() + timeout
         stats: dict = {}
         while time.monotonic() < deadline:
@@ -71,7 +71,7 @@ class RunningManager:
     def signal(self, sig: int) -> None:
         self.process.send_signal(sig)
 
-    def stop(self, timeout: float = 60.0) -> int:
+    def stop(self, timeout: float = 300.0) -> int:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
