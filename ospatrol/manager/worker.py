@@ -33,6 +33,7 @@ def load_engine(spec: dict[str, Any]):
     from ospatrol.cli.logtest_cmd import load_chosen_ruleset
 
     ruleset = load_chosen_ruleset(
+        None,
         Path(spec["ossec_conf"]) if spec.get("ossec_conf") else None,
         Path(spec["rules_dir"]) if spec.get("rules_dir") else None,
         tuple(Path(p) for p in spec.get("decoders", ())),
