@@ -119,8 +119,8 @@ class Manager:
         self._responder_task = asyncio.create_task(responder.run())
 
     def _audit_sinks(self) -> list[Any]:
-        # The audit stores its own alerts; the other outputs get them from here.
-        return [sink for sink in self.sinks if sink.name != "store"]
+        # The audit stores its own alerts (as the workers do); the outputs get them from here.
+        return list(self.sinks)
 
     def _start_scheduler(self, config: ManagerConfig) -> None:
         if self._scheduler_task is not None:
@@ -149,7 +149,9 @@ class Manager:
     async def _start_pool(self, config: ManagerConfig) -> WorkerPool:
         from ospatrol.manager.outputs import rendering
 
-        pool = WorkerPool(config.analysis, config.workers, self._on_result, rendering(config))
+        pool = WorkerPool(
+            config.analysis, config.workers, self._on_result, rendering(config, self.state_dir)
+        )
         await pool.start()
         return pool
 
@@ -160,6 +162,9 @@ class Manager:
         # reads a second. A short interval keeps the loop responsive.
         sys.setswitchinterval(SWITCH_INTERVAL)
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        from ospatrol.store import Store
+
+        Store.open(self.state_dir).close()  # created and migrated once, before the workers
         self.pool = await self._start_pool(self.config)
         self.sinks = self._build_sinks(self.config)
         self._start_responder(self.config)
@@ -328,9 +333,8 @@ async def run_due_jobs(config: ManagerConfig, state_dir: Path) -> dict[str, Any]
 
     state_dir.mkdir(parents=True, exist_ok=True)
     sinks = build_sinks(config, state_dir)
-    audit_sinks = [sink for sink in sinks if sink.name != "store"]
     try:
-        runner = audit_runner(state_dir, lambda: audit_sinks)
+        runner = audit_runner(state_dir, lambda: sinks)
         scheduler = Scheduler(config.schedules, runner, state_dir)
         await scheduler.run_due()
     finally:

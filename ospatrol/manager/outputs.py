@@ -9,49 +9,26 @@ from typing import Any
 
 from ospatrol.manager.config import ManagerConfig
 from ospatrol.manager.workers import Rendering
-from ospatrol.model import Alert
 from ospatrol.respond.files import alerts_json_sink, alerts_log_sink
-from ospatrol.respond.queued import QueuedSink
-
-
-def store_sink(state_dir: Path, maxsize: int = 100_000) -> QueuedSink:
-    """Every alert into the store's alerts table, in one transaction per batch."""
-    from ospatrol.store import Store
-
-    opened: dict[str, Any] = {}
-
-    def setup() -> None:
-        opened["store"] = Store.open(state_dir)
-
-    def deliver(alerts: list[Alert]) -> None:
-        store = opened["store"]
-        with store.transaction():
-            for alert in alerts:
-                store.add_alert(alert)
-
-    def teardown() -> None:
-        if "store" in opened:
-            opened["store"].close()
-
-    return QueuedSink("store", deliver, maxsize=maxsize, setup=setup, teardown=teardown)
 
 
 def manager_name(config: ManagerConfig) -> str:
     return config.analysis.hostname or platform.node() or "localhost"
 
 
-def rendering(config: ManagerConfig) -> Rendering:
-    """What the analysis workers render for the file outputs configured."""
+def rendering(config: ManagerConfig, state_dir: Path) -> Rendering:
+    """What the analysis workers do with alerts: render them for the file outputs configured,
+    and store every one of them (the store is not one of the manager's sinks)."""
     outputs = {"json"} if config.outputs.alerts_json.enabled else set()
     if config.outputs.alerts_log.enabled:
         outputs.add("log")
-    return Rendering(frozenset(outputs), manager_name(config))
+    return Rendering(frozenset(outputs), manager_name(config), str(state_dir))
 
 
 def build_sinks(config: ManagerConfig, state_dir: Path) -> list[Any]:
     outputs = config.outputs
     name = manager_name(config)
-    sinks: list[Any] = [store_sink(state_dir)]
+    sinks: list[Any] = []
     if outputs.alerts_json.enabled:
         out = outputs.alerts_json
         sinks.append(

@@ -3,7 +3,8 @@
 It loads the rule set once, answers `ready` (or `error` with every load problem), then reads
 batches of received frames on stdin, turns each into an Event (`ospatrol.syslog.event`), runs it
 through its own `Engine` and writes back the alerts and counts of each batch on stdout, with
-their alerts.json and alerts.log text already rendered (that work is spread over the cores). `stop`
+their alerts.json and alerts.log text already rendered and the alerts already in the store's
+alerts table (that work is spread over the cores, off the manager's single process). `stop`
 makes it answer `stopped` and exit once everything before it was analysed, which is how the
 manager drains on SIGTERM and swaps rule sets on SIGHUP without losing an event.
 
@@ -53,6 +54,11 @@ class Analyser:
         self.render = frozenset(spec.get("render", ()))
         self.manager_name = spec.get("manager_name")
         self.serial = 0
+        self.store = None
+        if spec.get("store_dir"):
+            from ospatrol.store import Store
+
+            self.store = Store.open(Path(spec["store_dir"]))
 
     def analyse(self, frames) -> tuple[list, Counter, str, str]:
         """Alerts, counts, alerts.json lines and alerts.log blocks for one batch of frames
@@ -86,12 +92,28 @@ class Analyser:
                 alert_id = f"{int(result.alert.event.time)}.{number}"
                 alerts.append(replace(result.alert, alert_id=alert_id))
         counts["alerts"] += len(alerts)
+        if self.store is not None and alerts:
+            self._store(alerts, counts)
         json_text = log_text = ""
         if "json" in self.render:
             json_text = "".join(json_line(a, self.manager_name) for a in alerts)
         if "log" in self.render:
             log_text = "".join(format_alerts_log(a, a.alert_id) for a in alerts)
         return alerts, counts, json_text, log_text
+
+    def _store(self, alerts: list, counts: Counter) -> None:
+        """Every alert into the store's alerts table, one transaction per batch."""
+        from ospatrol.store import StoreError
+
+        try:
+            with self.store.transaction():  # type: ignore[union-attr]
+                for alert in alerts:
+                    self.store.add_alert(alert)  # type: ignore[union-attr]
+        except (StoreError, OSError) as exc:
+            log.error("storing %d alert(s) failed: %s", len(alerts), exc)
+            counts["store_failed"] += len(alerts)
+        else:
+            counts["stored"] += len(alerts)
 
 
 def main(argv: list[str]) -> int:

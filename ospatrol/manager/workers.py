@@ -38,11 +38,13 @@ ResultHandler = Callable[[list[Alert], Counter, str, str], None]
 
 @dataclass(frozen=True)
 class Rendering:
-    """What the workers render for the manager: alerts.json lines (`json`), alerts.log blocks
-    (`log`), and the manager name alerts.json carries."""
+    """What the workers do with alerts for the manager: render alerts.json lines (`json`) and
+    alerts.log blocks (`log`) with the manager name alerts.json carries, and store them in
+    the store of `store_dir` (spread over the cores instead of in the manager's process)."""
 
     outputs: frozenset[str] = frozenset()
     manager_name: str | None = None
+    store_dir: str | None = None
 
 
 def worker_spec(
@@ -57,6 +59,7 @@ def worker_spec(
         "workers": size,
         "render": sorted(rendering.outputs),
         "manager_name": rendering.manager_name,
+        "store_dir": rendering.store_dir,
     }
 
 
