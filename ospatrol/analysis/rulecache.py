@@ -20,6 +20,7 @@ sets that loaded without error are stored; the newest `KEEP` entries are kept.
 
 from __future__ import annotations
 
+import contextlib
 import copyreg
 import hashlib
 import io
@@ -123,6 +124,12 @@ def _dumps(ruleset: Ruleset) -> bytes:
     return buffer.getvalue()
 
 
+def _discard(path: Path) -> None:
+    """Delete a cache file if we can; another process may have done it already."""
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
+
+
 def _name_key(path: Path) -> bytes | None:
     """The key an entry's file name stands for (its header must carry the same)."""
     try:
@@ -156,12 +163,12 @@ def read_entry(path: Path) -> Ruleset | None:
         or blob[key_at:digest_at] != key
         or blob[digest_at:body_at] != hashlib.sha256(body).digest()
     ):
-        path.unlink(missing_ok=True)
+        _discard(path)
         return None
     try:
         return pickle.loads(body)
     except Exception:  # our own entry, but unreadable (older state): compile anew
-        path.unlink(missing_ok=True)
+        _discard(path)
         return None
 
 
@@ -174,17 +181,26 @@ def write_entry(path: Path, ruleset: Ruleset) -> None:
         body = _dumps(ruleset)
     except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
         return
-    fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    except OSError:
+        return
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(MAGIC + key + hashlib.sha256(body).digest() + body)
         os.replace(temporary, path)
     except OSError:
-        Path(temporary).unlink(missing_ok=True)
+        _discard(Path(temporary))
         return
-    entries = sorted(path.parent.glob(f"*{SUFFIX}"), key=lambda p: p.stat().st_mtime)
-    for old in entries[:-KEEP]:
-        old.unlink(missing_ok=True)
+    # Keep the newest KEEP entries; other processes may be pruning at the same time.
+    dated = []
+    for entry in path.parent.glob(f"*{SUFFIX}"):
+        try:
+            dated.append((entry.stat().st_mtime, entry))
+        except OSError:
+            continue
+    for _, old in sorted(dated)[:-KEEP]:
+        _discard(old)
 
 
 def compile_cached(

@@ -185,3 +185,18 @@ def test_a_cached_hostile_pattern_keeps_its_time_budget(cache, tmp_path):
     assert time.monotonic() - started < 5
     assert result.rule is not None and result.rule.id == 101
     assert ruleset.regex_timeouts() == {"^(a+)+$": 1}
+
+
+def test_a_cache_that_cannot_be_written_only_costs_the_cache(ossec43, ruleset43, tmp_path):
+    """No folder to write to, or a full cache: the rule set still loads, old entries go."""
+    rulecache.write_entry(tmp_path / "missing" / ("ab" * 32 + rulecache.SUFFIX), ruleset43)
+    folder = tmp_path / "entries"
+    folder.mkdir()
+    for number in range(rulecache.KEEP + 3):
+        entry = folder / (f"{number:064x}" + rulecache.SUFFIX)
+        entry.write_bytes(b"old")
+        os.utime(entry, (number, number))
+    rulecache.write_entry(folder / ("ff" * 32 + rulecache.SUFFIX), ruleset43)
+    kept = sorted(p.name for p in folder.glob(f"*{rulecache.SUFFIX}"))
+    assert len(kept) == rulecache.KEEP and kept[-1].startswith("ff")
+    assert f"{0:064x}{rulecache.SUFFIX}" not in kept
