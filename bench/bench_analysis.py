@@ -9,11 +9,12 @@ on an empty input; the best of `--repeat` runs counts. Small corpora are repeate
 reach `--min-lines` lines so start-up noise stays small against the work.
 
     .venv/bin/python bench/bench_analysis.py [--quick] [--repeat N] [--rulesets a,b]
-                                             [--corpora x,y] [--no-oracle]
+                                             [--corpora x,y] [--no-oracle] [--native]
 
 Prints one row per (rule set, corpus): events, both tools' events per CPU-second and the ratio
 OSPatrol / OSSEC; then each tool's start-up CPU-seconds and wall seconds per rule set and
-OSPatrol's peak RSS. Not part of the test suite.
+OSPatrol's peak RSS. `--native` adds OSPatrol with its hot modules compiled by mypyc (a copy in
+the temporary folder; needs mypy installed). Not part of the test suite.
 """
 
 from __future__ import annotations
@@ -166,8 +167,14 @@ def run(
     """(CPU seconds, wall seconds, peak RSS KiB) of one child, output discarded."""
     with stdin.open("rb") as source:
         started = time.perf_counter()
+        # From a neutral folder: `python -m` puts the working directory first on sys.path.
         proc = subprocess.Popen(
-            args, stdin=source, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+            args,
+            stdin=source,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            cwd=stdin.parent,
         )
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
@@ -175,6 +182,41 @@ def run(
     if proc.returncode not in (0, 1, 2, 3, 255):
         raise SystemExit(f"{args[0]} failed with {proc.returncode} on {stdin}")
     return usage.ru_utime + usage.ru_stime, wall, usage.ru_maxrss
+
+
+# The hot modules `--native` compiles with mypyc (they type-check cleanly for it).
+NATIVE_MODULES = ("correlation", "decoding", "engine", "eventinfo")
+
+
+def native_env(folder: Path, env: dict[str, str]) -> dict[str, str] | None:
+    """An environment running a copy of the package whose hot modules mypyc compiled to C
+    (measurement only: the project ships and tests the pure modules), or None if mypyc fails."""
+    try:
+        import mypyc  # noqa: F401
+    except ImportError:
+        print("note: --native needs mypy's mypyc (pip install mypy)\n")
+        return None
+    copy = folder / "native"
+    shutil.copytree(REPO / "ospatrol", copy / "ospatrol")
+    modules = [f"ospatrol/analysis/{name}.py" for name in NATIVE_MODULES]
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypyc",
+            "--follow-imports=silent",
+            "--ignore-missing-imports",
+            *modules,
+        ],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        print(f"note: mypyc failed, no native column:\n{proc.stdout[-1500:]}\n")
+        return None
+    return {**env, "PYTHONPATH": str(copy)}
 
 
 def count_events(path: Path) -> int:
@@ -190,6 +232,9 @@ def main() -> None:
     parser.add_argument("--corpora", help="comma-separated names (default: all)")
     parser.add_argument("--no-oracle", action="store_true", help="OSPatrol only")
     parser.add_argument("--no-build", action="store_true", help="never build the oracle")
+    parser.add_argument(
+        "--native", action="store_true", help="also OSPatrol with its hot modules mypyc-compiled"
+    )
     options = parser.parse_args()
 
     chosen = [
@@ -218,10 +263,11 @@ def main() -> None:
             (name, build_input(files, options.min_lines, limit, inputs), len(files))
             for name, files in wanted
         ]
+        native = native_env(folder, env) if options.native else None
         header = (
             f"{'rule set':<12} {'corpus':<12} {'events':>7} {'OSSEC ev/cpu-s':>15} "
             f"{'OSPatrol ev/cpu-s':>18} {'ratio':>6}"
-        )
+        ) + (f" {'mypyc ev/cpu-s':>15} {'ratio':>6}" if native else "")
         print(header)
         print("-" * len(header))
         startups = []
@@ -248,15 +294,21 @@ def main() -> None:
                     theirs_start.append(run(theirs, empty))
             ours_base = best(ours_start)
             theirs_base = best(theirs_start) if theirs else None
+            native_base = None
+            if native:
+                run(ours, empty, native)
+                native_base = best([run(ours, empty, native) for _ in range(3)])
             startups.append((ruleset.name, ours_base, theirs_base))
             peak = 0
             for corpus, path, _ in prepared:
                 events = count_events(path)
-                ours_runs, theirs_runs = [], []
+                ours_runs, theirs_runs, native_runs = [], [], []
                 for _ in range(options.repeat):
                     ours_runs.append(run(ours, path, env))
                     if theirs:
                         theirs_runs.append(run(theirs, path))
+                    if native:
+                        native_runs.append(run(ours, path, native))
                 ours_cpu = max(best(ours_runs)[0] - ours_base[0], 1e-6)
                 peak = max(peak, max(r[2] for r in ours_runs))
                 ours_rate = events / ours_cpu
@@ -266,10 +318,16 @@ def main() -> None:
                     their_text = f"{theirs_rate:>15,.0f}"
                     ratio = f"{ours_rate / theirs_rate:>6.2f}"
                 else:
+                    theirs_rate = 0.0
                     their_text, ratio = f"{'-':>15}", f"{'-':>6}"
+                native_text = ""
+                if native and native_base:
+                    native_rate = events / max(best(native_runs)[0] - native_base[0], 1e-6)
+                    native_ratio = f"{native_rate / theirs_rate:>6.2f}" if theirs_rate else "-"
+                    native_text = f" {native_rate:>15,.0f} {native_ratio:>6}"
                 print(
                     f"{ruleset.name:<12} {corpus:<12} {events:>7} {their_text} "
-                    f"{ours_rate:>18,.0f} {ratio}",
+                    f"{ours_rate:>18,.0f} {ratio}{native_text}",
                     flush=True,
                 )
             startups[-1] = (*startups[-1], peak)

@@ -15,7 +15,7 @@ import time as _time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ospatrol.analysis.correlation import Correlation, is_correlating
 from ospatrol.analysis.decoders import Decoder
@@ -86,13 +86,16 @@ class EngineResult:
     rejected: str | None = None
 
 
-def _builder(cls: type) -> Callable[..., object]:
+def _builder(cls: type) -> Callable[..., Any]:
     """A constructor for the frozen dataclass `cls` that fills the new instance's dict in one
     step instead of one `object.__setattr__` per field (the engine builds an EngineResult and
     often an Alert per event; that cost a tenth of the time). Omitted fields take the class
     defaults; a default factory is called once, so the classes used here have only immutable
-    defaults, and no `__post_init__`."""
-    assert not hasattr(cls, "__post_init__") and not hasattr(cls, "__slots__")
+    defaults, and no `__post_init__`. Instances without a dict (slots, or the module compiled
+    by mypyc) keep the class's own constructor."""
+    assert not hasattr(cls, "__post_init__")
+    if not cls.__dictoffset__:  # type: ignore[attr-defined]
+        return cls
     defaults: dict[str, object] = {}
     for item in dataclasses.fields(cls):
         if item.default is not dataclasses.MISSING:
@@ -100,8 +103,8 @@ def _builder(cls: type) -> Callable[..., object]:
         elif item.default_factory is not dataclasses.MISSING:
             defaults[item.name] = item.default_factory()
 
-    def build(**values: object) -> object:
-        obj = object.__new__(cls)
+    def build(**values: object) -> Any:
+        obj: Any = object.__new__(cls)
         state = obj.__dict__
         state.update(defaults)
         state.update(values)
@@ -409,7 +412,7 @@ class Engine:
                 mitre=matched.mitre,
                 decoder_parent=ev.decoder.parent if ev.decoder is not None else None,
             )
-        return _new_result(  # type: ignore[return-value]
+        return _new_result(
             event=event,
             full_log=ev.full_log,
             hostname=ev.hostname,
@@ -453,12 +456,12 @@ class Engine:
         return out
 
     @staticmethod
-    def _relevant(node: RuleNode, ev: EventInfo) -> tuple[tuple[RuleNode, int, object], ...]:
+    def _relevant(node: RuleNode, ev: EventInfo) -> tuple[tuple[RuleNode, int, Any], ...]:
         """The children of `node` that can match events of this decoder and program name
         (`decoded_as`, `program_name`), each as (child, gate kind, prefixes or literals) from
         its gate (see `_gate`)."""
         decoder, program = ev.decoder_name, ev.program_name
-        out = []
+        out: list[tuple[RuleNode, int, Any]] = []
         for child in node.children:
             rule = child.rule
             if rule.decoded_as is not None and rule.decoded_as != decoder:
@@ -518,11 +521,14 @@ class Engine:
             if trace is not None:
                 # Every child, no shortcuts: the trace shows what ossec-logtest -v shows.
                 trace.append("       *Trying child rules.")
-                children = tuple((child, _NO_GATE, None) for child in node.children)
+                children: tuple[tuple[RuleNode, int, Any], ...] = tuple(
+                    (child, _NO_GATE, None) for child in node.children
+                )
             else:
-                children = relevant.get(id(node))
-                if children is None:
-                    children = relevant[id(node)] = self._relevant(node, ev)
+                cached = relevant.get(id(node))
+                if cached is None:
+                    cached = relevant[id(node)] = self._relevant(node, ev)
+                children = cached
             for child, gate, needle in children:
                 # Skip a child whose log pattern needs text the log does not have.
                 if gate and lowered is not None:
