@@ -2,8 +2,9 @@
 
     listeners ──► BoundedIntake ──► dispatcher ──► WorkerPool ──────► sinks
     (udp/tcp/tls)  (drops UDP,       (batches,      (N processes:      (alerts.json, alerts.log,
-                    holds TCP)        by sender)     parse, decode,      store, e-mail, ...)
-                                                     rules, corr.)
+                    holds TCP)        by sender)     parse, decode,      e-mail, syslog, webhook,
+                                                     rules, corr.,       active response)
+                                                     render, store)
 
 Signals: SIGHUP reloads the config (rules, decoders, outputs, schedules); a new worker pool is
 started on the new rule set and swapped in between two batches, then the old pool finishes what
