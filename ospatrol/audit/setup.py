@@ -91,10 +91,26 @@ def parse_only(value: str | None) -> tuple[str, ...]:
 
 
 def build_collectors(
-    names: Sequence[str], config: Config, checks_dir: Path | None = None
+    names: Sequence[str],
+    config: Config,
+    checks_dir: Path | None = None,
+    policy_files: Sequence[Path] = (),
 ) -> list[Collector]:
-    """The collectors `names`, built from the profiles in `checks_dir` (default: shipped)."""
-    return [COLLECTORS[name](config, checks_dir) for name in names]
+    """The collectors `names`, built from the profiles in `checks_dir` (default: shipped);
+    `policy_files` (`--policy`) add policies to the `cis` collector and imply it."""
+    if policy_files and "cis" not in names:
+        names = [*names, "cis"]
+    collectors = [COLLECTORS[name](config, checks_dir) for name in names]
+    if policy_files:
+        from ospatrol.collect.policies import PolicyCollector, shipped_policies
+        from ospatrol.policy.load import load_policy
+
+        extra = [load_policy(Path(f)) for f in policy_files]
+        collectors = [
+            PolicyCollector([*shipped_policies(), *extra]) if c.name == "cis" else c
+            for c in collectors
+        ]
+    return collectors
 
 
 def transport_opener(config: Config, *, dry_run: bool = False) -> Opener:
@@ -131,13 +147,14 @@ def audit_configured(
     options: dict[str, Any],
     observers: Sequence[AuditObserver] = (),
     sinks: Sequence[AlertSink] = (),
+    policy_files: Sequence[Path] = (),
 ) -> RunRecord:
     """Audit `hosts` with the collectors `names` under `config`, holding the audit lock of its
     state dir (waiting up to `lock_wait` s); `options` (no secrets) is recorded with the run.
 
     A dry run takes no lock and writes nothing: it reads the state dir's database if there is
     one and creates no file or folder."""
-    collectors = build_collectors(names, config, checks_dir)
+    collectors = build_collectors(names, config, checks_dir, policy_files)
     engine = load_engine()
     audit_options = AuditOptions(
         concurrency=config.concurrency,

@@ -42,6 +42,14 @@ Exit status:
     "Seconds to wait for another audit of the same state dir to finish.", show_default=True
 )
 @checks_option
+@click.option(
+    "--policy",
+    "policy",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A compliance policy (Wazuh SCA, OSSEC rootcheck or cis/ YAML) to run besides the "
+    "shipped ones; runs the cis collector. Repeatable.",
+)
 @pass_context
 def audit(
     ctx: Context,
@@ -53,6 +61,7 @@ def audit(
     dry_run: bool,
     lock_wait: float,
     checks: Path | None,
+    policy: tuple[Path, ...],
 ) -> None:
     """Audit hosts over SSH: file integrity and command output against their baselines."""
     from ospatrol.audit import exit_status
@@ -76,6 +85,7 @@ def audit(
         lock_wait=lock_wait,
         options={"inventory": str(inventory), "limit": limit, "only": list(names)},
         observers=[observer] if observer else [],
+        policy_files=policy,
     )
     write_report(render(record, format), output, quiet=ctx.verbosity < 0)
     click.get_current_context().exit(exit_status(record))

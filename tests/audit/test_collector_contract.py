@@ -294,3 +294,31 @@ def test_a_host_timeout_keeps_what_finished_and_names_the_rest(tmp_path: Path):
             "slow": "incomplete",
         }
         assert store.state("me", "remembers", "counter").text == "1"
+
+
+def test_audit_policy_option_runs_that_policy_through_the_cis_collector(lab_sshd, tmp_path):
+    policy = tmp_path / "tiny.yml"
+    policy.write_text(
+        "policy: {id: tiny, file: tiny.yml, name: Tiny, description: two checks, "
+        "platforms: [linux]}\n"
+        "checks:\n"
+        "- {id: tiny-1, title: echo answers, condition: all, rules: ['c:echo yes -> r:^yes$']}\n"
+        "- {id: tiny-2, title: echo says no, condition: all, rules: ['c:echo no -> r:^yes$']}\n"
+    )
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    inv = write_inventory(
+        tmp_path / "inv.yml", {"web1": lab_host(lab_sshd, ospatrol_walk_roots=[str(tree)])}
+    )
+    state = tmp_path / "state"
+    result = run_cli(
+        state, "audit", "-i", str(inv), "--only", "commands", "--policy", str(policy), "-f", "json"
+    )
+    assert result.returncode in (0, 1), result.stderr
+    (host,) = result.json()["hosts"]
+    texts = [f["event"] for f in host["findings"] if f["collector"] == "cis"]
+    assert any("policy 'tiny' check 'tiny-2'" in t and "check failed" in t for t in texts)
+    assert not any("tiny-1" in t for t in texts)
+    with Store.open(state) as store:
+        rows = {r.check_id: r.status for r in store.check_results("web1", policy="tiny")}
+    assert rows == {"tiny-1": "passed", "tiny-2": "failed"}
