@@ -9,7 +9,7 @@
 - `read_wazuh_cases` / `run_wazuh_cases` reproduce Wazuh's ruleset/testing/runtests.py: the
   ini files are read raw (`%%` stays `%%`), repeated keys of a section are one case whose
   lines go through one session, and `wazuh-logtest -U` compares [rule, level, decoder] of the
-  last event exactly (`wazuh_unit_passed`).
+  last event exactly (`wazuh_unit_code`).
 """
 
 from __future__ import annotations
@@ -235,8 +235,10 @@ def read_wazuh_cases(paths: Iterable[Path]) -> list[IniCase]:
     return cases
 
 
-def wazuh_unit_passed(result: EngineResult | None, expect: Expectation) -> bool:
-    """wazuh-logtest -U: the last event's [rule, level, decoder] equals the expectation."""
+def wazuh_unit_code(result: EngineResult | None, expect: Expectation) -> int:
+    """wazuh-logtest -U's exit status: 1 when the last event's [rule, level, decoder] differs
+    from the expectation; when it is equal, the number of empty fields expected (0 for a full
+    expectation: its "workaround to support runtest.py")."""
     got = ("", "", "")
     if result is not None:
         rule = result.rule
@@ -245,7 +247,8 @@ def wazuh_unit_passed(result: EngineResult | None, expect: Expectation) -> bool:
             str(rule.level) if rule else "",
             result.decoder or "",
         )
-    return got == (expect.rule, expect.level, expect.decoder)
+    wanted = (expect.rule, expect.level, expect.decoder)
+    return wanted.count("") if got == wanted else 1
 
 
 def run_wazuh_cases(
@@ -259,7 +262,7 @@ def run_wazuh_cases(
         for line in case.log.split("\n"):
             if line:
                 result = engine.process_line(line)
-        code = 0 if wazuh_unit_passed(result, case.expect) else 1
+        code = wazuh_unit_code(result, case.expect)
         outcomes.append(CaseOutcome(case, code, result))
     return outcomes
 

@@ -115,7 +115,8 @@ def _read_lines():
     "unit",
     metavar="RULE:LEVEL:DECODER",
     help="Exit 0 if the last line gives this rule, level and decoder "
-    "(1: level differs, 2: rule, 3: decoder, 255: decoded but no rule).",
+    "(1: level differs, 2: rule, 3: decoder, 255: decoded but no rule; with a Wazuh rule set "
+    "as wazuh-logtest: 1 when anything differs).",
 )
 @click.option(
     "--format",
@@ -145,12 +146,14 @@ def logtest(
         format_phases,
         result_json,
         unit_code,
+        wazuh_unit_code,
     )
     from ospatrol.respond.alertfmt import format_alerts_log
 
     expect = Expectation.parse(unit) if unit else None
     ruleset = load_chosen_ruleset(home, ossec_conf, rules_dir, decoders, cache=True)
     engine = Engine(ruleset, hostname=hostname or _default_hostname(), trace_rules=verbose)
+    wazuh = ruleset.dialect == "wazuh"
     if sys.stdin.isatty() and not quiet and fmt == "text":
         click.echo("ospatrol logtest: Type one log per line.", err=True)
     stdout = sys.stdout.buffer
@@ -166,7 +169,7 @@ def logtest(
             continue
         result = engine.process_line(line)
         if expect is not None:
-            code = unit_code(result, expect)
+            code = wazuh_unit_code(result, expect) if wazuh else unit_code(result, expect)
         if quiet:
             continue
         if fmt == "jsonl":
