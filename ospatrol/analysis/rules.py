@@ -436,6 +436,8 @@ class _RuleReader:
         self.known_decoders = known_decoders
         self.wazuh = wazuh
         self.warnings = warnings if warnings is not None else errors
+        # Set while reading a rule that Wazuh's dialect leaves out with a warning.
+        self.dropped = False
 
     def compile(self, kind: str, source: str, node: Node) -> Pattern | None:
         return compile_element(kind, source, node, self.errors, wazuh=self.wazuh)
@@ -490,9 +492,10 @@ class _RuleReader:
         rule.mail_alert = level >= self.levels.email_alert_level
         if not node.children:
             errors.append(node.error(f"rule {rule_id} has no options"))
+        self.dropped = False
         texts = self._elements(rule, node)
         self._finish(rule, node, texts)
-        if len(errors) > before:
+        if len(errors) > before or self.dropped:
             return None
         return rule
 
@@ -646,11 +649,11 @@ class _RuleReader:
                 if not part:
                     continue
                 if not part.isdigit():
-                    # wazuh-analysisd warns and keeps the members before the bad one.
+                    # wazuh-analysisd rejects the rule with a warning and loads the rest.
                     report = self.warnings if self.wazuh else self.errors
-                    report.append(first["if_sid"].error(f"rule {rule.id}: if_sid {part!r}"))
-                    if self.wazuh:
-                        break
+                    where = first["if_sid"]
+                    report.append(where.error(f"rule {rule.id}: if_sid {part!r}"))
+                    self.dropped = self.wazuh
                     continue
                 sids.append(int(part))
             rule.if_sid = tuple(sids)

@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 CASES = 1770
 # Passing today, of the 1,770 cases (runtests.py's own count, geoip files skipped); the
 # target was 95 % (1,682).
-BAR = 1756
+BAR = 1757
 
 
 @pytest.fixture(scope="module")
