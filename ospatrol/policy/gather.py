@@ -18,7 +18,9 @@ timed-out run never delivered is simply missing (its checks are "not run").
 rootcheck policies list `/` for user files, which must not descend into /proc or a network mount.
 
 Each command runs under its own time budget (`timeout` where the host has it, a watchdog
-otherwise); one that hangs is reported as timed out and the script goes on. Commands run a few at
+otherwise, which marks the command timed out before it kills it: marking after the kill raced
+with the parent stopping the watchdog once the command died); one that hangs is reported as timed
+out and the script goes on. Commands run a few at
 a time (`PARALLEL`). Items are capped at `ITEM_CAP` bytes (the header says when).
 """
 
@@ -124,7 +126,7 @@ _r() {{ if [ -n "$TO" ]; then
     case $s in 124|137) s=T;; esac
   else
     sh -c "$3" </dev/null >"$T/o$1" 2>&1 & p=$!
-    ( sleep "$2"; kill -9 "$p" 2>/dev/null && : >"$T/t$1" ) </dev/null >/dev/null 2>&1 & k=$!
+    ( sleep "$2"; : >"$T/t$1"; kill -9 "$p" 2>/dev/null ) </dev/null >/dev/null 2>&1 & k=$!
     wait "$p"; s=$?; kill "$k" 2>/dev/null; wait "$k" 2>/dev/null
     if [ -e "$T/t$1" ]; then s=T; fi
   fi
