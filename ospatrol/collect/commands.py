@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from ospatrol.collect.base import CollectorResult, StateView, cap_lines, incomplete_finding
 from ospatrol.errors import InputError, InputErrors
 from ospatrol.model import Finding, Host
+from ospatrol.scrub import base_scrubber, off_loop
 from ospatrol.store.records import PutState
 
 if TYPE_CHECKING:
@@ -41,22 +42,8 @@ STORED_DIFF_LINES = 2000
 """Diff lines kept in a finding (store and reports); a runaway output must not bloat the store."""
 NOT_APPLICABLE_STATUSES = (126, 127)
 """Exit statuses of a shell that could not find or run the command: the host lacks it."""
-SECRET_MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # key = value / key: value where the key names a credential (crontab lines, env dumps)
-    (
-        re.compile(
-            r"(?i)\b([\w.-]*(?:passw(?:or)?d|passwd|secret|token|api[_-]?key|community)"
-            r"[\w.-]*\s*[=:]\s*)(\S+)"
-        ),
-        r"\1***",
-    ),
-    # command-line passwords: mysql -pSECRET, --password=SECRET, --password SECRET
-    (re.compile(r"(--password[= ])(\S+)"), r"\1***"),
-    (re.compile(r"((?:mysql|mariadb)\S*\s(?:.*\s)?-p)(\S+)"), r"\1***"),
-    # password hashes in passwd/shadow-shaped lines
-    (re.compile(r"^([^:\s]+):(\$[0-9a-z]+\$[^:]+):"), r"\1:***:"),
-)
-"""Always applied after a command's own filters, before anything is stored, diffed or logged."""
+EXCERPT_SCAN = 4096
+"""Characters of unframed output masked for its excerpt (blanks fold, so more than shown)."""
 
 
 @dataclass(frozen=True)
@@ -217,11 +204,12 @@ def _line_of(item: Any, key: str, default: int | None) -> int | None:
 
 
 def normalise(output: str, spec: CommandSpec) -> str:
-    """Apply the spec's filters line by line, in order, mask secrets, then sort if asked."""
+    """Apply the spec's filters line by line, in order, mask secrets (`ospatrol.scrub`, after
+    the filters so no filter can bring a secret back), then sort if asked."""
     lines = [line.rstrip() for line in output.replace("\r\n", "\n").split("\n")]
     for line_filter in spec.filters:
         lines = line_filter.apply(lines)
-    lines = [scrub(line) for line in lines]
+    lines = base_scrubber().text("\n".join(lines)).split("\n")
     while lines and not lines[-1]:
         lines.pop()
     if spec.sort:
@@ -229,11 +217,13 @@ def normalise(output: str, spec: CommandSpec) -> str:
     return "\n".join(lines) + "\n" if lines else ""
 
 
-def scrub(line: str) -> str:
-    """`line` with credentials masked (`SECRET_MASKS`)."""
-    for pattern, replacement in SECRET_MASKS:
-        line = pattern.sub(replacement, line)
-    return line
+def normalise_batch(specs: Sequence[CommandSpec], batch: BatchOutput) -> dict[int, str]:
+    """The normalised output of every command the host could run (not 126/127), by index."""
+    return {
+        index: normalise(output.output, specs[index])
+        for index, output in batch.outputs.items()
+        if output.exit_status not in NOT_APPLICABLE_STATUSES
+    }
 
 
 def build_script(specs: Sequence[CommandSpec], nonce: str) -> str:
@@ -278,8 +268,9 @@ def parse_batch(stdout: str, nonce: str, count: int) -> BatchOutput:
 
 def _excerpt(text: str, limit: int = 80) -> str:
     """The start of unframed output, for the incomplete finding: masked like any output, since
-    it is stored and reported too. Only the start is looked at, whatever the output's size."""
-    flat = " ".join(" ".join(map(scrub, text[: limit * 16].splitlines())).split())
+    it is stored and reported too. Only the start is masked, whatever the output's size: the
+    rest is never shown."""
+    flat = " ".join(base_scrubber().text(text[:EXCERPT_SCAN]).split())
     return flat if len(flat) <= limit else flat[:limit] + "..."
 
 
@@ -374,7 +365,9 @@ class CommandsCollector:
         if not batch.complete:
             got = len(batch.outputs)
             return _incomplete(host, f"truncated listing: {got} of {len(specs)} command outputs")
-        return self._compare(host, specs, batch, state)
+        size = sum(len(output.output) for output in batch.outputs.values())
+        normalised = await off_loop(size, normalise_batch, specs, batch)
+        return self._compare(host, specs, normalised, state)
 
     async def _run_batch(self, transport: Transport, specs: Sequence[CommandSpec]) -> BatchOutput:
         nonce = secrets.token_hex(8)
@@ -396,17 +389,20 @@ class CommandsCollector:
         return BatchOutput(outputs, True)
 
     def _compare(
-        self, host: Host, specs: Sequence[CommandSpec], batch: BatchOutput, state: StateView
+        self,
+        host: Host,
+        specs: Sequence[CommandSpec],
+        normalised: Mapping[int, str],
+        state: StateView,
     ) -> CollectorResult:
         """Findings for the outputs whose hash moved, and a new stored version of each."""
         stored = state.latest()
         findings: list[Finding] = []
         updates: list[PutState] = []
         for index, spec in enumerate(specs):
-            raw = batch.outputs[index]
-            if raw.exit_status in NOT_APPLICABLE_STATUSES:
+            current = normalised.get(index)
+            if current is None:
                 continue
-            current = normalise(raw.output, spec)
             digest = output_hash(current)
             previous = stored.get(spec.command)
             if previous is not None and previous.digest == digest:

@@ -38,7 +38,6 @@ from ospatrol.collect.fim_compare import (
     compare_records,
     content_changed,
     is_text,
-    mask,
     record_needs_hash,
     unified_diff,
 )
@@ -78,6 +77,7 @@ from ospatrol.errors import InputError, OSPatrolError
 from ospatrol.model import Host
 from ospatrol.profiles import Profile, load_profiles, profile_for
 from ospatrol.profiles.fim import FimProfile
+from ospatrol.scrub import Scrubber, off_loop, scrubber_for
 from ospatrol.store import (
     FileContent,
     PutFimContents,
@@ -521,16 +521,17 @@ class FimCollector:
         ]
         fetched = await asyncio.gather(*(scanner.content(e.path) for e in fetch))
         contents = {e.path: old_contents[e.path] for e in wanted if e.path in old_contents}
-        diffs: dict[str, str] = {}
-        for entry, data in zip(fetch, fetched, strict=True):
+        for entry in fetch:
             contents.pop(entry.path, None)
-            if data is None or len(data) > profile.max_content or not is_text(data):
-                continue
-            masked = mask(entry.path, data, profile.mask)
-            before = old_contents.get(entry.path)
-            if before is not None and entry.path in baseline and before.content != masked:
-                diffs[entry.path] = unified_diff(before.content, masked)
-            contents[entry.path] = FileContent(entry.path, masked, len(data))
+        readable = [
+            (entry.path, data)
+            for entry, data in zip(fetch, fetched, strict=True)
+            if data is not None and len(data) <= profile.max_content and is_text(data)
+        ]
+        size = sum(len(data) for _, data in readable)
+        scrubber = scrubber_for(profile.mask)
+        new, diffs = await off_loop(size, _masked_diffs, scrubber, readable, baseline, old_contents)
+        contents.update(new)
         return contents, diffs, len(contents) == len(wanted)
 
     async def accept(
@@ -565,6 +566,25 @@ class FimCollector:
             contents=[c for p, c in scan.contents.items() if _under(p, paths)],
         )
         return scan
+
+
+def _masked_diffs(
+    scrubber: Scrubber,
+    fetched: Sequence[tuple[str, bytes]],
+    baseline: Mapping[str, FimRecord],
+    old_contents: Mapping[str, FileContent],
+) -> tuple[dict[str, FileContent], dict[str, str]]:
+    """The fetched contents with secrets masked, and the diffs of those that changed (CPU work:
+    `off_loop` runs it on a thread when it is large)."""
+    contents: dict[str, FileContent] = {}
+    diffs: dict[str, str] = {}
+    for path, data in fetched:
+        masked = scrubber.data(data, path)
+        before = old_contents.get(path)
+        if before is not None and path in baseline and before.content != masked:
+            diffs[path] = unified_diff(before.content, masked)
+        contents[path] = FileContent(path, masked, len(data))
+    return contents, diffs
 
 
 def _entries_differ(baseline: Mapping[str, FimRecord], current: Mapping[str, FimRecord]) -> bool:

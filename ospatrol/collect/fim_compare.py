@@ -11,10 +11,9 @@ records that differ are turned into `FileEntry`s and judged (`compare_records`).
 from __future__ import annotations
 
 import difflib
-import re
 import stat
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from ospatrol.collect.base import cap_lines
 from ospatrol.collect.fim_listing import permissions
@@ -31,7 +30,7 @@ from ospatrol.collect.fim_records import (
 )
 from ospatrol.escape import escape
 from ospatrol.model import Finding
-from ospatrol.profiles.fim import FimProfile, MaskRule
+from ospatrol.profiles.fim import FimProfile
 
 COLLECTOR = "fim"
 
@@ -102,17 +101,6 @@ def content_changed(old: FileEntry, new: FileEntry, profile: FimProfile) -> bool
         getattr(old, alg) and getattr(new, alg) and getattr(old, alg) != getattr(new, alg)
         for alg in profile.hashes
     ) or (old.type == "f" and new.type == "f" and old.size != new.size)
-
-
-def mask(path: str, data: bytes, rules: Sequence[MaskRule]) -> bytes:
-    """`data` with every masking rule for `path` applied line by line (secrets replaced)."""
-    applicable = [r for r in rules if r.applies_to(path)]
-    if not applicable:
-        return data
-    text = data.decode("utf-8", "surrogateescape")
-    for rule in applicable:
-        text = re.sub(rule.pattern, rule.replace, text, flags=re.MULTILINE)
-    return text.encode("utf-8", "surrogateescape")
 
 
 def is_text(data: bytes) -> bool:

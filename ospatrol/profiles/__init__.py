@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ospatrol.errors import InputError, InputErrors
 from ospatrol.platforms import BY_SPELLING
+from ospatrol.scrub import SECRETS_FILE
 from ospatrol.yamlfile import LineDict, load_yaml_file
 
 if TYPE_CHECKING:
@@ -103,6 +104,8 @@ def load_profiles(checks_dir: Path | None = None) -> dict[str, Profile]:
     profiles: dict[str, Profile] = {}
     errors: list[InputError] = []
     for path in sorted(folder.glob("*.yml")):
+        if path.name == SECRETS_FILE:
+            continue  # the scrubber's base rules (ospatrol.scrub), not a platform
         try:
             profiles[path.stem] = load_profile(path)
         except InputErrors as exc:

@@ -19,6 +19,7 @@ from typing import Any
 
 from ospatrol.errors import InputError, InputErrors
 from ospatrol.model import Host
+from ospatrol.scrub import ScrubRule, parse_rules
 from ospatrol.yamlfile import LineDict
 
 ATTRIBUTES = ("size", "mode", "owner", "group", "mtime", "inode", "link")
@@ -64,18 +65,6 @@ class Exclude:
 
 
 @dataclass(frozen=True)
-class MaskRule:
-    """In files matching `paths` (globs), replace `pattern` (regex, per line) by `replace`."""
-
-    paths: tuple[str, ...]
-    pattern: str
-    replace: str
-
-    def applies_to(self, path: str) -> bool:
-        return any(fnmatch.fnmatchcase(path, glob) for glob in self.paths)
-
-
-@dataclass(frozen=True)
 class FimProfile:
     """What FIM watches on one platform (or, after `for_host`, on one host)."""
 
@@ -85,7 +74,8 @@ class FimProfile:
     hashes: tuple[str, ...] = ("sha256",)
     report_changes: tuple[str, ...] = ()
     max_content: int = DEFAULT_MAX_CONTENT
-    mask: tuple[MaskRule, ...] = ()
+    mask: tuple[ScrubRule, ...] = ()
+    """The profile's own rules, run after the base rules of checks/secrets.yml (ospatrol.scrub)."""
     tools: str = "gnu"
 
     @cached_property
@@ -210,32 +200,6 @@ def _excludes(
     return tuple(result)
 
 
-def _mask(
-    value: Any, path: str, line: int | None, errors: list[InputError]
-) -> tuple[MaskRule, ...]:
-    if not isinstance(value, list):
-        errors.append(InputError("mask: expected a list", path, line))
-        return ()
-    rules: list[MaskRule] = []
-    for item in value:
-        item_line = item.line if isinstance(item, LineDict) else line
-        if not isinstance(item, dict) or set(item) - {"paths", "regex", "replace"}:
-            errors.append(InputError("mask: entries are {paths, regex, replace}", path, item_line))
-            continue
-        globs = _strings(item.get("paths"), path, item_line, errors)
-        regex, repl = item.get("regex"), item.get("replace", "***")
-        if not isinstance(regex, str) or not isinstance(repl, str):
-            errors.append(InputError("mask: regex and replace must be strings", path, item_line))
-            continue
-        try:
-            re.compile(regex).sub(repl, "")
-        except (re.error, IndexError) as exc:
-            errors.append(InputError(f"mask: bad regex or replacement: {exc}", path, item_line))
-            continue
-        rules.append(MaskRule(globs, regex, repl))
-    return tuple(rules)
-
-
 def _choices(
     value: Any, allowed: Iterable[str], key: str, path: str, line: int | None, errors: list
 ) -> tuple[str, ...]:
@@ -292,7 +256,7 @@ def parse_fim(data: Any, path: str, line: int | None = None) -> FimProfile:
         else:
             values["max_content"] = cap
     if "mask" in data:
-        values["mask"] = _mask(data["mask"], path, data.line_of("mask"), errors)
+        values["mask"] = parse_rules(data["mask"], path, data.line_of("mask"), errors)
     if "tools" in data:
         if data["tools"] not in TOOLS:
             errors.append(

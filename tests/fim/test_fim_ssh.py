@@ -140,6 +140,21 @@ def test_shadow_hash_field_never_stored_or_shown(lab: Lab):
     assert b"$6$" not in lab.contents()[f"{lab.tree}/etc/shadow"].content
 
 
+def test_a_custom_checks_folder_without_mask_still_masks_shadow_hashes(lab: Lab, tmp_path: Path):
+    checks = tmp_path / "checks"
+    checks.mkdir()
+    (checks / "linux.yml").write_text("fim:\n  paths: [/etc]\n")
+    lab.fim = FimCollector.from_checks(checks)
+    (lab.tree / "etc" / "shadow").write_text("root:$6$new$other:19001:0:99999:7:::\n")
+    (lab.tree / "etc" / "app" / "app.conf").write_text("export DB_PASSWORD=swordfish\n")
+    texts = "\n".join(lab.texts(lab.scan()))
+    assert "+root:***:19001" in texts and "+export DB_PASSWORD=***" in texts
+    assert "$6$" not in texts and "swordfish" not in texts
+    stored = lab.store.fim_contents("web1")
+    assert b"$6$" not in stored[f"{lab.tree}/etc/shadow"].content
+    assert b"swordfish" not in stored[f"{lab.tree}/etc/app/app.conf"].content
+
+
 def test_mode_change(lab: Lab):
     os.chmod(lab.tree / "etc" / "tool", 0o755)
     scan = lab.scan()
