@@ -1,7 +1,7 @@
 """Policy results as JSON, text and JUnit XML (one test case per check).
 
 Evidence lines come from the host: they are masked like any stored output
-(`collect.commands.scrub`) and escaped (`ospatrol.escape`), so they can neither leak a credential
+(`ospatrol.scrub`) and escaped (`ospatrol.escape`), so they can neither leak a credential
 nor reach a terminal as control characters. Reasons are built by the evaluator from the policy's
 own text, with any host-controlled part (a listed file name) already escaped.
 """
@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.etree import ElementTree
 
-from ospatrol.collect.commands import scrub
 from ospatrol.escape import escape
 from ospatrol.policy.model import FAILED, NOT_APPLICABLE, NOT_RUN, PASSED, WAIVED
 from ospatrol.policy.runner import PolicyRun
+from ospatrol.scrub import base_scrubber
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class HostResult:
 
 def shown(text: str) -> str:
     """Host-controlled text (evidence lines, host errors) as it may be stored and shown."""
-    return escape(scrub(text))
+    return escape(base_scrubber().text(text))
 
 
 def score(statuses: list[str]) -> float | None:
