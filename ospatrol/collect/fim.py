@@ -39,7 +39,9 @@ from ospatrol.collect.fim_compare import (
     content_changed,
     is_text,
     record_needs_hash,
+    unhashable_finding,
     unified_diff,
+    unreadable_finding,
 )
 from ospatrol.collect.fim_listing import (
     Listing,
@@ -268,10 +270,12 @@ class _Scanner:
 
     async def listing(self, *, first: bool) -> Listing:
         """The listing; on a first scan with names, and hashes where `inline_hashing` allows."""
-        token = secrets.token_hex(8) if first and inline_hashing(self.profile) else ""
+        token = secrets.token_hex(8) if self.profile.tools == "gnu" else ""
         command = listing_command(self.profile, first=first, token=token)
         output = inflate(await self.run(command), self.max_output)
-        return split_listing(output, token, names=lists_names(self.profile, first=first))
+        names = lists_names(self.profile, first=first)
+        hashes = names and inline_hashing(self.profile)
+        return split_listing(output, token, names=names, hashes=hashes)
 
     async def names(
         self,
@@ -313,6 +317,15 @@ class _Scanner:
         self.fetched += 1
         result = await self.transport.run(content_command(path, self.profile.max_content))
         return None if result.exit_status != 0 or result.truncated else result.stdout_bytes
+
+
+@dataclass(frozen=True)
+class _Gaps:
+    """What a scan could not see: directories it could not read (their baseline entries are
+    kept) and regular files it could not hash (a same-size change would go unseen)."""
+
+    unreadable: tuple[str, ...] = ()
+    unhashable: tuple[str, ...] = ()
 
 
 @dataclass
@@ -385,7 +398,7 @@ class FimCollector:
                 return _Outcome(CollectorResult(COLLECTOR, "ok"), stats, unchanged=True)
             baseline = unpack(snapshot.records) if snapshot is not None else {}
             old_contents = state.fim_contents()
-            current, hashed = await self._current(scanner, listing, baseline)
+            current, hashed, gaps = await self._current(scanner, listing, baseline)
             contents, diffs, complete = await self._contents(
                 scanner, baseline, current, old_contents
             )
@@ -397,6 +410,10 @@ class FimCollector:
             return self._incomplete(host, scanner, "error: the listing is empty")
         first = not baseline
         findings = [] if first else compare_records(host.name, baseline, current, profile, diffs)
+        # What this scan could not see is said every time, first scan included.
+        findings += [unreadable_finding(host.name, path) for path in gaps.unreadable]
+        findings += [unhashable_finding(host.name, path) for path in gaps.unhashable]
+        complete = complete and not gaps.unreadable
         rewrite = current != baseline or contents != old_contents
         moved = rewrite and (contents != old_contents or _entries_differ(baseline, current))
         updates: list[StateUpdate] = []
@@ -426,9 +443,25 @@ class FimCollector:
 
     async def _current(
         self, scanner: _Scanner, listing: Listing, baseline: Mapping[str, FimRecord]
-    ) -> tuple[dict[str, FimRecord], int]:
-        """The listing as records with hashes: carried over from the baseline, or computed if
-        stat moved."""
+    ) -> tuple[dict[str, FimRecord], int, _Gaps]:
+        """The listing as records with hashes (carried over from the baseline, or computed if
+        stat moved), the number hashed, and what could not be seen."""
+        current, hashed = await self._records(scanner, listing, baseline)
+        unreadable = tuple(
+            p for p in listing.unreadable if p in current and not scanner.profile.excluded(p)
+        )
+        if unreadable:
+            # find could not read below these: what was there is kept, not reported deleted.
+            for path, record in baseline.items():
+                if path not in current and _under(path, unreadable):
+                    current[path] = record
+        unhashable = tuple(sorted(p for p in hashed if not current[p][R_SHA256]))
+        return current, len(hashed), _Gaps(unreadable, unhashable)
+
+    async def _records(
+        self, scanner: _Scanner, listing: Listing, baseline: Mapping[str, FimRecord]
+    ) -> tuple[dict[str, FimRecord], list[str]]:
+        """The listing as records, and the paths that were to be hashed."""
         profile = scanner.profile
         listed = _drop_excluded(listing_records(listing, profile.tools), profile)
         users, groups = await scanner.names(listing, listed, baseline)
@@ -455,7 +488,7 @@ class FimCollector:
                 if e[R_TYPE] == "f"
                 else (*e, u(e[R_UID], ""), g(e[R_GID], ""), *no)
                 for p, e in listed.items()
-            }, len(to_hash)
+            }, to_hash
         rehashed = set(to_hash)
         current: dict[str, FimRecord] = {}
         for path, e in listed.items():
@@ -473,7 +506,7 @@ class FimCollector:
                 current[path] = (*e[:R_OWNER], *names, *sums)
             else:
                 current[path] = (*e, users.get(e[R_UID], ""), groups.get(e[R_GID], ""), *sums)
-        return current, len(to_hash)
+        return current, to_hash
 
     @staticmethod
     async def _hashes(

@@ -167,6 +167,38 @@ def deleted_finding(host: str, entry: FileEntry) -> Finding:
     )
 
 
+def unreadable_finding(host: str, path: str) -> Finding:
+    """A directory the audit user cannot read or enter: its entries were kept, unseen."""
+    shown = escape(path)
+    return Finding(
+        host=host,
+        collector=COLLECTOR,
+        kind="unreadable",
+        subject=shown,
+        detail="cannot read the directory: its entries are kept from the last scan",
+        event_text=(
+            f"ospatrol: scan incomplete: error: cannot read directory '{shown}': "
+            "its entries are kept from the last scan"
+        ),
+    )
+
+
+def unhashable_finding(host: str, path: str) -> Finding:
+    """A regular file that could not be hashed (not readable, vanished, path too long)."""
+    shown = escape(path)
+    return Finding(
+        host=host,
+        collector=COLLECTOR,
+        kind="unhashable",
+        subject=shown,
+        detail="cannot hash the file: a change that keeps its size would go unseen",
+        event_text=(
+            f"ospatrol: scan incomplete: error: cannot hash '{shown}': "
+            "a change that keeps its size would go unseen"
+        ),
+    )
+
+
 def compare(
     host: str,
     baseline: Mapping[str, FileEntry],

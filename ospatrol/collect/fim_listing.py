@@ -30,6 +30,9 @@ ALG = "__OSPATROL_ALG__"
 NAMES = "__OSPATROL_NAMES__"
 CHUNK_BYTES = 64 * 1024
 """Argument bytes per hashing command: far below ARG_MAX and sshd's packet limits."""
+DEEP_PATH = 1000
+"""Bytes of a path from which it is hashed by `cd` in steps: PATH_MAX is 4096 on Linux and
+1024 on the BSDs; longer paths cannot be opened whole."""
 
 # No %u/%g: find looks the names up for every entry (4x slower on 10k files); they are
 # resolved once per unseen id instead (`names_command`).
@@ -78,25 +81,43 @@ def _prunes(profile: FimProfile) -> list[str]:
     return tests
 
 
-def _finds(profile: FimProfile, action: str, prunes: list[str] | None = None) -> list[str]:
-    """One `find` per watched path, pruning the glob excludes, running `action` per entry."""
+def _finds(
+    profile: FimProfile, action: str, prunes: list[str] | None = None, *, follow: bool = False
+) -> list[str]:
+    """One `find` per watched path, pruning the glob excludes, running `action` per entry.
+
+    A watched path that is a symlink is followed, as OSSEC's `follow_symbolic_link`: the link
+    itself is listed, then the tree it points to, under the link's path (`follow`: only the
+    tree, for passes that test directories). busybox find has no `-H`: there the link alone."""
     prunes = _prunes(profile) if prunes is None else prunes
     prune = f" \\( {' -o '.join(prunes)} \\) -prune -o" if prunes else ""
     finds = []
     for watched in profile.paths:
+        path = shlex.quote(watched.path)
         depth = "" if watched.recurse else " -maxdepth 1"
-        finds.append(f"find {shlex.quote(watched.path)}{depth}{prune} {action} 2>/dev/null")
+        if profile.tools == "busybox":
+            finds.append(f"find {path}{depth}{prune} {action} 2>/dev/null")
+        elif follow:
+            finds.append(f"find -H {path}{depth}{prune} {action} 2>/dev/null")
+        else:
+            finds.append(
+                f"if [ -h {path} ]; then find {path} -maxdepth 0 {action} && "
+                f"find -H {path} -mindepth 1{depth}{prune} {action}; "
+                f"else find {path}{depth}{prune} {action}; fi 2>/dev/null"
+            )
     return finds
 
 
 def listing_command(profile: FimProfile, *, first: bool = False, token: str = "") -> str:
     """One shell command listing every watched path, then `END <status>`.
 
-    With `first` (a host without baseline; GNU only, stat prints names itself), the entries are
-    followed by the hashes of the regular files no exclude may drop (`first_scan_prunes`), after
-    a marker holding `token` (random: no file name can forge it), and a `NAMES` section:
-    `getent passwd` and `getent group` of every uid and gid listed. A first scan then needs no
-    other command, except to hash files the inline pass left out.
+    With a `token` (random: no file name can forge the markers holding it; GNU only), a listing
+    whose `find` failed (status not 0) is followed by the directories the audit user cannot
+    read or enter (an unreadable subtree is kept from the baseline, never "deleted"), and with
+    `first` (a host without baseline; stat prints names itself) by the hashes of the regular
+    files no exclude may drop (`first_scan_prunes`, when `inline_hashing`) and a `NAMES`
+    section: `getent passwd` and `getent group` of every uid and gid listed. A first scan then
+    needs no other command, except to hash files the inline pass left out.
     """
     if profile.tools == "gnu":
         action = f"-printf {shlex.quote(_GNU_FORMAT)}"
@@ -112,11 +133,17 @@ def listing_command(profile: FimProfile, *, first: bool = False, token: str = ""
         action = f"-exec sh -c {shlex.quote(script)} sh {{}} +"
     body = "; ".join(f"{f} || s=$?" for f in _finds(profile, action))
     section = ""
+    if token and profile.tools == "gnu":
+        # Only when find reported an error: an audit that can read everything pays nothing.
+        unreadable = "-type d ! \\( -readable -executable \\) -prune -printf '%p\\0'"
+        body += (
+            f"; [ \"$s\" = 0 ] || {{ printf '%s\\0' {_unreadable_marker(token)}; "
+            + "; ".join(_finds(profile, unreadable, follow=True))
+            + "; }"
+        )
     if lists_names(profile, first=first):
-        if token:
-            prunes = first_scan_prunes(profile)
-            if prunes is None:
-                raise ValueError("no inline hashing for this profile (see inline_hashing)")
+        if token and inline_hashing(profile):
+            prunes = first_scan_prunes(profile) or []
             section += f"; printf '%s\\0' {_hash_marker(token)}"
             for alg in profile.hashes:
                 hashing = f"-type f -exec {alg}sum -z -- {{}} +"
@@ -129,7 +156,8 @@ def listing_command(profile: FimProfile, *, first: bool = False, token: str = ""
             'for x in $i; do case $x in u*) u="$u ${x#u}";; g*) g="$g ${x#g}";; esac; done; '
             f'[ -z "$u" ] || getent passwd $u; printf \'{ALG}\\n\'; [ -z "$g" ] || getent group $g'
         )
-    command = f"s=0; {body}{section}; printf '\\n{END} %s\\n' \"$s\""
+    # From /: find -exec must be able to return to where it started (a home it cannot read).
+    command = f"cd /; s=0; {body}{section}; printf '\\n{END} %s\\n' \"$s\""
     return _compressed(command) if section else _buffered(command)
 
 
@@ -146,6 +174,10 @@ def inline_hashing(profile: FimProfile) -> bool:
 
 def _hash_marker(token: str) -> str:
     return f"__OSPATROL_HASHES_{token}__"
+
+
+def _unreadable_marker(token: str) -> str:
+    return f"__OSPATROL_UNREADABLE_{token}__"
 
 
 def first_scan_prunes(profile: FimProfile) -> list[str] | None:
@@ -282,20 +314,27 @@ class Listing:
     users: dict[str, str] | None = None
     groups: dict[str, str] = field(default_factory=dict)
     hashes: dict[str, dict[str, str]] | None = None
+    unreadable: tuple[str, ...] = ()
+    """Directories find could not read or enter: what is below them is not in `body`."""
 
     @property
     def identity(self) -> bytes:
-        """What identifies the listed state: the entries and the status, not the names."""
-        return b"%d\0" % self.status + self.body
+        """What identifies the listed state: the entries, the status and the directories that
+        could not be read, not the names."""
+        gaps = "\0".join(self.unreadable).encode("utf-8", "surrogateescape")
+        return b"%d\0" % self.status + self.body + b"\0\0" + gaps
 
 
-def split_listing(output: bytes, token: str = "", *, names: bool = True) -> Listing:
+def split_listing(
+    output: bytes, token: str = "", *, names: bool = True, hashes: bool = False
+) -> Listing:
     """The parts of a `listing_command` output; `ListingError` if it is cut short.
 
     `names`: look for the `NAMES` section (`lists_names`). Where the command printed none, a
-    symlink target that looks like its marker must stay an entry's field."""
+    symlink target that looks like its marker must stay an entry's field. `hashes`: the
+    command hashed inline (a first scan with `inline_hashing`); `token`: the one it was given."""
     body, status = _split_end(output)
-    users, groups, hashes = None, {}, None
+    users, groups = None, {}
     marker = NAMES.encode() + b"\n"
     if names and body.startswith(marker):
         body, section = b"", body[len(marker) :]
@@ -305,19 +344,33 @@ def split_listing(output: bytes, token: str = "", *, names: bool = True) -> List
         if sep:
             body = entries + b"\0"
             users, groups = parse_names(section)
+    digests = None
+    if token and hashes:
+        body, found = _split_section(body, _hash_marker(token))
+        if found is None:
+            raise ListingError("truncated listing: hashes missing")
+        digests = _parse_hash_sections(_text(found))
+    unreadable: tuple[str, ...] = ()
     if token:
-        hash_marker = _hash_marker(token).encode() + b"\0"
-        if body.startswith(hash_marker):
-            body, found = b"", body[len(hash_marker) :]
-        else:
-            body, sep, found = body.partition(b"\0" + hash_marker)
-            if not sep:
-                raise ListingError("truncated listing: hashes missing")
-            body += b"\0"
-        hashes = _parse_hash_sections(_text(found))
+        body, gaps = _split_section(body, _unreadable_marker(token))
+        if gaps:
+            if not gaps.endswith(b"\0"):
+                raise ListingError("truncated listing: unreadable directories cut short")
+            unreadable = tuple(_text(gaps[:-1]).split("\0"))
     if body and not body.endswith(b"\0"):
         raise ListingError("truncated listing: last entry incomplete")
-    return Listing(body, status, users, groups, hashes)
+    return Listing(body, status, users, groups, digests, unreadable)
+
+
+def _split_section(body: bytes, marker: str) -> tuple[bytes, bytes | None]:
+    """(what precedes the section `marker` starts, the section) or (body, None) without one.
+
+    Entries end with a NUL, so the marker follows one (or starts an empty listing)."""
+    head = marker.encode() + b"\0"
+    if body.startswith(head):
+        return b"", body[len(head) :]
+    entries, sep, section = body.partition(b"\0" + head)
+    return (entries + b"\0", section) if sep else (body, None)
 
 
 def _split_end(output: bytes) -> tuple[bytes, int]:
@@ -469,8 +522,20 @@ class HashBatch:
 
 
 def hash_commands(paths: Sequence[str], hashes: Iterable[str], tools: str) -> list[HashBatch]:
-    """Commands hashing `paths` with every algorithm in `hashes`, chunked by argument size."""
+    """Commands hashing `paths` with every algorithm in `hashes`, chunked by argument size.
+
+    Only what is a regular file when it is hashed (not a FIFO, device or link that replaced it
+    since the listing: reading one could block or never end). Paths longer than `DEEP_PATH`
+    bytes (past PATH_MAX the kernel refuses them) are hashed from their directory, reached by
+    `cd` in steps."""
     algorithms = tuple(hashes)
+    deep = [p for p in paths if len(p.encode("utf-8", "surrogateescape")) > DEEP_PATH]
+    if deep:
+        shallow = [p for p in paths if len(p.encode("utf-8", "surrogateescape")) <= DEEP_PATH]
+        return [
+            *hash_commands(shallow, algorithms, tools),
+            *(_deep_batch(p, algorithms, tools) for p in deep),
+        ]
     # Most trees need no quoting at all: one regex over every path tells.
     safe = all(paths) and _SAFE_PATHS_RE.fullmatch("/".join(paths)) is not None
     quoted = list(paths) if safe else [shlex.quote(p) for p in paths]
@@ -490,19 +555,45 @@ def _hash_batch(
     paths: Sequence[str], quoted: Sequence[str], algorithms: tuple[str, ...], tools: str
 ) -> HashBatch:
     args = " ".join(quoted)
-    parts = []
+    parts = ["cd /"]  # see listing_command
     for alg in algorithms:
         parts.append(f"printf '{ALG} {alg}\\0'")
         if tools == "gnu":
-            parts.append(f"{alg}sum -z -- {args} 2>/dev/null")
+            # Paths are absolute: find takes none of them for an option or an operator.
+            parts.append(f"find {args} -maxdepth 0 -type f -exec {alg}sum -z -- {{}} + 2>/dev/null")
         else:
             tool = _HASH_TOOLS[tools][alg]
             parts.append(
-                f'for f in {args}; do h=$({tool} < "$f" 2>/dev/null) && '
-                'printf "%s  %s\\0" "${h%% *}" "$f"; done'
+                f'for f in {args}; do [ -f "$f" ] && [ ! -h "$f" ] && '
+                f'h=$({tool} < "$f" 2>/dev/null) && printf "%s  %s\\0" "${{h%% *}}" "$f"; done'
             )
     parts.append(f"printf '{END} 0\\n'")
     return HashBatch(_buffered("; ".join(parts)), tuple(paths))
+
+
+def _deep_batch(path: str, algorithms: tuple[str, ...], tools: str) -> HashBatch:
+    """Hash one path too long for the kernel: `cd` to its directory in steps of at most
+    `DEEP_PATH` bytes, then hash the name (regular files only, as `_hash_batch`)."""
+    directory, _, name = path.rpartition("/")
+    steps = ["/"]
+    for part in filter(None, directory.split("/")):
+        joined = steps[-1].rstrip("/") + "/" + part
+        if len(joined.encode("utf-8", "surrogateescape")) <= DEEP_PATH:
+            steps[-1] = joined
+        else:
+            steps.append(part)
+    cd = " && ".join(f"cd -- {shlex.quote(step)}" for step in steps)
+    here = shlex.quote("./" + name)
+    parts = []
+    for alg in algorithms:
+        tool = f"{alg}sum" if tools != "bsd" else _HASH_TOOLS[tools][alg]
+        parts.append(f"printf '{ALG} {alg}\\0'")
+        parts.append(
+            f"( {cd} && [ -f {here} ] && [ ! -h {here} ] && h=$({tool} < {here}) && "
+            f'printf "%s  %s\\0" "${{h%% *}}" {shlex.quote(path)} ) 2>/dev/null'
+        )
+    parts.append(f"printf '{END} 0\\n'")
+    return HashBatch(_buffered("; ".join(parts)), (path,))
 
 
 def parse_hashes(output: bytes) -> dict[str, dict[str, str]]:

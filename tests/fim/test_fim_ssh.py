@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from ospatrol.collect.fim import FimCollector, FimScan, baseline_entries, fim_state
+from ospatrol.collect.fim_listing import hash_commands, parse_hashes
 from ospatrol.inventory.options import ConnectionOptions
 from ospatrol.model import Credentials, Host
 from ospatrol.store import Store
@@ -42,9 +43,16 @@ def make_tree(root: Path) -> Path:
 class Lab:
     """A watched tree, a store and a way to scan them through an sshd."""
 
-    def __init__(self, server: SshdServer, tmp_path: Path, **host_vars) -> None:
+    def __init__(
+        self, server: SshdServer, tmp_path: Path, tree_in: Path | None = None, **host_vars
+    ) -> None:
         self.server = server
-        self.tree = make_tree(tmp_path / "tree")
+        self.tree = make_tree((tree_in or tmp_path) / "tree")
+        if tree_in is not None:
+            # readable by any audit user, whatever the umask
+            for path in [self.tree, *self.tree.rglob("*")]:
+                if not path.is_symlink():
+                    path.chmod(0o755 if path.is_dir() else 0o644)
         self.store = Store.open(tmp_path / "state")
         known = tmp_path / "state" / "known_hosts"
         known.write_text(server.known_hosts_line + "\n")
@@ -150,7 +158,7 @@ def test_a_custom_checks_folder_without_mask_still_masks_shadow_hashes(lab: Lab,
     texts = "\n".join(lab.texts(lab.scan()))
     assert "+root:***:19001" in texts and "+export DB_PASSWORD=***" in texts
     assert "$6$" not in texts and "swordfish" not in texts
-    stored = lab.store.fim_contents("web1")
+    stored = lab.contents()
     assert b"$6$" not in stored[f"{lab.tree}/etc/shadow"].content
     assert b"swordfish" not in stored[f"{lab.tree}/etc/app/app.conf"].content
 
@@ -326,4 +334,123 @@ def test_optional_sha1_and_md5_are_recorded_and_reported(lab: Lab, tmp_path: Pat
         "Old md5sum was",
         "New md5sum is ",
     ]
+    lab.store.close()
+
+
+# --- what a scan cannot see (issue 8: items 3, 5, 11, 12) -------------------------------------
+
+
+def _kinds(scan: FimScan) -> list[str]:
+    return [f.kind for f in scan.result.findings]
+
+
+def test_an_unreadable_directory_is_kept_not_deleted_and_a_change_in_it_shows_later(
+    unprivileged_sshd: SshdServer, tmp_path: Path, open_dir: Path
+):
+    lab = Lab(unprivileged_sshd, tmp_path, tree_in=open_dir)
+    assert lab.scan().result.findings == ()
+    app = lab.tree / "etc" / "app"
+    app.chmod(0o700)  # root's: the audit user can no longer enter it
+    (app / "app.conf").write_text("listen = 7\npassword = hunter2\n")  # same size, tampered
+    scan = lab.scan()
+    assert lab.texts(scan) == [
+        "Integrity checksum changed for: 'T/etc/app'\n"
+        "Permissions changed from 'rwxr-xr-x' to 'rwx------'",
+        "ospatrol: scan incomplete: error: cannot read directory 'T/etc/app': "
+        "its entries are kept from the last scan",
+    ]
+    assert _kinds(scan) == ["attributes", "unreadable"]
+    assert f"{lab.tree}/etc/app/app.conf" in lab.baseline()
+    app.chmod(0o755)
+    (text, _permissions) = sorted(lab.texts(lab.scan()), reverse=True)
+    assert text.startswith("Integrity checksum changed for: 'T/etc/app/app.conf'\nOld sha256sum")
+    assert "-listen = 1\n+listen = 7" in text
+    lab.store.close()
+
+
+def test_a_file_the_audit_user_cannot_read_is_one_finding_every_scan(
+    unprivileged_sshd: SshdServer, tmp_path: Path, open_dir: Path
+):
+    lab = Lab(unprivileged_sshd, tmp_path, tree_in=open_dir)
+    private = lab.tree / "etc" / "private.key"
+    private.write_text("root only\n")
+    private.chmod(0o600)
+    for _ in range(2):
+        scan = lab.scan()
+        assert lab.texts(scan) == [
+            "ospatrol: scan incomplete: error: cannot hash 'T/etc/private.key': "
+            "a change that keeps its size would go unseen"
+        ]
+    assert lab.baseline()[str(private)].sha256 is None
+    lab.store.close()
+
+
+def _deep_file(root: Path, depth: int = 20) -> str:
+    """A file whose path is past PATH_MAX (4096 bytes), made with directory descriptors."""
+    fd = os.open(root, os.O_RDONLY)
+    for _ in range(depth):
+        os.mkdir("d" * 250, dir_fd=fd)
+        inner = os.open("d" * 250, os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+    out = os.open("deep.conf", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+    os.write(out, b"value = 1\n")
+    os.close(out)
+    os.close(fd)
+    return str(root) + ("/" + "d" * 250) * depth + "/deep.conf"
+
+
+def _rewrite_deep(path: str, data: bytes) -> None:
+    parts = path.split("/")
+    fd = os.open("/", os.O_RDONLY)
+    for part in filter(None, parts[:-1]):
+        inner = os.open(part, os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+    out = os.open(parts[-1], os.O_WRONLY | os.O_TRUNC, dir_fd=fd)
+    os.write(out, data)
+    os.close(out)
+    os.close(fd)
+
+
+def test_a_path_past_path_max_is_hashed_from_its_directory(lab: Lab):
+    deep = _deep_file(lab.tree / "etc")
+    assert len(deep) > 4096
+    lab.scan()
+    assert lab.baseline()[deep].sha256
+    _rewrite_deep(deep, b"value = 2\n")  # same size
+    (changed,) = lab.scan().result.findings
+    assert changed.kind == "changed" and changed.subject == deep
+    assert "Old sha256sum was" in changed.event_text
+
+
+def test_hashing_skips_fifos_and_devices_that_replaced_a_listed_file(lab: Lab):
+    fifo = lab.tree / "etc" / "fifo"
+    os.mkfifo(fifo)
+    paths = [str(fifo), "/dev/zero", str(lab.tree / "etc" / "hosts")]
+
+    async def run() -> dict[str, dict[str, str]]:
+        async with open_transport(lab.host, lab.settings) as transport:
+            (batch,) = hash_commands(paths, ("sha256",), "gnu")
+            result = await transport.run(batch.command, timeout=20)
+            return parse_hashes(result.stdout_bytes)
+
+    assert set(asyncio.run(run())["sha256"]) == {str(lab.tree / "etc" / "hosts")}
+
+
+def test_a_watched_path_that_is_a_link_to_a_directory_is_followed(lab_sshd, tmp_path: Path):
+    lab = Lab(lab_sshd, tmp_path)
+    link = tmp_path / "watched"
+    link.symlink_to(lab.tree / "etc", target_is_directory=True)
+    host = replace(lab.host, vars={**lab.host.vars, "ospatrol_fim_paths": [str(link)]})
+    lab.store = Store.open(tmp_path / "linked")
+    lab.scan(host=host)
+    baseline = lab.baseline()
+    assert baseline[str(link)].type == "l" and baseline[str(link)].link_target == str(
+        lab.tree / "etc"
+    )
+    assert baseline[f"{link}/hosts"].type == "f" and baseline[f"{link}/app/app.conf"].sha256
+    (lab.tree / "etc" / "hosts").write_text("127.0.0.9 localhost\n")
+    (finding,) = lab.scan(host=host).result.findings
+    assert finding.kind == "changed" and finding.subject == f"{link}/hosts"
     lab.store.close()
