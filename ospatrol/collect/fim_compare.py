@@ -108,11 +108,17 @@ def is_text(data: bytes) -> bool:
 
 
 def unified_diff(old: bytes, new: bytes) -> str:
-    """A unified diff body (no file headers), capped as event texts are (`cap_lines`)."""
-    a = old.decode("utf-8", "replace").splitlines()
-    b = new.decode("utf-8", "replace").splitlines()
+    """A unified diff body (no file headers), capped as event texts are (`cap_lines`). Bytes
+    that are not UTF-8 are kept (surrogateescape): renderers show them escaped."""
+    a, b = _lines(old), _lines(new)
     lines = list(difflib.unified_diff(a, b, lineterm="", n=1))[2:]
     return cap_lines("\n".join(lines))
+
+
+def _lines(data: bytes) -> list[str]:
+    """Lines split on newlines only (a carriage return or form feed is content, kept)."""
+    text = data.decode("utf-8", "surrogateescape")
+    return text.removesuffix("\n").split("\n") if text else []
 
 
 def changed_finding(
