@@ -644,5 +644,7 @@ def _is_hex(text: str) -> bool:
 
 
 def content_command(path: str, cap: int) -> str:
-    """At most `cap + 1` bytes of a file (one more than kept, to tell "too large")."""
-    return f"head -c {cap + 1} -- {shlex.quote(path)}"
+    """At most `cap + 1` bytes of a file (one more than kept, to tell "too large"), only if it
+    is still a regular file (a FIFO put in its place would block the read)."""
+    quoted = shlex.quote(path)
+    return f"[ -f {quoted} ] && [ ! -h {quoted} ] && head -c {cap + 1} -- {quoted}"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ospatrol.collect.fim import FimCollector, FimScan, baseline_entries, fim_state
-from ospatrol.collect.fim_listing import hash_commands, parse_hashes
+from ospatrol.collect.fim_listing import content_command, hash_commands, parse_hashes
 from ospatrol.inventory.options import ConnectionOptions
 from ospatrol.model import Credentials, Host
 from ospatrol.store import Store
@@ -429,13 +429,16 @@ def test_hashing_skips_fifos_and_devices_that_replaced_a_listed_file(lab: Lab):
     os.mkfifo(fifo)
     paths = [str(fifo), "/dev/zero", str(lab.tree / "etc" / "hosts")]
 
-    async def run() -> dict[str, dict[str, str]]:
+    async def run() -> tuple[dict[str, dict[str, str]], int | None]:
         async with open_transport(lab.host, lab.settings) as transport:
             (batch,) = hash_commands(paths, ("sha256",), "gnu")
-            result = await transport.run(batch.command, timeout=20)
-            return parse_hashes(result.stdout_bytes)
+            hashed = await transport.run(batch.command, timeout=20)
+            content = await transport.run(content_command(str(fifo), 100), timeout=20)
+            return parse_hashes(hashed.stdout_bytes), content.exit_status
 
-    assert set(asyncio.run(run())["sha256"]) == {str(lab.tree / "etc" / "hosts")}
+    digests, content_status = asyncio.run(run())
+    assert set(digests["sha256"]) == {str(lab.tree / "etc" / "hosts")}
+    assert content_status != 0
 
 
 def test_a_watched_path_that_is_a_link_to_a_directory_is_followed(lab_sshd, tmp_path: Path):
