@@ -36,6 +36,8 @@ SECRETS = [
     ),
     ("mysqladmin --password=s3cr3t status", "mysqladmin --password=*** status"),
     ("backup --password s3cr3t --verbose", "backup --password *** --verbose"),
+    ("backup --password 's3 cr3t' --verbose", "backup --password '***' --verbose"),
+    ("mysql -u root -p's3 cr3t' -e 'show tables'", "mysql -u root -p'***' -e 'show tables'"),
     ("requirepass s3cr3t", "requirepass ***"),
     ("masterauth s3cr3t", "masterauth ***"),
     ("url = mysql://app:s3cr3t@db.example:3306/app", "url = mysql://app:***@db.example:3306/app"),
