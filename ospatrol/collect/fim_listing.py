@@ -88,7 +88,9 @@ def _finds(
 
     A watched path that is a symlink is followed, as OSSEC's `follow_symbolic_link`: the link
     itself is listed, then the tree it points to, under the link's path (`follow`: only the
-    tree, for passes that test directories). busybox find has no `-H`: there the link alone."""
+    tree, for passes that test directories), unless that tree is watched already (merged /usr:
+    `/bin -> usr/bin` is listed once, under /usr/bin). busybox find has no `-H`: there the link
+    alone."""
     prunes = _prunes(profile) if prunes is None else prunes
     prune = f" \\( {' -o '.join(prunes)} \\) -prune -o" if prunes else ""
     finds = []
@@ -100,9 +102,15 @@ def _finds(
         elif follow:
             finds.append(f"find -H {path}{depth}{prune} {action} 2>/dev/null")
         else:
+            others = [w.path.rstrip("/") or "/" for w in profile.paths if w != watched]
+            watched_already = "|".join(
+                f"{shlex.quote(o)}|{shlex.quote(o.rstrip('/'))}/*" for o in others
+            )
+            tree = f"find -H {path} -mindepth 1{depth}{prune} {action}"
+            if watched_already:
+                tree = f'case "$(readlink -f {path})" in {watched_already}) ;; *) {tree};; esac'
             finds.append(
-                f"if [ -h {path} ]; then find {path} -maxdepth 0 {action} && "
-                f"find -H {path} -mindepth 1{depth}{prune} {action}; "
+                f"if [ -h {path} ]; then find {path} -maxdepth 0 {action} && {tree}; "
                 f"else find {path}{depth}{prune} {action}; fi 2>/dev/null"
             )
     return finds

@@ -457,3 +457,18 @@ def test_a_watched_path_that_is_a_link_to_a_directory_is_followed(lab_sshd, tmp_
     (finding,) = lab.scan(host=host).result.findings
     assert finding.kind == "changed" and finding.subject == f"{link}/hosts"
     lab.store.close()
+
+
+def test_a_link_into_a_watched_tree_is_not_listed_twice(lab_sshd, tmp_path: Path):
+    """Merged /usr: /bin -> usr/bin with /usr/bin watched too lists /usr/bin once."""
+    lab = Lab(lab_sshd, tmp_path)
+    link = tmp_path / "bin"
+    link.symlink_to(lab.tree / "etc", target_is_directory=True)
+    paths = [str(link), str(lab.tree / "etc")]
+    host = replace(lab.host, vars={**lab.host.vars, "ospatrol_fim_paths": paths})
+    lab.store = Store.open(tmp_path / "merged")
+    lab.scan(host=host)
+    baseline = lab.baseline()
+    assert baseline[str(link)].type == "l" and f"{lab.tree}/etc/hosts" in baseline
+    assert not any(p.startswith(f"{link}/") for p in baseline)
+    lab.store.close()
