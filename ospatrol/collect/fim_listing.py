@@ -590,7 +590,9 @@ def _deep_batch(path: str, algorithms: tuple[str, ...], tools: str) -> HashBatch
             steps[-1] = joined
         else:
             steps.append(part)
-    cd = " && ".join(f"cd -- {shlex.quote(step)}" for step in steps)
+    # -P: a relative step from where we are (without it, dash joins $PWD and the step and
+    # the joined path is past PATH_MAX again)
+    cd = " && ".join(f"cd -P -- {shlex.quote(step)}" for step in steps)
     here = shlex.quote("./" + name)
     parts = []
     for alg in algorithms:
