@@ -371,7 +371,41 @@ def _walk(tree: Mapping[str, FsEntry], root: str, depth: int | None) -> list[str
     return paths
 
 
+def _test(shell: Shell, args: list[str], stdin: str) -> Result:
+    """`test` / `[`: the file tests FIM's commands use (`-e`, `-f`, `-d`, `-h`/`-L`, `!`)."""
+    args = args[:-1] if args[-1:] == ["]"] else args
+    negate = args[:1] == ["!"]
+    if negate:
+        args = args[1:]
+    if len(args) != 2 or args[0] not in ("-e", "-f", "-d", "-h", "-L"):
+        return "", f"test: unsupported expression: {' '.join(args)}\n", 2
+    op, path = args
+    entry = shell.tree.get(path)
+    if op in ("-h", "-L"):
+        found = entry is not None and entry.type == "l"
+    else:
+        for _ in range(8):  # links are followed, as test(1) does
+            if entry is None or entry.type != "l":
+                break
+            target = entry.target
+            path = target if target.startswith("/") else path.rpartition("/")[0] + "/" + target
+            entry = shell.tree.get(path)
+        found = entry is not None and (op == "-e" or entry.type == op[1])
+    return "", "", 0 if found != negate else 1
+
+
+def _cd(shell: Shell, args: list[str], stdin: str) -> Result:
+    """`cd /` only: the simulated host's commands use absolute paths; anything else fails."""
+    paths = [a for a in args if a not in ("-P", "-L", "--")]
+    if paths == ["/"]:
+        return "", "", 0
+    return "", f"cd: can't cd to {' '.join(paths)}\n", 2
+
+
 FILE_TOOLS: dict[str, Callable[[Shell, list[str], str], Result]] = {
+    "[": _test,
+    "test": _test,
+    "cd": _cd,
     "cat": _cat,
     "head": _head,
     "readlink": _readlink,
