@@ -8,8 +8,9 @@ lab_dir=${2:?usage: run-lab.sh OSPATROL_BIN LAB_DIR}
 inventory="$lab_dir/inventory.yml"
 state_dir=var/ospatrol
 report=var/report.html
-# Unix and ESXi hosts: the ones `ospatrol audit` collects from today.
-hosts='linux:esxi'
+# Every lab host: Unix and ESXi over SSH, the IOS switch and the simulated devices through
+# their CLI (netmiko).
+hosts='all'
 
 trap '"$ospatrol" lab down --dir "$lab_dir"' EXIT
 trap 'exit 130' INT TERM
@@ -36,6 +37,10 @@ echo 'intruder:$6$Xy7salt$IntruderHashIntruderHashIntruderHash:20000:0:99999:7::
 echo "api_token = $(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')" >>"$tree/etc/app/app.conf"
 echo "listen = 0.0.0.0" >"$tree/etc/app/override.conf"
 chmod 0777 "$tree/bin/tool"
+# A firewall rule opened on the simulated ASA: a config change with its parent block.
+for config in "$lab_dir"/sim/hosts/sim-asa-*/running-config; do
+    echo "access-list OUTSIDE_IN extended permit tcp any any eq 3389" >>"$config"
+done
 echo "== audit 2: what changed"
 audit --format text
 "$ospatrol" --state-dir "$state_dir" report --format html --output "$report"

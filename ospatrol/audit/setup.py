@@ -44,6 +44,13 @@ def _fim(config: Config, checks_dir: Path | None) -> Collector:
     return FimCollector.from_checks(checks_dir)
 
 
+def _config(config: Config, checks_dir: Path | None) -> Collector:
+    from ospatrol.collect.configs import ConfigsCollector
+    from ospatrol.profiles import load_profiles
+
+    return ConfigsCollector(load_profiles(checks_dir))
+
+
 def _cis(config: Config, checks_dir: Path | None) -> Collector:
     from ospatrol.collect.policies import PolicyCollector, shipped_policies
 
@@ -53,6 +60,7 @@ def _cis(config: Config, checks_dir: Path | None) -> Collector:
 COLLECTORS: dict[str, Callable[[Config, Path | None], Collector]] = {
     "fim": _fim,
     "commands": _commands,
+    "config": _config,
     "cis": _cis,
 }
 """Every collector `ospatrol audit` can run, in run order."""
@@ -61,6 +69,7 @@ COLLECTORS: dict[str, Callable[[Config, Path | None], Collector]] = {
 COLLECTOR_MODULES = {
     "fim": "ospatrol.collect.fim",
     "commands": "ospatrol.collect.commands",
+    "config": "ospatrol.collect.configs",
     "cis": "ospatrol.collect.policies",
 }
 OPT_IN = frozenset({"cis"})

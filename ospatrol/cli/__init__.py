@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "alerts": "ospatrol.cli.alerts_cmd:alerts",
     "check": "ospatrol.cli.check_cmd:check",
     "checks": "ospatrol.cli.checks_cmd:checks",
+    "config": "ospatrol.cli.config_cmd:config",
 }
 
 

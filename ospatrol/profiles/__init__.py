@@ -43,7 +43,15 @@ def _commands(data: Any, path: str, line: int | None) -> Any:
     return parse_command_specs(data, path, line)
 
 
-SECTIONS: Mapping[str, SectionParser] = MappingProxyType({"fim": _fim, "commands": _commands})
+def _config(data: Any, path: str, line: int | None) -> Any:
+    from ospatrol.collect.configs import parse_config_section
+
+    return parse_config_section(data, path, line)
+
+
+SECTIONS: Mapping[str, SectionParser] = MappingProxyType(
+    {"fim": _fim, "commands": _commands, "config": _config}
+)
 """Section name -> its parser. Read-only: a new section is a new row here."""
 
 

@@ -59,7 +59,7 @@ TRANSPORTS: Mapping[str, TransportEntry] = MappingProxyType(
             ),
             "ospatrol.transport.ssh:SshTransport",
         ),
-        # Network devices through their CLI; the netmiko transport registers here when it lands.
+        # Network devices through their CLI (netmiko).
         "network_cli": TransportEntry(
             "network_cli",
             (
@@ -69,7 +69,7 @@ TRANSPORTS: Mapping[str, TransportEntry] = MappingProxyType(
                 "httpapi",
                 "ansible.netcommon.httpapi",
             ),
-            None,
+            "ospatrol.transport.netdev:NetdevTransport",
         ),
     }
 )
