@@ -253,3 +253,64 @@ def test_simulated_devices_are_stable_between_audits(lab_simulator, platform, tm
     stored = audits.store.states(info["name"], "config")
     assert stored and all(len(e.blob) > 200 for e in stored.values())
     assert audits.run(host).findings == ()
+
+
+def test_device_policies_run_in_a_real_audit_and_follow_a_fix(
+    lab_switch, switch_host, lab_simulator, tmp_path
+):
+    """The cis/ policies evaluated over the netdev transport in the same audit as the config
+    collector: on the IOS switch every check of its policy has a status; on the ASA, adding a
+    login banner flips exactly that check, with a `check passed` event."""
+    from ospatrol.audit.run import audit
+    from ospatrol.collect.policies import PolicyCollector, shipped_policies
+
+    policies = shipped_policies()
+    ios = next(p for p in policies if p.id == "ospatrol_cisco_ios")
+    audits = Audits(tmp_path, lab_switch.known_hosts_line)
+    collectors = [audits.collector, PolicyCollector(policies)]
+
+    def run(host: Host):
+        opener = lambda h: open_transport(h, audits.settings)  # noqa: E731
+        record = asyncio.run(audit([host], collectors, audits.store, opener))
+        assert record.hosts[0].status == "ok", record.hosts[0].error
+        statuses = {
+            r.check_id: r.status for r in audits.store.check_results(host.name, run=record.id)
+        }
+        return record, statuses
+
+    _, on_switch = run(switch_host)
+    assert set(on_switch) == {c.id for c in ios.checks}
+    assert (on_switch["ios-1.4.2"], on_switch["ios-1.2.3"]) == ("failed", "passed")
+
+    info = lab_simulator.host("cisco_asa")
+    asa = _device(
+        info["name"],
+        info["port"],
+        "cisco_asa",
+        info["user"],
+        info["password"],
+        info["enable_password"],
+    )
+    known = tmp_path / "state" / "known_hosts"
+    known.write_text(
+        known.read_text()
+        + next(
+            ln
+            for ln in lab_simulator.known_hosts.read_text().splitlines()
+            if f"]:{info['port']} " in ln
+        )
+        + "\n"
+    )
+    _, before = run(asa)
+    assert before["asa-1.5.3"] == "failed"
+    config = Path(info["config_file"])
+    original = config.read_text()
+    config.write_text(original + "banner motd Authorized access only\n")
+    try:
+        record, after = run(asa)
+    finally:
+        config.write_text(original)
+    assert {c for c in before if before[c] != after[c]} == {"asa-1.5.3"}
+    texts = [f.finding.event_text for f in record.hosts[0].findings]
+    assert any(t.startswith("ospatrol: cis: check passed: ") and "asa-1.5.3" in t for t in texts)
+    assert any(t.startswith("ospatrol: config changed: ") for t in texts)
