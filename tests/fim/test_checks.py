@@ -27,7 +27,10 @@ def test_shipped_profiles_load_for_every_platform():
     assert {"linux", "bsd", "esxi"} <= set(profiles)
     assert profiles["linux"].fim.tools == "gnu" and profiles["esxi"].fim.tools == "busybox"
     assert profile_for(profiles, "freebsd") is profiles["bsd"]
-    assert profile_for(profiles, "ios") is None
+    # Device platforms have profiles too (config: sections); `ios` is an alias of cisco_ios.
+    assert profile_for(profiles, "ios") is profiles["cisco_ios"]
+    assert profiles["cisco_ios"].fim is None
+    assert profile_for(profiles, "no_such_platform") is None
 
 
 def test_every_error_names_file_and_line(tmp_path: Path):
