@@ -131,7 +131,14 @@ class NetdevTransport:
                 f"{self.where}: login refused ({exc.__class__.__name__})"
             ) from None
         except NetmikoTimeoutException as exc:
-            raise ConnectTimeout(f"{self.where}: {_first_line(exc)}") from None
+            # netmiko reports a name that does not resolve or a refused connection as a
+            # time-out too: tell them apart by what it was raised from.
+            kind = (
+                Unreachable
+                if _in_chain(exc, OSError) or "DNS failure" in str(exc)
+                else ConnectTimeout
+            )
+            raise kind(f"{self.where}: {_first_line(exc)}") from None
         except (OSError, paramiko.SSHException, EOFError) as exc:
             raise Unreachable(f"{self.where}: {_first_line(exc) or type(exc).__name__}") from None
         try:
