@@ -246,7 +246,9 @@ class _HostAuditor:
             error=error,
             findings=tuple(reported),
             collectors=tuple(CollectorOutcome(r.collector, r.status, r.error) for r in results),
-            baseline_changed=any(r.baseline_changed and r.status == "ok" for r in results),
+            # Only what was written moved: nothing does in a dry run.
+            baseline_changed=not self.options.dry_run
+            and any(r.baseline_changed and r.status == "ok" for r in results),
             duration=time.monotonic() - began,
             platform=host.platform,
             groups=tuple(host.groups),

@@ -108,6 +108,7 @@ def test_dry_run_writes_nothing_and_reads_the_existing_state(tmp_path: Path):
         )
     assert record.id is None and not state_dir.exists()
     assert [f.finding.kind for f in record.hosts[0].findings] == ["changed"]
+    assert not record.baseline_changed, "a dry run moves no baseline"
 
 
 def test_audit_dry_run_on_a_fresh_state_dir_leaves_it_absent(lab_sshd, tmp_path: Path):
