@@ -96,7 +96,17 @@ def parse_config(text: str, platform: str, path: str = "<config>") -> DeviceConf
         raise InputError(
             f"unknown device platform {platform!r} (expected one of {', '.join(PLATFORMS)})", path
         )
-    parsed = getattr(netutils_parser, name)(text).config_lines
+    try:
+        parsed = getattr(netutils_parser, name)(text).config_lines
+    except (IndexError, ValueError, AttributeError) as exc:
+        # netutils refuses some inputs (a first line that starts with a space, ...) with bare
+        # errors; a device or a file is not to crash a run with them.
+        reason = str(exc).strip().splitlines()
+        raise InputError(
+            f"not a {platform} configuration netutils can read: "
+            f"{reason[0] if reason else type(exc).__name__}",
+            path,
+        ) from None
     if platform == "juniper_junos":
         return DeviceConfig(platform, tuple(_junos_set_lines(parsed)))
     lines = tuple(

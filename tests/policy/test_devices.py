@@ -320,3 +320,15 @@ def test_offline_check_cli(tmp_path: Path, shared_data: Path):
     assert checks["asa-1.6.5"]["status"] == "failed"
     assert checks["asa-1.6.5"]["evidence"] == "telnet 0.0.0.0 0.0.0.0 inside"
     assert checks["asa-1.6.5"]["compliance"]["disa_stig"] == ["CASA-ND-000430"]
+
+
+def test_a_config_netutils_cannot_read_is_an_input_error_naming_the_file():
+    """netutils refuses a text whose first line is indented with a bare IndexError; `ospatrol
+    check --config` and the audit's cis collector report it as bad input, not a traceback."""
+    from ospatrol.errors import InputError
+
+    text = "                     Not a config\n  but indented prose\n\nhostname r1\n"
+    with pytest.raises(InputError) as caught:
+        parse_config(text, "cisco_ios", "router.cfg")
+    assert caught.value.path == "router.cfg"
+    assert "not a cisco_ios configuration netutils can read" in str(caught.value)
