@@ -51,10 +51,12 @@ def _config(config: Config, checks_dir: Path | None) -> Collector:
     return ConfigsCollector(load_profiles(checks_dir))
 
 
-def _cis(config: Config, checks_dir: Path | None) -> Collector:
+def _cis(config: Config, checks_dir: Path | None, policy_files: Sequence[Path] = ()) -> Collector:
     from ospatrol.collect.policies import PolicyCollector, shipped_policies
+    from ospatrol.policy.load import load_policy
 
-    return PolicyCollector(shipped_policies())
+    extra = [load_policy(Path(f)) for f in policy_files]
+    return PolicyCollector([*shipped_policies(), *extra])
 
 
 COLLECTORS: dict[str, Callable[[Config, Path | None], Collector]] = {
@@ -109,17 +111,12 @@ def build_collectors(
     `policy_files` (`--policy`) add policies to the `cis` collector and imply it."""
     if policy_files and "cis" not in names:
         names = [*names, "cis"]
-    collectors = [COLLECTORS[name](config, checks_dir) for name in names]
-    if policy_files:
-        from ospatrol.collect.policies import PolicyCollector, shipped_policies
-        from ospatrol.policy.load import load_policy
-
-        extra = [load_policy(Path(f)) for f in policy_files]
-        collectors = [
-            PolicyCollector([*shipped_policies(), *extra]) if c.name == "cis" else c
-            for c in collectors
-        ]
-    return collectors
+    return [
+        _cis(config, checks_dir, policy_files)
+        if name == "cis"
+        else COLLECTORS[name](config, checks_dir)
+        for name in names
+    ]
 
 
 def transport_opener(config: Config, *, dry_run: bool = False) -> Opener:

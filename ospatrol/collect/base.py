@@ -29,6 +29,8 @@ AUDIT_COLLECTOR = "audit"
 EVENT_DIFF_LINES = 40
 """Diff lines kept in an event's text; OSSEC's agentlessd likewise keeps a few and says so."""
 MORE = "More changes..."
+STORED_DIFF_LINES = 2000
+"""Diff lines kept in a finding (store and reports); a runaway output must not bloat the store."""
 
 
 @dataclass(frozen=True)

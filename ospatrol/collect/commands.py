@@ -28,7 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ospatrol.collect.base import CollectorResult, StateView, cap_lines, incomplete_finding
+from ospatrol.collect.base import (
+    STORED_DIFF_LINES,
+    CollectorResult,
+    StateView,
+    cap_lines,
+    incomplete_finding,
+)
 from ospatrol.errors import InputError, InputErrors
 from ospatrol.model import Finding, Host
 from ospatrol.scrub import base_scrubber, off_loop
@@ -38,8 +44,6 @@ if TYPE_CHECKING:
     from ospatrol.transport import CommandResult, Transport
 
 NAME = "commands"
-STORED_DIFF_LINES = 2000
-"""Diff lines kept in a finding (store and reports); a runaway output must not bloat the store."""
 NOT_APPLICABLE_STATUSES = (126, 127)
 """Exit statuses of a shell that could not find or run the command: the host lacks it."""
 EXCERPT_SCAN = 4096

@@ -24,7 +24,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ospatrol.collect.base import CollectorResult, StateView, cap_lines, incomplete_finding
+from ospatrol.collect.base import (
+    STORED_DIFF_LINES,
+    CollectorResult,
+    StateView,
+    cap_lines,
+    incomplete_finding,
+)
 from ospatrol.errors import InputError, InputErrors
 from ospatrol.model import Finding, Host
 from ospatrol.store.records import PutState
@@ -33,9 +39,9 @@ from ospatrol.yamlfile import LineDict
 if TYPE_CHECKING:
     from ospatrol.profiles import Profile
     from ospatrol.transport import Transport
+    from ospatrol.transport.base import CommandResult
 
 NAME = "config"
-STORED_DIFF_LINES = 2000
 TOP = "(top level)"
 
 
@@ -248,7 +254,7 @@ class ConfigsCollector:
         )
 
 
-def _problem(result: Any, command: ConfigCommand) -> str:
+def _problem(result: CommandResult, command: ConfigCommand) -> str:
     """Why an output cannot be stored ("" when it can): rejected, cut short, incomplete."""
     if result.truncated:
         return "truncated listing: output over the size cap or cut short"
