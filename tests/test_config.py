@@ -39,6 +39,35 @@ def test_every_error_names_file_key_and_line(tmp_path: Path):
     ]
 
 
+def test_one_file_serves_audit_and_manager(tmp_path: Path):
+    from ospatrol.manager.config import load_manager_config
+
+    path = tmp_path / "ospatrol.yml"
+    path.write_text(
+        "concurrency: 4\nhost_key_policy: strict\n"
+        "syslog:\n  - {protocol: udp, listen: '127.0.0.1:5514'}\n"
+        "outputs: {alerts_json: {}}\n"
+    )
+    assert load_config(path) == Config(concurrency=4, host_key_policy="strict")
+    manager = load_manager_config(path)
+    assert manager.audit == Config(concurrency=4, host_key_policy="strict")
+    assert [spec.protocol for spec in manager.syslog] == ["udp"]
+
+
+def test_a_typo_in_the_shared_file_is_reported_once_by_each_reader(tmp_path: Path):
+    from ospatrol.manager.config import load_manager_config
+
+    path = tmp_path / "ospatrol.yml"
+    path.write_text("concurency: 4\nalert_level: high\nsyslog: []\n")
+    for load in (load_config, load_manager_config):
+        with pytest.raises(InputErrors) as caught:
+            load(path)
+        lines = str(caught.value).splitlines()
+        assert len(lines) == 2, lines
+        assert lines[0].startswith(f"{path}:1: ") and "concurency" in lines[0]
+        assert lines[1] == f"{path}:2: alert_level: expected int, got 'high'"
+
+
 def test_yaml_syntax_error_names_the_line(tmp_path: Path):
     path = tmp_path / "ospatrol.yml"
     path.write_text("concurrency: 8\nstate_dir: [unclosed\n")
@@ -54,3 +83,8 @@ def test_cli_reports_version_and_exits_zero():
     )
     assert done.returncode == 0
     assert done.stdout.startswith("ospatrol, version ")
+
+
+def test_the_shipped_manager_example_is_also_a_valid_audit_config():
+    example = Path(__file__).resolve().parents[1] / "deploy" / "ospatrol.yml"
+    assert load_config(example).concurrency == 50

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ospatrol.config import SETTINGS, Config, settings_from
 from ospatrol.errors import InputError, InputErrors
+from ospatrol.manager.sections import MANAGER_SECTIONS
 from ospatrol.respond.active import ActiveResponseConfig, parse_active_response
 from ospatrol.scheduler import Job, parse_jobs
 from ospatrol.syslog.acl import SourceFilter, parse_networks
@@ -106,6 +108,8 @@ class ManagerConfig:
     responses: ActiveResponseConfig = field(default_factory=ActiveResponseConfig)
     metrics_listen: tuple[str, int] | None = None
     log_file: Path | None = None
+    audit: Config = field(default_factory=Config)
+    """The audit settings (concurrency, time-outs, host-key policy) for scheduled audits."""
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -446,12 +450,6 @@ def _list_of_mappings(r: _Reader, data: LineDict, key: str) -> tuple[LineDict, .
     return tuple(value)
 
 
-TOP_KEYS = (
-    "syslog", "analysis", "outputs", "schedules", "active_response", "commands", "metrics",
-    "log_file", "allow_list",
-)  # fmt: skip
-
-
 def load_manager_config(path: Path | None) -> ManagerConfig:
     """Read and check `path` (None: built-in defaults, no listeners). Raises InputErrors."""
     if path is None:
@@ -464,7 +462,14 @@ def load_manager_config(path: Path | None) -> ManagerConfig:
         data.key_lines = {}
     if not isinstance(data, LineDict):
         raise InputError("the manager config must be a mapping", str(path), 1)
-    r.mapping(data, "", TOP_KEYS)
+    r.mapping(data, "", MANAGER_SECTIONS + SETTINGS)
+    try:
+        # Keys that are neither a section nor a setting were reported just above.
+        others = [key for key in data if key not in SETTINGS]
+        audit = Config(**settings_from(data, str(path), skip=others))
+    except InputErrors as exc:
+        errors.extend(exc.errors)
+        audit = Config()
     base = path.resolve().parent
     listeners = []
     for i, entry in enumerate(_list_of_mappings(r, data, "syslog")):
@@ -501,6 +506,7 @@ def load_manager_config(path: Path | None) -> ManagerConfig:
         responses=responses,
         metrics_listen=metrics,
         log_file=r.get(data, "", "log_file", _path(base)),
+        audit=audit,
         raw=data,
     )
     if errors:

@@ -136,7 +136,7 @@ class Manager:
             self.scheduler = Scheduler(config.schedules, self._run_audit, self.state_dir)
         else:
             self.scheduler.update(config.schedules)
-        self._audit_runner = audit_runner(self.state_dir, self._audit_sinks)
+        self._audit_runner = audit_runner(config.audit, self.state_dir, self._audit_sinks)
         self._scheduler_task = asyncio.create_task(self.scheduler.run_forever())
 
     async def _run_audit(self, job: Any) -> str:
@@ -335,7 +335,7 @@ async def run_due_jobs(config: ManagerConfig, state_dir: Path) -> dict[str, Any]
     state_dir.mkdir(parents=True, exist_ok=True)
     sinks = build_sinks(config, state_dir)
     try:
-        runner = audit_runner(state_dir, lambda: sinks)
+        runner = audit_runner(config.audit, state_dir, lambda: sinks)
         scheduler = Scheduler(config.schedules, runner, state_dir)
         await scheduler.run_due()
     finally:

@@ -107,7 +107,8 @@ def test_missed_run_is_made_up_once_on_start_and_state_survives(tmp_path: Path) 
     assert calls == ["nightly"]  # not due any more: the state file was updated
 
 
-def test_once_runs_the_due_audit_through_the_audit_pipeline(lab_sshd, tmp_path: Path) -> None:
+def _lab_job(lab_sshd, tmp_path: Path, settings: str = ""):
+    """A manager config with one due job auditing the lab sshd; `ospatrol manager --once`."""
     inventory = tmp_path / "inventory.yml"
     inventory.write_text(
         yaml.safe_dump(
@@ -125,12 +126,10 @@ def test_once_runs_the_due_audit_through_the_audit_pipeline(lab_sshd, tmp_path: 
             }
         )
     )
-    known_hosts = tmp_path / "home" / ".ssh"
-    known_hosts.mkdir(parents=True)
-    (known_hosts / "known_hosts").write_text(lab_sshd.known_hosts_line + "\n")
+    (tmp_path / "home" / ".ssh").mkdir(parents=True)
     config = tmp_path / "ospatrol.yml"
     config.write_text(
-        "schedules:\n"
+        settings + "schedules:\n"
         "  - {name: nightly, inventory: inventory.yml, only: [commands], cron: '0 2 * * *'}\n"
     )
     state = tmp_path / "state"
@@ -145,6 +144,12 @@ def test_once_runs_the_due_audit_through_the_audit_pipeline(lab_sshd, tmp_path: 
             env=env,
         )  # fmt: skip
 
+    return state, once
+
+
+def test_once_runs_the_due_audit_through_the_audit_pipeline(lab_sshd, tmp_path: Path) -> None:
+    state, once = _lab_job(lab_sshd, tmp_path)
+    (tmp_path / "home" / ".ssh" / "known_hosts").write_text(lab_sshd.known_hosts_line + "\n")
     first = once()
     assert first.returncode == 0, first.stderr
     saved = json.loads((state / "schedule.json").read_text())
@@ -158,3 +163,13 @@ def test_once_runs_the_due_audit_through_the_audit_pipeline(lab_sshd, tmp_path: 
     second = once()
     assert second.returncode == 0
     assert json.loads((state / "schedule.json").read_text()) == saved  # not due: never twice
+
+
+def test_scheduled_audits_use_the_config_files_audit_settings(lab_sshd, tmp_path: Path) -> None:
+    # No known_hosts entry: the default policy (tofu) would pin the key and audit; the file's
+    # `host_key_policy: strict` must refuse the unknown key, so the run is incomplete.
+    state, once = _lab_job(lab_sshd, tmp_path, settings="host_key_policy: strict\n")
+    done = once()
+    assert done.returncode == 0, done.stderr
+    saved = json.loads((state / "schedule.json").read_text())
+    assert saved["nightly"]["last_outcome"] == "incomplete", done.stderr
