@@ -40,3 +40,10 @@ def _one(match: re.Match[str]) -> str:
 def escape(text: str) -> str:
     """`text` with backslashes, control characters and undecodable bytes escaped (module doc)."""
     return _UNSAFE.sub(_one, text)
+
+
+def quoted(text: str) -> str:
+    """`text` escaped and in single quotes, as event texts show names (`vm added: 'web01'`):
+    a quote inside is escaped too (`\\x27`), so a name cannot end its quotes early and spell
+    more of the event (`'a' from 'on' to 'off'`); still one text to one shown text."""
+    return "'" + escape(text).replace("'", "\\x27") + "'"

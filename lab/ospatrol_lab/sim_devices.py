@@ -10,6 +10,9 @@ import contextlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from pathlib import Path
+
+import yaml
 
 from ospatrol_lab import sim_junos
 from ospatrol_lab.sim_cli import (
@@ -492,12 +495,8 @@ class EsxiSession(Session):
         args = words_match(words, "vim-cmd hostsvc/advopt/view")
         if args is not None and len(args) == 1:
             return self._advopt(args[0])
-        args = words_match(words, "vim-cmd vmsvc/power.getstate")
-        if args is not None and len(args) == 1:
-            vms = {str(vm["id"]): vm for vm in self.profile.vms}
-            if args[0] not in vms:
-                return "", f'Unable to find a VM corresponding to "{args[0]}"', 1
-            return f"Retrieved runtime info\n{vms[args[0]]['state']}", "", 0
+        if words[0] == "vim-cmd" and words[1:2] and words[1].startswith("vmsvc/"):
+            return self._vmsvc(words)
         found, rest = self.profile.find(line)
         if found is not None:
             return self.render(found.output, args=rest, config=self.host.read_config), "", 0
@@ -506,6 +505,34 @@ class EsxiSession(Session):
         if words[0] == "vim-cmd":
             return "", f"Unknown command: '{' '.join(words[1:])}'", 1
         return "", f"sh: {words[0]}: not found", 127
+
+    def vms(self) -> list[Mapping[str, object]] | None:
+        """The host's VMs from its `vms` file, read again on every request so edits show at
+        once; None when the file is not a YAML list (hostd is down, for the test of that)."""
+        try:
+            listed = yaml.safe_load(vms_file(self.host.config_path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return []
+        except (OSError, yaml.YAMLError):
+            return None
+        if listed is not None and not isinstance(listed, list):
+            return None
+        return [vm for vm in listed or () if isinstance(vm, dict)]
+
+    def _vmsvc(self, words: list[str]) -> tuple[str, str, int]:
+        """`vim-cmd vmsvc/getallvms` and `vmsvc/power.getstate ID` from the `vms` file."""
+        vms = self.vms()
+        if vms is None:
+            return "", "Connect to localhost failed: Connection failure.", 1
+        if words_match(words, "vim-cmd vmsvc/getallvms") == []:
+            return _getallvms(vms), "", 0
+        args = words_match(words, "vim-cmd vmsvc/power.getstate")
+        if args is not None and len(args) == 1:
+            by_id = {str(vm.get("id")): vm for vm in vms}
+            if args[0] not in by_id:
+                return "", f'Unable to find a VM corresponding to "{args[0]}"', 1
+            return f"Retrieved runtime info\n{by_id[args[0]].get('state', '')}", "", 0
+        return "", f"Unknown command: '{' '.join(words[1:])}'", 1
 
     def _setting(self, path: str) -> tuple[Mapping[str, object], str] | None:
         spec = self.profile.advanced.get(path)
@@ -555,6 +582,29 @@ class EsxiSession(Session):
             "",
             0,
         )
+
+
+def vms_file(config_path: Path) -> Path:
+    """The VM list of the simulated ESXi host whose config file is `config_path`."""
+    return config_path.with_name("vms")
+
+
+_GETALLVMS_COLUMNS = ("Vmid", "Name", "File", "Guest OS", "Version", "Annotation")
+
+
+def _getallvms(vms: list[Mapping[str, object]]) -> str:
+    """`vim-cmd vmsvc/getallvms`: a header and one row per VM in padded columns; names and
+    annotations are printed raw, as hostd does (a newline in one starts a new output line)."""
+    rows = [
+        [str(vm.get(k, "")) for k in ("id", "name", "file", "guest", "version", "annotation")]
+        for vm in vms
+    ]
+    widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(_GETALLVMS_COLUMNS)]
+    lines = [_GETALLVMS_COLUMNS, *rows]
+    return "\n".join(
+        "   ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )
 
 
 SESSIONS: dict[str, type[Session]] = {

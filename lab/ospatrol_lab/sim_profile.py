@@ -64,7 +64,7 @@ class Profile:
     running_config: str = "{{config}}"
     config_header: str = ""
     # ESXi: the file tree (contents are templates), advanced settings (path -> type/default/
-    # min/max/description), VMs.
+    # min/max/description), the VMs registered at first start (then the host's `vms` file).
     files: Mapping[str, FsEntry] = field(default_factory=dict)
     advanced: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     vms: tuple[Mapping[str, object], ...] = ()

@@ -35,7 +35,10 @@ profile with the host name filled in, kept if it exists). It is re-read on every
 or an operator can edit it to provoke a diff; config-mode changes (ASA `configure terminal`,
 Junos `configure`/`set`/`commit`, ScreenOS `set`/`unset`, Gaia `set`/`add`/`delete`) write it.
 For ESXi the file is `/etc/vmware/esx.conf` (`/adv/...` lines feed `esxcli system settings
-advanced list -o ...`; its size, mtime and hash show in file-integrity scans). Volatile lines
+advanced list -o ...`; its size, mtime and hash show in file-integrity scans), and its VMs are
+the YAML list `DIR/hosts/NAME/vms` (`vms_file` in simulator.json; id, name, file, guest,
+version, annotation, state), which `vim-cmd vmsvc/getallvms` and `vim-cmd vmsvc/power.getstate`
+read on every request: edit it to register, unregister or power a VM. Volatile lines
 (clocks, uptimes, counters, ASA `Cryptochecksum`, Junos `## Last changed`, Gaia `Exported by
 ... on`) change on every call.
 
@@ -69,11 +72,12 @@ from functools import partial
 from pathlib import Path
 
 import asyncssh
+import yaml
 
 from ospatrol.errors import InputError, OSPatrolError
 from ospatrol_lab.process import ChildServer, known_hosts_line, spawn_detached, write_atomic
 from ospatrol_lab.sim_cli import HostState, crlf
-from ospatrol_lab.sim_devices import make_session
+from ospatrol_lab.sim_devices import make_session, vms_file
 from ospatrol_lab.sim_profile import PLATFORMS, HostVars, load_profile, render
 
 log = logging.getLogger(__name__)
@@ -202,6 +206,10 @@ class DeviceSimulator:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(path, render(profile.config, hvars).rstrip("\n") + "\n")
+        vms = vms_file(path)
+        if profile.vms and not vms.exists():
+            listed = [{**vm, "name": render(str(vm.get("name", "")), hvars)} for vm in profile.vms]
+            write_atomic(vms, yaml.safe_dump(listed, sort_keys=False, allow_unicode=True))
         state = HostState(hvars, profile, path, host.password, host.enable_password)
         self._states[host.name] = state
         return state
@@ -222,6 +230,8 @@ class DeviceSimulator:
             entry = asdict(host)
             entry["address"] = ADDRESS
             entry["config_file"] = str(self.config_file(host.name))
+            if load_profile(host.platform).vms:
+                entry["vms_file"] = str(vms_file(self.config_file(host.name)))
             hosts.append(entry)
         return {
             "pid": os.getpid(),

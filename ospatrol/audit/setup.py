@@ -51,6 +51,12 @@ def _config(config: Config, checks_dir: Path | None) -> Collector:
     return ConfigsCollector(load_profiles(checks_dir))
 
 
+def _esx(config: Config, checks_dir: Path | None) -> Collector:
+    from ospatrol.collect.esx import EsxCollector
+
+    return EsxCollector()
+
+
 def _cis(config: Config, checks_dir: Path | None, policy_files: Sequence[Path] = ()) -> Collector:
     from ospatrol.collect.policies import PolicyCollector, shipped_policies
     from ospatrol.policy.load import load_policy
@@ -63,15 +69,18 @@ COLLECTORS: dict[str, Callable[[Config, Path | None], Collector]] = {
     "fim": _fim,
     "commands": _commands,
     "config": _config,
+    "esx": _esx,
     "cis": _cis,
 }
-"""Every collector `ospatrol audit` can run, in run order."""
+"""Every collector `ospatrol audit` can run, in run order. Each one skips the hosts whose
+platform it does not serve (`esx`: ESXi hosts only), so a default audit runs all but opt-in ones."""
 
 
 COLLECTOR_MODULES = {
     "fim": "ospatrol.collect.fim",
     "commands": "ospatrol.collect.commands",
     "config": "ospatrol.collect.configs",
+    "esx": "ospatrol.collect.esx",
     "cis": "ospatrol.collect.policies",
 }
 OPT_IN = frozenset({"cis"})
