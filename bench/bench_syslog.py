@@ -36,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,6 +64,7 @@ class Manager:
             "  - {protocol: tcp, listen: '127.0.0.1:0'}\n"
             "  - {protocol: udp, listen: '127.0.0.1:0'}\n"
             f"analysis: {{workers: {workers}, queue_size: 200000}}\n"
+            "metrics: {listen: '127.0.0.1:0'}\n"
         )
         self.state = self.dir / "state"
         self.process = subprocess.Popen(
@@ -79,6 +81,7 @@ class Manager:
         listeners = json.loads(info.read_text())["listeners"]
         self.tcp = next(x["port"] for x in listeners if x["protocol"] == "tcp")
         self.udp = next(x["port"] for x in listeners if x["protocol"] == "udp")
+        self.metrics_url = f"http://127.0.0.1:{json.loads(info.read_text())['metrics_port']}/"
 
     def pids(self) -> list[int]:
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
@@ -103,22 +106,53 @@ class Manager:
             except (FileNotFoundError, json.JSONDecodeError):
                 time.sleep(0.05)
 
-    def analysed(self) -> int:
-        analysis = self.stats()["analysis"]
-        return analysis.get("analysed", 0) + sum(
-            v for k, v in analysis.items() if k.startswith("rejected:")
+    def counters(self) -> dict[str, float]:
+        """The manager's live counters from its metrics endpoint (manager-stats.json is only
+        rewritten every second, too coarse to time a run of a few seconds)."""
+        with urllib.request.urlopen(self.metrics_url, timeout=30) as response:
+            text = response.read().decode()
+        values: dict[str, float] = {}
+        for line in text.splitlines():
+            if line.startswith(("ospatrol_analysis_events_total", "ospatrol_output_alerts_total")):
+                name, value = line.rsplit(" ", 1)
+                values[name] = float(value)
+        return values
+
+    def analysed(self, counters: dict[str, float] | None = None) -> int:
+        """Events through analysis (analysed or rejected)."""
+        counters = self.counters() if counters is None else counters
+        return int(
+            sum(v for k, v in counters.items() if k.startswith("ospatrol_analysis_events_total")
+                and ('outcome="analysed"' in k or 'outcome="rejected:' in k))
+        )  # fmt: skip
+
+    @staticmethod
+    def alerts(counters: dict[str, float]) -> tuple[int, int]:
+        """(alerts raised, alerts written to alerts.json)."""
+        raised = counters.get('ospatrol_analysis_events_total{outcome="alerts"}', 0)
+        written = counters.get(
+            'ospatrol_output_alerts_total{outcome="delivered",output="alerts_json"}', 0
+        )
+        return int(raised), int(written)
+
+    def taken(self) -> int:
+        """Events the listeners received and handed to analysis (not dropped at the intake)."""
+        return sum(
+            c.get("received", 0) - c.get("dropped", 0) for c in self.stats()["listeners"].values()
         )
 
-    def received(self) -> int:
-        return sum(c.get("received", 0) for c in self.stats()["listeners"].values())
-
     def wait_analysed(self, count: int, timeout: float = 1800) -> float:
+        """Wait until `count` events went through analysis and their alerts are in
+        alerts.json; returns the time that happened."""
         deadline = time.monotonic() + timeout
-        while self.analysed() < count:
+        while True:
+            counters = self.counters()
+            raised, written = self.alerts(counters)
+            if self.analysed(counters) >= count and written >= raised:
+                return time.monotonic()
             if time.monotonic() > deadline:
-                raise SystemExit(f"only {self.analysed()} of {count} analysed")
-            time.sleep(0.05)
-        return time.monotonic()
+                raise SystemExit(f"only {self.analysed(counters)} of {count} analysed")
+            time.sleep(0.1)  # each scrape costs the manager a little CPU
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
@@ -141,7 +175,9 @@ def _sender_address(index: int) -> str:
 
 def bench_tcp(manager: Manager, data: list[bytes], senders: int) -> dict:
     chunks = [b"".join(line + b"\n" for line in data[i::senders]) for i in range(senders)]
-    before = manager.analysed()
+    counters0 = manager.counters()
+    before = manager.analysed(counters0)
+    alerts0 = manager.alerts(counters0)[0]
     cpu0 = manager.cpu()
     main0 = manager.cpu(main_only=True)
 
@@ -160,13 +196,15 @@ def bench_tcp(manager: Manager, data: list[bytes], senders: int) -> dict:
     end = manager.wait_analysed(before + len(data))
     cpu = manager.cpu() - cpu0
     main = manager.cpu(main_only=True) - main0
+    counters = manager.counters()
     return {
+        "alerts": manager.alerts(counters)[0] - alerts0,
         "events": len(data),
         "seconds": end - start,
         "rate": len(data) / (end - start),
         "cpu_us_per_event": cpu / len(data) * 1e6,
         "main_us_per_event": main / len(data) * 1e6,
-        "lost": before + len(data) - manager.analysed(),
+        "lost": before + len(data) - manager.analysed(counters),
     }
 
 
@@ -221,7 +259,8 @@ def run(workers: int, data: list[bytes], udp_rates: list[int], soak: float, send
             f"{tcp['rate']:,.0f} events/s through the pipeline, lost {tcp['lost']}, "
             f"CPU {tcp['cpu_us_per_event']:.0f} µs/event (manager process "
             f"{tcp['main_us_per_event']:.0f}, the rest in workers); ratio to {TCP_TARGET:,}/s: "
-            f"{tcp['rate'] / TCP_TARGET:.2f}"
+            f"{tcp['rate'] / TCP_TARGET:.2f}; {tcp['alerts'] / tcp['events']:.0%} of the events "
+            "alerted (each alert stored, in alerts.json and alerts.log)"
         )
         best = 0
         for rate in udp_rates:
@@ -234,7 +273,7 @@ def run(workers: int, data: list[bytes], udp_rates: list[int], soak: float, send
             if udp["kernel_drops"] == 0 and udp["rate_sent"] >= 0.95 * rate:
                 best = max(best, rate)
             # let analysis catch up before the next step, so each step starts from an empty queue
-            manager.wait_analysed(manager.received())
+            manager.wait_analysed(manager.taken())
         print(
             f"[{label}] UDP: highest rate without kernel drops {best:,}/s; ratio to "
             f"{UDP_TARGET:,}/s: {best / UDP_TARGET:.2f}"

@@ -84,13 +84,14 @@ class Manager:
         self, alerts: list[Alert], counts: Counter, json_text: str, log_text: str
     ) -> None:
         self.counts.update(counts)
-        if not alerts:
+        count = counts.get("alerts", 0)
+        if not count:
             return
         rendered = {"alerts_json": json_text, "alerts_log": log_text}
         for sink in self.sinks:
             text = rendered.get(sink.name)
             if text:
-                sink.emit_text(text, len(alerts))
+                sink.emit_text(text, count)
             else:
                 for alert in alerts:
                     sink.emit(alert)

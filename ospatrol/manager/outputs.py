@@ -18,11 +18,20 @@ def manager_name(config: ManagerConfig) -> str:
 
 def rendering(config: ManagerConfig, state_dir: Path) -> Rendering:
     """What the analysis workers do with alerts: render them for the file outputs configured,
-    and store every one of them (the store is not one of the manager's sinks)."""
+    and store every one of them (the store is not one of the manager's sinks); the alerts
+    themselves come back only for the outputs that take records (e-mail, syslog, webhook) and
+    active responses."""
     outputs = {"json"} if config.outputs.alerts_json.enabled else set()
     if config.outputs.alerts_log.enabled:
         outputs.add("log")
-    return Rendering(frozenset(outputs), manager_name(config), str(state_dir))
+    out = config.outputs
+    records = any(o is not None for o in (out.email, out.syslog, out.webhook))
+    return Rendering(
+        frozenset(outputs),
+        manager_name(config),
+        str(state_dir),
+        alerts=records or bool(config.responses.rules),
+    )
 
 
 def build_sinks(config: ManagerConfig, state_dir: Path) -> list[Any]:

@@ -20,10 +20,13 @@ import logging
 import signal
 import sys
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ospatrol.manager.channel import pack, read_message
+from ospatrol.model import Alert
 
 log = logging.getLogger("ospatrol.manager.worker")
 
@@ -53,6 +56,7 @@ class Analyser:
         self.workers = max(1, int(spec.get("workers", 1)))
         self.render = frozenset(spec.get("render", ()))
         self.manager_name = spec.get("manager_name")
+        self.send_alerts = bool(spec.get("alerts", True))
         self.serial = 0
         self.store = None
         if spec.get("store_dir"):
@@ -60,37 +64,40 @@ class Analyser:
 
             self.store = Store.open(Path(spec["store_dir"]))
 
-    def analyse(self, frames) -> tuple[list, Counter, str, str]:
-        """Alerts, counts, alerts.json lines and alerts.log blocks for one batch of frames
-        (and of the manager's own Events)."""
-        from dataclasses import replace
-
+    def analyse(self, frames: Sequence[Sequence], events: Sequence = ()) -> tuple:
+        """Alerts (when the manager wants them), counts, alerts.json lines and alerts.log
+        blocks for one batch: `frames` as columns (sources, datas, times) of received frames,
+        `events` the manager's own Events."""
         from ospatrol.respond.alertfmt import format_alerts_log
         from ospatrol.respond.files import json_line
-        from ospatrol.syslog.event import frame_event
-        from ospatrol.syslog.receiver import Frame
+        from ospatrol.syslog.event import syslog_event
 
         alerts = []
         counts: Counter[str] = Counter()
+        analysed = decoded = 0
         process = self.engine.process
-        for frame in frames:
+        columns = zip(*frames, strict=True)
+        items = [*columns, *events] if events else columns
+        for item in items:
             try:
-                result = process(frame_event(frame) if isinstance(frame, Frame) else frame)
+                result = process(syslog_event(*item) if isinstance(item, tuple) else item)
             except Exception:  # a bug must cost one event, not the worker and its batch
-                log.exception("analysis failed on a frame from %s", frame.source)
+                origin = item[0] if isinstance(item, tuple) else item.location
+                log.exception("analysis failed on an event from %s", origin)
                 counts["rejected:error"] += 1
                 continue
             if result.rejected is not None:
                 counts[f"rejected:{result.rejected}"] += 1
                 continue
-            counts["analysed"] += 1
+            analysed += 1
             if result.decoder is not None:
-                counts["decoded"] += 1
+                decoded += 1
             if result.alert is not None:
                 self.serial += 1
                 number = self.serial * self.workers + self.index
-                alert_id = f"{int(result.alert.event.time)}.{number}"
-                alerts.append(replace(result.alert, alert_id=alert_id))
+                alerts.append(_renumbered(result.alert, f"{int(result.alert.event.time)}.{number}"))
+        counts["analysed"] += analysed
+        counts["decoded"] += decoded
         counts["alerts"] += len(alerts)
         if self.store is not None and alerts:
             self._store(alerts, counts)
@@ -99,21 +106,30 @@ class Analyser:
             json_text = "".join(json_line(a, self.manager_name) for a in alerts)
         if "log" in self.render:
             log_text = "".join(format_alerts_log(a, a.alert_id) for a in alerts)
-        return alerts, counts, json_text, log_text
+        return alerts if self.send_alerts else [], +counts, json_text, log_text
 
     def _store(self, alerts: list, counts: Counter) -> None:
         """Every alert into the store's alerts table, one transaction per batch."""
         from ospatrol.store import StoreError
 
         try:
-            with self.store.transaction():  # type: ignore[union-attr]
-                for alert in alerts:
-                    self.store.add_alert(alert)  # type: ignore[union-attr]
+            self.store.add_alerts(alerts)  # type: ignore[union-attr]
         except (StoreError, OSError) as exc:
             log.error("storing %d alert(s) failed: %s", len(alerts), exc)
             counts["store_failed"] += len(alerts)
         else:
             counts["stored"] += len(alerts)
+
+
+def _renumbered(alert: Alert, alert_id: str) -> Alert:
+    """`alert` with another id. A copy of the instance's dict: `dataclasses.replace` runs the
+    whole constructor again, which cost as much as rendering the alert to alerts.json."""
+    state = getattr(alert, "__dict__", None)
+    if state is None:
+        return replace(alert, alert_id=alert_id)
+    copy = object.__new__(alert.__class__)
+    copy.__dict__.update(state, alert_id=alert_id)
+    return copy
 
 
 def main(argv: list[str]) -> int:
@@ -141,7 +157,7 @@ def main(argv: list[str]) -> int:
             stdout.write(pack(("stopped", dict(engine.counters))))
             stdout.flush()
             return 0
-        stdout.write(pack(("done", *analyser.analyse(message[1]))))
+        stdout.write(pack(("done", *analyser.analyse(message[1], message[2]))))
         stdout.flush()
 
 

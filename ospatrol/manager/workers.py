@@ -22,29 +22,36 @@ from typing import Any
 from ospatrol.errors import InputError
 from ospatrol.manager.channel import pack, read_message_async
 from ospatrol.manager.config import AnalysisConfig
-from ospatrol.model import Alert
+from ospatrol.model import Alert, Event
 from ospatrol.syslog.receiver import Frame
 
 log = logging.getLogger(__name__)
 
 MAX_IN_FLIGHT = 4
+# Sender -> worker memo: a dict look-up instead of a CRC per frame; cleared when this many
+# sources were seen (UDP sources can be spoofed, the memo must not grow without bound).
+MAX_REMEMBERED_SOURCES = 65536
 START_TIMEOUT = 300.0
 PIPE_SIZE = 1 << 20
 _F_SETPIPE_SZ = 1031
 
 ResultHandler = Callable[[list[Alert], Counter, str, str], None]
-"""Gets each batch's alerts, counts, alerts.json text and alerts.log text."""
+"""Gets each batch's alerts (empty unless `Rendering.alerts`), counts, alerts.json text and
+alerts.log text."""
 
 
 @dataclass(frozen=True)
 class Rendering:
     """What the workers do with alerts for the manager: render alerts.json lines (`json`) and
     alerts.log blocks (`log`) with the manager name alerts.json carries, and store them in
-    the store of `store_dir` (spread over the cores instead of in the manager's process)."""
+    the store of `store_dir` (spread over the cores instead of in the manager's process).
+    `alerts`: send the Alert records back too (an output or active response needs them;
+    pickling every alert costs as much as rendering it, so it is skipped when nothing does)."""
 
     outputs: frozenset[str] = frozenset()
     manager_name: str | None = None
     store_dir: str | None = None
+    alerts: bool = True
 
 
 def worker_spec(
@@ -60,6 +67,7 @@ def worker_spec(
         "render": sorted(rendering.outputs),
         "manager_name": rendering.manager_name,
         "store_dir": rendering.store_dir,
+        "alerts": rendering.alerts,
     }
 
 
@@ -78,6 +86,15 @@ def _big_pipe(stream: Any) -> None:
             fcntl.fcntl(pipe.fileno(), _F_SETPIPE_SZ, PIPE_SIZE)
         except OSError:
             pass
+
+
+def _columns(part: list[Frame | Event]) -> tuple[tuple, list[Event]]:
+    """A batch as it travels: the frames as three columns (sources, datas, times), which
+    pickle as plain strings, bytes and floats (a list of named tuples took ten times as long),
+    and the manager's own events apart."""
+    frames = [item for item in part if item.__class__ is Frame]
+    events = [] if len(frames) == len(part) else [i for i in part if i.__class__ is not Frame]
+    return tuple(zip(*frames, strict=True)), events  # type: ignore[return-value]
 
 
 @dataclass
@@ -105,6 +122,7 @@ class WorkerPool:
         self.rendering = rendering
         self._workers: list[_Worker] = []
         self._stopping = False
+        self._where: dict[str, int] = {}
         self.lost_batches = 0
 
     async def _spawn(self, index: int) -> asyncio.subprocess.Process:
@@ -166,21 +184,29 @@ class WorkerPool:
             old_slots.release()  # wake submitters waiting on the dead worker
         worker.reader_task = asyncio.create_task(self._read(worker))
 
-    async def submit(self, frames: list[Frame]) -> None:
+    async def submit(self, frames: list[Frame | Event]) -> None:
         """Send frames to their workers, waiting while a worker has too much outstanding."""
         size = self.size
         if size == 1:
             parts = {0: frames}
         else:
-            parts: dict[int, list[Frame]] = {}
+            parts: dict[int, list[Frame | Event]] = {}
+            where = self._where
             for frame in frames:
-                parts.setdefault(partition(frame.source, size), []).append(frame)
+                # Event.location for the manager's own events
+                source = frame[0] if frame.__class__ is Frame else frame.location  # type: ignore[union-attr]
+                index = where.get(source)
+                if index is None:
+                    if len(where) >= MAX_REMEMBERED_SOURCES:
+                        where.clear()
+                    index = where[source] = partition(source, size)
+                parts.setdefault(index, []).append(frame)
         for index, part in parts.items():
             worker = self._workers[index]
             await worker.slots.acquire()
             stdin = worker.process.stdin
             assert stdin is not None
-            stdin.write(pack(("batch", part)))
+            stdin.write(pack(("batch", *_columns(part))))
             # If the worker died, its reader respawns it and counts the loss.
             with contextlib.suppress(ConnectionError):
                 await stdin.drain()

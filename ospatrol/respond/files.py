@@ -8,12 +8,12 @@ files stay valid UTF-8 (and alerts.json valid JSON, one object per line).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from ospatrol.jsontext import dumps
 from ospatrol.model import Alert
 from ospatrol.respond.alertfmt import format_alert_json, format_alerts_log
 from ospatrol.respond.queued import QueuedSink
@@ -101,7 +101,7 @@ def _file_sink(
 
 def json_line(alert: Alert, manager: str | None) -> str:
     """The alerts.json line of `alert`."""
-    return json.dumps(format_alert_json(alert, manager=manager), ensure_ascii=False) + "\n"
+    return dumps(format_alert_json(alert, manager=manager)) + "\n"
 
 
 def alerts_json_sink(

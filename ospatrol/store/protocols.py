@@ -76,6 +76,10 @@ class AlertStore(Transactional, Protocol):
     """Every alert raised, whatever its source (audit, syslog, agent)."""
 
     def add_alert(self, alert: Alert, *, run: int | None = None) -> int: ...
+    def add_alerts(self, alerts: Iterable[Alert], *, run: int | None = None) -> None:
+        """Record many alerts in one transaction: all of them or none."""
+        ...
+
     def alerts(
         self,
         *,

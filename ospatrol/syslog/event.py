@@ -74,7 +74,12 @@ def syslog_details(message: SyslogMessage) -> dict[str, Any]:
 
 def frame_event(frame: Frame) -> Event:
     """The Event for one received frame."""
-    raw = decode_bytes(frame.data)
+    return syslog_event(*frame)
+
+
+def syslog_event(source: str, data: bytes, when: float) -> Event:
+    """The Event for the syslog message `data` received from `source` at `when`."""
+    raw = decode_bytes(data)
     message = parse_syslog(raw)
     pri_end = raw.index(">") + 1 if message.pri is not None else 0
     details = syslog_details(message)
@@ -82,9 +87,9 @@ def frame_event(frame: Frame) -> Event:
         details["message"] = raw
     return Event(
         text=engine_text(message, raw, pri_end),
-        location=f"syslog:{frame.source}",
-        host=message.hostname or frame.source,
-        time=frame.time,
+        location=f"syslog:{source}",
+        host=message.hostname or source,
+        time=when,
         source="syslog",
         extra={"syslog": details},
     )

@@ -6,12 +6,13 @@ passes the same tests. Nothing below touches SQL or a backend's private methods.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from ospatrol.model import Alert, Event, Finding, Host, from_dict
+from ospatrol.model import Alert, Event, Finding, Host, from_dict, to_dict
 from ospatrol.store import FileContent, PutFimContents, PutFimSnapshot, PutState, SetFimListing
 from ospatrol.store.protocols import AlertStore, AuditStore, RunStore, StateStore
 from ospatrol.store.sqlite import Store
@@ -61,6 +62,31 @@ def test_alerts_are_kept_whole_and_filtered(store: AlertStore):
     (of_run,) = store.alerts(run=3)
     assert from_dict(Alert, of_run.alert) == high
     assert store.alerts(host="web2") == [] and len(store.alerts(since=event.time)) == 2
+
+
+def test_alerts_added_in_a_batch_are_kept_whole(store: AlertStore):
+    odd = "caf\udce9 \x1b[2J é"
+    extra = {"syslog": {"pri": 13, "sd": {"origin@1": {"ip": "10.0.0.1"}}}}
+    events = [
+        Event(f"Failed password for root from 10.0.0.{n} {odd}", "syslog:10.0.0.9", "fw1", 1e9 + n,
+              "syslog", extra)
+        for n in range(3)
+    ]  # fmt: skip
+    alerts = [
+        Alert(5710 + n, 5 + n, "sshd", ev, ("syslog", "sshd"), {"srcip": f"10.0.0.{n}"},
+              decoder="sshd", previous_output=(odd,), alert_id=f"1.{n}", mitre=("T1110",))
+        for n, ev in enumerate(events)
+    ]  # fmt: skip
+    store.add_alerts(alerts, run=4)
+    store.add_alerts([])
+    stored = store.alerts(run=4)
+    assert [from_dict(Alert, a.alert) for a in stored] == alerts
+    # the same document a record's `to_dict` gives, once through JSON
+    assert [a.alert for a in stored] == [json.loads(json.dumps(to_dict(a))) for a in alerts]
+    assert [(a.level, a.host, a.text, a.fields) for a in stored] == [
+        (5 + n, "fw1", events[n].text, {"srcip": f"10.0.0.{n}"}) for n in range(3)
+    ]
+    assert [a.rule_id for a in store.alerts(level=7)] == [5712]
 
 
 def test_collector_state_is_versioned_per_key(store: StateStore):
