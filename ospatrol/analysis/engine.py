@@ -13,7 +13,7 @@ import dataclasses
 import re
 import time as _time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -248,8 +248,29 @@ def parse_envelope(message: str, *, when: float | None = None, source: str = "ag
 
 # Bound on the (decoder, program name) keys of the children cache.
 CHILDREN_CACHE_SIZE = 4096
-# How `_relevant` stores a child's gate: none, anchored prefixes, one literal, several literals.
+# How `_relevant` stores a rule's gate on the log: none, anchored prefixes, one literal, several
+# literals.
 _NO_GATE, _PREFIXES, _LITERAL, _LITERALS = 0, 1, 2, 3
+# A rule worth trying for some decoder and program name: (node, gate kind, prefixes or literals,
+# field gates: (field name, literals or None) per `<field>` condition, or None).
+Candidate = tuple["RuleNode", int, Any, "tuple[tuple[str, tuple[str, ...] | None], ...] | None"]
+
+
+def _fields_out(ev: EventInfo, gates: tuple[tuple[str, tuple[str, ...] | None], ...]) -> bool:
+    """True when a `<field>` condition cannot hold: its field is unset, or (ASCII values) the
+    value lacks every literal its pattern needs. The rule's own check stays the judge."""
+    for name, literals in gates:
+        value = ev.field(name)
+        if value is None:
+            return True
+        if literals is not None and value.isascii():
+            low = value.lower()
+            for literal in literals:
+                if literal in low:
+                    break
+            else:
+                return True
+    return False
 
 
 class Engine:
@@ -268,7 +289,9 @@ class Engine:
         self._correlation = Correlation(ruleset)
         # Per (decoder name, program name), per tree node: the children worth trying. Derived
         # from the immutable ruleset, so it is a cache, not state that changes results.
-        self._children: dict[tuple[str | None, str | None], dict[int, tuple]] = {}
+        self._children: dict[
+            tuple[str | None, str | None], dict[int | str, tuple[Candidate, ...]]
+        ] = {}
         self._programs: dict[str, tuple] = {}
         # Per category: the top-level (template) nodes of that category, in tree order.
         self._tops: dict[str, tuple[RuleNode, ...]] = {}
@@ -364,30 +387,13 @@ class Engine:
             tops = self._tops[category] = tuple(
                 node for node in self.ruleset.top if node.rule.category == category
             )
-        for node in tops:
-            found = self._check(ev, node, lowered, relevant)
-            if found is None:
-                continue
+        found = self._first(ev, tops, category, lowered, relevant)
+        if found is not None:
             matched, previous = found
-            rule = matched
-            if rule.level == 0:
-                break
-            if rule.ignore_time:
-                since = self._time_ignored.get(rule.id, 0.0)
-                if since and ev.time - since < rule.ignore_time:
-                    break
-                self._time_ignored[rule.id] = ev.time
-            if (
-                rule.check_if_ignored
-                and _event_key(ev, rule.check_if_ignored, _IGNORE_PARTS) in self._ignored
-            ):
-                break
-            if rule.ignore:
-                _remember_key(self._ignored, _event_key(ev, rule.ignore, _IGNORE_PARTS), None)
-            generated = True
-            logged = rule.log_alert
-            self._correlation.remember(ev, rule)
-            break
+            if matched.level and self._generate(ev, matched):
+                generated = True
+                logged = matched.log_alert
+                self._correlation.remember(ev, matched)
         fields = FrozenMap(self._fields(ev))
         mrule = self._summary(matched) if matched is not None else None
         alert = None
@@ -432,6 +438,23 @@ class Engine:
             rule_trace=self._take_trace(),
         )
 
+    def _generate(self, ev: EventInfo, rule: Rule) -> bool:
+        """Whether a matched rule of level > 0 generates an alert: not within its ignore time,
+        not on the ignore list (analysisd's alert loop); records what later events check."""
+        if rule.ignore_time:
+            since = self._time_ignored.get(rule.id, 0.0)
+            if since and ev.time - since < rule.ignore_time:
+                return False
+            self._time_ignored[rule.id] = ev.time
+        if (
+            rule.check_if_ignored
+            and _event_key(ev, rule.check_if_ignored, _IGNORE_PARTS) in self._ignored
+        ):
+            return False
+        if rule.ignore:
+            _remember_key(self._ignored, _event_key(ev, rule.ignore, _IGNORE_PARTS), None)
+        return True
+
     def _take_trace(self) -> tuple[str, ...]:
         if not self._trace:
             return ()
@@ -456,32 +479,84 @@ class Engine:
         return out
 
     @staticmethod
-    def _relevant(node: RuleNode, ev: EventInfo) -> tuple[tuple[RuleNode, int, Any], ...]:
-        """The children of `node` that can match events of this decoder and program name
-        (`decoded_as`, `program_name`), each as (child, gate kind, prefixes or literals) from
-        its gate (see `_gate`)."""
+    def _relevant(nodes: Sequence[RuleNode], ev: EventInfo) -> tuple[Candidate, ...]:
+        """The `nodes` (a node's children, or the top-level rules of a category) that can match
+        events of this decoder and program name (`decoded_as`, `program_name`), each as
+        (node, gate kind, prefixes or literals, field gates): the gate from `_gate`, and for
+        each `<field>` condition of the rule (name, literals from `literal_gate` or None)."""
         decoder, program = ev.decoder_name, ev.program_name
-        out: list[tuple[RuleNode, int, Any]] = []
-        for child in node.children:
+        out: list[Candidate] = []
+        for child in nodes:
             rule = child.rule
             if rule.decoded_as is not None and rule.decoded_as != decoder:
                 continue
             pattern = dict(rule.patterns).get("program_name")
             if pattern is not None and (program is None or pattern.test(program) == pattern.negate):
                 continue
+            fields = (
+                tuple((check.name, literal_gate(check.pattern)) for check in rule.fields)
+                if rule.fields
+                else None
+            )
             gate = _gate(rule)
             if gate is None:
-                out.append((child, _NO_GATE, None))
+                out.append((child, _NO_GATE, None, fields))
             elif gate[0]:
-                out.append((child, _PREFIXES, gate[1]))
+                out.append((child, _PREFIXES, gate[1], fields))
             elif len(gate[1]) == 1:
-                out.append((child, _LITERAL, gate[1][0]))
+                out.append((child, _LITERAL, gate[1][0], fields))
             else:
-                out.append((child, _LITERALS, gate[1]))
+                out.append((child, _LITERALS, gate[1], fields))
         return tuple(out)
 
+    def _first(
+        self,
+        ev: EventInfo,
+        nodes: Sequence[RuleNode],
+        key: int | str,
+        lowered: str | None,
+        relevant: dict[int | str, tuple[Candidate, ...]],
+    ) -> tuple[Rule, tuple[str, ...]] | None:
+        """The first of `nodes` that matches (with its deepest matching descendant), trying
+        only those whose gates pass; `key` names `nodes` in the `relevant` cache."""
+        if self._trace is not None:
+            # Every node, no shortcuts: the trace shows what ossec-logtest -v shows.
+            candidates: tuple[Candidate, ...] = tuple(
+                (node, _NO_GATE, None, None) for node in nodes
+            )
+        else:
+            cached = relevant.get(key)
+            if cached is None:
+                cached = relevant[key] = self._relevant(nodes, ev)
+            candidates = cached
+        for child, gate, needle, fields in candidates:
+            # Skip a rule whose log pattern needs text the log does not have.
+            if gate and lowered is not None:
+                if gate == _LITERAL:
+                    if needle not in lowered:
+                        continue
+                elif gate == _PREFIXES:
+                    if not lowered.startswith(needle):
+                        continue
+                else:
+                    for literal in needle:
+                        if literal in lowered:
+                            break
+                    else:
+                        continue
+            if fields is not None and _fields_out(ev, fields):
+                continue
+            hit = self._check(ev, child, lowered, relevant)
+            if hit is not None:
+                return hit
+        return None
+
     def _check(
-        self, ev: EventInfo, node: RuleNode, lowered: str | None, relevant: dict[int, tuple]
+        self,
+        ev: EventInfo,
+        node: RuleNode,
+        lowered: str | None,
+        relevant: dict[int | str, tuple[Candidate, ...]],
     ) -> tuple[Rule, tuple[str, ...]] | None:
         """OS_CheckIfRuleMatch: this rule, then its children; the deepest match wins.
         `lowered` is the lowercased log when gates apply (ASCII), `relevant` the children cache
@@ -519,34 +594,10 @@ class Engine:
             trace.append(f"       *Rule {rule.id} matched.")
         if node.children:
             if trace is not None:
-                # Every child, no shortcuts: the trace shows what ossec-logtest -v shows.
                 trace.append("       *Trying child rules.")
-                children: tuple[tuple[RuleNode, int, Any], ...] = tuple(
-                    (child, _NO_GATE, None) for child in node.children
-                )
-            else:
-                cached = relevant.get(id(node))
-                if cached is None:
-                    cached = relevant[id(node)] = self._relevant(node, ev)
-                children = cached
-            for child, gate, needle in children:
-                # Skip a child whose log pattern needs text the log does not have.
-                if gate and lowered is not None:
-                    if gate == _LITERAL:
-                        if needle not in lowered:
-                            continue
-                    elif gate == _PREFIXES:
-                        if not lowered.startswith(needle):
-                            continue
-                    else:
-                        for literal in needle:
-                            if literal in lowered:
-                                break
-                        else:
-                            continue
-                hit = self._check(ev, child, lowered, relevant)
-                if hit is not None:
-                    return hit
+            hit = self._first(ev, node.children, id(node), lowered, relevant)
+            if hit is not None:
+                return hit
         if rule.noalert:
             return None
         self.fired[rule.id] += 1

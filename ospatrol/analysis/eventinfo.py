@@ -29,6 +29,7 @@ class EventInfo:
         "dstport",
         "dstuser",
         "dynamic",
+        "folded",
         "fts_result",
         "full_log",
         "hostname",
@@ -86,6 +87,8 @@ class EventInfo:
         self.status: str | None = None
         self.systemname: str | None = None
         self.dynamic: dict[str, str] = {}
+        # Dynamic fields by lowercased name, first of each name; see `field`.
+        self.folded: dict[str, str] | None = None
         self.decoder: Decoder | None = None
         # The top-level decoder that matched (logtest prints its name first).
         # (label, value) pairs in the order the decoders set them, for logtest's phase 2.
@@ -120,9 +123,17 @@ class EventInfo:
         attr = FIELD_NAMES.get(name)
         if attr is not None:
             return getattr(self, attr)
-        found = self.dynamic.get(name)
-        if found is None and self.dynamic:
-            # analysisd compares field names with strcasecmp (OSSEC and Wazuh alike).
-            low = name.lower()
-            found = next((v for k, v in self.dynamic.items() if k.lower() == low), None)
+        dynamic = self.dynamic
+        found = dynamic.get(name)
+        if found is None and dynamic:
+            # analysisd compares field names with strcasecmp (OSSEC and Wazuh alike). Only rules
+            # and correlation ask, once decoding is over and fields no longer change: the names
+            # are folded once per event.
+            folded = self.folded
+            if folded is None:
+                folded = {}
+                for key, value in dynamic.items():
+                    folded.setdefault(key.lower(), value)
+                self.folded = folded
+            found = folded.get(name.lower())
         return found

@@ -177,12 +177,23 @@ def _shape(items: list, follow: frozenset[int], inside_repeat: bool = False) -> 
     return risky, ambiguous
 
 
-# Required literals shorter than this are not worth a substring test.
+# Required literals shorter than this are not worth a substring test before a `re` search,
+# unless they hold a rare character (see `_strength`); a search under the time budget (a risky
+# pattern, `regex`-only syntax) costs far more than one `in`, so there any literal is worth it.
 _MIN_LITERAL = 3
+# Characters frequent in log lines: on literals of equal length, one made only of these is the
+# weaker pre-check (every line has a ":", few have a "%").
+_COMMON = frozenset(" :.-/,=_[]()\"'0123456789abcdefghijklmnopqrstuvwxyz")
+
+
+def _strength(literal: str) -> tuple[int, bool]:
+    """How good a pre-check `literal` is: longer first, then one with a rare character."""
+    return len(literal), not _COMMON.issuperset(literal)
 
 
 def _longest_literal(items: list) -> str:
-    """The longest run of literal characters every match of `items` contains, lowercased."""
+    """The best run of literal characters every match of `items` contains, lowercased: the
+    longest, and among equally long runs the first with a rare character (see `_strength`)."""
     c = _sre_c
     best, run = "", []
     for op, av in items:
@@ -192,9 +203,9 @@ def _longest_literal(items: list) -> str:
         elif op is c.IN and len(av) == 1 and av[0][0] is c.LITERAL:
             char = av[0][1]
         if char is not None:
-            run.append(chr(char))
+            run.append(chr(char).lower())
             continue
-        best = max(best, "".join(run), key=len)
+        best = max(best, "".join(run), key=_strength)
         run = []
         inner = ""
         if op is c.SUBPATTERN:
@@ -203,18 +214,21 @@ def _longest_literal(items: list) -> str:
             inner = _longest_literal(av[2])
         elif op is c.ATOMIC_GROUP:
             inner = _longest_literal(av)
-        best = max(best, inner, key=len)
-    return max(best, "".join(run), key=len).lower()
+        best = max(best, inner, key=_strength)
+    return max(best, "".join(run), key=_strength)
 
 
-def _required_literals(items: list, ascii_only: bool) -> tuple[str, ...] | None:
-    """Lowercased strings one of which any match must contain (a cheap pre-check), or None."""
+def _required_literals(
+    items: list, ascii_only: bool, shortest: int = _MIN_LITERAL
+) -> tuple[str, ...] | None:
+    """Lowercased strings one of which any match must contain (a cheap pre-check), or None
+    when one alternative has none of at least `shortest` characters or with a rare one."""
     c = _sre_c
     if len(items) == 1 and items[0][0] is c.BRANCH:
-        literals = tuple(_longest_literal(alt) for alt in items[0][1][1])
+        literals = tuple(dict.fromkeys(_longest_literal(alt) for alt in items[0][1][1]))
     else:
         literals = (_longest_literal(items),)
-    if any(len(lit) < _MIN_LITERAL for lit in literals):
+    if not all(lit and (len(lit) >= shortest or _strength(lit)[1]) for lit in literals):
         return None
     # Under Unicode case folding a non-ASCII literal may match ASCII text ('ſ' and 's').
     if not ascii_only and not all(lit.isascii() for lit in literals):
@@ -239,11 +253,12 @@ def _analyse(
         return None, 0, None, False  # PCRE2 syntax only `regex` knows
     anchored = bool(parsed) and parsed[0] == (_sre_c.AT, _sre_c.AT_BEGINNING)
     try:
-        literals = _required_literals(parsed, ascii_only)
         risky, ambiguous = _shape(parsed, frozenset())
+        guarded = risky or ambiguous not in FAST_TEXT_LIMITS
+        literals = _required_literals(parsed, ascii_only, 1 if guarded else _MIN_LITERAL)
     except RecursionError:  # absurdly nested: no shortcuts, always guarded
         return None, 0, None, anchored
-    if risky or ambiguous not in FAST_TEXT_LIMITS:
+    if guarded:
         return None, 0, literals, anchored
     return program, FAST_TEXT_LIMITS[ambiguous], literals, anchored
 
