@@ -10,8 +10,9 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml lab/pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	# The product and its test tools, and the lab (its own distribution in lab/), both editable.
-	$(BIN)/python -m pip install -q -e '.[test]' -e ./lab
+	# The product with its optional accelerators and test tools, and the lab (its own
+	# distribution in lab/), both editable.
+	$(BIN)/python -m pip install -q -e '.[fast,test]' -e ./lab
 	# fake-switches pins Twisted 16, which does not build on Python 3.11: install it without
 	# its pins; the lab declares the libraries it really needs.
 	$(BIN)/python -m pip install -q --no-deps 'fake-switches==1.5.0'

@@ -14,9 +14,14 @@ A ``RegexPattern`` holds up to two programs for the same pattern:
   ``timeouts`` counter. Compiled on first use when the fast program exists.
 
 Before either runs, an unanchored pattern checks that one of the literals every match contains
-occurs in the lowercased text. Both engines agree on the syntax ``re`` accepts and the pre-check
-only rules out texts that cannot match, so none of this changes a result (the tests compare all
-three on real logs for every stock pattern).
+occurs in the lowercased text. Where Google's RE2 is installed (the optional `google-re2`
+package), a search that would run under the time budget first asks RE2, whose running time is
+linear in the text, whether the pattern matches at all; only a match goes on to the guarded
+program (for its groups and end). RE2 is asked only where it reads the pattern as `re` does and
+the text holds nothing the two treat differently (see `_linear_program`, `_linear_text`). Both
+engines agree on the syntax ``re`` accepts and the pre-checks only rule out texts that cannot
+match, so none of this changes a result (the tests compare them on real logs for every stock
+pattern, with and without RE2).
 """
 
 from __future__ import annotations
@@ -25,6 +30,11 @@ import re
 import warnings
 
 import regex
+
+try:  # Optional: linear-time pre-checks for the slow path (pip install google-re2).
+    import re2 as _re2
+except ImportError:  # pragma: no cover - exercised by the tests that hide the module
+    _re2 = None
 
 from ospatrol.analysis.patterns import DEFAULT_TIMEOUT, MAX_INPUT, Captured, PatternError
 
@@ -263,6 +273,39 @@ def _analyse(
     return program, FAST_TEXT_LIMITS[ambiguous], literals, anchored
 
 
+# Texts RE2 and Python read alike: ASCII (no Unicode case folding or classes) with no control
+# character but tab (Python's `$` also matches before a final newline, its `\s` takes \x1c-\x1f).
+_LINEAR_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _linear_text(text: str) -> bool:
+    """Whether RE2's answer on `text` is Python's answer (see `_LINEAR_UNSAFE`)."""
+    return text.isascii() and (text.isprintable() or _LINEAR_UNSAFE.search(text) is None)
+
+
+def _linear_program(translated: str, caseless: bool) -> object | None:
+    """An RE2 program that matches exactly where `translated` does on `_linear_text` texts, or
+    None: RE2 missing, or a pattern RE2 refuses (look-arounds, back-references, possessive
+    repeats, ...) or might read otherwise (non-ASCII, `{,n}` which RE2 takes literally, syntax
+    `re` warns about)."""
+    if _re2 is None or not translated.isascii() or "{," in translated:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            re.compile(translated)
+    except (re.error, RecursionError, OverflowError, Warning):
+        return None
+    options = _re2.Options()
+    options.log_errors = False
+    options.never_capture = True
+    options.case_sensitive = not caseless
+    try:
+        return _re2.compile(translated, options)
+    except (_re2.error, ValueError, TypeError):
+        return None
+
+
 class _Deferred:
     """Stands for an unpickled pattern's `re` program until its first search compiles it, so a
     cached rule set loads without compiling patterns that an event never reaches."""
@@ -288,6 +331,7 @@ class RegexPattern:
         "_fast",
         "_guarded",
         "_limit",
+        "_linear",
         "_literals",
         "_timeout",
         "_translated",
@@ -322,6 +366,8 @@ class RegexPattern:
         # Where `re` accepted the pattern, `regex` is only needed for long texts: compile it on
         # first use, which keeps loading a rule set quick. Otherwise it validates the pattern now.
         self._guarded: regex.Pattern[str] | None = None
+        # The RE2 pre-check of the guarded path: compiled on first use (False: none).
+        self._linear: object | None = None
         if self._fast is None:
             self._limit = -1
             self._guarded = self._compile_guarded()
@@ -370,6 +416,11 @@ class RegexPattern:
             except PatternError:  # `re` takes it, `regex` does not: `re` it is, for any length
                 self._limit = MAX_INPUT
                 return self._fast.search(text)  # type: ignore[union-attr]
+        linear = self._linear
+        if linear is None:
+            linear = self._linear = _linear_program(self._translated, self._caseless) or False
+        if linear and _linear_text(text) and linear.search(text) is None:  # type: ignore[attr-defined]
+            return None
         try:
             return guarded.search(text, timeout=self._timeout)
         except TimeoutError:
@@ -381,6 +432,7 @@ class RegexPattern:
         state = {name: getattr(self, name) for name in self.__slots__}
         state["_fast"] = self._fast is not None
         state["_guarded"] = None
+        state["_linear"] = None
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ospatrol.analysis import pcre
 from ospatrol.analysis.loader import Ruleset, load_ruleset
 
 
@@ -80,3 +81,15 @@ def ruleset330(ossec330: dict[str, Path]) -> Ruleset:
     return load_ruleset(
         ossec330["conf"], rules_dir=ossec330["rules"], decoders=ossec330["decoders"]
     )
+
+
+@pytest.fixture(params=["re2", "pure"])
+def linear(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Runs a test with the optional RE2 pre-check (skipped where google-re2 is missing) and
+    without it (the pure path); True when RE2 is in use."""
+    if request.param == "pure":
+        monkeypatch.setattr(pcre, "_re2", None)
+        return False
+    if pcre._re2 is None:
+        pytest.skip("google-re2 not installed")
+    return True

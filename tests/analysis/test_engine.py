@@ -122,7 +122,7 @@ def test_hostile_input_never_crashes(ruleset43):
     assert engine.counters["rejected:empty"] == 3
 
 
-def test_catastrophic_backtracking_rule_does_not_stall(tmp_path: Path):
+def test_catastrophic_backtracking_rule_does_not_stall(tmp_path: Path, linear: bool):
     (tmp_path / "decoders.xml").write_text(
         '<decoder name="app">\n  <program_name>^app$</program_name>\n</decoder>\n'
     )
@@ -142,7 +142,8 @@ def test_catastrophic_backtracking_rule_does_not_stall(tmp_path: Path):
     result = engine.process_line("Oct 10 10:00:00 host app: " + "a" * 5000 + "!")
     assert time.monotonic() - started < 5
     assert result.rule.id == 101
-    assert ruleset.regex_timeouts() == {"^(a+)+$": 1}
+    # RE2, where installed, answers in linear time; otherwise the time budget gives up.
+    assert ruleset.regex_timeouts() == ({} if linear else {"^(a+)+$": 1})
 
 
 def test_queue_envelopes(ruleset43):

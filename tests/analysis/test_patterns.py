@@ -9,6 +9,7 @@ from xml.sax.saxutils import unescape
 
 import pytest
 
+from ospatrol.analysis import pcre
 from ospatrol.analysis.osregex import translate_osregex
 from ospatrol.analysis.patterns import Captured, PatternError, compile_pattern
 from ospatrol.analysis.pcre import RegexPattern
@@ -197,13 +198,32 @@ def test_unknown_kind() -> None:
         ("pcre2", r"^(\d|\d\d)+$", "1" * 60 + "a"),
     ],
 )
-def test_catastrophic_backtracking_is_bounded(kind: str, source: str, text: str) -> None:
+def test_catastrophic_backtracking_is_bounded(
+    kind: str, source: str, text: str, linear: bool
+) -> None:
+    """Without RE2 the time budget gives up on a hostile pattern (no match, counted); with it
+    RE2 answers in linear time and the budget is never needed."""
     pattern = compile_pattern(kind, source, timeout=0.02)  # type: ignore[arg-type]
     assert isinstance(pattern, RegexPattern) and pattern.guarded_only
     assert pattern.test(text) is False
     assert pattern.search(text) is None
-    assert pattern.timeouts == 2
+    assert pattern.timeouts == (0 if linear else 2)
     assert pattern.test("") is False
+
+
+def test_linear_precheck_keeps_matches_and_groups(linear: bool) -> None:
+    """A text RE2 finds a match in still gets the guarded engine's groups and end; a text RE2
+    must not judge (non-ASCII, control characters) is left to the guarded engine."""
+    pattern = compile_pattern("pcre2", r"(\w+)+ (\d+)$")
+    assert isinstance(pattern, RegexPattern) and pattern.guarded_only
+    assert pattern.search("abc 42") == Captured(("abc", "42"), 6)
+    assert pattern.search("abc 42\n") == Captured(("abc", "42"), 6)  # `$` before a final \n
+    assert pattern.search("abc x") is None
+    assert pattern.search("ab\u00e9 42") is None  # ASCII classes: "\u00e9" is no \\w
+    assert pattern.search("\u00e9 ab 42") == Captured(("ab", "42"), 7)
+    tab = compile_pattern("osregex", r"\w+\s+\d+:\d+:\d+\s+%|x")
+    assert tab.test("z" * 2000 + " 1 12:00:01 %")
+    assert not tab.test("z" * 2000 + " 1 12:00:01 \t%")
 
 
 def test_long_text_runs_guarded_and_is_cut_at_os_maxstr() -> None:
@@ -317,5 +337,32 @@ def test_fast_path_and_prefilter_agree_with_guarded_engine_on_real_logs(
             gate = pattern.required_literals
             if expected is not None and gate is not None and line.isascii():
                 assert any(lit in line.lower() for lit in gate), (pattern.source, line)
+        checked += 1
+    assert checked >= FAST_AT_LEAST[stock[0]]
+
+
+def test_linear_precheck_agrees_with_guarded_engine_on_real_logs(
+    stock: tuple[str, list, list, list[str]], shared_data: Path, linear: bool
+) -> None:
+    """RE2 finds a match exactly where the guarded engine does, for every stock pattern RE2
+    takes, on every sample line it may judge; without RE2 there is no pre-check at all."""
+    if not linear:
+        assert all(
+            pcre._linear_program(p._translated, p._caseless) is None
+            for p in stock[2]
+            if isinstance(p, RegexPattern)
+        )
+        return
+    lines = [line for line in _sample_lines(shared_data / "ossec") if pcre._linear_text(line)]
+    checked = 0
+    for pattern in stock[2]:
+        if not isinstance(pattern, RegexPattern):
+            continue
+        program = pcre._linear_program(pattern._translated, pattern._caseless)
+        if program is None:
+            continue
+        for line in lines:
+            expected = pattern.guarded.search(line) is not None
+            assert (program.search(line) is not None) is expected, (pattern.source, line)
         checked += 1
     assert checked >= FAST_AT_LEAST[stock[0]]

@@ -158,8 +158,8 @@ def test_cache_can_be_switched_off(cache, ossec43, monkeypatch):
     assert not cache.exists() or not _entries(cache)
 
 
-def test_a_cached_hostile_pattern_keeps_its_time_budget(cache, tmp_path):
-    """Unpickled patterns compile on first use with the same guard: `^(a+)+$` still gives up."""
+def test_a_cached_hostile_pattern_keeps_its_time_budget(cache, tmp_path, linear):
+    """Unpickled patterns compile on first use with the same guards: `^(a+)+$` never stalls."""
     (tmp_path / "decoders.xml").write_text(
         '<decoder name="app">\n  <program_name>^app$</program_name>\n</decoder>\n'
     )
@@ -184,7 +184,8 @@ def test_a_cached_hostile_pattern_keeps_its_time_budget(cache, tmp_path):
     result = Engine(ruleset).process_line("Oct 10 10:00:00 host app: " + "a" * 5000 + "!")
     assert time.monotonic() - started < 5
     assert result.rule is not None and result.rule.id == 101
-    assert ruleset.regex_timeouts() == {"^(a+)+$": 1}
+    # RE2, where installed, answers in linear time; otherwise the time budget gives up.
+    assert ruleset.regex_timeouts() == ({} if linear else {"^(a+)+$": 1})
 
 
 def test_a_cache_that_cannot_be_written_only_costs_the_cache(ossec43, ruleset43, tmp_path):
