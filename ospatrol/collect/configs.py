@@ -9,10 +9,13 @@ diffed or reported.
 
 Every normalised version is kept in the collector state table (key: the command; versions count
 up), so `ospatrol config history|show|diff` can show any of them. A new version becomes one
-finding whose text starts `ospatrol: config changed: '<command>'` (docs/events.md) followed by the
-changed lines grouped under their parent block (`interface Gi0/1`, `line vty 0 4`, a Junos
-hierarchy): a line moved between blocks shows under each parent. An output that is rejected, cut
-short or lacks its completion line stores nothing and reports the device incomplete.
+finding per changed block and kind of change (`ospatrol.collect.config_classify`: access rule
+widened, management plane opened, ...), whose text starts `ospatrol: config changed: '<command>':
+kind '<kind>' in '<block>'` (docs/events.md) followed by that block's changed lines grouped under
+their parent (`interface Gi0/1`, `line vty 0 4`, a Junos hierarchy): a line moved between blocks
+shows under each parent. One finding per kind lets each kind have its rule level and one alert.
+An output that is rejected, cut short or lacks its completion line stores nothing and reports
+the device incomplete.
 """
 
 from __future__ import annotations
@@ -31,6 +34,17 @@ from ospatrol.collect.base import (
     cap_lines,
     incomplete_finding,
 )
+from ospatrol.collect.config_classify import (
+    KINDS,
+    TOP,
+    Block,
+    Change,
+    ClassifyRule,
+    classify,
+    compile_regex,
+    parse_blocks,
+    parse_classify,
+)
 from ospatrol.errors import InputError, InputErrors
 from ospatrol.model import Finding, Host
 from ospatrol.store.records import PutState
@@ -42,7 +56,10 @@ if TYPE_CHECKING:
     from ospatrol.transport.base import CommandResult
 
 NAME = "config"
-TOP = "(top level)"
+MAX_BLOCK_FINDINGS = 50
+"""Findings one config change gives at most, one per block and kind (then one per kind): a
+change of hundreds of interfaces is a handful of alerts, not hundreds."""
+_SECTION_KEYS = ("commands", "drop", "blocks", "classify")
 
 
 @dataclass(frozen=True)
@@ -57,19 +74,13 @@ class ConfigCommand:
 
 @dataclass(frozen=True)
 class ConfigProfile:
-    """The `config:` section: what to fetch and which lines are volatile."""
+    """The `config:` section: what to fetch, which lines are volatile, and how changes are
+    classified (`blocks`, `classify`: `ospatrol.collect.config_classify`)."""
 
     commands: tuple[ConfigCommand, ...]
     drop: tuple[re.Pattern[str], ...] = ()
-
-
-def _regex(value: Any, what: str, path: str, line: int | None) -> re.Pattern[str]:
-    if not isinstance(value, str):
-        raise InputError(f"config: {what}: expected a regular expression", path, line)
-    try:
-        return re.compile(value, re.MULTILINE)
-    except re.error as exc:
-        raise InputError(f"config: {what}: bad regular expression: {exc}", path, line) from None
+    blocks: tuple[re.Pattern[str], ...] = ()
+    classify: tuple[ClassifyRule, ...] = ()
 
 
 def parse_config_section(data: Any, path: str, line: int | None = None) -> ConfigProfile:
@@ -78,11 +89,10 @@ def parse_config_section(data: Any, path: str, line: int | None = None) -> Confi
         raise InputError("config: expected a mapping with 'commands' (and 'drop')", path, line)
     errors: list[InputError] = []
     for key in data:
-        if key not in ("commands", "drop"):
+        if key not in _SECTION_KEYS:
+            known = ", ".join(_SECTION_KEYS)
             errors.append(
-                InputError(
-                    f"config: unknown key {key!r}; known: commands, drop", path, data.line_of(key)
-                )
+                InputError(f"config: unknown key {key!r}; known: {known}", path, data.line_of(key))
             )
     commands: list[ConfigCommand] = []
     items = data.get("commands")
@@ -108,7 +118,9 @@ def parse_config_section(data: Any, path: str, line: int | None = None) -> Confi
             continue
         try:
             complete = (
-                _regex(item["complete"], "complete", path, where) if "complete" in item else None
+                compile_regex(item["complete"], "complete", path, where, re.MULTILINE)
+                if "complete" in item
+                else None
             )
         except InputError as exc:
             errors.append(exc)
@@ -127,12 +139,14 @@ def parse_config_section(data: Any, path: str, line: int | None = None) -> Confi
         raw_drop = []
     for pattern in raw_drop:
         try:
-            drop.append(_regex(pattern, "drop", path, data.line_of("drop")))
+            drop.append(compile_regex(pattern, "drop", path, data.line_of("drop"), re.MULTILINE))
         except InputError as exc:
             errors.append(exc)
+    blocks = parse_blocks(data.get("blocks", []), path, data.line_of("blocks"), errors)
+    rules = parse_classify(data.get("classify", []), path, data.line_of("classify"), errors)
     if errors:
         raise InputErrors(errors)
-    return ConfigProfile(tuple(commands), tuple(drop))
+    return ConfigProfile(tuple(commands), tuple(drop), blocks, rules)
 
 
 def normalise(output: str, profile: ConfigProfile) -> str:
@@ -153,62 +167,107 @@ def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" "))
 
 
+def _structural(line: str) -> bool:
+    """A line that carries no configuration (blank, IOS `!`, Junos' closing `}`, `#`)."""
+    return line.strip() in ("", "!", "}", "#")
+
+
 def parents(lines: Sequence[str]) -> list[tuple[str, ...]]:
     """For each line, the chain of block headers it sits under (by indentation: IOS, ASA, NX-OS
     and Junos' curly form all indent a block's lines under its header)."""
     chains: list[tuple[str, ...]] = []
     stack: list[tuple[int, str]] = []
     for line in lines:
-        if not line.strip() or line.strip() in ("!", "}", "#"):
+        if _structural(line):
             chains.append(tuple(h for _, h in stack))
             continue
         depth = _indent(line)
         while stack and stack[-1][0] >= depth:
             stack.pop()
         chains.append(tuple(h for _, h in stack))
-        stack.append((depth, line.strip().rstrip("{").strip()))
+        stack.append((depth, _header(line)))
     return chains
 
 
-def hierarchical_diff(old: str, new: str) -> str:
-    """Changed lines grouped under their parent block: `@@ interface Gi0/1` then `-`/`+` lines.
-    Empty when the two are equal."""
+def _header(line: str) -> str:
+    return line.strip().rstrip("{").strip()
+
+
+def _opens(lines: Sequence[str], index: int) -> bool:
+    """Whether line `index` heads a block: the next line that carries configuration is indented
+    deeper."""
+    depth = _indent(lines[index])
+    for following in lines[index + 1 :]:
+        if not _structural(following):
+            return _indent(following) > depth
+    return False
+
+
+def changes(old: str, new: str) -> list[Change]:
+    """The changed lines of `old` -> `new`, each with its parent chain (hierarchy-aware: the
+    same line under another parent is a change), removals of a run before its additions."""
     a, b = old.splitlines(), new.splitlines()
     pa, pb = parents(a), parents(b)
-    out: list[str] = []
-    current: tuple[str, ...] | None = None
-
-    def emit(parent: tuple[str, ...], sign: str, line: str) -> None:
-        nonlocal current
-        if parent != current:
-            out.append("@@ " + (" > ".join(parent) if parent else TOP))
-            current = parent
-        out.append(f"{sign} {line.strip()}")
-
+    out: list[Change] = []
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             continue
-        for i in range(i1, i2):
-            if a[i].strip() not in ("", "!"):
-                emit(pa[i], "-", a[i])
-        for j in range(j1, j2):
-            if b[j].strip() not in ("", "!"):
-                emit(pb[j], "+", b[j])
+        for lines, chains, sign, lo, hi in ((a, pa, "-", i1, i2), (b, pb, "+", j1, j2)):
+            out.extend(
+                Change(chains[i], sign, lines[i].strip(), _opens(lines, i))
+                for i in range(lo, hi)
+                if not _structural(lines[i])
+            )
+    return out
+
+
+def render(diff: Sequence[Change]) -> str:
+    """Changed lines under their parent block: `@@ interface Gi0/1` then `-`/`+` lines (`@@
+    system > services` for a nested block, `@@ (top level)` for a line outside any)."""
+    out: list[str] = []
+    current: tuple[str, ...] | None = None
+    for change in diff:
+        if change.parents != current:
+            out.append("@@ " + (" > ".join(change.parents) if change.parents else TOP))
+            current = change.parents
+        out.append(f"{change.sign} {change.line}")
     return "\n".join(out)
 
 
-def changed_finding(host: str, command: ConfigCommand, old: str, new: str) -> Finding:
-    diff = cap_lines(hierarchical_diff(old, new), STORED_DIFF_LINES)
-    changed = sum(1 for ln in diff.splitlines() if ln[:1] in "+-")
+def hierarchical_diff(old: str, new: str) -> str:
+    """`render(changes(old, new))`: empty when the two are equal."""
+    return render(changes(old, new))
+
+
+def changed_findings(
+    host: str, command: ConfigCommand, old: str, new: str, section: ConfigProfile
+) -> list[Finding]:
+    """One finding per changed block and kind (`ospatrol.collect.config_classify`), most
+    severe first; past `MAX_BLOCK_FINDINGS` the rest are merged into one finding per kind."""
+    blocks = classify(changes(old, new), section.classify, section.blocks)
+    if len(blocks) > MAX_BLOCK_FINDINGS:
+        kept, rest = blocks[:MAX_BLOCK_FINDINGS], blocks[MAX_BLOCK_FINDINGS:]
+        for kind in KINDS:
+            same = [b for b in rest if b.kind == kind]
+            if same:
+                merged = tuple(c for b in same for c in b.changes)
+                kept.append(Block(kind, f"({len(same)} more blocks)", merged))
+        blocks = kept
+    return [_block_finding(host, command, block) for block in blocks]
+
+
+def _block_finding(host: str, command: ConfigCommand, block: Block) -> Finding:
+    diff = cap_lines(render(block.changes), STORED_DIFF_LINES)
+    what = f"kind '{block.kind}' in '{block.header}'"
     return Finding(
         host=host,
         collector=NAME,
         kind="changed",
         subject=command.name,
-        detail=f"{changed} line(s) changed in {command.command!r}",
+        detail=f"{what}: {len(block.changes)} line(s) changed in {command.command!r}",
         diff=diff,
-        event_text=f"ospatrol: config changed: '{command.command}'\n{cap_lines(diff)}",
+        event_text=f"ospatrol: config changed: '{command.command}': {what}\n{cap_lines(diff)}",
     )
 
 
@@ -245,7 +304,7 @@ class ConfigsCollector:
             if previous is not None and previous.digest == digest:
                 continue
             if previous is not None:
-                findings.append(changed_finding(host.name, command, previous.text, text))
+                findings.extend(changed_findings(host.name, command, previous.text, text, section))
             updates.append(
                 PutState(command.command, text.encode("utf-8", "surrogateescape"), digest)
             )

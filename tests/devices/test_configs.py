@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from netmiko import ConnectHandler
+from device_helpers import configure, device, simulated
 
 from ospatrol.collect.base import StateView
 from ospatrol.collect.configs import (
@@ -21,27 +21,11 @@ from ospatrol.collect.configs import (
     hierarchical_diff,
     normalise,
 )
-from ospatrol.model import Credentials, Host
+from ospatrol.model import Host
 from ospatrol.profiles import load_profiles
 from ospatrol.store import Store
 from ospatrol.transport import HostKeyChanged, TransportSettings, open_transport
 from ospatrol.transport.netdev import NetdevTransport
-
-
-def _device(
-    name: str, port: int, platform: str, user: str, password: str, enable: str | None
-) -> Host:
-    from ospatrol.inventory.options import ConnectionOptions
-
-    return Host(
-        name,
-        "127.0.0.1",
-        port=port,
-        platform=platform,
-        connection="network_cli",
-        credentials=Credentials(user=user, password=password, enable_secret=enable),
-        options=ConnectionOptions(enable=enable is not None),
-    )
 
 
 class Audits:
@@ -70,7 +54,7 @@ class Audits:
 
 @pytest.fixture
 def switch_host(lab_switch) -> Host:
-    return _device(
+    return device(
         "sw1",
         lab_switch.port,
         "cisco_ios",
@@ -78,28 +62,6 @@ def switch_host(lab_switch) -> Host:
         lab_switch.password,
         lab_switch.enable_password,
     )
-
-
-def _configure(lab_switch, known: Path, *lines: str) -> None:
-    conn = ConnectHandler(
-        device_type="cisco_ios",
-        host="127.0.0.1",
-        port=lab_switch.port,
-        username=lab_switch.user,
-        password=lab_switch.password,
-        secret=lab_switch.enable_password,
-        allow_agent=False,
-        use_keys=False,
-        ssh_strict=True,
-        system_host_keys=False,
-        alt_host_keys=True,
-        alt_key_file=str(known),
-    )
-    try:
-        conn.enable()
-        conn.send_config_set(list(lines))
-    finally:
-        conn.disconnect()
 
 
 def test_ios_interface_change_is_reported_with_its_parent(lab_switch, switch_host, tmp_path):
@@ -110,7 +72,7 @@ def test_ios_interface_change_is_reported_with_its_parent(lab_switch, switch_hos
 
     label = f"ospatrol-{tmp_path.name[-12:]}"
     known = tmp_path / "state" / "known_hosts"
-    _configure(lab_switch, known, "interface FastEthernet0/9", f"description {label}")
+    configure(lab_switch, known, "interface FastEthernet0/9", f"description {label}")
     try:
         (finding,) = audits.run(switch_host).findings
         assert finding.event_text.startswith("ospatrol: config changed: 'show running-config'")
@@ -119,7 +81,7 @@ def test_ios_interface_change_is_reported_with_its_parent(lab_switch, switch_hos
         assert [e.version for e in history] == [1, 2]
         assert f"description {label}" in history[1].text
     finally:
-        _configure(lab_switch, known, "interface FastEthernet0/9", "no description")
+        configure(lab_switch, known, "interface FastEthernet0/9", "no description")
 
 
 def test_ios_volatile_lines_alone_are_no_change():
@@ -135,25 +97,11 @@ def test_ios_volatile_lines_alone_are_no_change():
 
 
 def test_asa_access_list_change_is_reported_but_checksum_is_not(lab_simulator, tmp_path):
-    info = lab_simulator.host("cisco_asa")
-    host = _device(
-        info["name"],
-        info["port"],
-        "cisco_asa",
-        info["user"],
-        info["password"],
-        info["enable_password"],
-    )
-    line = next(
-        ln
-        for ln in lab_simulator.known_hosts.read_text().splitlines()
-        if f"]:{info['port']} " in ln
-    )
+    host, line, config = simulated(lab_simulator, "cisco_asa")
     audits = Audits(tmp_path, line)
     assert audits.run(host).status == "ok"
     # Every `show running-config` carries a new Cryptochecksum and "Written by" time.
     assert audits.run(host).findings == ()
-    config = Path(info["config_file"])
     before = config.read_text()
     rule = "access-list OUTSIDE_IN extended permit tcp any any eq 3389"
     config.write_text(before + rule + "\n")
@@ -233,24 +181,11 @@ def test_config_history_show_and_diff_cli(tmp_path: Path):
 def test_simulated_devices_are_stable_between_audits(lab_simulator, platform, tmp_path):
     """Headers that move on every fetch (checksums, "last changed", export times) are dropped:
     a device that did not change gives no finding."""
-    info = lab_simulator.host(platform)
-    host = _device(
-        info["name"],
-        info["port"],
-        platform,
-        info["user"],
-        info["password"],
-        info["enable_password"] if platform == "cisco_asa" else None,
-    )
-    line = next(
-        ln
-        for ln in lab_simulator.known_hosts.read_text().splitlines()
-        if f"]:{info['port']} " in ln
-    )
+    host, line, _ = simulated(lab_simulator, platform)
     audits = Audits(tmp_path, line)
     first = audits.run(host)
     assert first.status == "ok", first.error
-    stored = audits.store.states(info["name"], "config")
+    stored = audits.store.states(host.name, "config")
     assert stored and all(len(e.blob) > 200 for e in stored.values())
     assert audits.run(host).findings == ()
 
@@ -282,28 +217,11 @@ def test_device_policies_run_in_a_real_audit_and_follow_a_fix(
     assert set(on_switch) == {c.id for c in ios.checks}
     assert (on_switch["ios-1.4.2"], on_switch["ios-1.2.3"]) == ("failed", "passed")
 
-    info = lab_simulator.host("cisco_asa")
-    asa = _device(
-        info["name"],
-        info["port"],
-        "cisco_asa",
-        info["user"],
-        info["password"],
-        info["enable_password"],
-    )
+    asa, line, config = simulated(lab_simulator, "cisco_asa")
     known = tmp_path / "state" / "known_hosts"
-    known.write_text(
-        known.read_text()
-        + next(
-            ln
-            for ln in lab_simulator.known_hosts.read_text().splitlines()
-            if f"]:{info['port']} " in ln
-        )
-        + "\n"
-    )
+    known.write_text(known.read_text() + line + "\n")
     _, before = run(asa)
     assert before["asa-1.5.3"] == "failed"
-    config = Path(info["config_file"])
     original = config.read_text()
     config.write_text(original + "banner motd Authorized access only\n")
     try:
