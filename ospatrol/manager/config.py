@@ -489,6 +489,8 @@ def load_manager_config(path: Path | None) -> ManagerConfig:
             data.get("allow_list"),
             str(path),
             base,
+            data.get("inventory"),
+            data,
         )
     except InputErrors as exc:
         errors.extend(exc.errors)

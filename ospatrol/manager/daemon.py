@@ -110,12 +110,14 @@ class Manager:
         if not config.responses.rules:
             return
         from ospatrol.respond.active import ActiveResponder
+        from ospatrol.respond.remote import response_transport
 
         responder = ActiveResponder(
             config.responses,
             self.state_dir / "active-responses.log",
             self._feed_event,
             config.analysis.hostname or socket.gethostname(),
+            ssh=response_transport(config.audit, self.state_dir),
         )
         self.sinks.append(responder)
         self._responder_task = asyncio.create_task(responder.run())

@@ -5,5 +5,5 @@ that `ospatrol audit`, reading the same file, can skip these names cheaply."""
 
 MANAGER_SECTIONS: tuple[str, ...] = (
     "syslog", "analysis", "outputs", "schedules", "active_response", "commands", "metrics",
-    "log_file", "allow_list",
+    "log_file", "allow_list", "inventory",
 )  # fmt: skip

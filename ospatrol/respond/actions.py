@@ -36,6 +36,10 @@ def _iptables(action: str, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) ->
     return [program, "-w", verb, "INPUT", "-s", str(ip), "-j", "DROP"]
 
 
+# The actions that are one program's argv (they run on remote hosts too: respond/remote.py).
+BUILDERS = {"nftables-drop": _nftables, "iptables-drop": _iptables}
+
+
 def _host_deny(action: str, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> int:
     path = Path(os.environ.get("OSPATROL_HOSTS_DENY", HOSTS_DENY))
     entry = f"ALL: {ip}"
@@ -66,12 +70,11 @@ def main(argv: list[str]) -> int:
         return 2
     if name == "host-deny":
         return _host_deny(action, ip)
-    builders = {"nftables-drop": _nftables, "iptables-drop": _iptables}
-    if name not in builders:
+    if name not in BUILDERS:
         print(f"unknown action {name!r}", file=sys.stderr)
         return 2
     try:
-        return subprocess.run(builders[name](action, ip), timeout=30).returncode
+        return subprocess.run(BUILDERS[name](action, ip), timeout=30).returncode
     except (OSError, subprocess.TimeoutExpired) as exc:
         print(f"{name}: {exc}", file=sys.stderr)
         return 1

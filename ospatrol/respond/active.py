@@ -8,12 +8,15 @@ Config (`commands:` and `active_response:` in ospatrol.yml, see docs/manager.md)
 * an **active_response** block picks alerts by minimum `level`, `rules_id` and/or
   `rules_group`, names the command, a `timeout` in seconds and optional `repeated_offenders`
   (growing timeouts in minutes for the 2nd, 3rd, ... offence of the same address or user).
-  The action runs on the manager (`location: local`).
+  The action runs on the manager (`location: local`, the default), on the host the event came
+  from (`origin`) or on inventory hosts (`host NAME`, `group NAME`) over SSH
+  (`ospatrol.respond.remote`; the hosts come from the top-level `inventory:`).
 
 Safety, as execd: the command runs from an argv list, never a shell, with OSSEC's arguments
 `add|delete USER SRCIP ALERT_ID RULE_ID LOCATION` (`-` for an absent value); every expected
 field is validated first (an address must parse as an IP; a user name must match
-`USER_PATTERN`), so `1.2.3.4;rm -rf /` or `$(id)` is rejected, never passed. Addresses on the
+`USER_PATTERN`), so `1.2.3.4;rm -rf /` or `$(id)` is rejected, never passed; on a remote
+host every word of that argv is shell-quoted. Addresses on the
 allow list are never blocked. Every action and rejection is written to
 `active-responses.log` in the state dir and fed back into analysis as an event (location
 `active-response`), so rules can alert on them.
@@ -35,8 +38,17 @@ from pathlib import Path
 from typing import Any
 
 from ospatrol.errors import InputError, InputErrors
-from ospatrol.model import Alert, Event
+from ospatrol.model import Alert, Event, Host
+from ospatrol.respond.remote import (
+    REMOTE_BUILTINS,
+    Location,
+    origin_host,
+    parse_location,
+    remote_argv,
+    run_remote,
+)
 from ospatrol.syslog.acl import SourceFilter, parse_networks
+from ospatrol.transport import TransportSettings
 from ospatrol.yamlfile import LineDict
 
 log = logging.getLogger(__name__)
@@ -51,10 +63,14 @@ LOCATION = "active-response"
 
 @dataclass(frozen=True)
 class Command:
+    """A `commands:` entry: `argv` runs it on the manager; `executable` as written (a path on
+    the remote host, or a shipped action's name, for remote locations)."""
+
     name: str
     argv: tuple[str, ...]
     expect: tuple[str, ...]
     timeout_allowed: bool = True
+    executable: str = ""
 
 
 @dataclass(frozen=True)
@@ -65,6 +81,7 @@ class ResponseRule:
     rules_group: frozenset[str] = frozenset()
     timeout: float = 0.0
     repeated_offenders: tuple[float, ...] = ()
+    location: Location = field(default_factory=Location)
 
     def matches(self, alert: Alert) -> bool:
         if self.level is not None and alert.level < self.level:
@@ -83,8 +100,11 @@ class ResponseRule:
 
 @dataclass(frozen=True)
 class ActiveResponseConfig:
+    """`hosts`: the manager's inventory (`inventory:`), which remote locations reach."""
+
     rules: tuple[ResponseRule, ...] = ()
     allow: SourceFilter = field(default_factory=SourceFilter)
+    hosts: tuple[Host, ...] = ()
 
 
 def _builtin_argv(name: str) -> tuple[str, ...]:
@@ -97,20 +117,44 @@ def _line(node: Any, key: Any = None) -> int | None:
     return None
 
 
+def _inventory(value: Any, path: str, base: Path, node: Any) -> Any:
+    """The manager's inventory (`inventory:`), loaded; raises InputErrors."""
+    from ospatrol.inventory import load_inventory
+
+    line = _line(node, "inventory")
+    if not isinstance(value, str) or not value:
+        raise InputErrors([InputError("inventory: expected a path", path, line)])
+    file = Path(value) if Path(value).is_absolute() else base / value
+    if not file.is_file():
+        raise InputErrors([InputError(f"inventory: no such file: {file}", path, line)])
+    return load_inventory(file)
+
+
 def parse_active_response(
     commands: tuple[Mapping[str, Any], ...],
     blocks: tuple[Mapping[str, Any], ...],
     allow: Any,
     path: str,
     base: Path,
+    inventory: Any = None,
+    top: Any = None,
 ) -> ActiveResponseConfig:
-    """The `commands`, `active_response` and `allow_list` sections, checked whole."""
+    """The `commands`, `active_response`, `allow_list` and `inventory` sections, checked whole
+    (`top` is the file's top mapping, for the line of `inventory:`)."""
     errors: list[InputError] = []
 
     def error(where: str, message: str, node: Any, key: Any = None) -> None:
         errors.append(InputError(f"{where}: {message}", path, _line(node, key)))
 
+    loaded = None
+    if inventory is not None:
+        try:
+            loaded = _inventory(inventory, path, base, top)
+        except InputErrors as exc:
+            errors.extend(exc.errors)
     known_commands: dict[str, Command] = {}
+    # A command's program must exist on the manager unless only remote locations run it.
+    missing: dict[str, tuple[str, Any]] = {}
     for i, node in enumerate(commands):
         where = f"commands[{i}]"
         for key in node:
@@ -128,8 +172,7 @@ def parse_active_response(
         else:
             program = Path(executable) if Path(executable).is_absolute() else base / executable
             if not program.is_file():
-                error(f"{where}.executable", f"no such program: {program}", node, "executable")
-                continue
+                missing[name] = (f"{where}.executable: no such program: {program}", node)
             argv = (str(program),)
         expect = node.get("expect", [])
         if isinstance(expect, str):
@@ -141,7 +184,9 @@ def parse_active_response(
         if not isinstance(allowed, bool):
             error(f"{where}.timeout_allowed", "expected true or false", node, "timeout_allowed")
             continue
-        known_commands[name] = Command(name, argv, tuple(expect), allowed)
+        known_commands[name] = Command(name, argv, tuple(expect), allowed, executable)
+    used_locally: set[str] = set()
+    used_remotely: set[str] = set()
     rules = []
     for i, node in enumerate(blocks):
         where = f"active_response[{i}]"
@@ -156,9 +201,12 @@ def parse_active_response(
         if command is None:
             error(f"{where}.command", f"no command named {node.get('command')!r}", node, "command")
             continue
-        if node.get("location", "local") != "local":
-            error(f"{where}.location", "only 'local' (the manager) is supported", node, "location")
+        try:
+            location = _location(node.get("location", "local"), command, loaded)
+        except ValueError as exc:
+            error(f"{where}.location", str(exc), node, "location")
             continue
+        (used_remotely if location.remote else used_locally).add(command.name)
         level = node.get("level")
         ids = node.get("rules_id", [])
         groups = node.get("rules_group", [])
@@ -188,9 +236,18 @@ def parse_active_response(
             continue
         rules.append(
             ResponseRule(
-                command, level, frozenset(ids), frozenset(groups), float(timeout), tuple(repeated)
+                command,
+                level,
+                frozenset(ids),
+                frozenset(groups),
+                float(timeout),
+                tuple(repeated),
+                location,
             )
         )
+    for name, (message, node) in missing.items():
+        if name in used_locally or name not in used_remotely:
+            errors.append(InputError(message, path, _line(node, "executable")))
     allow_filter = SourceFilter()
     if allow is not None:
         try:
@@ -201,7 +258,34 @@ def parse_active_response(
             errors.append(InputError(f"allow_list: {exc}", path, None))
     if errors:
         raise InputErrors(errors)
-    return ActiveResponseConfig(tuple(rules), allow_filter)
+    hosts = tuple(loaded.select(None)) if loaded is not None else ()
+    return ActiveResponseConfig(tuple(rules), allow_filter, hosts)
+
+
+def _location(value: Any, command: Command, inventory: Any) -> Location:
+    """A rule's `location`, checked against the inventory and the command; raises ValueError."""
+    kind, name = parse_location(value)
+    if kind == "local":
+        return Location()
+    if inventory is None:
+        raise ValueError(f"'{value}' needs the hosts of an `inventory:` (top level)")
+    executable = command.executable
+    if executable in BUILTIN_ACTIONS and executable not in REMOTE_BUILTINS:
+        raise ValueError(f"{executable} runs on the manager only")
+    if executable not in REMOTE_BUILTINS and not executable.startswith("/"):
+        raise ValueError(
+            f"command {command.name} runs on other hosts: its executable must be an absolute "
+            f"path there (or one of {', '.join(REMOTE_BUILTINS)})"
+        )
+    if kind == "host":
+        if name not in inventory.host_names():
+            raise ValueError(f"no host {name!r} in the inventory")
+        return Location(kind, name, (name,))
+    if kind == "group":
+        if name not in inventory.group_names():
+            raise ValueError(f"no group {name!r} in the inventory")
+        return Location(kind, name, tuple(inventory.hosts_of(name)))
+    return Location(kind)
 
 
 class Rejected(ValueError):
@@ -236,7 +320,10 @@ def _shown(text: str) -> str:
 
 
 class ActiveResponder:
-    """The `active_response` sink: `emit` queues; `run()` (a task) acts; deletes are timed."""
+    """The `active_response` sink: `emit` queues; `run()` (a task) acts; deletes are timed.
+
+    Remote locations go over SSH with `ssh` (`remote.response_transport`; default: the pins
+    in the log's folder, policy strict)."""
 
     name = "active_response"
 
@@ -246,6 +333,7 @@ class ActiveResponder:
         log_path: Path,
         feed: Callable[[Event], None],
         hostname: str,
+        ssh: TransportSettings | None = None,
     ) -> None:
         self.config = config
         self.log_path = log_path
@@ -253,11 +341,15 @@ class ActiveResponder:
         self.hostname = hostname
         self.counts: Counter[str] = Counter()
         self._queue: asyncio.Queue[Alert] = asyncio.Queue(QUEUE_SIZE)
-        self._active: dict[tuple[str, tuple], asyncio.TimerHandle | None] = {}
-        self._offences: Counter[tuple[str, tuple]] = Counter()
+        self._active: dict[tuple, asyncio.TimerHandle | None] = {}
+        self._offences: Counter[tuple] = Counter()
         self._tasks: set[asyncio.Task] = set()
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
+        self._hosts = {host.name: host for host in config.hosts}
+        self._ssh = ssh or TransportSettings(
+            known_hosts=log_path.with_name("known_hosts"), host_key_policy="strict"
+        )
 
     @property
     def depth(self) -> int:
@@ -287,10 +379,25 @@ class ActiveResponder:
                 if rule.matches(alert):
                     await self._respond(rule, alert)
 
+    def _targets(self, rule: ResponseRule, alert: Alert) -> list[Host | None]:
+        """Where `rule` acts for `alert`: [None] for the manager itself; raises Rejected when
+        the event's origin is not an inventory host."""
+        location = rule.location
+        if not location.remote:
+            return [None]
+        if location.kind == "origin":
+            host = origin_host(alert, self._hosts)
+            if host is None:
+                origin = _shown(alert.event.host or alert.event.location)
+                raise Rejected(f"origin {origin} is not a host of the inventory")
+            return [host]
+        return [self._hosts[name] for name in location.hosts if name in self._hosts]
+
     async def _respond(self, rule: ResponseRule, alert: Alert) -> None:
         command = rule.command
         try:
             values = validated_arguments(command, alert)
+            targets = self._targets(rule, alert)
         except Rejected as exc:
             self.counts["rejected"] += 1
             self._record(f"rejected {command.name} for rule {alert.rule_id}: {exc}")
@@ -300,38 +407,41 @@ class ActiveResponder:
             self.counts["allow_listed"] += 1
             self._record(f"skipped {command.name} srcip={srcip}: on the allow list")
             return
-        key = (command.name, tuple(sorted(values.items())))
+        await asyncio.gather(*(self._act(rule, alert, values, target) for target in targets))
+
+    async def _act(
+        self, rule: ResponseRule, alert: Alert, values: dict[str, str], target: Host | None
+    ) -> None:
+        """`add` on one target, and its `delete` scheduled after the timeout."""
+        command = rule.command
+        key = (command.name, tuple(sorted(values.items())), target.name if target else None)
         if key in self._active:
             self.counts["already_active"] += 1
             return
         self._offences[key] += 1
         timeout = rule.timeout_for(self._offences[key])
-        argv = self._argv(command, "add", values, alert)
         self._active[key] = None
-        ok = await self._run(command, "add", argv, values)
-        if not ok:
+        if not await self._run(command, "add", values, alert, target):
             del self._active[key]
             return
         if timeout > 0:
-            loop = asyncio.get_running_loop()
-            delete = self._argv(command, "delete", values, alert)
-            self._active[key] = loop.call_later(
-                timeout, self._schedule_delete, key, command, delete, values
+            self._active[key] = self._loop.call_later(
+                timeout, self._schedule_delete, key, command, values, alert, target
             )
 
-    def _schedule_delete(self, key, command: Command, argv: list[str], values) -> None:
-        task = asyncio.ensure_future(self._delete(key, command, argv, values))
+    def _schedule_delete(self, key, command: Command, values, alert, target) -> None:
+        task = asyncio.ensure_future(self._delete(key, command, values, alert, target))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _delete(self, key, command: Command, argv: list[str], values) -> None:
-        await self._run(command, "delete", argv, values)
+    async def _delete(self, key, command: Command, values, alert, target) -> None:
+        await self._run(command, "delete", values, alert, target)
         self._active.pop(key, None)
 
     @staticmethod
-    def _argv(command: Command, action: str, values: dict[str, str], alert: Alert) -> list[str]:
+    def _arguments(action: str, values: dict[str, str], alert: Alert) -> list[str]:
+        """OSSEC's `add|delete USER SRCIP ALERT_ID RULE_ID LOCATION`."""
         return [
-            *command.argv,
             action,
             values.get("user", "-"),
             values.get("srcip", "-"),
@@ -341,8 +451,24 @@ class ActiveResponder:
             _shown(alert.event.location) or "-",
         ]
 
-    async def _run(self, command: Command, action: str, argv: list[str], values) -> bool:
+    async def _run(
+        self, command: Command, action: str, values, alert: Alert, target: Host | None
+    ) -> bool:
         shown = " ".join(f"{k}={v}" for k, v in sorted(values.items()))
+        arguments = self._arguments(action, values, alert)
+        if target is None:
+            ok, outcome = await self._run_local([*command.argv, *arguments])
+            where = ""
+        else:
+            argv = remote_argv(command.executable, action, values, arguments)
+            ok, outcome = await run_remote(target, argv, self._ssh, RUN_TIMEOUT)
+            where = f" on {target.name}"
+        self.counts[f"{action}:{'ok' if ok else 'failed'}"] += 1
+        self._record(f"{action} {command.name} {shown}{where}: {_shown(outcome)}")
+        return ok
+
+    @staticmethod
+    async def _run_local(argv: list[str]) -> tuple[bool, str]:
         try:
             process = await asyncio.create_subprocess_exec(
                 *argv,
@@ -353,17 +479,15 @@ class ActiveResponder:
             output, _ = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT)
         except TimeoutError:
             process.kill()
-            outcome, ok = "timed out", False
+            return False, "timed out"
         except OSError as exc:
-            outcome, ok = f"cannot run: {exc.strerror}", False
-        else:
-            ok = process.returncode == 0
-            outcome = "ok" if ok else f"failed (exit {process.returncode})"
-            if not ok and output:
-                outcome += f": {_shown(output.decode(errors='replace').strip())}"
-        self.counts[f"{action}:{'ok' if ok else 'failed'}"] += 1
-        self._record(f"{action} {command.name} {shown}: {outcome}")
-        return ok
+            return False, f"cannot run: {exc.strerror}"
+        if process.returncode == 0:
+            return True, "ok"
+        outcome = f"failed (exit {process.returncode})"
+        if output:
+            outcome += f": {output.decode(errors='replace').strip()}"
+        return False, outcome
 
     def _record(self, text: str) -> None:
         line = f"ospatrol-active-response: {text}"

@@ -271,4 +271,6 @@ def test_the_shipped_example_config_is_valid(tmp_path: Path) -> None:
     assert config.outputs.email is not None and config.outputs.email.min_level == 10
     assert [job.name for job in config.schedules] == ["nightly", "configs"]
     assert config.responses.rules[0].command.name == "firewall-drop"
+    assert [str(r.location) for r in config.responses.rules] == ["local", "origin"]
+    assert [h.name for h in config.responses.hosts] == ["web1"]
     assert config.metrics_listen == ("127.0.0.1", 9108)
