@@ -52,6 +52,14 @@ class FileOutput:
 
 
 @dataclass(frozen=True)
+class ArchivesOutput:
+    """archives.json / archives.log: every analysed event, alerting or not (OSSEC's logall)."""
+
+    file: FileOutput = field(default_factory=FileOutput)
+    formats: tuple[str, ...] = ("json", "log")
+
+
+@dataclass(frozen=True)
 class EmailOutput:
     smtp: str
     sender: str
@@ -91,9 +99,19 @@ class WebhookOutput:
 class Outputs:
     alerts_json: FileOutput = field(default_factory=FileOutput)
     alerts_log: FileOutput = field(default_factory=FileOutput)
+    archives: ArchivesOutput | None = None
     email: EmailOutput | None = None
     syslog: SyslogOutput | None = None
     webhook: WebhookOutput | None = None
+
+
+@dataclass(frozen=True)
+class AlertRetention:
+    """`alerts:`: stored alerts older than `retention_days` are deleted when the manager starts
+    and every `prune_interval` seconds (None: kept forever)."""
+
+    retention_days: float | None = None
+    prune_interval: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -106,6 +124,7 @@ class ManagerConfig:
     outputs: Outputs = field(default_factory=Outputs)
     schedules: tuple[Job, ...] = ()
     responses: ActiveResponseConfig = field(default_factory=ActiveResponseConfig)
+    alerts: AlertRetention = field(default_factory=AlertRetention)
     metrics_listen: tuple[str, int] | None = None
     log_file: Path | None = None
     audit: Config = field(default_factory=Config)
@@ -330,8 +349,21 @@ def _analysis(r: _Reader, node: Any, base: Path) -> AnalysisConfig:
     )
 
 
-def _file_output(r: _Reader, node: Any, where: str) -> FileOutput:
-    node = r.mapping(node, where, ("enabled", "max_size", "daily", "queue_size"))
+def _retention(r: _Reader, node: Any) -> AlertRetention:
+    node = r.mapping(node, "alerts", ("retention_days", "prune_interval"))
+    if node is None:
+        return AlertRetention()
+    days = r.get(node, "alerts", "retention_days", _number)
+    if days == 0:
+        r.error("alerts.retention_days", "must be more than 0 (leave it out to keep alerts)", node,
+                "retention_days")  # fmt: skip
+        days = None
+    interval = r.get(node, "alerts", "prune_interval", _number, AlertRetention.prune_interval)
+    return AlertRetention(days, max(interval, 1.0))
+
+
+def _file_output(r: _Reader, node: Any, where: str, extra: tuple[str, ...] = ()) -> FileOutput:
+    node = r.mapping(node, where, ("enabled", "max_size", "daily", "queue_size", *extra))
     if node is None:
         return FileOutput()
     return FileOutput(
@@ -340,6 +372,19 @@ def _file_output(r: _Reader, node: Any, where: str) -> FileOutput:
         daily=r.get(node, where, "daily", _bool, True),
         queue_size=r.get(node, where, "queue_size", _int(1), FileOutput.queue_size),
     )
+
+
+def _archives(r: _Reader, node: Any) -> ArchivesOutput | None:
+    where = "outputs.archives"
+    file = _file_output(r, node, where, ("formats",))
+    formats = ("json", "log")
+    if isinstance(node, LineDict) and "formats" in node:
+        value = node["formats"]
+        if not isinstance(value, list) or not value or any(f not in ("json", "log") for f in value):
+            r.error(f"{where}.formats", "expected a list of json, log", node, "formats")
+        else:
+            formats = tuple(dict.fromkeys(value))
+    return ArchivesOutput(file, formats) if file.enabled else None
 
 
 def _email(r: _Reader, node: Any, base: Path) -> EmailOutput | None:
@@ -427,13 +472,14 @@ def _webhook(r: _Reader, node: Any) -> WebhookOutput | None:
 
 
 def _outputs(r: _Reader, node: Any, base: Path) -> Outputs:
-    known = ("alerts_json", "alerts_log", "email", "syslog", "webhook")
+    known = ("alerts_json", "alerts_log", "archives", "email", "syslog", "webhook")
     node = r.mapping(node, "outputs", known)
     if node is None:
         return Outputs()
     return Outputs(
         alerts_json=_file_output(r, node.get("alerts_json"), "outputs.alerts_json"),
         alerts_log=_file_output(r, node.get("alerts_log"), "outputs.alerts_log"),
+        archives=_archives(r, node["archives"]) if "archives" in node else None,
         email=_email(r, node["email"], base) if "email" in node else None,
         syslog=_syslog_output(r, node["syslog"], base) if "syslog" in node else None,
         webhook=_webhook(r, node["webhook"]) if "webhook" in node else None,
@@ -506,6 +552,7 @@ def load_manager_config(path: Path | None) -> ManagerConfig:
         outputs=_outputs(r, data.get("outputs"), base),
         schedules=jobs,
         responses=responses,
+        alerts=_retention(r, data.get("alerts")),
         metrics_listen=metrics,
         log_file=r.get(data, "", "log_file", _path(base)),
         audit=audit,

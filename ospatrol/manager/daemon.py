@@ -81,17 +81,15 @@ class Manager:
 
     # -- results -----------------------------------------------------------------------------
     def _on_result(
-        self, alerts: list[Alert], counts: Counter, json_text: str, log_text: str
+        self, alerts: list[Alert], counts: Counter, texts: dict[str, tuple[str, int]]
     ) -> None:
         self.counts.update(counts)
-        count = counts.get("alerts", 0)
-        if not count:
-            return
-        rendered = {"alerts_json": json_text, "alerts_log": log_text}
         for sink in self.sinks:
-            text = rendered.get(sink.name)
-            if text:
-                sink.emit_text(text, count)
+            rendered = texts.get(sink.name)
+            if rendered is not None:
+                text, count = rendered
+                if text:
+                    sink.emit_text(text, count)
             else:
                 for alert in alerts:
                     sink.emit(alert)
@@ -189,6 +187,7 @@ class Manager:
         self._tasks = [
             asyncio.create_task(self._dispatch()),
             asyncio.create_task(self._write_stats_forever()),
+            asyncio.create_task(self._prune_forever()),
         ]
         self._write_state()
         log.info("manager: ready, %d analysis worker(s)", self.pool.size)
@@ -253,6 +252,26 @@ class Manager:
         self._write_stats()
         log.info("manager: stopped %s", json.dumps(self.stats(), sort_keys=True))
 
+    # -- retention ---------------------------------------------------------------------------
+    async def _prune_forever(self) -> None:
+        """Stored alerts past `alerts.retention_days`: pruned now and every `prune_interval`
+        (the config read at each round, so SIGHUP changes take effect)."""
+        while True:
+            retention = self.config.alerts
+            if retention.retention_days is not None:
+                before = time.time() - retention.retention_days * 86400
+                try:
+                    removed = await asyncio.to_thread(_prune, self.state_dir, before)
+                except Exception:  # a locked or broken database: try again next round
+                    log.exception("manager: pruning old alerts failed")
+                    self.counts["prune_failed"] += 1
+                else:
+                    self.counts["alerts_pruned"] += removed
+                    if removed:
+                        log.info("manager: pruned %d alert(s) older than %s days", removed,
+                                 retention.retention_days)  # fmt: skip
+            await asyncio.sleep(retention.prune_interval)
+
     # -- observability -----------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
         """Counters by source: per listener, analysis, per output."""
@@ -303,6 +322,13 @@ def _listener_name(listener: Listener) -> str:
     """`protocol:host:port` with the port actually bound (the config may say 0)."""
     host, port = listener.bound or (listener.spec.host, listener.spec.port)
     return f"{listener.spec.protocol}:{host}:{port}"
+
+
+def _prune(state_dir: Path, before: float) -> int:
+    from ospatrol.store import Store
+
+    with Store.open(state_dir) as store:
+        return store.prune_alerts(before)
 
 
 def _close_all(sinks: list[Any]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from ospatrol.manager.config import ManagerConfig
 from ospatrol.manager.workers import Rendering
-from ospatrol.respond.files import alerts_json_sink, alerts_log_sink
+from ospatrol.respond.files import alerts_json_sink, alerts_log_sink, archives_sink
 
 
 def manager_name(config: ManagerConfig) -> str:
@@ -17,17 +17,19 @@ def manager_name(config: ManagerConfig) -> str:
 
 
 def rendering(config: ManagerConfig, state_dir: Path) -> Rendering:
-    """What the analysis workers do with alerts: render them for the file outputs configured,
-    and store every one of them (the store is not one of the manager's sinks); the alerts
-    themselves come back only for the outputs that take records (e-mail, syslog, webhook) and
-    active responses."""
-    outputs = {"json"} if config.outputs.alerts_json.enabled else set()
-    if config.outputs.alerts_log.enabled:
-        outputs.add("log")
+    """What the analysis workers do with alerts: render them for the file outputs configured
+    (and every event for the archives), and store every alert (the store is not one of the
+    manager's sinks); the alerts themselves come back only for the outputs that take records
+    (e-mail, syslog, webhook) and active responses."""
     out = config.outputs
+    texts = {"alerts_json"} if out.alerts_json.enabled else set()
+    if out.alerts_log.enabled:
+        texts.add("alerts_log")
+    if out.archives is not None:
+        texts.update(f"archives_{form}" for form in out.archives.formats)
     records = any(o is not None for o in (out.email, out.syslog, out.webhook))
     return Rendering(
-        frozenset(outputs),
+        frozenset(texts),
         manager_name(config),
         str(state_dir),
         alerts=records or bool(config.responses.rules),
@@ -59,6 +61,18 @@ def build_sinks(config: ManagerConfig, state_dir: Path) -> list[Any]:
                 maxsize=out.queue_size,
             )
         )
+    if outputs.archives is not None:
+        archives = outputs.archives
+        for form in archives.formats:
+            sinks.append(
+                archives_sink(
+                    f"archives_{form}",
+                    state_dir / f"archives.{form}",
+                    max_size=archives.file.max_size,
+                    daily=archives.file.daily,
+                    maxsize=archives.file.queue_size,
+                )
+            )
     if outputs.email is not None:
         from ospatrol.respond.email import email_sink
 

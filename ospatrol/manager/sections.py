@@ -5,5 +5,5 @@ that `ospatrol audit`, reading the same file, can skip these names cheaply."""
 
 MANAGER_SECTIONS: tuple[str, ...] = (
     "syslog", "analysis", "outputs", "schedules", "active_response", "commands", "metrics",
-    "log_file", "allow_list", "inventory",
+    "log_file", "allow_list", "inventory", "alerts",
 )  # fmt: skip

@@ -2,9 +2,10 @@
 
 It loads the rule set once, answers `ready` (or `error` with every load problem), then reads
 batches of received frames on stdin, turns each into an Event (`ospatrol.syslog.event`), runs it
-through its own `Engine` and writes back the alerts and counts of each batch on stdout, with
-their alerts.json and alerts.log text already rendered and the alerts already in the store's
-alerts table (that work is spread over the cores, off the manager's single process). `stop`
+through its own `Engine` and writes back the counts of each batch on stdout, with the text of
+the file outputs (alerts.json, alerts.log, the archives) already rendered and the alerts already
+in the store's alerts table (that work is spread over the cores, off the manager's single
+process); the Alert records too when an output or active response needs them. `stop`
 makes it answer `stopped` and exit once everything before it was analysed, which is how the
 manager drains on SIGTERM and swaps rule sets on SIGHUP without losing an event.
 
@@ -25,6 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ospatrol.jsontext import dumps
 from ospatrol.manager.channel import pack, read_message
 from ospatrol.model import Alert
 
@@ -65,16 +67,24 @@ class Analyser:
             self.store = Store.open(Path(spec["store_dir"]))
 
     def analyse(self, frames: Sequence[Sequence], events: Sequence = ()) -> tuple:
-        """Alerts (when the manager wants them), counts, alerts.json lines and alerts.log
-        blocks for one batch: `frames` as columns (sources, datas, times) of received frames,
+        """Alerts (when the manager wants them), counts, and the rendered text of each file
+        output for one batch: `frames` as columns (sources, datas, times) of received frames,
         `events` the manager's own Events."""
-        from ospatrol.respond.alertfmt import format_alerts_log
+        from ospatrol.respond.alertfmt import (
+            format_alerts_log,
+            format_archive_json,
+            format_archives_log,
+        )
         from ospatrol.respond.files import json_line
         from ospatrol.syslog.event import syslog_event
 
         alerts = []
         counts: Counter[str] = Counter()
         analysed = decoded = 0
+        render = self.render
+        archive_json = [] if "archives_json" in render else None
+        archive_log = [] if "archives_log" in render else None
+        manager = self.manager_name or "localhost"
         process = self.engine.process
         columns = zip(*frames, strict=True)
         items = [*columns, *events] if events else columns
@@ -92,6 +102,10 @@ class Analyser:
             analysed += 1
             if result.decoder is not None:
                 decoded += 1
+            if archive_json is not None:
+                archive_json.append(dumps(format_archive_json(result, manager=manager)) + "\n")
+            if archive_log is not None:
+                archive_log.append(format_archives_log(result))
             if result.alert is not None:
                 self.serial += 1
                 number = self.serial * self.workers + self.index
@@ -101,12 +115,22 @@ class Analyser:
         counts["alerts"] += len(alerts)
         if self.store is not None and alerts:
             self._store(alerts, counts)
-        json_text = log_text = ""
-        if "json" in self.render:
-            json_text = "".join(json_line(a, self.manager_name) for a in alerts)
-        if "log" in self.render:
-            log_text = "".join(format_alerts_log(a, a.alert_id) for a in alerts)
-        return alerts if self.send_alerts else [], +counts, json_text, log_text
+        texts: dict[str, tuple[str, int]] = {}
+        if "alerts_json" in render:
+            texts["alerts_json"] = (
+                "".join(json_line(a, self.manager_name) for a in alerts),
+                len(alerts),
+            )
+        if "alerts_log" in render:
+            texts["alerts_log"] = (
+                "".join(format_alerts_log(a, a.alert_id) for a in alerts),
+                len(alerts),
+            )
+        if archive_json is not None:
+            texts["archives_json"] = ("".join(archive_json), analysed)
+        if archive_log is not None:
+            texts["archives_log"] = ("".join(archive_log), analysed)
+        return alerts if self.send_alerts else [], +counts, texts
 
     def _store(self, alerts: list, counts: Counter) -> None:
         """Every alert into the store's alerts table, one transaction per batch."""

@@ -35,16 +35,18 @@ START_TIMEOUT = 300.0
 PIPE_SIZE = 1 << 20
 _F_SETPIPE_SZ = 1031
 
-ResultHandler = Callable[[list[Alert], Counter, str, str], None]
-"""Gets each batch's alerts (empty unless `Rendering.alerts`), counts, alerts.json text and
-alerts.log text."""
+ResultHandler = Callable[[list[Alert], Counter, dict[str, tuple[str, int]]], None]
+"""Gets each batch's alerts (empty unless `Rendering.alerts`), counts, and per rendered output
+(sink name) its text and how many alerts or events that text holds."""
 
 
 @dataclass(frozen=True)
 class Rendering:
-    """What the workers do with alerts for the manager: render alerts.json lines (`json`) and
-    alerts.log blocks (`log`) with the manager name alerts.json carries, and store them in
-    the store of `store_dir` (spread over the cores instead of in the manager's process).
+    """What the workers do for the manager's file outputs, named as their sinks (`outputs`):
+    render alerts.json lines (`alerts_json`) and alerts.log blocks (`alerts_log`) with the
+    manager name alerts.json carries, every event for the archives (`archives_json`,
+    `archives_log`), and store the alerts in the store of `store_dir` (spread over the cores
+    instead of in the manager's process).
     `alerts`: send the Alert records back too (an output or active response needs them;
     pickling every alert costs as much as rendering it, so it is skipped when nothing does)."""
 

@@ -27,9 +27,12 @@ import functools
 import math
 import platform
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ospatrol.model import Alert
+from ospatrol.model import Alert, Event
+
+if TYPE_CHECKING:
+    from ospatrol.analysis.engine import EngineResult
 
 # analysisd prints the full log and each correlated log with "%.1256s".
 MAX_LOG = 1256
@@ -66,24 +69,28 @@ def _agent_of(location: str) -> tuple[str, str] | None:
     return location[1:close], location[close + 1 : arrow].strip()
 
 
-def _origin(alert: Alert) -> str:
-    location = alert.event.location
+def _origin(location: str, hostname: str) -> str:
+    """`hostname->location`, or an agent's location alone (it names the agent already)."""
     if _agent_of(location) is not None:
         return location
-    hostname = alert.hostname or alert.event.host or "localhost"
-    return f"{hostname}->{location}"
+    return f"{hostname or 'localhost'}->{location}"
+
+
+def _log_stamp(epoch: float) -> str:
+    """analysisd's `YYYY Mmm dd hh:mm:ss`, local time."""
+    when = time.localtime(epoch)
+    return (
+        f"{when.tm_year} {_MONTHS[when.tm_mon - 1]} {when.tm_mday:02d} "
+        f"{when.tm_hour:02d}:{when.tm_min:02d}:{when.tm_sec:02d}"
+    )
 
 
 def format_alerts_log(alert: Alert, alert_id: str) -> str:
     """The alert as an alerts.log block (ending with the blank separator line)."""
-    when = time.localtime(alert.event.time)
-    stamp = (
-        f"{when.tm_year} {_MONTHS[when.tm_mon - 1]} {when.tm_mday:02d} "
-        f"{when.tm_hour:02d}:{when.tm_min:02d}:{when.tm_sec:02d}"
-    )
+    origin = _origin(alert.event.location, alert.hostname or alert.event.host)
     lines = [
         f"** Alert {alert_id}:{' mail ' if alert.mail else ''} - {_groups_text(alert)}",
-        f"{stamp} {_origin(alert)}",
+        f"{_log_stamp(alert.event.time)} {origin}",
         f"Rule: {alert.rule_id} (level {alert.level}) -> '{alert.description}'",
     ]
     for name, label in _LOG_FIELDS:
@@ -110,11 +117,11 @@ def _iso_timestamp(epoch: float) -> str:
     return f"{stamp}.{int((epoch - second) * 1000):03d}{zone}"
 
 
-def _header_timestamp(alert: Alert) -> str | None:
+def _header_timestamp(full_log: str, location: str) -> str | None:
     """The timestamp text of the log's own header, as the pre-decoder read it."""
     from ospatrol.analysis.predecode import predecode
 
-    return predecode(_full_log(alert), location=alert.event.location).timestamp
+    return predecode(full_log, location=location).timestamp
 
 
 _CONTAINERS = (str, tuple, list, dict)
@@ -150,21 +157,24 @@ def _nested(fields: dict[str, str]) -> dict[str, Any]:
     return out
 
 
+def _agent(event: Event, manager_name: str) -> dict[str, str]:
+    """The `agent` object: the `(name)` of an agent location, the audited host for agentless
+    events, and the manager (id "000") otherwise."""
+    agent_location = _agent_of(event.location)
+    if agent_location is not None:
+        return {"name": agent_location[0], "ip": agent_location[1]}
+    if event.source == "agentless" and event.host:
+        return {"name": event.host}
+    return {"id": MANAGER_AGENT_ID, "name": manager_name}
+
+
 def format_alert_json(alert: Alert, *, manager: str | None = None) -> dict[str, Any]:
     """The alert as one alerts.json object (OSSEC/Wazuh shape); keys with no value are left out.
 
-    `manager` is the manager's name (default: this machine's). The agent is the `(name)` of an
-    agent location, the audited host for agentless events, and the manager (id "000") otherwise.
+    `manager` is the manager's name (default: this machine's).
     """
     manager_name = manager or platform.node() or "localhost"
     event = alert.event
-    agent_location = _agent_of(event.location)
-    if agent_location is not None:
-        agent = {"name": agent_location[0], "ip": agent_location[1]}
-    elif event.source == "agentless" and event.host:
-        agent = {"name": event.host}
-    else:
-        agent = {"id": MANAGER_AGENT_ID, "name": manager_name}
     rule = _without_empty(
         {
             "level": alert.level,
@@ -176,18 +186,19 @@ def format_alert_json(alert: Alert, *, manager: str | None = None) -> dict[str, 
     rule |= {"firedtimes": alert.firedtimes, "mail": alert.mail}
     if alert.mitre:
         rule["mitre"] = {"id": list(alert.mitre)}
+    full_log = _full_log(alert)
     predecoder = {
         "program_name": alert.program_name,
-        "timestamp": _header_timestamp(alert),
+        "timestamp": _header_timestamp(full_log, event.location),
         "hostname": alert.hostname,
     }
     document: dict[str, Any] = {
         "timestamp": _iso_timestamp(event.time),
         "rule": rule,
-        "agent": _without_empty(agent),
+        "agent": _without_empty(_agent(event, manager_name)),
         "manager": {"name": manager_name},
         "id": alert.alert_id,
-        "full_log": _full_log(alert),
+        "full_log": full_log,
         "previous_output": "\n".join(alert.previous_output),
         "predecoder": _without_empty(predecoder),
         "decoder": _without_empty({"parent": alert.decoder_parent, "name": alert.decoder}),
@@ -195,3 +206,36 @@ def format_alert_json(alert: Alert, *, manager: str | None = None) -> dict[str, 
         "location": event.location,
     }
     return _without_empty(document)
+
+
+def format_archive_json(result: EngineResult, *, manager: str) -> dict[str, Any]:
+    """One analysed event as an archives.json object (Wazuh's `logall_json`): the alerts.json
+    shape without rule, id and correlated logs, for every event, alerting or not."""
+    event = result.event
+    full_log = result.full_log or event.text
+    predecoder = {
+        "program_name": result.program_name,
+        "timestamp": _header_timestamp(full_log, event.location),
+        "hostname": result.hostname,
+    }
+    document: dict[str, Any] = {
+        "timestamp": _iso_timestamp(event.time),
+        "agent": _without_empty(_agent(event, manager)),
+        "manager": {"name": manager},
+        "full_log": full_log,
+        "predecoder": _without_empty(predecoder),
+        "decoder": _without_empty({"name": result.decoder}),
+        "data": _nested(dict(result.fields)),
+        "location": event.location,
+    }
+    return _without_empty(document)
+
+
+def format_archives_log(result: EngineResult) -> str:
+    """One analysed event as an archives.log line (analysisd's `logall`):
+    `YYYY Mmm dd hh:mm:ss hostname->location full_log`; a multi-line log (an agentless diff)
+    stays one line, its line breaks written as `\\n`."""
+    event = result.event
+    origin = _origin(event.location, result.hostname or event.host)
+    full_log = (result.full_log or event.text).replace("\n", "\\n")
+    return f"{_log_stamp(event.time)} {origin} {full_log}\n"

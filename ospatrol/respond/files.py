@@ -89,11 +89,16 @@ def _weight(item: object) -> int:
 
 
 def _file_sink(
-    name: str, target: RotatingFile, render: Callable[[Alert], str], maxsize: int
+    name: str, target: RotatingFile, render: Callable[[Alert], str] | None, maxsize: int
 ) -> FileSink:
+    """`render` None: the file takes only text rendered elsewhere (`emit_text`)."""
+
     def deliver(items: list) -> None:
         for item in items:
-            target.write(item[0] if isinstance(item, tuple) else render(item))
+            if isinstance(item, tuple):
+                target.write(item[0])
+            elif render is not None:
+                target.write(render(item))
         target.flush()
 
     return FileSink(name, deliver, maxsize=maxsize, teardown=target.close, weight=_weight)
@@ -122,3 +127,9 @@ def alerts_log_sink(path: Path, *, max_size: int, daily: bool, maxsize: int) -> 
         return format_alerts_log(alert, alert.alert_id)
 
     return _file_sink("alerts_log", RotatingFile(path, max_size, daily), render, maxsize)
+
+
+def archives_sink(name: str, path: Path, *, max_size: int, daily: bool, maxsize: int) -> FileSink:
+    """archives.json or archives.log: every analysed event, as the analysis workers rendered
+    it (`emit_text`); alerts handed to `emit` are not events of their own and are ignored."""
+    return _file_sink(name, RotatingFile(path, max_size, daily), None, maxsize)

@@ -80,6 +80,10 @@ class AlertStore(Transactional, Protocol):
         """Record many alerts in one transaction: all of them or none."""
         ...
 
+    def prune_alerts(self, before: float) -> int:
+        """Delete the alerts older than `before` (epoch seconds); returns how many (retention)."""
+        ...
+
     def alerts(
         self,
         *,

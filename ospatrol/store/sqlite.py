@@ -646,6 +646,22 @@ class Store:
         with self.transaction():
             self._conn.executemany(_INSERT_ALERT, [_alert_row(alert, run) for alert in alerts])
 
+    def prune_alerts(self, before: float, *, chunk: int = 5000) -> int:
+        """Delete alerts older than `before` (epoch seconds); returns how many. Deleted in
+        chunks of `chunk`, each its own transaction, so writers (the manager's workers) wait
+        at most one chunk for the lock."""
+        removed = 0
+        while True:
+            with self.transaction():
+                cur = self._conn.execute(
+                    "DELETE FROM alerts WHERE id IN "
+                    "(SELECT id FROM alerts WHERE time < ? ORDER BY id LIMIT ?)",
+                    (before, chunk),
+                )
+            removed += cur.rowcount
+            if cur.rowcount < chunk:
+                return removed
+
     def alerts(
         self,
         *,

@@ -273,4 +273,5 @@ def test_the_shipped_example_config_is_valid(tmp_path: Path) -> None:
     assert config.responses.rules[0].command.name == "firewall-drop"
     assert [str(r.location) for r in config.responses.rules] == ["local", "origin"]
     assert [h.name for h in config.responses.hosts] == ["web1"]
+    assert config.alerts.retention_days == 90 and config.outputs.archives is None
     assert config.metrics_listen == ("127.0.0.1", 9108)

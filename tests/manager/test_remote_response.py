@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ospatrol.config import Config
 from ospatrol.errors import InputErrors
 from ospatrol.inventory import load_inventory
 from ospatrol.manager.config import load_manager_config
-from ospatrol.config import Config
 from ospatrol.respond.remote import response_transport, run_remote
 from ospatrol.transport import TransportSettings
 

@@ -89,6 +89,21 @@ def test_alerts_added_in_a_batch_are_kept_whole(store: AlertStore):
     assert [a.rule_id for a in store.alerts(level=7)] == [5712]
 
 
+def test_old_alerts_are_pruned_and_the_rest_kept(store: AlertStore):
+    def alert(when: float, rule: int) -> Alert:
+        return Alert(rule, 5, "sshd", Event("Failed password", "syslog:10.0.0.9", "fw1", when))
+
+    store.add_alerts([alert(1000.0 + n, 1) for n in range(7)] + [alert(2000.0, 2)])
+    store.add_alert(alert(999.0, 3), run=1)
+    assert store.prune_alerts(1003.0) == 4
+    assert [(a.rule_id, a.time) for a in store.alerts()] == [
+        *((1, 1000.0 + n) for n in range(3, 7)),
+        (2, 2000.0),
+    ]
+    assert store.prune_alerts(1003.0) == 0
+    assert store.prune_alerts(3000.0) == 5 and store.alerts() == []
+
+
 def test_collector_state_is_versioned_per_key(store: StateStore):
     for blob in (b"v1", b"v2"):
         store.apply_updates("r1", "configs", [PutState("running", blob, blob.decode())], run=9)
