@@ -122,11 +122,13 @@ def worker(spec: dict) -> dict:
     }
 
 
-def run_worker(spec: dict, tmp: Path) -> dict:
+def run_worker(spec: dict, tmp: Path, script: Path = Path(__file__)) -> dict:
+    """Run `script --worker SPEC` in a fresh process (its own peak RSS and CPU); its last line
+    of output, JSON, is the result."""
     spec_file = tmp / f"spec-{time.monotonic_ns()}.json"
     spec_file.write_text(json.dumps(spec))
     proc = subprocess.run(
-        [sys.executable, __file__, "--worker", str(spec_file)],
+        [sys.executable, str(script), "--worker", str(spec_file)],
         capture_output=True,
         text=True,
         check=False,
