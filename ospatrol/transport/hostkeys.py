@@ -95,24 +95,21 @@ class KnownHosts:
 
     def pins_for(self, address: str, port: int) -> list[PinnedKey]:
         """The keys known for `address`:`port` (exact port only: a key for :22 does not count)."""
-        try:
-            text = self.path.read_text()
-        except (FileNotFoundError, NotADirectoryError):
+        parsed = _parsed(self.path)
+        if parsed is None:
             return []
-        pattern = host_pattern(address, port)
-        plain = [
-            line.split()
-            for line in text.splitlines()
-            if line.strip() and not line.startswith(("#", "@")) and _first_field_has(line, pattern)
+        pins = [
+            pin
+            for fields in parsed.plain.get(host_pattern(address, port), [])
+            if (pin := _parse_pin(fields)) is not None
         ]
-        pins = [pin for fields in plain if (pin := _parse_pin(fields)) is not None]
-        if pins or not any(_needs_matcher(line) for line in text.splitlines()):
+        if pins or not parsed.needs_matcher:
             return _unique(pins)
         # Hashed or wildcard entries: let asyncssh match them (it falls back to port 22 for a
         # non-default port, which is why plain lines are matched by hand above).
         import asyncssh
 
-        trusted = asyncssh.match_known_hosts(text.encode(), address, address, port)[0]
+        trusted = asyncssh.match_known_hosts(parsed.text.encode(), address, address, port)[0]
         return _unique(PinnedKey.from_blob(key.public_data) for key in trusted)
 
     def add(self, address: str, port: int, pin: PinnedKey) -> None:
@@ -129,6 +126,46 @@ class KnownHosts:
             os.write(fd, (pin.line(address, port) + "\n").encode())
         finally:
             os.close(fd)
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """A known-hosts file read once: its plain lines by each host pattern of their first field."""
+
+    text: str
+    plain: dict[str, list[list[str]]]
+    needs_matcher: bool
+
+
+_PARSED: dict[Path, _Parsed] = {}
+"""Path -> the last text read from it, parsed. Every connection looks its host up: parsing the
+whole file each time made an audit of N hosts cost N x N lines."""
+
+
+def _parsed(path: Path) -> _Parsed | None:
+    """The file as parsed; None when it does not exist. Read every time (a rewrite within the
+    file system's clock tick leaves size and mtime alone), parsed only when the text changed."""
+    try:
+        text = path.read_text()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    cached = _PARSED.get(path)
+    if cached is not None and cached.text == text:
+        return cached
+    plain: dict[str, list[list[str]]] = {}
+    needs_matcher = False
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        needs_matcher = needs_matcher or _needs_matcher(line)
+        if line.startswith(("#", "@")):
+            continue
+        fields = line.split()
+        for pattern in dict.fromkeys(fields[0].split(",")):
+            plain.setdefault(pattern, []).append(fields)
+    parsed = _Parsed(text, plain, needs_matcher)
+    _PARSED[path] = parsed
+    return parsed
 
 
 def _parse_pin(fields: list[str]) -> PinnedKey | None:
@@ -149,8 +186,3 @@ def _needs_matcher(line: str) -> bool:
 
 def _unique(pins: Iterable[PinnedKey]) -> list[PinnedKey]:
     return list({pin.blob: pin for pin in pins}.values())
-
-
-def _first_field_has(line: str, pattern: str) -> bool:
-    first = line.split(None, 1)[0] if line.strip() else ""
-    return pattern in first.split(",")
