@@ -18,6 +18,10 @@ from pathlib import Path
 from ospatrol_lab.sim_profile import HostVars, Profile, render
 
 MAX_LINE = 4096
+FAULTS = ("drop", "invalid", "no-prompt", "page-forever", "truncated")
+"""How a host can misbehave (`HostState.fault`): close the session halfway through the output,
+reject the command, never show a prompt, page without end (whatever the paging setting), or
+print half the output and the prompt as if that were all."""
 _FILTERS = {
     "include": "keep", "inc": "keep", "i": "keep", "grep": "keep", "match": "keep",
     "find": "keep", "exclude": "drop", "ex": "drop", "except": "drop", "begin": "begin",
@@ -41,6 +45,18 @@ class HostState:
             return self.config_path.read_text(encoding="utf-8", errors="replace").rstrip("\n")
         except OSError:
             return ""
+
+    def fault(self) -> tuple[str, str]:
+        """The misbehaviour asked of this host: the file `fault` beside its running config holds
+        `MODE [COMMAND]` (MODE one of `FAULTS`; COMMAND, as typed, is the one that misbehaves:
+        all but `no-prompt` need it). Re-read on every request, like the config, so a test can
+        switch it on and off. ("", "") when the host behaves."""
+        try:
+            text = self.config_path.with_name("fault").read_text(encoding="utf-8").strip()
+        except OSError:
+            return "", ""
+        mode, _, command = text.partition(" ")
+        return (mode, command.strip()) if mode in FAULTS else ("", "")
 
     def write_config(self, text: str) -> None:
         tmp = self.config_path.with_name(self.config_path.name + ".tmp")
@@ -76,6 +92,8 @@ class Session:
         self._question: Callable[[str], str] | None = None
         self._echo: str | None = None
         self._nomore = False
+        self._mute = False
+        self._forever: list[str] = []
 
     # ---- rendering -------------------------------------------------------------------------
     def render(self, template: str, **extra: str) -> str:
@@ -86,11 +104,17 @@ class Session:
 
     def start(self) -> str:
         banner = self.render(self.profile.banner) if self.profile.banner else ""
+        if self.host.fault()[0] == "no-prompt":
+            # Logged in, banner shown, then silence: nothing typed is answered.
+            self._mute = True
+            return crlf(banner)
         return crlf(banner) + self.prompt()
 
     # ---- input -----------------------------------------------------------------------------
     def feed(self, data: str) -> str:
         """Process typed characters; return what the device prints in answer."""
+        if self._mute:
+            return ""
         out: list[str] = []
         for ch in data:
             if self.closed:
@@ -154,6 +178,10 @@ class Session:
         body = output + "\n" + self.gap if output else ""
         body += self.before_prompt()
         lines = body.split("\n")[:-1] if body else []
+        if self._forever:
+            keep = self.page_length - 1
+            self._pending = lines[keep:]
+            return "".join(x + "\r\n" for x in lines[:keep]) + self.profile.more
         if self.paging and not nomore and len(lines) >= self.page_length > 1:
             keep = self.page_length - 1
             self._pending = lines[keep:]
@@ -166,7 +194,7 @@ class Session:
     def _page_key(self, ch: str) -> str:
         erase = "\r" + " " * len(self.profile.more) + "\r"
         if ch in "qQ\x03":
-            self._pending = []
+            self._pending, self._forever = [], []
             return erase + self.prompt()
         if ch == " ":
             count = self.page_length - 1
@@ -174,6 +202,8 @@ class Session:
             count = 1
         else:
             return ""
+        if self._forever and len(self._pending) <= count:
+            self._pending += self._forever  # the output starts again: paging never ends
         lines, self._pending = self._pending[:count], self._pending[count:]
         text = erase + "".join(x + "\r\n" for x in lines)
         return text + (self.profile.more if self._pending else self.prompt())
@@ -198,11 +228,26 @@ class Session:
             return ""
         command, filters = split_filters(line)
         output = self.command(command.strip())
+        mode, target = self.host.fault()
+        if mode and target == line:
+            output = self.misbehave(mode, output)
         nomore = False
         for spec in filters:
             output, off = self.apply_filter(output, spec)
             nomore = nomore or off
         self._nomore = nomore
+        return output
+
+    def misbehave(self, mode: str, output: str) -> str:
+        """`output` as a faulty host (`HostState.fault`) gives it."""
+        if mode == "invalid":
+            raise CommandError(0)
+        if mode == "page-forever":
+            self._forever = output.split("\n") or [""]
+        if mode in ("drop", "truncated"):
+            output = output[: len(output) // 2]
+            # `drop`: the session ends right after this half (see `_enter`).
+            self.closed = mode == "drop"
         return output
 
     def command(self, line: str) -> str:
