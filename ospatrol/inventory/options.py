@@ -75,6 +75,14 @@ class ConnectionOptions:
     """`ansible_network_os` as written (lower-cased), None when unset."""
     enable: bool = False
     """Network devices: enter privileged (enable) mode, as `ansible_become` asks network_cli."""
+    netdev_driver: str = "netmiko"
+    """Network devices: what drives the CLI, `netmiko` (the default) or `asyncssh` (one PTY
+    shell on the Unix hosts' SSH connection; `ospatrol.transport.devcli`)."""
+    netdev_delay_factor: float | None = None
+    """Network devices, netmiko: its `global_delay_factor` (None: `netdev.DELAY_FACTOR`)."""
+    netdev_max_output: int | None = None
+    """Network devices: bytes one command may print before it is stopped as endless (None:
+    `netdev.MAX_OUTPUT`)."""
 
     def __repr__(self) -> str:
         shown = {
@@ -242,7 +250,44 @@ def build_options(
         key_passphrase=None if passphrase is None else str(passphrase),
         network_os=None if network_os is None else str(network_os).strip().lower(),
         enable=network and become and str(method or "enable").strip() == "enable",
+        netdev_driver=_choice(variables, "ospatrol_netdev_driver", NETDEV_DRIVERS, fail),
+        netdev_delay_factor=_optional(variables, "ospatrol_netdev_delay_factor", _factor, fail),
+        netdev_max_output=_optional(variables, "ospatrol_netdev_max_output", _bytes, fail),
     )
+
+
+NETDEV_DRIVERS = ("netmiko", "asyncssh")
+"""`ospatrol_netdev_driver` values, the default first."""
+
+
+def _choice(variables: Mapping[str, Any], var: str, allowed: tuple[str, ...], fail: Fail) -> str:
+    value = variables.get(var)
+    if value is None:
+        return allowed[0]
+    if not isinstance(value, str) or value.strip().lower() not in allowed:
+        raise fail(var, f"{var} must be one of {', '.join(allowed)}, got {value!r}")
+    return value.strip().lower()
+
+
+def _optional(
+    variables: Mapping[str, Any], var: str, convert: Callable[[Any, Fail, str], Any], fail: Fail
+) -> Any:
+    value = variables.get(var)
+    return None if value is None else convert(value, fail, var)
+
+
+def _bytes(value: Any, fail: Fail, var: str) -> int:
+    """A size in bytes: a whole number of at least 1024 (less could not hold a prompt and a
+    config's first lines)."""
+    try:
+        if isinstance(value, (bool, float)):
+            raise ValueError
+        size = int(str(value).strip())
+    except ValueError:
+        raise fail(var, f"{var} must be a whole number of bytes, got {value!r}") from None
+    if size < 1024:
+        raise fail(var, f"{var} must be at least 1024 bytes, got {size}")
+    return size
 
 
 BOOLEANS_TRUE = frozenset(("y", "yes", "on", "1", "true", "t"))
@@ -284,17 +329,22 @@ def parse_port(value: Any, fail: Fail, var: str) -> int:
     return port
 
 
-def seconds(value: Any, fail: Fail, var: str) -> float:
-    """A time-out: a finite number of seconds above 0 (0, negative, `nan` and `inf` refused)."""
+def seconds(value: Any, fail: Fail, var: str, what: str = "a number of seconds") -> float:
+    """A time-out (or another `what`): a finite number above 0 (0, negative, `nan` and `inf`
+    refused)."""
     try:
         if isinstance(value, bool):
             raise ValueError
         number = float(str(value).strip()) if isinstance(value, str) else float(value)
     except (TypeError, ValueError):
-        raise fail(var, f"{var} must be a number of seconds, got {value!r}") from None
+        raise fail(var, f"{var} must be {what}, got {value!r}") from None
     if not math.isfinite(number) or number <= 0:
-        raise fail(var, f"{var} must be a number of seconds above 0, got {value!r}")
+        raise fail(var, f"{var} must be {what} above 0, got {value!r}")
     return number
+
+
+def _factor(value: Any, fail: Fail, var: str) -> float:
+    return seconds(value, fail, var, "a number")
 
 
 def _first_seconds(

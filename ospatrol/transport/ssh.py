@@ -349,6 +349,18 @@ class SshTransport(TransportBase):
 
         return Process(proc.stdin, proc.stdout, proc.stderr, wait, kill, _nothing)
 
+    async def open_shell(self, term_size: tuple[int, int]) -> asyncssh.SSHClientProcess:
+        """An interactive shell with a PTY, text in and out (undecodable bytes kept as
+        surrogates): a network device's CLI (`ospatrol.transport.devcli`)."""
+        if self._conn is None:
+            raise TransportError(f"not connected to {self.where}")
+        try:
+            return await self._conn.create_process(
+                term_type="vt100", term_size=term_size, encoding="utf-8", errors="surrogateescape"
+            )
+        except asyncssh.ChannelOpenError as exc:
+            raise TransportError(f"{self.where} refused a shell: {exc.reason}") from exc
+
     async def run(
         self, command: str, *, timeout: float | None = None, input: bytes | str | None = None
     ) -> CommandResult:
