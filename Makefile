@@ -4,21 +4,27 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 LAB_DIR ?= var/lab
 STAMP := $(VENV)/.installed
+# The analysis engine's hot modules, compiled by mypyc when they change (ospatrol/analysis/native.py).
+HOT := $(addprefix ospatrol/analysis/,correlation.py decoding.py engine.py eventinfo.py native.py)
+NATIVE := ospatrol/analysis/_native/manifest.json
 
 .PHONY: install run test lint clean
 
 $(STAMP): pyproject.toml lab/pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	# The product with its optional accelerators and test tools, and the lab (its own
-	# distribution in lab/), both editable.
-	$(BIN)/python -m pip install -q -e '.[fast,test]' -e ./lab
+	# The product with its optional accelerators (and mypy, which builds one), its test tools,
+	# and the lab (its own distribution in lab/), all editable.
+	$(BIN)/python -m pip install -q -e '.[fast,native,test]' -e ./lab
 	# fake-switches pins Twisted 16, which does not build on Python 3.11: install it without
 	# its pins; the lab declares the libraries it really needs.
 	$(BIN)/python -m pip install -q --no-deps 'fake-switches==1.5.0'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(NATIVE): $(STAMP) $(HOT)
+	$(BIN)/python -c 'import sys; from ospatrol.analysis.native import main; sys.exit(main())'
+
+install: $(STAMP) $(NATIVE)
 	scripts/system-deps.sh
 
 run: install
@@ -33,4 +39,4 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) var build dist
+	rm -rf $(VENV) var build dist ospatrol/analysis/_native

@@ -9,12 +9,13 @@ on an empty input; the best of `--repeat` runs counts. Small corpora are repeate
 reach `--min-lines` lines so start-up noise stays small against the work.
 
     .venv/bin/python bench/bench_analysis.py [--quick] [--repeat N] [--rulesets a,b]
-                                             [--corpora x,y] [--no-oracle] [--native]
+                                             [--corpora x,y] [--no-oracle] [--pure]
 
 Prints one row per (rule set, corpus): events, both tools' events per CPU-second and the ratio
 OSPatrol / OSSEC; then each tool's start-up CPU-seconds and wall seconds per rule set and
-OSPatrol's peak RSS. `--native` adds OSPatrol with its hot modules compiled by mypyc (a copy in
-the temporary folder; needs mypy installed). Not part of the test suite.
+OSPatrol's peak RSS. OSPatrol runs as installed: with the compiled hot modules `make install`
+builds (ospatrol.analysis.native) when they are fresh, which the first line says; `--pure` adds
+a column without them (OSPATROL_NATIVE=0). Not part of the test suite.
 """
 
 from __future__ import annotations
@@ -184,39 +185,21 @@ def run(
     return usage.ru_utime + usage.ru_stime, wall, usage.ru_maxrss
 
 
-# The hot modules `--native` compiles with mypyc (they type-check cleanly for it).
-NATIVE_MODULES = ("correlation", "decoding", "engine", "eventinfo")
-
-
-def native_env(folder: Path, env: dict[str, str]) -> dict[str, str] | None:
-    """An environment running a copy of the package whose hot modules mypyc compiled to C
-    (measurement only: the project ships and tests the pure modules), or None if mypyc fails."""
-    try:
-        import mypyc  # noqa: F401
-    except ImportError:
-        print("note: --native needs mypy's mypyc (pip install mypy)\n")
-        return None
-    copy = folder / "native"
-    shutil.copytree(REPO / "ospatrol", copy / "ospatrol")
-    modules = [f"ospatrol/analysis/{name}.py" for name in NATIVE_MODULES]
+def _installed_mode() -> str:
+    """Whether `ospatrol logtest` will run the compiled hot modules (ospatrol.analysis.native)."""
     proc = subprocess.run(
         [
             sys.executable,
-            "-m",
-            "mypyc",
-            "--follow-imports=silent",
-            "--ignore-missing-imports",
-            *modules,
+            "-c",
+            "import ospatrol.analysis.engine, ospatrol.analysis.native as n; print(n.active())",
         ],
-        cwd=copy,
         capture_output=True,
         text=True,
         check=False,
     )
-    if proc.returncode != 0:
-        print(f"note: mypyc failed, no native column:\n{proc.stdout[-1500:]}\n")
-        return None
-    return {**env, "PYTHONPATH": str(copy)}
+    if proc.stdout.strip() == "True":
+        return "compiled hot modules (make install's mypyc build)"
+    return "pure modules (no fresh compiled build)"
 
 
 def count_events(path: Path) -> int:
@@ -233,7 +216,9 @@ def main() -> None:
     parser.add_argument("--no-oracle", action="store_true", help="OSPatrol only")
     parser.add_argument("--no-build", action="store_true", help="never build the oracle")
     parser.add_argument(
-        "--native", action="store_true", help="also OSPatrol with its hot modules mypyc-compiled"
+        "--pure",
+        action="store_true",
+        help="also OSPatrol without its compiled modules (OSPATROL_NATIVE=0)",
     )
     options = parser.parse_args()
 
@@ -263,11 +248,12 @@ def main() -> None:
             (name, build_input(files, options.min_lines, limit, inputs), len(files))
             for name, files in wanted
         ]
-        native = native_env(folder, env) if options.native else None
+        pure = {**env, "OSPATROL_NATIVE": "0"} if options.pure else None
+        print(f"OSPatrol as installed: {_installed_mode()}\n")
         header = (
             f"{'rule set':<12} {'corpus':<12} {'events':>7} {'OSSEC ev/cpu-s':>15} "
             f"{'OSPatrol ev/cpu-s':>18} {'ratio':>6}"
-        ) + (f" {'mypyc ev/cpu-s':>15} {'ratio':>6}" if native else "")
+        ) + (f" {'pure ev/cpu-s':>15} {'ratio':>6}" if pure else "")
         print(header)
         print("-" * len(header))
         startups = []
@@ -294,21 +280,21 @@ def main() -> None:
                     theirs_start.append(run(theirs, empty))
             ours_base = best(ours_start)
             theirs_base = best(theirs_start) if theirs else None
-            native_base = None
-            if native:
-                run(ours, empty, native)
-                native_base = best([run(ours, empty, native) for _ in range(3)])
+            pure_base = None
+            if pure:
+                run(ours, empty, pure)
+                pure_base = best([run(ours, empty, pure) for _ in range(3)])
             startups.append((ruleset.name, ours_base, theirs_base))
             peak = 0
             for corpus, path, _ in prepared:
                 events = count_events(path)
-                ours_runs, theirs_runs, native_runs = [], [], []
+                ours_runs, theirs_runs, pure_runs = [], [], []
                 for _ in range(options.repeat):
                     ours_runs.append(run(ours, path, env))
                     if theirs:
                         theirs_runs.append(run(theirs, path))
-                    if native:
-                        native_runs.append(run(ours, path, native))
+                    if pure:
+                        pure_runs.append(run(ours, path, pure))
                 ours_cpu = max(best(ours_runs)[0] - ours_base[0], 1e-6)
                 peak = max(peak, max(r[2] for r in ours_runs))
                 ours_rate = events / ours_cpu
@@ -320,14 +306,14 @@ def main() -> None:
                 else:
                     theirs_rate = 0.0
                     their_text, ratio = f"{'-':>15}", f"{'-':>6}"
-                native_text = ""
-                if native and native_base:
-                    native_rate = events / max(best(native_runs)[0] - native_base[0], 1e-6)
-                    native_ratio = f"{native_rate / theirs_rate:>6.2f}" if theirs_rate else "-"
-                    native_text = f" {native_rate:>15,.0f} {native_ratio:>6}"
+                pure_text = ""
+                if pure and pure_base:
+                    pure_rate = events / max(best(pure_runs)[0] - pure_base[0], 1e-6)
+                    pure_ratio = f"{pure_rate / theirs_rate:>6.2f}" if theirs_rate else "-"
+                    pure_text = f" {pure_rate:>15,.0f} {pure_ratio:>6}"
                 print(
                     f"{ruleset.name:<12} {corpus:<12} {events:>7} {their_text} "
-                    f"{ours_rate:>18,.0f} {ratio}{native_text}",
+                    f"{ours_rate:>18,.0f} {ratio}{pure_text}",
                     flush=True,
                 )
             startups[-1] = (*startups[-1], peak)

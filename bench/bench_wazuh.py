@@ -36,6 +36,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="passes over the test lines")
     args = parser.parse_args()
+    from ospatrol.analysis import native
     from ospatrol.analysis.engine import Engine
     from ospatrol.analysis.loader import load_ruleset
     from ospatrol.analysis.logtest import provision_wazuh_home, read_wazuh_cases
@@ -57,6 +58,8 @@ def main() -> int:
                 slowest.append((time.process_time() - before, line))
         cpu = time.process_time() - started
         events = len(lines) * args.rounds
+        mode = "compiled" if native.active() else "pure"
+        print(f"engine: {mode} hot modules (ospatrol.analysis.native; OSPATROL_NATIVE=0: pure)")
         print(f"ruleset: {len(ruleset.rules)} rules, compiled in {load_cpu:.2f} CPU-s")
         print(f"lines: {len(lines)} x {args.rounds} rounds = {events} events, {cpu:.2f} CPU-s")
         print(f"events per CPU-second: {events / cpu:,.0f}")

@@ -9,5 +9,10 @@ EngineResult`, with an `Alert` when one is written) and keeps all correlation st
 Modules: `xmlload` (OSSEC's lenient XML), `fields` (order names), `decoders`/`decoding`,
 `plugins` (compiled-in decoders), `rules`/`ruletree`, `cdb` (lists), `gates` (regex
 pre-checks), `correlation`, `eventinfo`, `engine`, `logtest`; `patterns`, `osmatch`, `osregex`,
-`pcre` and `predecode` implement the pattern dialects and the header parsing.
+`pcre` and `predecode` implement the pattern dialects and the header parsing. `native` loads
+the compiled build of the hot modules when `make install` made one and it is not stale.
 """
+
+from ospatrol.analysis import native as _native
+
+_native.activate()
