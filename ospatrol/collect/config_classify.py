@@ -54,6 +54,9 @@ KINDS: tuple[str, ...] = (
 names and rules/rules/device_config.xml gives each its level; a profile may use only these, so a
 misspelt kind is a load error instead of a change that never alerts at its level."""
 _RULE_KEYS = ("kind", "parent", "added", "removed", "line")
+_EVENT_HEAD = re.compile(
+    r"^ospatrol: config changed: '[^'\n]*': kind '([^'\n]*)' in '([^\n]*)'$", re.M
+)
 
 
 @dataclass(frozen=True)
@@ -222,3 +225,14 @@ def classify(
             result.append(Block(kind, header, members))
     result.sort(key=lambda b: KINDS.index(b.kind))  # stable: diff order within a kind
     return result
+
+
+def event_head(command: str, kind: str, header: str) -> str:
+    """The first line of a classified change's event (docs/events.md); rules key on it."""
+    return f"ospatrol: config changed: '{command}': kind '{kind}' in '{header}'"
+
+
+def parse_event_head(text: str) -> tuple[str, str] | None:
+    """(kind, block header) of a classified change's event text (its first line), else None."""
+    match = _EVENT_HEAD.match(text.split("\n", 1)[0])
+    return (match[1], match[2]) if match else None

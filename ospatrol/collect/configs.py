@@ -42,6 +42,7 @@ from ospatrol.collect.config_classify import (
     ClassifyRule,
     classify,
     compile_regex,
+    event_head,
     parse_blocks,
     parse_classify,
 )
@@ -259,15 +260,15 @@ def changed_findings(
 
 def _block_finding(host: str, command: ConfigCommand, block: Block) -> Finding:
     diff = cap_lines(render(block.changes), STORED_DIFF_LINES)
-    what = f"kind '{block.kind}' in '{block.header}'"
+    head = event_head(command.command, block.kind, block.header)
     return Finding(
         host=host,
         collector=NAME,
         kind="changed",
         subject=command.name,
-        detail=f"{what}: {len(block.changes)} line(s) changed in {command.command!r}",
+        detail=f"{block.kind} in '{block.header}': {len(block.changes)} line(s) changed",
         diff=diff,
-        event_text=f"ospatrol: config changed: '{command.command}': {what}\n{cap_lines(diff)}",
+        event_text=f"{head}\n{cap_lines(diff)}",
     )
 
 

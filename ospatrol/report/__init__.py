@@ -31,6 +31,7 @@ from ospatrol.audit.records import (
     RunRecord,
     exit_status,
 )
+from ospatrol.collect.config_classify import parse_event_head
 from ospatrol.escape import escape
 from ospatrol.paths import data_dir
 
@@ -78,6 +79,7 @@ def _environment(template_dir: Path) -> jinja2.Environment:
         hosts_by_severity=hosts_by_severity,
         findings_by_severity=findings_by_severity,
         collectors_seen=_collectors_seen,
+        config_change=_config_change,
     )
     return env
 
@@ -102,6 +104,13 @@ def _diff_lines(diff: str | None) -> list[tuple[str, str]]:
         kind = "meta" if line.startswith(("+++", "---")) else classes.get(line[:1], "ctx")
         result.append((kind, escape(line)))
     return result
+
+
+def _config_change(finding: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(kind, block header) of a classified device config change (JSON view in), else None."""
+    if finding["collector"] != "config" or not finding["event"]:
+        return None
+    return parse_event_head(finding["event"])
 
 
 def _level(finding: Mapping[str, Any]) -> int:
