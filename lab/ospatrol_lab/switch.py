@@ -118,7 +118,10 @@ class SwitchServer(ChildServer):
 
 
 def _ios_core(hostname: str, enable_password: str):
-    """fake-switches' generic Cisco core, plus IOS `end` (netmiko leaves config mode with it)."""
+    """fake-switches' generic Cisco core, plus IOS `end` (netmiko leaves config mode with it),
+    numbered ACLs (`access-list 150 permit ...`, `no access-list 150`) and `line vty 0 4` blocks
+    with `transport input` and `access-class`, which the stock core lacks and the config
+    classification tests change."""
     from fake_switches.cisco.cisco_core import CiscoSwitchCore
     from fake_switches.cisco.command_processor.config import ConfigCommandProcessor
     from fake_switches.cisco.command_processor.config_interface import (
@@ -127,7 +130,37 @@ def _ios_core(hostname: str, enable_password: str):
     from fake_switches.cisco.command_processor.config_vlan import ConfigVlanCommandProcessor
     from fake_switches.cisco.command_processor.config_vrf import ConfigVRFCommandProcessor
     from fake_switches.cisco.command_processor.enabled import EnabledCommandProcessor
+    from fake_switches.command_processing.base_command_processor import BaseCommandProcessor
     from fake_switches.switch_factory import SwitchFactory
+
+    class ConfigLine(BaseCommandProcessor):
+        """`line vty 0 4` mode: `transport input ...`, `access-class ...` (with `no`)."""
+
+        def init(self, switch_configuration, terminal_controller, logger, piping, *args):
+            super().init(switch_configuration, terminal_controller, logger, piping)
+            self.block = args[0]
+
+        def get_prompt(self) -> str:
+            return self.switch_configuration.name + "(config-line)#"
+
+        def _set(self, keyword: str, line: str | None) -> None:
+            kept = [ln for ln in self.block if not ln.startswith(keyword)]
+            self.block[:] = kept + ([line] if line else [])
+
+        def do_transport(self, *args: str) -> None:
+            self._set(" transport input", " transport " + " ".join(args))
+
+        def do_no_transport(self, *_args: str) -> None:
+            self._set(" transport input", None)
+
+        def do_access_class(self, *args: str) -> None:
+            self._set(" access-class", " access-class " + " ".join(args))
+
+        def do_no_access_class(self, *_args: str) -> None:
+            self._set(" access-class", None)
+
+        def do_exit(self) -> None:
+            self.is_done = True
 
     class ConfigWithEnd(ConfigCommandProcessor):
         def do_end(self, *_args: str) -> None:
@@ -135,9 +168,48 @@ def _ios_core(hostname: str, enable_password: str):
             # so `end` typed anywhere in configuration mode lands here and leaves it.
             self.is_done = True
 
+        def do_line(self, *args: str) -> None:
+            blocks = _extra(self.switch_configuration, "lines")
+            self.move_to(ConfigLine(), blocks.setdefault("line " + " ".join(args), []))
+
+        def do_no_line(self, *args: str) -> None:
+            # Real IOS keeps its vty lines; the lab drops the block so a test leaves the
+            # switch's running config exactly as it found it.
+            _extra(self.switch_configuration, "lines").pop("line " + " ".join(args), None)
+
+        def do_access_list(self, number: str, *rest: str) -> None:
+            entries = _extra(self.switch_configuration, "acls").setdefault(number, [])
+            entries.append(" ".join(("access-list", number, *rest)))
+
+        def do_no_access_list(self, number: str, *_rest: str) -> None:
+            _extra(self.switch_configuration, "acls").pop(number, None)
+
+    class EnabledWithExtras(EnabledCommandProcessor):
+        def show_run(self) -> None:
+            # The stock running config, with numbered ACLs and line blocks before its `end`.
+            acls = _extra(self.switch_configuration, "acls")
+            lines = _extra(self.switch_configuration, "lines")
+            extra = [entry for number in sorted(acls) for entry in acls[number]]
+            extra += ["!"] if extra else []
+            for header, block in lines.items():
+                extra += [header, *block, "!"]
+            write = self.write_line
+
+            def write_line(data: str) -> None:
+                if data == "end":
+                    for line in extra:
+                        write(line)
+                write(data)
+
+            self.write_line = write_line
+            try:
+                super().show_run()
+            finally:
+                del self.write_line
+
     class IosCore(CiscoSwitchCore):
         def new_command_processor(self):
-            return EnabledCommandProcessor(
+            return EnabledWithExtras(
                 config=ConfigWithEnd(
                     config_vlan=ConfigVlanCommandProcessor(),
                     config_vrf=ConfigVRFCommandProcessor(),
@@ -146,6 +218,13 @@ def _ios_core(hostname: str, enable_password: str):
             )
 
     return SwitchFactory(mapping={"ios": IosCore}).get("ios", hostname, enable_password)
+
+
+def _extra(switch_configuration, name: str) -> dict:
+    """A table the stock switch configuration lacks, kept on it (one switch, one table)."""
+    if not hasattr(switch_configuration, "ospatrol_" + name):
+        setattr(switch_configuration, "ospatrol_" + name, {})
+    return getattr(switch_configuration, "ospatrol_" + name)
 
 
 def serve(

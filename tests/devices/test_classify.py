@@ -385,3 +385,30 @@ def test_simulated_junos_policy_opened_to_any_is_classified_in_its_hierarchy(
         assert audits.run(host) == [("access rule widened", header, 82000, 10)]
     finally:
         config.write_text(before)
+
+
+def test_ios_vty_telnet_and_a_permit_any_acl_through_config_mode(
+    lab_switch, ruleset, tmp_path
+) -> None:
+    """The lab switch's vty lines and numbered ACLs (ospatrol_lab.switch), changed as an
+    operator would: telnet allowed on the vty lines, then `permit ip any any`."""
+    host = device(
+        "sw-classify-vty",
+        lab_switch.port,
+        "cisco_ios",
+        lab_switch.user,
+        lab_switch.password,
+        lab_switch.enable_password,
+    )
+    audits = LabAudits(tmp_path, lab_switch.known_hosts_line, ruleset)
+    assert audits.run(host) == []
+    try:
+        configure(lab_switch, audits.known, "line vty 0 4", "transport input telnet ssh")
+        assert audits.run(host) == [("management plane opened", "line vty 0 4", 82001, 10)]
+        configure(lab_switch, audits.known, "access-list 150 permit ip any any")
+        assert audits.run(host) == [("access rule widened", "access-list 150", 82000, 10)]
+    finally:
+        configure(lab_switch, audits.known, "no line vty 0 4", "no access-list 150")
+    audits.run(host)
+    history = audits.store.state_history(host.name, "config", "show running-config")
+    assert history[-1].text == history[0].text  # the switch is as this test found it
