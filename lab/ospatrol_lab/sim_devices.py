@@ -499,7 +499,18 @@ class EsxiSession(Session):
             return self._vmsvc(words)
         found, rest = self.profile.find(line)
         if found is not None:
-            return self.render(found.output, args=rest, config=self.host.read_config), "", 0
+            conf = self._conf
+            return (
+                self.render(
+                    found.output,
+                    args=rest,
+                    config=self.host.read_config,
+                    esx_version=lambda: conf("/resourceGroups/version") or "",
+                    esx_build=lambda: conf("/system/build") or "",
+                ),
+                "",
+                0,
+            )
         if words[0] == "esxcli":
             return "", f"Error: Unknown command or namespace {' '.join(words[1:])}", 1
         if words[0] == "vim-cmd":
@@ -534,15 +545,20 @@ class EsxiSession(Session):
             return f"Retrieved runtime info\n{by_id[args[0]].get('state', '')}", "", 0
         return "", f"Unknown command: '{' '.join(words[1:])}'", 1
 
+    def _conf(self, key: str) -> str | None:
+        """The value of `key = "value"` in the host's esx.conf (None when absent)."""
+        prefix = key + " = "
+        for line in self.host.read_config().split("\n"):
+            if line.startswith(prefix):
+                return line[len(prefix) :].strip().strip('"')
+        return None
+
     def _setting(self, path: str) -> tuple[Mapping[str, object], str] | None:
         spec = self.profile.advanced.get(path)
         if spec is None:
             return None
-        key = "/adv" + path + " = "
-        for line in self.host.read_config().split("\n"):
-            if line.startswith(key):
-                return spec, line[len(key) :].strip().strip('"')
-        return spec, str(spec.get("default", ""))
+        value = self._conf("/adv" + path)
+        return spec, str(spec.get("default", "")) if value is None else value
 
     def _advanced(self, path: str) -> tuple[str, str, int]:
         found = self._setting(path)

@@ -51,6 +51,13 @@ def _config(config: Config, checks_dir: Path | None) -> Collector:
     return ConfigsCollector(load_profiles(checks_dir))
 
 
+def _facts(config: Config, checks_dir: Path | None) -> Collector:
+    from ospatrol.collect.facts import FactsCollector
+    from ospatrol.profiles import load_profiles
+
+    return FactsCollector(load_profiles(checks_dir))
+
+
 def _esx(config: Config, checks_dir: Path | None) -> Collector:
     from ospatrol.collect.esx import EsxCollector
 
@@ -69,17 +76,20 @@ COLLECTORS: dict[str, Callable[[Config, Path | None], Collector]] = {
     "fim": _fim,
     "commands": _commands,
     "config": _config,
+    "facts": _facts,
     "esx": _esx,
     "cis": _cis,
 }
 """Every collector `ospatrol audit` can run, in run order. Each one skips the hosts whose
-platform it does not serve (`esx`: ESXi hosts only), so a default audit runs all but opt-in ones."""
+platform it does not serve (`esx`: ESXi hosts only; `config`, `facts`: platforms whose profile has
+the section), so a default audit runs all but opt-in ones."""
 
 
 COLLECTOR_MODULES = {
     "fim": "ospatrol.collect.fim",
     "commands": "ospatrol.collect.commands",
     "config": "ospatrol.collect.configs",
+    "facts": "ospatrol.collect.facts",
     "esx": "ospatrol.collect.esx",
     "cis": "ospatrol.collect.policies",
 }

@@ -49,8 +49,14 @@ def _config(data: Any, path: str, line: int | None) -> Any:
     return parse_config_section(data, path, line)
 
 
+def _facts(data: Any, path: str, line: int | None) -> Any:
+    from ospatrol.collect.facts import parse_facts_section
+
+    return parse_facts_section(data, path, line)
+
+
 SECTIONS: Mapping[str, SectionParser] = MappingProxyType(
-    {"fim": _fim, "commands": _commands, "config": _config}
+    {"fim": _fim, "commands": _commands, "config": _config, "facts": _facts}
 )
 """Section name -> its parser. Read-only: a new section is a new row here."""
 
