@@ -191,6 +191,11 @@ def audit_configured(
         opened: Any = contextlib.closing(Store.open_for_reading(config.state_dir))
     else:
         opened = locked_store(config.state_dir, lock_wait)
+        # Hosts with `config_git` get their committed config versions in git too; a dry run
+        # writes nothing, so it has no such observer.
+        from ospatrol.collect.config_git import ConfigGit
+
+        observers = [*observers, ConfigGit(config.state_dir)]
     with opened as store:
         return run_audit(
             hosts,
