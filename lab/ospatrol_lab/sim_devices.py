@@ -610,16 +610,22 @@ _GETALLVMS_COLUMNS = ("Vmid", "Name", "File", "Guest OS", "Version", "Annotation
 
 def _getallvms(vms: list[Mapping[str, object]]) -> str:
     """`vim-cmd vmsvc/getallvms`: a header and one row per VM in padded columns; names and
-    annotations are printed raw, as hostd does (a newline in one starts a new output line)."""
+    annotations are printed raw, as hostd does (a newline in one starts a new output line).
+    A VM marked `invalid: true` (its datastore is away) is only named before the table."""
+    skipped = [f"Skipping invalid VM '{vm.get('id')}'" for vm in vms if vm.get("invalid")]
     rows = [
         [str(vm.get(k, "")) for k in ("id", "name", "file", "guest", "version", "annotation")]
         for vm in vms
+        if not vm.get("invalid")
     ]
     widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(_GETALLVMS_COLUMNS)]
     lines = [_GETALLVMS_COLUMNS, *rows]
     return "\n".join(
-        "   ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
-        for line in lines
+        skipped
+        + [
+            "   ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+            for line in lines
+        ]
     )
 
 

@@ -60,6 +60,7 @@ POWER_STATES = {"powered on": "on", "powered off": "off", "suspended": "suspende
 NOT_FOUND = "Unable to find a VM"
 
 _HEADER = re.compile(r"^Vmid\s+Name\s+File\b")
+_SKIPPED = re.compile(r"^Skipping invalid VM '(\d{1,9})'\s*$")
 _CANDIDATE = re.compile(r"^(\d{1,9})\s")
 # Vmid, name, `[datastore] path.vmx`, guest id, hardware version, annotation. The name ends at
 # the first `[datastore] ` that starts a path ending in .vmx, then guest and `vmx-NN`.
@@ -85,6 +86,10 @@ def parse_listing(output: str) -> tuple[dict[str, list[tuple[str, str]]], list[s
     listing repeats an id), and every candidate id (lines starting with a number), in order.
     Raises `ListingError` when the header is missing (an error text, not a listing)."""
     lines = output.replace("\r\n", "\n").split("\n")
+    # hostd names the VMs it cannot read (a datastore gone) before the table (`skipped_ids`);
+    # they are not in it, and the table must follow.
+    while lines and _SKIPPED.match(lines[0]):
+        lines.pop(0)
     if not lines or not _HEADER.match(lines[0]):
         first = escape(lines[0][:80]) if lines and lines[0] else "no output"
         raise ListingError(f"error: unrecognised VM listing: {first}")
@@ -100,6 +105,17 @@ def parse_listing(output: str) -> tuple[dict[str, list[tuple[str, str]]], list[s
         if row is not None:
             rows.setdefault(vmid, []).append((row.group(2), row.group(3)))
     return rows, list(candidates)
+
+
+def skipped_ids(output: str) -> set[str]:
+    """The vmids hostd names as unreadable ("Skipping invalid VM '8'") before its table."""
+    skipped: set[str] = set()
+    for line in output.replace("\r\n", "\n").split("\n"):
+        match = _SKIPPED.match(line)
+        if match is None:
+            break
+        skipped.add(str(int(match.group(1))))
+    return skipped
 
 
 def power_state(output: str, exit_status: int) -> str | None:
@@ -210,21 +226,23 @@ class EsxCollector:
         if not is_esxi(host):
             return CollectorResult(NAME, "ok")
         try:
-            vms = await self._scan(transport)
+            vms, unreadable = await self._scan(transport)
         except ListingError as exc:
             # Incomplete whatever the reason (hostd down, a listing that cannot be trusted):
             # the stored inventory stays, and the finding says why, on every audit until fixed.
             reason = str(exc)
             finding = incomplete_finding(host.name, reason, collector=NAME)
             return CollectorResult(NAME, "incomplete", (finding,), reason)
+        previous = state.get(STATE_KEY)
+        old = decode(previous.blob) if previous is not None else {}
+        # A VM hostd cannot read now (its datastore is away) is still registered: it keeps its
+        # last known state rather than being reported removed.
+        vms.update((vmid, old[vmid]) for vmid in unreadable if vmid in old and vmid not in vms)
         blob = encode(vms)
         digest = hashlib.sha256(blob).hexdigest()
-        previous = state.get(STATE_KEY)
         if previous is not None and previous.digest == digest:
             return CollectorResult(NAME, "ok")
-        findings = (
-            () if previous is None else lifecycle_findings(host.name, decode(previous.blob), vms)
-        )
+        findings = () if previous is None else lifecycle_findings(host.name, old, vms)
         return CollectorResult(
             NAME,
             "ok",
@@ -233,8 +251,9 @@ class EsxCollector:
             baseline_changed=True,
         )
 
-    async def _scan(self, transport: Transport) -> dict[str, Vm]:
-        """The host's VMs, or `ListingError` saying why the scan cannot be trusted."""
+    async def _scan(self, transport: Transport) -> tuple[dict[str, Vm], set[str]]:
+        """The host's VMs and the ids hostd skipped as unreadable, or `ListingError` saying
+        why the scan cannot be trusted."""
         listing = await transport.run(LIST_COMMAND, timeout=self.timeout)
         if listing.truncated or listing.exit_status is None:
             raise ListingError("truncated listing: the VM listing was cut short")
@@ -242,10 +261,11 @@ class EsxCollector:
             said = (listing.stderr or listing.stdout).strip()[:80]
             raise ListingError(f"error: {LIST_COMMAND} failed: {escape(said) or 'no output'}")
         rows, candidates = parse_listing(listing.stdout)
+        unreadable = skipped_ids(listing.stdout)
         if len(candidates) > MAX_CANDIDATES:
             raise ListingError(f"error: VM listing has {len(candidates)} numbered lines")
         if not candidates:
-            return {}
+            return {}, unreadable
         specs = [CommandSpec(POWER_COMMAND.format(id=vmid)) for vmid in candidates]
         nonce = secrets.token_hex(8)
         result = await transport.run(
@@ -264,4 +284,4 @@ class EsxCollector:
             vmid: power_state(batch.outputs[i].output, batch.outputs[i].exit_status)
             for i, vmid in enumerate(candidates)
         }
-        return inventory(rows, powers)
+        return inventory(rows, powers), unreadable

@@ -17,6 +17,7 @@ from ospatrol.collect.esx import (
     lifecycle_findings,
     parse_listing,
     power_state,
+    skipped_ids,
 )
 from tests.audit.conftest import host, run_cli
 from tests.audit.test_shipped_profiles import esxi_inventory
@@ -100,6 +101,20 @@ def test_failed_listing_is_incomplete_and_keeps_the_inventory(esxi_vms, tmp_path
     assert _audit(state, inv)["findings"] == []  # no VM was ever reported removed
 
 
+def test_a_vm_hostd_cannot_read_for_a_while_is_not_removed(esxi_vms, tmp_path):
+    esxi, path = esxi_vms
+    inv = esxi_inventory(esxi, tmp_path / "inv.yml")
+    state = tmp_path / "state"
+    assert _audit(state, inv)["findings"] == []
+    original = path.read_text()
+    vms = yaml.safe_load(original)
+    vms[0]["invalid"] = True  # "Skipping invalid VM '1'": its datastore is away
+    path.write_text(yaml.safe_dump(vms, allow_unicode=True))
+    assert _audit(state, inv)["findings"] == []
+    path.write_text(original)
+    assert _audit(state, inv)["findings"] == []
+
+
 # --- the parser over hostile listings ----------------------------------------------------------
 
 
@@ -144,6 +159,11 @@ def test_an_error_instead_of_a_listing_is_never_an_empty_inventory():
     with pytest.raises(ListingError, match="unrecognised VM listing: no output"):
         parse_listing("")
     assert parse_listing(HEADER + "\n") == ({}, [])  # a host without VMs
+    # VMs hostd cannot read are named before the table, not in it.
+    skipped = f"Skipping invalid VM '8'\n{HEADER}\n{_row(1, 'a')}\n"
+    assert parse_listing(skipped) == ({"1": [("a", "[datastore1] 1/1.vmx")]}, ["1"])
+    assert skipped_ids(skipped) == {"8"}
+    assert skipped_ids(f"{HEADER}\nSkipping invalid VM '9'\n") == set()  # only before the table
 
 
 def test_power_state_answers():
