@@ -60,7 +60,7 @@ def test_two_audits_with_a_change_make_two_commits_with_secrets_masked(lab_simul
         second = host(run_cli(state, *args).json(), "fw1")
     finally:
         config.write_text(before)
-    assert second["status"] == "ok" and len(second["findings"]) == 1, second
+    assert second["status"] == "ok" and second["findings"], second
 
     repo = state / "configs" / "fw1.git"
     assert len(git(repo, "rev-list", "main").split()) == 2

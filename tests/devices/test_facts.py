@@ -26,7 +26,7 @@ from ospatrol.transport import TransportSettings, open_transport
 from ospatrol.yamlfile import load_yaml_file
 from tests.audit.conftest import host, run_cli
 from tests.audit.test_shipped_profiles import esxi_inventory
-from tests.devices.test_configs import _device
+from tests.devices.device_helpers import device, simulated
 
 PROFILES = load_profiles()
 
@@ -177,27 +177,20 @@ def _collect(host, known: Path, store: Store):
 
 def test_fake_switches_ios_and_simulated_asa_facts_each_run(lab_switch, lab_simulator, tmp_path):
     known = tmp_path / "known_hosts"
-    asa = lab_simulator.host("cisco_asa")
-    lines = [lab_switch.known_hosts_line] + [
-        ln for ln in lab_simulator.known_hosts.read_text().splitlines() if f"]:{asa['port']} " in ln
-    ]
-    known.write_text("\n".join(lines) + "\n")
-    switch = _device(
+    firewall, firewall_key, _ = simulated(lab_simulator, "cisco_asa")
+    known.write_text(f"{lab_switch.known_hosts_line}\n{firewall_key}\n")
+    switch = device(
         "sw1", lab_switch.port, "cisco_ios", lab_switch.user, lab_switch.password,
         lab_switch.enable_password,
     )  # fmt: skip
-    firewall = _device(
-        asa["name"], asa["port"], "cisco_asa", asa["user"], asa["password"],
-        asa["enable_password"],
-    )  # fmt: skip
     with Store.open(tmp_path / "state") as store:
-        for device in (switch, firewall):
-            first = _collect(device, known, store)
+        for audited in (switch, firewall):
+            first = _collect(audited, known, store)
             assert (first.status, first.findings, first.baseline_changed) == ("ok", (), True)
-            second = _collect(device, known, store)
+            second = _collect(audited, known, store)
             assert (second.status, second.findings, second.baseline_changed) == ("ok", (), False)
         ios = store.state_history("sw1", "facts", "facts")
-        fw = store.state_history(asa["name"], "facts", "facts")
+        fw = store.state_history(firewall.name, "facts", "facts")
     assert [e.version for e in ios] == [1, 2]  # stored every run
     assert yaml.safe_load(ios[1].text) == {
         "hostname": lab_switch.hostname,
