@@ -58,6 +58,8 @@ FIELDS = ("srcip", "user")
 BUILTIN_ACTIONS = ("nftables-drop", "iptables-drop", "host-deny")
 RUN_TIMEOUT = 60.0
 QUEUE_SIZE = 10_000
+# Repeated-offender memory: how many offenders (address or user, per command and target).
+MAX_OFFENDERS = 100_000
 LOCATION = "active-response"
 
 
@@ -319,6 +321,15 @@ def _shown(text: str) -> str:
     return text.encode("unicode_escape").decode("ascii")[:200]
 
 
+def _remember(table: dict, key: object, value: object) -> None:
+    """Put `key` last in `table` (insertion order is recency); past MAX_OFFENDERS entries the
+    least recent is forgotten (an offender seen again after that starts afresh)."""
+    table.pop(key, None)
+    table[key] = value
+    if len(table) > MAX_OFFENDERS:
+        del table[next(iter(table))]
+
+
 class ActiveResponder:
     """The `active_response` sink: `emit` queues; `run()` (a task) acts; deletes are timed.
 
@@ -342,7 +353,11 @@ class ActiveResponder:
         self.counts: Counter[str] = Counter()
         self._queue: asyncio.Queue[Alert] = asyncio.Queue(QUEUE_SIZE)
         self._active: dict[tuple, asyncio.TimerHandle | None] = {}
-        self._offences: Counter[tuple] = Counter()
+        # Actions in force until their delete (a timer; None while the add runs), actions
+        # without a timeout (kept once done), and offences per offender. Attackers' addresses
+        # are unbounded, so the last two keep the MAX_OFFENDERS most recent (`_remember`).
+        self._permanent: dict[tuple, None] = {}
+        self._offences: dict[tuple, int] = {}
         self._tasks: set[asyncio.Task] = set()
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
@@ -415,19 +430,22 @@ class ActiveResponder:
         """`add` on one target, and its `delete` scheduled after the timeout."""
         command = rule.command
         key = (command.name, tuple(sorted(values.items())), target.name if target else None)
-        if key in self._active:
+        if key in self._active or key in self._permanent:
             self.counts["already_active"] += 1
             return
-        self._offences[key] += 1
-        timeout = rule.timeout_for(self._offences[key])
+        offence = self._offences.get(key, 0) + 1
+        _remember(self._offences, key, offence)
+        timeout = rule.timeout_for(offence)
         self._active[key] = None
-        if not await self._run(command, "add", values, alert, target):
-            del self._active[key]
-            return
-        if timeout > 0:
+        ok = await self._run(command, "add", values, alert, target)
+        if ok and timeout > 0:
             self._active[key] = self._loop.call_later(
                 timeout, self._schedule_delete, key, command, values, alert, target
             )
+            return
+        del self._active[key]
+        if ok:
+            _remember(self._permanent, key, None)
 
     def _schedule_delete(self, key, command: Command, values, alert, target) -> None:
         task = asyncio.ensure_future(self._delete(key, command, values, alert, target))

@@ -175,3 +175,14 @@ allow_list: [192.0.2.99]
     # every action and rejection also went through analysis as an event
     stats = manager.stats()
     assert stats["analysis"]["analysed"] >= len(lines) + 5
+
+
+def test_offender_memory_keeps_the_most_recent(monkeypatch) -> None:
+    from ospatrol.respond import active
+
+    monkeypatch.setattr(active, "MAX_OFFENDERS", 3)
+    table: dict = {}
+    for key in "abcdb":
+        active._remember(table, key, key.upper())
+    # "a" was seen longest ago and is forgotten; "b" was seen again and is the most recent
+    assert list(table.items()) == [("c", "C"), ("d", "D"), ("b", "B")]
