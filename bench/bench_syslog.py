@@ -48,11 +48,15 @@ CLOCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def lines(limit: int | None) -> list[bytes]:
-    with CORPUS.open("rb") as handle:
+def lines(limit: int | None, corpus: Path = CORPUS, least: int = 20_000) -> list[bytes]:
+    """The corpus' lines with a PRI, the first `limit`; a small corpus is repeated until it
+    has `least` lines."""
+    with corpus.open("rb") as handle:
         raw = [line.rstrip(b"\r\n") for line in handle]
-    raw = [line for line in raw if line]
-    return [b"<13>" + line for line in raw[:limit]] if limit else [b"<13>" + line for line in raw]
+    raw = [b"<13>" + line for line in raw if line]
+    if raw and len(raw) < least:
+        raw = raw * -(-least // len(raw))
+    return raw[:limit] if limit else raw
 
 
 class Manager:
@@ -299,10 +303,15 @@ def main() -> None:
     parser.add_argument("--soak", type=float, default=0.0, help="seconds of sustained UDP load")
     parser.add_argument("--senders", type=int, default=8, help="sending addresses (devices)")
     parser.add_argument(
+        "--corpus", type=Path, default=CORPUS,
+        help="log file to send (default: the 100k synthetic syslog, 80%% of which alerts; "
+        "loghub/Linux/Linux_2k.log, repeated, alerts at 41%%)",
+    )  # fmt: skip
+    parser.add_argument(
         "--workers", default="", help="worker counts to run, e.g. 2 (default: 1 and one per core)"
     )
     args = parser.parse_args()
-    data = lines(20_000 if args.quick else None)
+    data = lines(20_000 if args.quick else None, args.corpus)
     rates = [int(r) for r in args.udp_rates.split(",") if r]
     cores = os.cpu_count() or 1
     counts = [int(w) for w in args.workers.split(",") if w] or sorted({1, cores})
