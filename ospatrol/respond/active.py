@@ -58,6 +58,8 @@ FIELDS = ("srcip", "user")
 BUILTIN_ACTIONS = ("nftables-drop", "iptables-drop", "host-deny")
 RUN_TIMEOUT = 60.0
 QUEUE_SIZE = 10_000
+# Responses running at once (each may wait for an SSH connection).
+MAX_RUNNING = 32
 # Repeated-offender memory: how many offenders (address or user, per command and target).
 MAX_OFFENDERS = 100_000
 LOCATION = "active-response"
@@ -388,11 +390,25 @@ class ActiveResponder:
         """Pending deletes stay scheduled only while the manager runs (as OSSEC's execd)."""
 
     async def run(self) -> None:
+        # Each alert's responses run as a task of their own (at most MAX_RUNNING at once), so
+        # an unreachable host that takes its connect time-out holds up no other response.
+        running = asyncio.Semaphore(MAX_RUNNING)
         while True:
             alert = await self._queue.get()
+            await running.acquire()
+            task = asyncio.create_task(self._respond_all(alert))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(lambda _task: running.release())
+
+    async def _respond_all(self, alert: Alert) -> None:
+        try:
             for rule in self.config.rules:
                 if rule.matches(alert):
                     await self._respond(rule, alert)
+        except Exception:  # a bug costs this alert's responses, not the responder
+            self.counts["failed"] += 1
+            log.exception("active response for rule %s failed", alert.rule_id)
 
     def _targets(self, rule: ResponseRule, alert: Alert) -> list[Host | None]:
         """Where `rule` acts for `alert`: [None] for the manager itself; raises Rejected when

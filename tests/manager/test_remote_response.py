@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -24,6 +25,9 @@ from ospatrol.inventory import load_inventory
 from ospatrol.manager.config import load_manager_config
 from ospatrol.respond.remote import response_transport, run_remote
 from ospatrol.transport import TransportSettings
+
+# Some ed25519 public key (the silent server below never gets to show one).
+PINNED = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGhOuMIQ6ZlDtcN1yw3J5d9PmHMMPU8lmXnLdtYhYZqh"
 
 # A remote action: records its argv in MARKERS/<its name>-<srcip>; `delete` removes the file.
 ACTION = """#!{python}
@@ -149,6 +153,49 @@ active_response:
     assert manager.stop() == 0
     assert "rejected block for rule 80206: origin " in ar_log.read_text()
     assert "is not a host of the inventory" in ar_log.read_text()
+
+
+def test_an_unreachable_host_holds_up_no_other_response(manager_factory, tmp_path: Path) -> None:
+    _actions(tmp_path, "remote-block")
+    record = tmp_path / "local-lock"
+    record.write_text(f'#!/bin/sh\necho "$@" >> {tmp_path / "locked"}\n')
+    record.chmod(0o755)
+    # A port that accepts connections and never says a word: SSH waits for its time-out.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    port = silent.getsockname()[1]
+    far = {"ansible_host": "127.0.0.1", "ansible_port": port}
+    (tmp_path / "inventory.yml").write_text(yaml.safe_dump({"all": {"hosts": {"far": far}}}))
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "known_hosts").write_text(f"[127.0.0.1]:{port} {PINNED}\n")
+    manager = manager_factory(
+        f"""
+connect_timeout: 4
+syslog:
+  - {{protocol: tcp, listen: "127.0.0.1:0"}}
+inventory: inventory.yml
+commands:
+  - {{name: block, executable: {tmp_path / "remote-block"}, expect: [srcip]}}
+  - {{name: lock, executable: {record}, expect: [user]}}
+active_response:
+  - {{command: block, rules_id: [80206], location: host far}}
+  - {{command: lock, rules_id: [80201]}}
+"""
+    )
+    syslog = manager.port("tcp")
+    _logger(syslog, "Failed password for root from 192.0.2.60 port 22 ssh2")
+    time.sleep(0.5)
+    _logger(syslog, "Accepted password for bob from 10.1.1.2 port 22 ssh2")
+    locked = tmp_path / "locked"
+    ar_log = manager.state / "active-responses.log"
+    _wait(lambda: ar_log.exists() and "add lock user=bob: ok" in ar_log.read_text(), manager)
+    assert "on far" not in ar_log.read_text()  # the lock did not wait for far's time-out
+    _wait(lambda: "add block srcip=192.0.2.60 on far: " in ar_log.read_text(), manager)
+    assert manager.stop() == 0
+    assert "add block srcip=192.0.2.60 on far: ok" not in ar_log.read_text()
+    assert locked.read_text().split()[:2] == ["add", "bob"]
+    silent.close()
 
 
 def test_remote_words_reach_the_command_unchanged_never_as_shell(
