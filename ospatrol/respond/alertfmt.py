@@ -27,6 +27,7 @@ import functools
 import math
 import platform
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ospatrol.model import Alert, Event
@@ -78,7 +79,13 @@ def _origin(location: str, hostname: str) -> str:
 
 def _log_stamp(epoch: float) -> str:
     """analysisd's `YYYY Mmm dd hh:mm:ss`, local time."""
-    when = time.localtime(epoch)
+    return _log_second(math.floor(epoch))
+
+
+@functools.lru_cache(maxsize=64)
+def _log_second(second: int) -> str:
+    # Cached: the events of a batch were received within a few seconds.
+    when = time.localtime(second)
     return (
         f"{when.tm_year} {_MONTHS[when.tm_mon - 1]} {when.tm_mday:02d} "
         f"{when.tm_hour:02d}:{when.tm_min:02d}:{when.tm_sec:02d}"
@@ -136,7 +143,7 @@ def _without_empty(mapping: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _nested(fields: dict[str, str]) -> dict[str, Any]:
+def _nested(fields: Mapping[str, str]) -> dict[str, Any]:
     """Decoded fields as Wazuh writes `data`: a dotted name (`win.system.eventID`, from the
     JSON decoder or an `<order>`) becomes nested objects."""
     out: dict[str, Any] = {}
@@ -202,7 +209,7 @@ def format_alert_json(alert: Alert, *, manager: str | None = None) -> dict[str, 
         "previous_output": "\n".join(alert.previous_output),
         "predecoder": _without_empty(predecoder),
         "decoder": _without_empty({"parent": alert.decoder_parent, "name": alert.decoder}),
-        "data": _nested(dict(alert.fields)),
+        "data": _nested(alert.fields),
         "location": event.location,
     }
     return _without_empty(document)
@@ -225,7 +232,7 @@ def format_archive_json(result: EngineResult, *, manager: str) -> dict[str, Any]
         "full_log": full_log,
         "predecoder": _without_empty(predecoder),
         "decoder": _without_empty({"name": result.decoder}),
-        "data": _nested(dict(result.fields)),
+        "data": _nested(result.fields),
         "location": event.location,
     }
     return _without_empty(document)
