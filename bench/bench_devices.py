@@ -99,11 +99,10 @@ def ospatrol_worker(spec: dict) -> dict:
     statuses: dict[str, int] = {}
     for h in record.hosts:
         statuses[h.status] = statuses.get(h.status, 0) + 1
+    # Devices reported changed (a change is one finding per block and kind of change).
     changed = sum(
-        1
+        any(f.finding.event_text.startswith("ospatrol: config changed") for f in h.findings)
         for h in record.hosts
-        for f in h.findings
-        if f.finding.event_text.startswith("ospatrol: config changed")
     )
     return {
         "wall": wall,
