@@ -305,10 +305,18 @@ _EVENT_FIELDS = tuple(f.name for f in dataclasses.fields(Event))
 def _alert_document(alert: Alert) -> dict[str, Any]:
     """What `to_dict(alert)` gives once in JSON, without `dataclasses.asdict`'s recursive deep
     copy (which cost more than analysing the event: the manager stores thousands a second)."""
-    event = alert.event
-    document = {name: getattr(alert, name) for name in _ALERT_FIELDS}
-    document["event"] = {name: getattr(event, name) for name in _EVENT_FIELDS}
+    document = _fields_of(alert, _ALERT_FIELDS)
+    document["event"] = _fields_of(alert.event, _EVENT_FIELDS)
     return document
+
+
+def _fields_of(record: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    """A dataclass instance's fields by name: a copy of its dict when that holds exactly them
+    (a plain instance; one call instead of a getattr per field), else field by field."""
+    state = getattr(record, "__dict__", None)
+    if state is not None and len(state) == len(names):
+        return dict(state)
+    return {name: getattr(record, name) for name in names}
 
 
 def _pid_alive(pid: int | None) -> bool:
