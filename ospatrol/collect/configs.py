@@ -12,10 +12,11 @@ up), so `ospatrol config history|show|diff` can show any of them. A new version 
 finding per changed block and kind of change (`ospatrol.collect.config_classify`: access rule
 widened, management plane opened, ...), whose text starts `ospatrol: config changed: '<command>':
 kind '<kind>' in '<block>'` (docs/events.md) followed by that block's changed lines grouped under
-their parent (`interface Gi0/1`, `line vty 0 4`, a Junos hierarchy): a line moved between blocks
-shows under each parent. One finding per kind lets each kind have its rule level and one alert.
-An output that is rejected, cut short or lacks its completion line stores nothing and reports
-the device incomplete.
+their parent (`interface Gi0/1`, `line vty 0 4`, a Junos hierarchy, a ScreenOS `set policy id
+10` ... `exit` context): lines are compared together with their parents, so a line moved
+between blocks shows under each parent. One finding per kind lets each kind have its rule
+level and one alert. An output that is rejected, cut short or lacks its completion line stores
+nothing and reports the device incomplete.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ NAME = "config"
 MAX_BLOCK_FINDINGS = 50
 """Findings one config change gives at most, one per block and kind (then one per kind): a
 change of hundreds of interfaces is a handful of alerts, not hundreds."""
-_SECTION_KEYS = ("commands", "drop", "blocks", "classify")
+_SECTION_KEYS = ("commands", "drop", "contexts", "blocks", "classify")
 
 
 @dataclass(frozen=True)
@@ -74,12 +75,22 @@ class ConfigCommand:
 
 
 @dataclass(frozen=True)
+class ConfigContext:
+    """A block that flat configs open and close with lines instead of indentation (ScreenOS
+    `set policy id 10` ... `exit`): the lines between are its children."""
+
+    open: re.Pattern[str]
+    close: re.Pattern[str]
+
+
+@dataclass(frozen=True)
 class ConfigProfile:
     """The `config:` section: what to fetch, which lines are volatile, and how changes are
     classified (`blocks`, `classify`: `ospatrol.collect.config_classify`)."""
 
     commands: tuple[ConfigCommand, ...]
     drop: tuple[re.Pattern[str], ...] = ()
+    contexts: tuple[ConfigContext, ...] = ()
     blocks: tuple[re.Pattern[str], ...] = ()
     classify: tuple[ClassifyRule, ...] = ()
 
@@ -143,11 +154,37 @@ def parse_config_section(data: Any, path: str, line: int | None = None) -> Confi
             drop.append(compile_regex(pattern, "drop", path, data.line_of("drop"), re.MULTILINE))
         except InputError as exc:
             errors.append(exc)
+    contexts = _parse_contexts(data.get("contexts", []), path, data.line_of("contexts"), errors)
     blocks = parse_blocks(data.get("blocks", []), path, data.line_of("blocks"), errors)
     rules = parse_classify(data.get("classify", []), path, data.line_of("classify"), errors)
     if errors:
         raise InputErrors(errors)
-    return ConfigProfile(tuple(commands), tuple(drop), blocks, rules)
+    return ConfigProfile(tuple(commands), tuple(drop), contexts, blocks, rules)
+
+
+def _parse_contexts(
+    value: Any, path: str, line: int | None, errors: list[InputError]
+) -> tuple[ConfigContext, ...]:
+    """The `contexts:` list of `{open, close}` regexes; errors appended with file and line."""
+    if not isinstance(value, list):
+        errors.append(InputError("config: 'contexts' must be a list of {open, close}", path, line))
+        return ()
+    contexts = []
+    for item in value:
+        where = item.line if isinstance(item, LineDict) else line
+        if not isinstance(item, dict) or set(item) != {"open", "close"}:
+            errors.append(InputError("config: a context is {open, close}", path, where))
+            continue
+        try:
+            contexts.append(
+                ConfigContext(
+                    compile_regex(item["open"], "contexts open", path, where),
+                    compile_regex(item["close"], "contexts close", path, where),
+                )
+            )
+        except InputError as exc:
+            errors.append(exc)
+    return tuple(contexts)
 
 
 def normalise(output: str, profile: ConfigProfile) -> str:
@@ -173,21 +210,38 @@ def _structural(line: str) -> bool:
     return line.strip() in ("", "!", "}", "#")
 
 
-def parents(lines: Sequence[str]) -> list[tuple[str, ...]]:
-    """For each line, the chain of block headers it sits under (by indentation: IOS, ASA, NX-OS
-    and Junos' curly form all indent a block's lines under its header)."""
-    chains: list[tuple[str, ...]] = []
-    stack: list[tuple[int, str]] = []
+def parents(lines: Sequence[str], contexts: Sequence[ConfigContext] = ()) -> list[tuple[str, ...]]:
+    """For each line, the chain of block headers it sits under: by indentation (IOS, ASA, NX-OS
+    and Junos' curly form all indent a block's lines under its header) and, in flat configs,
+    by `contexts` (from the line that opens one to the line that closes it)."""
+    return [chain for chain, _ in _walk(lines, contexts)]
+
+
+def _walk(
+    lines: Sequence[str], contexts: Sequence[ConfigContext]
+) -> list[tuple[tuple[str, ...], str]]:
+    """Each line's parent chain and role: `open` (opens a context), `close` (closes one), ``."""
+    out: list[tuple[tuple[str, ...], str]] = []
+    stack: list[tuple[int, str, re.Pattern[str] | None]] = []  # (indent, header, its close)
     for line in lines:
         if _structural(line):
-            chains.append(tuple(h for _, h in stack))
+            out.append((tuple(h for _, h, _ in stack), ""))
+            continue
+        inner = next((i for i in reversed(range(len(stack))) if stack[i][2] is not None), None)
+        closer = stack[inner][2] if inner is not None else None
+        if inner is not None and closer is not None and closer.search(line):
+            del stack[inner + 1 :]
+            out.append((tuple(h for _, h, _ in stack), "close"))
+            stack.pop()
             continue
         depth = _indent(line)
         while stack and stack[-1][0] >= depth:
             stack.pop()
-        chains.append(tuple(h for _, h in stack))
-        stack.append((depth, _header(line)))
-    return chains
+        close = next((c.close for c in contexts if c.open.search(line)), None)
+        out.append((tuple(h for _, h, _ in stack), "open" if close else ""))
+        # A context's lines are not indented: its entry sits below every indentation level.
+        stack.append((-1 if close else depth, _header(line), close))
+    return out
 
 
 def _header(line: str) -> str:
@@ -204,21 +258,27 @@ def _opens(lines: Sequence[str], index: int) -> bool:
     return False
 
 
-def changes(old: str, new: str) -> list[Change]:
+def changes(old: str, new: str, contexts: Sequence[ConfigContext] = ()) -> list[Change]:
     """The changed lines of `old` -> `new`, each with its parent chain (hierarchy-aware: the
-    same line under another parent is a change), removals of a run before its additions."""
+    same line under another parent is a change), removals of a run before its additions; the
+    line that closes a context (`exit`) goes with it and is not shown."""
     a, b = old.splitlines(), new.splitlines()
-    pa, pb = parents(a), parents(b)
+    pa, pb = _walk(a, contexts), _walk(b, contexts)
     out: list[Change] = []
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    # Lines are compared with their parents: the same text under another block is a change.
+    keys_a = [(chain, line) for (chain, _), line in zip(pa, a, strict=True)]
+    keys_b = [(chain, line) for (chain, _), line in zip(pb, b, strict=True)]
+    matcher = difflib.SequenceMatcher(None, keys_a, keys_b, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             continue
         for lines, chains, sign, lo, hi in ((a, pa, "-", i1, i2), (b, pb, "+", j1, j2)):
             out.extend(
-                Change(chains[i], sign, lines[i].strip(), _opens(lines, i))
+                Change(
+                    chains[i][0], sign, lines[i].strip(), chains[i][1] == "open" or _opens(lines, i)
+                )
                 for i in range(lo, hi)
-                if not _structural(lines[i])
+                if not _structural(lines[i]) and chains[i][1] != "close"
             )
     return out
 
@@ -236,9 +296,9 @@ def render(diff: Sequence[Change]) -> str:
     return "\n".join(out)
 
 
-def hierarchical_diff(old: str, new: str) -> str:
-    """`render(changes(old, new))`: empty when the two are equal."""
-    return render(changes(old, new))
+def hierarchical_diff(old: str, new: str, contexts: Sequence[ConfigContext] = ()) -> str:
+    """`render(changes(old, new, contexts))`: empty when the two are equal."""
+    return render(changes(old, new, contexts))
 
 
 def changed_findings(
@@ -246,7 +306,7 @@ def changed_findings(
 ) -> list[Finding]:
     """One finding per changed block and kind (`ospatrol.collect.config_classify`), most
     severe first; past `MAX_BLOCK_FINDINGS` the rest are merged into one finding per kind."""
-    blocks = classify(changes(old, new), section.classify, section.blocks)
+    blocks = classify(changes(old, new, section.contexts), section.classify, section.blocks)
     if len(blocks) > MAX_BLOCK_FINDINGS:
         kept, rest = blocks[:MAX_BLOCK_FINDINGS], blocks[MAX_BLOCK_FINDINGS:]
         for kind in KINDS:

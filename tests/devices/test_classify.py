@@ -19,7 +19,12 @@ from ospatrol.analysis.loader import Ruleset, load_ruleset
 from ospatrol.audit.run import audit
 from ospatrol.collect.base import finding_event
 from ospatrol.collect.config_classify import KINDS
-from ospatrol.collect.configs import ConfigsCollector, changed_findings, normalise
+from ospatrol.collect.configs import (
+    ConfigsCollector,
+    changed_findings,
+    hierarchical_diff,
+    normalise,
+)
 from ospatrol.errors import InputErrors
 from ospatrol.model import Finding, Host
 from ospatrol.profiles import load_profile, load_profiles
@@ -174,11 +179,21 @@ EDITS: list[tuple[str, str, Callable[[str], str], list[tuple[str, str]]]] = [
             + "set interface ethernet0/0 manage telnet\n"
         ),
         [
-            ("access rule widened", "policy id 99"),
+            ("access rule widened", "set policy id 99"),
             ("management plane opened", "interface ethernet0/0"),
         ],
     ),
 ]
+
+
+EDITS.append(
+    (
+        "juniper_screenos",
+        "screenos/greyinghair_device_output.screenos",
+        lambda t: _edit(t, ('set dst-address "Peer Backup"\n', 'set dst-address "Any"\n')),
+        [("access rule widened", "set policy id 10")],
+    )
+)
 
 
 @pytest.mark.parametrize(
@@ -232,6 +247,26 @@ def test_an_added_block_is_one_block_with_its_header() -> None:
     )
 
 
+def test_screenos_contexts_give_a_flat_line_its_parent() -> None:
+    """ScreenOS opens a policy's block with `set policy id N` and closes it with `exit`: a
+    member moved from one policy to another shows under each, the `exit` lines not at all."""
+    contexts = PROFILES["juniper_screenos"].sections["config"].contexts
+    old = (
+        'set policy id 1 from "Trust" to "Untrust" "a" "b" "HTTP" permit\nset policy id 1\n'
+        'set service "SSH"\nexit\nset policy id 2 from "Trust" to "DMZ" "a" "c" "HTTP" permit\n'
+    )
+    new = (
+        'set policy id 1 from "Trust" to "Untrust" "a" "b" "HTTP" permit\n'
+        'set policy id 2 from "Trust" to "DMZ" "a" "c" "HTTP" permit\nset policy id 2\n'
+        'set service "SSH"\nexit\n'
+    )
+    assert hierarchical_diff(old, new, contexts) == (
+        '@@ (top level)\n- set policy id 1\n@@ set policy id 1\n- set service "SSH"\n'
+        '@@ (top level)\n+ set policy id 2\n@@ set policy id 2\n+ set service "SSH"'
+    )
+    assert hierarchical_diff(old, old, contexts) == ""
+
+
 def test_a_huge_change_is_a_bounded_number_of_findings() -> None:
     section = PROFILES["cisco_ios"].sections["config"]
     old = "".join(f"interface Gi0/{n}\n!\n" for n in range(300)) + "end\n"
@@ -254,14 +289,17 @@ def test_classify_data_errors_name_file_and_line(tmp_path: Path) -> None:
         "    - {kind: AAA changed, addded: '^aaa'}\n"
         "    - {kind: other, line: '(unclosed'}\n"
         "    - {kind: other, line: 'fine'}\n"
+        "  contexts:\n"
+        "    - {open: '^set policy id \\d+$'}\n"
     )
     with pytest.raises(InputErrors) as caught:
         load_profile(bad)
     found = sorted((e.line, e.message.split(":")[1].strip()) for e in caught.value.errors)
-    assert [line for line, _ in found] == [3, 5, 6, 7, 8]
+    assert [line for line, _ in found] == [3, 5, 6, 7, 8, 11]
     text = str(caught.value)
     assert "unknown kind 'access widened'" in text and "a rule needs parent" in text
     assert "unknown key 'addded'" in text and str(bad) in text
+    assert "a context is {open, close}" in text
 
 
 def test_every_shipped_device_profile_classifies_into_known_kinds() -> None:
@@ -344,7 +382,7 @@ SIMULATED = [
     (
         "juniper_screenos",
         'set policy id 9 from "Untrust" to "Trust"  "Any" "office-lan" "ANY" permit log',
-        ("access rule widened", "policy id 9"),
+        ("access rule widened", "set policy id 9"),
     ),
     ("checkpoint_gaia", "set net-access telnet on", ("management plane opened", "net-access")),
 ]
