@@ -54,19 +54,18 @@ def engine():
     return load_engine()
 
 
-def _asa(lab_simulator, driver: str) -> Host:
-    info = lab_simulator.host("cisco_asa")
+def _device(lab_simulator, driver: str, platform: str = "cisco_asa") -> Host:
+    info = lab_simulator.host(platform)
+    enable = info["enable_password"] if platform == "cisco_asa" else None
     return Host(
         info["name"],
         "127.0.0.1",
         port=info["port"],
-        platform="cisco_asa",
+        platform=platform,
         connection="network_cli",
-        credentials=Credentials(
-            user=info["user"], password=info["password"], enable_secret=info["enable_password"]
-        ),
+        credentials=Credentials(user=info["user"], password=info["password"], enable_secret=enable),
         options=ConnectionOptions(
-            enable=True,
+            enable=enable is not None,
             netdev_driver=driver,
             connect_timeout=LIMIT,
             command_timeout=LIMIT,
@@ -100,8 +99,8 @@ class Audits:
         )
         return record.hosts[0]
 
-    def versions(self, host: Host) -> list[int]:
-        return [e.version for e in self.store.state_history(host.name, "config", COMMAND)]
+    def versions(self, host: Host, command: str = COMMAND) -> list[int]:
+        return [e.version for e in self.store.state_history(host.name, "config", command)]
 
 
 @pytest.mark.parametrize("driver", ["netmiko", "asyncssh"])
@@ -109,25 +108,41 @@ class Audits:
 def test_a_misbehaving_device_is_an_error_and_stores_nothing(
     lab_simulator, engine, tmp_path, fault, driver
 ):
-    host = _asa(lab_simulator, driver)
+    _misbehave(lab_simulator, engine, tmp_path, driver, "cisco_asa", COMMAND, fault)
+
+
+@pytest.mark.parametrize("driver", ["netmiko", "asyncssh"])
+def test_a_truncated_junos_config_is_an_error_and_stores_nothing(
+    lab_simulator, engine, tmp_path, driver
+):
+    """Junos has no end line: its profile's completion check wants the last line to close a
+    top-level block, which a config cut short does not."""
+    _misbehave(
+        lab_simulator, engine, tmp_path, driver, "juniper_junos", "show configuration", "truncated"
+    )
+
+
+def _misbehave(lab_simulator, engine, tmp_path, driver, platform, command, fault) -> None:
+    host = _device(lab_simulator, driver, platform)
     audits = Audits(tmp_path, lab_simulator, engine)
     first = audits.run(host)
     assert (first.status, first.error) == ("ok", "")
-    assert audits.versions(host) == [1]
+    assert audits.versions(host, command) == [1]
 
-    fault_file = Path(lab_simulator.host("cisco_asa")["config_file"]).with_name("fault")
-    fault_file.write_text(f"{fault} {COMMAND}\n")
+    fault_file = Path(lab_simulator.host(platform)["config_file"]).with_name("fault")
+    fault_file.write_text(f"{fault} {command}\n")
     try:
         broken = audits.run(host)
     finally:
         fault_file.unlink()
     assert broken.status != "ok"
-    assert re.search(EXPECTED[fault, driver], broken.error), broken.error
-    assert audits.versions(host) == [1]
+    expected = EXPECTED[fault, driver].replace(COMMAND, command)
+    assert re.search(expected, broken.error), broken.error
+    assert audits.versions(host, command) == [1]
     texts = [f.finding.event_text for f in broken.findings]
     assert not any(t.startswith("ospatrol: config changed") for t in texts), texts
 
     # The device behaves again: nothing changed since the last complete config.
     again = audits.run(host)
     assert (again.status, again.findings) == ("ok", ())
-    assert audits.versions(host) == [1]
+    assert audits.versions(host, command) == [1]
