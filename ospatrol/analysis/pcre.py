@@ -248,10 +248,11 @@ def _required_literals(
 
 def _analyse(
     translated: str, flags: int, ascii_only: bool
-) -> tuple[re.Pattern[str] | None, int, tuple[str, ...] | None, bool]:
-    """(fast ``re`` program or None, longest text it may run on, required literals, anchored)."""
+) -> tuple[re.Pattern[str] | None, int, tuple[str, ...] | None, bool, bool]:
+    """(fast ``re`` program or None, longest text it may run on, required literals, anchored,
+    whether ``re`` compiled the pattern without a warning)."""
     if _sre_parse is None:
-        return None, 0, None, False
+        return None, 0, None, False, False
     try:
         # A warning (e.g. "possible nested set" for POSIX `[[:alpha:]]`) means `re` reads the
         # pattern differently from PCRE2 and `regex`: leave it to `regex`.
@@ -260,17 +261,17 @@ def _analyse(
             program = re.compile(translated, flags)
             parsed = list(_sre_parse.parse(translated, flags))
     except (re.error, RecursionError, OverflowError, Warning):
-        return None, 0, None, False  # PCRE2 syntax only `regex` knows
+        return None, 0, None, False, False  # PCRE2 syntax only `regex` knows
     anchored = bool(parsed) and parsed[0] == (_sre_c.AT, _sre_c.AT_BEGINNING)
     try:
         risky, ambiguous = _shape(parsed, frozenset())
         guarded = risky or ambiguous not in FAST_TEXT_LIMITS
         literals = _required_literals(parsed, ascii_only, 1 if guarded else _MIN_LITERAL)
     except RecursionError:  # absurdly nested: no shortcuts, always guarded
-        return None, 0, None, anchored
+        return None, 0, None, anchored, True
     if guarded:
-        return None, 0, literals, anchored
-    return program, FAST_TEXT_LIMITS[ambiguous], literals, anchored
+        return None, 0, literals, anchored, True
+    return program, FAST_TEXT_LIMITS[ambiguous], literals, anchored, True
 
 
 # Texts RE2 and Python read alike: ASCII (no Unicode case folding or classes) with no control
@@ -284,17 +285,11 @@ def _linear_text(text: str) -> bool:
 
 
 def _linear_program(translated: str, caseless: bool) -> object | None:
-    """An RE2 program that matches exactly where `translated` does on `_linear_text` texts, or
-    None: RE2 missing, or a pattern RE2 refuses (look-arounds, back-references, possessive
-    repeats, ...) or might read otherwise (non-ASCII, `{,n}` which RE2 takes literally, syntax
-    `re` warns about)."""
+    """An RE2 program that matches exactly where `translated` (a pattern `re` compiles without
+    a warning: `_analyse`) does on `_linear_text` texts, or None: RE2 missing, or a pattern RE2
+    refuses (look-arounds, back-references, possessive repeats, ...) or might read otherwise
+    (non-ASCII, `{,n}` which RE2 takes literally)."""
     if _re2 is None or not translated.isascii() or "{," in translated:
-        return None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            re.compile(translated)
-    except (re.error, RecursionError, OverflowError, Warning):
         return None
     options = _re2.Options()
     options.log_errors = False
@@ -328,6 +323,7 @@ class RegexPattern:
     __slots__ = (
         "_ascii_only",
         "_caseless",
+        "_clean",
         "_fast",
         "_guarded",
         "_limit",
@@ -359,7 +355,9 @@ class RegexPattern:
         self._ascii_only = ascii_only
         self._caseless = caseless
         re_flags = (re.IGNORECASE if caseless else 0) | (re.ASCII if ascii_only else 0)
-        self._fast, self._limit, literals, anchored = _analyse(translated, re_flags, ascii_only)
+        self._fast, self._limit, literals, anchored, self._clean = _analyse(
+            translated, re_flags, ascii_only
+        )
         self.required_literals = literals
         # An anchored regex fails at its first characters, faster than any substring test.
         self._literals = None if anchored else literals
@@ -409,6 +407,14 @@ class RegexPattern:
                 return None
         if len(text) <= self._limit:
             return self._fast.search(text)  # type: ignore[union-attr]
+        # RE2 first: where it finds no match the `regex` program is not even compiled.
+        linear = self._linear
+        if linear is None:
+            linear = self._linear = (
+                self._clean and _linear_program(self._translated, self._caseless)
+            ) or False
+        if linear and _linear_text(text) and linear.search(text) is None:  # type: ignore[attr-defined]
+            return None
         guarded = self._guarded
         if guarded is None:
             try:
@@ -416,11 +422,6 @@ class RegexPattern:
             except PatternError:  # `re` takes it, `regex` does not: `re` it is, for any length
                 self._limit = MAX_INPUT
                 return self._fast.search(text)  # type: ignore[union-attr]
-        linear = self._linear
-        if linear is None:
-            linear = self._linear = _linear_program(self._translated, self._caseless) or False
-        if linear and _linear_text(text) and linear.search(text) is None:  # type: ignore[attr-defined]
-            return None
         try:
             return guarded.search(text, timeout=self._timeout)
         except TimeoutError:
