@@ -43,7 +43,7 @@ TAIL = 512
 TERM_SIZE = (511, 1000)
 """PTY columns and rows, as netmiko asks: wide lines are not wrapped by the device."""
 
-PROMPT_LIKE = re.compile(r"(?:^|[\r\n])([^\r\n]{1,100}?[>#%$\]])[ \t]?$")
+PROMPT_LIKE = re.compile(r"(?:^|[\r\n])([^\r\n]{1,100}?[>#%$\]])[ \t]?\Z")
 """The last line of a login's output when it is a prompt: `host>`, `host#`, `user@host> `,
 `host-> `, `[Expert@host:0]# `."""
 MORE = re.compile(
@@ -189,8 +189,9 @@ class CliSession:
         """Commands end at this prompt, in any mode of the same device (`>` or `#`)."""
         self.prompt = prompt
         base = re.escape(prompt[:-1].rstrip())
-        # After a line break only: a tail cut from a long line must not pass for a prompt.
-        self._prompt = re.compile(rf"[\r\n]{base}[^\r\n]{{0,40}}?[>#%$\]][ \t]?$")
+        # After a line break only (a tail cut from a long line must not pass for a prompt), and
+        # at the very end: a line of output followed by more is not the prompt.
+        self._prompt = re.compile(rf"[\r\n]{base}[^\r\n]{{0,40}}?[>#%$\]][ \t]?\Z")
 
     async def _enable(self, secret: str) -> None:
         self._write("enable\n")
