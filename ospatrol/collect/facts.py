@@ -52,6 +52,7 @@ MAX_VALUE = 200
 """Characters kept of a fact: `show version` is the device's text, a fact is one short value."""
 
 _KEYVALUE = re.compile(r"^\s*([A-Za-z][\w .()/-]*?)\s*:\s*(.*?)\s*$")
+_NEXT_PAIR = re.compile(r", (?=[A-Za-z][\w .()/-]*?: )")
 
 
 @dataclass(frozen=True)
@@ -144,10 +145,11 @@ def _parse_command(item: Any, path: str, line: int | None, index: int) -> FactsC
 
 def keyvalue_record(output: str) -> dict[str, str]:
     """`Key: value` lines (ESXi's esxcli records, ScreenOS `get system`); a line of several
-    `, `-separated pairs gives each; the first occurrence of a key wins."""
+    pairs (`Serial Number: X, Control Number: Y`) gives each, while a comma inside a value
+    (`Vendor Name: VMware, Inc.`) stays; the first occurrence of a key wins."""
     record: dict[str, str] = {}
     for line in output.splitlines():
-        for part in line.split(", ") if ": " in line else ():
+        for part in _NEXT_PAIR.split(line) if ": " in line else ():
             match = _KEYVALUE.match(part)
             if match:
                 record.setdefault(match.group(1), match.group(2))

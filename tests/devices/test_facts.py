@@ -112,6 +112,14 @@ def test_esxi_and_screenos_key_value_records():
         "   Update: 2\n   Patch: 0\n"
     )
     assert facts_of("esxi", version) == {"os_version": "8.0.2 Releasebuild-22380479"}
+    platform = (
+        "   Platform Information\n      Product Name: PowerEdge R750\n"
+        "      Vendor Name: Dell Inc., Ltd.\n      Serial Number: 7XJ2K93\n"
+    )
+    assert facts_of("esxi", platform) == {
+        "model": "Dell Inc., Ltd. PowerEdge R750",
+        "serial": "7XJ2K93",
+    }
     system = (
         "Product Name: SSG-140-SH\nSerial Number: 0162012345678901, Control Number: 00000000\n"
         "Software Version: 6.3.0r27.0, Type: Firewall+VPN\nUp 3600 seconds since 01/01/2026\n"
