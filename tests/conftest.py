@@ -17,12 +17,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from ospatrol_lab.lab import Lab
 from ospatrol_lab.sshd import SshdServer
 from ospatrol_lab.switch import SwitchServer
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Property tests assert results, not speed: Hypothesis' default 200 ms deadline per example failed
+# them on a loaded 2-core machine (the examples themselves are fast; the scheduler was not).
+settings.register_profile("ospatrol", deadline=None)
+settings.load_profile("ospatrol")
 
 
 TEST_DATA_VAR = "OSPATROL_TEST_DATA"

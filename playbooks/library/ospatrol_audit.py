@@ -54,7 +54,7 @@ options:
     description: Collectors to run (default all).
     type: list
     elements: str
-    choices: [fim, commands]
+    choices: [fim, commands, config, facts, esx, cis]
   fail_on_findings:
     description: Fail the task when a finding reaches the configured alert level.
     type: bool
@@ -146,7 +146,9 @@ ARGUMENT_SPEC = dict(
     state_dir=dict(type="path", default="var/ospatrol"),
     config=dict(type="path"),
     checks=dict(type="path"),
-    only=dict(type="list", elements="str", choices=["fim", "commands"]),
+    only=dict(
+        type="list", elements="str", choices=["fim", "commands", "config", "facts", "esx", "cis"]
+    ),
     fail_on_findings=dict(type="bool", default=False),
     lock_wait=dict(type="float", default=600.0),
     password=dict(type="str", no_log=True),

@@ -30,3 +30,9 @@ def test_documentation_matches_argument_spec():
     assert spec["password"]["no_log"] and spec["become_password"]["no_log"]
     assert isinstance(yaml.safe_load(module.EXAMPLES), list)
     assert {"findings", "hosts", "run_id", "exit_status"} <= set(yaml.safe_load(module.RETURN))
+
+
+def test_only_offers_every_collector_the_audit_has():
+    from ospatrol.audit.setup import COLLECTORS
+
+    assert _module().ARGUMENT_SPEC["only"]["choices"] == list(COLLECTORS)
