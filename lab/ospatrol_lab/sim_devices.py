@@ -54,7 +54,14 @@ _ASA_SINGLE = ("hostname", "domain-name", "enable password", "passwd", "banner m
 
 
 class AsaSession(Session):
-    """ASA: `>` user mode, `enable` with a password to `#`, `configure terminal` edits config."""
+    """ASA: `>` user mode, `enable` with a password to `#`, `configure terminal` edits config.
+
+    Multiple-context mode: a directory `contexts` beside the host's running config, one file
+    per security context (its running config; `admin` is the admin context), makes `show mode`
+    answer multiple, `show context` list them and `changeto context NAME` print that context's
+    config for `show running-config`, under the prompt `host/NAME#`; `changeto system` goes
+    back. Like the `fault` file, it is re-read on every command, so a test switches it on and
+    off."""
 
     exec_mode = "enable"
 
@@ -62,9 +69,60 @@ class AsaSession(Session):
         super().__init__(host)
         self.block: str | None = None
         self.submode = "config"
+        self.context: str | None = None
+        """The security context changed to (None: the system execution space)."""
 
     def prompt(self) -> str:
-        return self.render(self.profile.prompts[self.mode], mode=self.submode)
+        extra = {"mode": self.submode}
+        if self.context is not None:
+            extra["hostname"] = f"{self.render('{{hostname}}')}/{self.context}"
+        return self.render(self.profile.prompts[self.mode], **extra)
+
+    def contexts(self) -> list[str]:
+        """The security contexts (admin first), empty in single-context mode."""
+        folder = self.host.config_path.with_name("contexts")
+        try:
+            names = sorted(p.name for p in folder.iterdir() if p.is_file())
+        except OSError:
+            return []
+        return sorted(names, key=lambda n: n != "admin")
+
+    def context_command(self, words: list[str]) -> str | None:
+        """`show mode`, `show context`, `changeto`: None when not one of them (or single mode)."""
+        contexts = self.contexts()
+        if not contexts:
+            return None
+        if words_match(words, "show mode") == []:
+            return "Security context mode: multiple"
+        if words_match(words, "show context") == []:
+            rows = [
+                f"{'*' if n == 'admin' else ' '}{n:<17} default              "
+                f"GigabitEthernet1/{i + 1:<4}     Routed       disk0:/{n}.cfg"
+                for i, n in enumerate(contexts)
+            ]
+            head = "Context Name      Class                Interfaces           Mode         URL"
+            total = f"Total active Security Contexts: {len(contexts)}"
+            return "\n".join([head, *rows, total])
+        if words_match(words, "changeto system") == []:
+            self.context = None
+            return ""
+        args = words_match(words, "changeto context")
+        if args is not None and len(args) == 1:
+            if args[0] not in contexts:
+                return f"ERROR: Context '{args[0]}' does not exist"
+            self.context = args[0]
+            return ""
+        return None
+
+    def read_config(self) -> str:
+        """The running config of the current context (the host's own in the system space)."""
+        if self.context is None:
+            return self.host.read_config()
+        path = self.host.config_path.with_name("contexts") / self.context
+        try:
+            return path.read_text(encoding="utf-8", errors="replace").rstrip("\n")
+        except OSError:
+            return ""
 
     def command(self, line: str) -> str:
         words = line.split()
@@ -75,6 +133,10 @@ class AsaSession(Session):
         return self.enable_command(line, words)
 
     def enable_command(self, line: str, words: list[str]) -> str:
+        if self.mode != "user":
+            answer = self.context_command(words)
+            if answer is not None:
+                return answer
         if words_match(words, "enable") is not None:
             return "" if self.mode != "user" else self.ask("Password: ", self._enable(3), "*")
         if words_match(words, "disable") is not None:
@@ -117,7 +179,7 @@ class AsaSession(Session):
         return self.lookup(line)
 
     def running_config(self, keywords: list[str]) -> str:
-        config = self.host.read_config()
+        config = self.read_config()
         if not keywords:
             return self.render(self.profile.running_config, config=config)
         out: list[str] = []

@@ -8,7 +8,9 @@ false alarm. Secrets are masked by the one scrubber (`ospatrol.scrub`) before an
 diffed or reported.
 
 Every normalised version is kept in the collector state table (key: the command; versions count
-up), so `ospatrol config history|show|diff` can show any of them. A new version becomes one
+up), so `ospatrol config history|show|diff` can show any of them. An ASA in multiple-context
+mode (`security_contexts`) is fetched in its system space and in each context, stored and
+diffed per context under `context NAME: <command>`. A new version becomes one
 finding per changed block and kind of change (`ospatrol.collect.config_classify`: access rule
 widened, management plane opened, ...), whose text starts `ospatrol: config changed: '<command>':
 kind '<kind>' in '<block>'` (docs/events.md) followed by that block's changed lines grouped under
@@ -25,7 +27,7 @@ import difflib
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ospatrol.collect.base import (
@@ -48,6 +50,7 @@ from ospatrol.collect.config_classify import (
     parse_classify,
 )
 from ospatrol.errors import InputError, InputErrors
+from ospatrol.escape import quoted
 from ospatrol.model import Finding, Host
 from ospatrol.store.records import PutState
 from ospatrol.yamlfile import LineDict
@@ -61,7 +64,11 @@ NAME = "config"
 MAX_BLOCK_FINDINGS = 50
 """Findings one config change gives at most, one per block and kind (then one per kind): a
 change of hundreds of interfaces is a handful of alerts, not hundreds."""
-_SECTION_KEYS = ("commands", "drop", "contexts", "blocks", "classify")
+_SECTION_KEYS = ("commands", "drop", "contexts", "security_contexts", "blocks", "classify")
+_SECURITY_CONTEXT_KEYS = ("detect", "multiple", "list", "name", "enter", "system")
+CONTEXT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+"""What a security context name must be (fully) before it goes into a command: the names come
+from the device's output, and the device is an attacker."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,24 @@ class ConfigContext:
 
 
 @dataclass(frozen=True)
+class SecurityContexts:
+    """Multiple-context mode (ASA): how to tell it, list the contexts and enter each one."""
+
+    detect: str
+    """The command whose output says the mode (`show mode`); rejected means single mode."""
+    multiple: re.Pattern[str]
+    """Matches `detect`'s output in multiple-context mode."""
+    list: str
+    """The command that lists the contexts (`show context`)."""
+    name: re.Pattern[str]
+    """Finds each context in `list`'s output, its name in the group `name`."""
+    enter: str
+    """The command that enters a context, `{name}` standing for its name."""
+    system: str
+    """The command that enters the system execution space (`changeto system`)."""
+
+
+@dataclass(frozen=True)
 class ConfigProfile:
     """The `config:` section: what to fetch, which lines are volatile, and how changes are
     classified (`blocks`, `classify`: `ospatrol.collect.config_classify`)."""
@@ -93,6 +118,7 @@ class ConfigProfile:
     contexts: tuple[ConfigContext, ...] = ()
     blocks: tuple[re.Pattern[str], ...] = ()
     classify: tuple[ClassifyRule, ...] = ()
+    security_contexts: SecurityContexts | None = None
 
 
 def parse_config_section(data: Any, path: str, line: int | None = None) -> ConfigProfile:
@@ -157,9 +183,47 @@ def parse_config_section(data: Any, path: str, line: int | None = None) -> Confi
     contexts = _parse_contexts(data.get("contexts", []), path, data.line_of("contexts"), errors)
     blocks = parse_blocks(data.get("blocks", []), path, data.line_of("blocks"), errors)
     rules = parse_classify(data.get("classify", []), path, data.line_of("classify"), errors)
+    security = (
+        _parse_security_contexts(data["security_contexts"], path, errors)
+        if "security_contexts" in data
+        else None
+    )
     if errors:
         raise InputErrors(errors)
-    return ConfigProfile(tuple(commands), tuple(drop), contexts, blocks, rules)
+    return ConfigProfile(tuple(commands), tuple(drop), contexts, blocks, rules, security)
+
+
+def _parse_security_contexts(
+    value: Any, path: str, errors: list[InputError]
+) -> SecurityContexts | None:
+    """The `security_contexts:` mapping; errors appended with file and line."""
+    where = value.line if isinstance(value, LineDict) else None
+    keys = ", ".join(_SECURITY_CONTEXT_KEYS)
+    if not isinstance(value, LineDict) or set(value) != set(_SECURITY_CONTEXT_KEYS):
+        errors.append(InputError(f"config: 'security_contexts' needs exactly {keys}", path, where))
+        return None
+    if not all(isinstance(value[k], str) and value[k] for k in _SECURITY_CONTEXT_KEYS):
+        errors.append(InputError(f"config: 'security_contexts': {keys} are strings", path, where))
+        return None
+    if "{name}" not in value["enter"]:
+        errors.append(
+            InputError("config: 'security_contexts' 'enter' must hold {name}", path, where)
+        )
+        return None
+    try:
+        multiple = compile_regex(value["multiple"], "multiple", path, where, re.MULTILINE)
+        name = compile_regex(value["name"], "name", path, where, re.MULTILINE)
+    except InputError as exc:
+        errors.append(exc)
+        return None
+    if "name" not in name.groupindex:
+        errors.append(
+            InputError("config: 'security_contexts' 'name' needs (?P<name>...)", path, where)
+        )
+        return None
+    return SecurityContexts(
+        value["detect"], multiple, value["list"], name, value["enter"], value["system"]
+    )
 
 
 def _parse_contexts(
@@ -350,16 +414,14 @@ class ConfigsCollector:
         section = self.section(host)
         if section is None:
             return CollectorResult(NAME, "ok")
+        try:
+            outputs = await _fetch(transport, section)
+        except _Incomplete as exc:
+            finding = incomplete_finding(host.name, exc.reason, collector=NAME)
+            return CollectorResult(NAME, "incomplete", (finding,), exc.reason)
         findings: list[Finding] = []
         updates: list[PutState] = []
-        for command in section.commands:
-            result = await transport.run(command.command)
-            problem = _problem(result, command)
-            if problem:
-                reason = f"{problem} ({command.command})"
-                finding = incomplete_finding(host.name, reason, collector=NAME)
-                return CollectorResult(NAME, "incomplete", (finding,), reason)
-            text = normalise(result.stdout, section)
+        for command, text in outputs:
             digest = hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
             previous = state.get(command.command)
             if previous is not None and previous.digest == digest:
@@ -372,6 +434,83 @@ class ConfigsCollector:
         return CollectorResult(
             NAME, "ok", tuple(findings), updates=tuple(updates), baseline_changed=bool(updates)
         )
+
+
+class _Incomplete(Exception):
+    """The configuration could not be fetched whole; `reason` says why (docs/events.md)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+async def _fetch(transport: Transport, section: ConfigProfile) -> list[tuple[ConfigCommand, str]]:
+    """Every config output, normalised, with the command it is stored under. All or nothing
+    (`_Incomplete`): in multiple-context mode a context that cannot be entered or read stops
+    the whole device, so a run never stores some contexts and silently misses the others.
+
+    Multiple-context mode (`security_contexts`): the commands run in the system execution space
+    (stored under the command itself, as in single mode), then in each context, stored as
+    `context NAME: <command>`; the session is left in the system space."""
+    multi = section.security_contexts
+    names = None if multi is None else await _context_names(transport, multi)
+    if multi is None or names is None:
+        return [(c, await _output(transport, c, section, "")) for c in section.commands]
+    await _enter(transport, multi.system, "the system execution space")
+    out = [(c, await _output(transport, c, section, "")) for c in section.commands]
+    for name in names:
+        where = f"context {name}"
+        await _enter(transport, multi.enter.replace("{name}", name), where)
+        for command in section.commands:
+            text = await _output(transport, command, section, where)
+            label = replace(
+                command, command=f"{where}: {command.command}", name=f"{where}: {command.name}"
+            )
+            out.append((label, text))
+    await _enter(transport, multi.system, "the system execution space")
+    return out
+
+
+async def _output(
+    transport: Transport, command: ConfigCommand, section: ConfigProfile, where: str
+) -> str:
+    """`command`'s normalised output (`where`: the context it ran in, for the reason)."""
+    result = await transport.run(command.command)
+    problem = _problem(result, command)
+    if problem:
+        raise _Incomplete(f"{problem} ({where + ': ' if where else ''}{command.command})")
+    return normalise(result.stdout, section)
+
+
+async def _context_names(transport: Transport, multi: SecurityContexts) -> list[str] | None:
+    """The security contexts to fetch, None in single-context mode (`show mode` says so, or
+    the device rejects it, as PIX, FWSM and old ASA releases do)."""
+    mode = await transport.run(multi.detect)
+    if mode.truncated or mode.exit_status != 0 or not multi.multiple.search(mode.stdout):
+        return None
+    listing = await transport.run(multi.list)
+    problem = _problem(listing, ConfigCommand(multi.list, multi.list))
+    if problem:
+        raise _Incomplete(f"{problem} ({multi.list})")
+    names = list(dict.fromkeys(m["name"] for m in multi.name.finditer(listing.stdout)))
+    if not names:
+        raise _Incomplete(f"error: multiple-context mode but no context listed ({multi.list})")
+    for name in names:
+        if not CONTEXT_NAME.fullmatch(name):
+            raise _Incomplete(
+                f"error: refusing security context name {quoted(name)}: not a context name "
+                f"({multi.list})"
+            )
+    return names
+
+
+async def _enter(transport: Transport, command: str, where: str) -> None:
+    """Run a `changeto`; a rejected one stops the device (its outputs would be another's)."""
+    result = await transport.run(command)
+    if result.truncated or result.exit_status != 0:
+        first = result.stdout.strip().splitlines()[:1]
+        said = first[0] if first else "no output"
+        raise _Incomplete(f"error: cannot enter {where}: {said} ({command})")
 
 
 def _problem(result: CommandResult, command: ConfigCommand) -> str:
