@@ -2,11 +2,12 @@
 
 `audit(hosts, collectors, store, opener, ...)` is the one entry point (`run_audit` wraps it for
 synchronous callers). Each host gets one transport from `opener(host)`, shared by its collectors,
-which run concurrently on it (the transport multiplexes sessions); at most `concurrency` hosts are
-audited at a time. A failure belongs to whoever failed: a host that cannot be reached (or whose
-host key changed) gets one audit-level finding; a collector that fails mid-run (lost connection,
-time-out, a profile problem, a bug of ours) gets its own incomplete result while its siblings'
-results are kept.
+which run concurrently on it (the transport multiplexes sessions) or, on a transport with one
+session (`max_parallel` 1: a device CLI, whose mode a collector may change), one after the
+other; at most `concurrency` hosts are audited at a time. A failure belongs to whoever failed: a
+host that cannot be reached (or whose host key changed) gets one audit-level finding; a collector
+that fails mid-run (lost connection, time-out, a profile problem, a bug of ours) gets its own
+incomplete result while its siblings' results are kept.
 
 Every finding is turned into an event (`finding_event`) and passed through the analysis engine,
 when one is given, for its rule and level; without an engine, `DEFAULT_LEVELS` stand in so exit
@@ -318,7 +319,13 @@ class _HostAuditor:
             )
             self.notify("collector_finished", host, result)
 
-        await asyncio.gather(*(one(c) for c in self.collectors))
+        if transport.capabilities.max_parallel == 1:
+            # One CLI session whose mode a collector may change (an ASA's `changeto context`):
+            # collectors take turns, so none runs its commands in another's context.
+            for collector in self.collectors:
+                await one(collector)
+        else:
+            await asyncio.gather(*(one(c) for c in self.collectors))
 
     async def _run_collector(
         self, collector: Collector, host: Host, transport: Transport

@@ -271,6 +271,44 @@ def test_records_survive_pickle_and_a_json_round_trip(record):
     assert from_dict(type(record), json.loads(json.dumps(to_dict(record)))) == record
 
 
+class Modal:
+    """Holds the session in a mode for a while, as a device collector in `changeto context`."""
+
+    def __init__(self, name: str, log: list[str]) -> None:
+        self.name, self.log = name, log
+
+    async def collect(self, host: Host, transport, state: StateView) -> CollectorResult:
+        self.log.append(f"{self.name} enters")
+        await asyncio.sleep(0.05)
+        await transport.run("true")
+        self.log.append(f"{self.name} leaves")
+        return CollectorResult(self.name, "ok")
+
+
+@pytest.mark.parametrize("sessions", [1, 4])
+def test_collectors_take_turns_on_a_one_session_transport(tmp_path: Path, sessions: int):
+    """A device CLI (max_parallel 1) has one session whose mode a collector changes: its
+    collectors run one after the other; on a host with parallel sessions they overlap."""
+    from contextlib import asynccontextmanager
+    from dataclasses import replace
+
+    settings = TransportSettings(known_hosts=tmp_path / "known_hosts")
+
+    @asynccontextmanager
+    async def opener(host: Host):
+        async with open_transport(host, settings) as transport:
+            transport.capabilities = replace(transport.capabilities, max_parallel=sessions)
+            yield transport
+
+    log: list[str] = []
+    with Store.open(tmp_path / "state") as store:
+        asyncio.run(audit([_local(tmp_path)], [Modal("a", log), Modal("b", log)], store, opener))
+    if sessions == 1:
+        assert log == ["a enters", "a leaves", "b enters", "b leaves"]
+    else:
+        assert log[:2] == ["a enters", "b enters"]
+
+
 def test_a_host_timeout_keeps_what_finished_and_names_the_rest(tmp_path: Path):
     """`ospatrol_host_timeout` bounds the whole host: collectors that finished are kept and
     committed, the one still running is incomplete, and the host says why."""
