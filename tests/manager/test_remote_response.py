@@ -34,9 +34,10 @@ ACTION = """#!{python}
 import json, os, sys
 name, action, srcip = os.path.basename(sys.argv[0]), sys.argv[1], sys.argv[3]
 marker = os.path.join({markers!r}, name + "-" + srcip)
-if action == "add":
-    with open(marker, "w") as out:
+if action == "add":  # written whole, then renamed: the test reads it as soon as it appears
+    with open(marker + ".tmp", "w") as out:
         json.dump(sys.argv[1:], out)
+    os.replace(marker + ".tmp", marker)
 else:
     os.remove(marker)
 """
@@ -113,7 +114,10 @@ active_response:
     # OSSEC's argv, each value one word on the remote side: action, user, srcip, alert id,
     # rule id, location (the sender's address, which made lab1 the origin)
     assert add[:3] == ["add", "-", "192.0.2.51"] and add[4:] == ["80240", "syslog:127.0.0.1"]
-    assert json.loads((markers / "remote-probe-192.0.2.51").read_text())[:3] == add[:3]
+    # The responses of one alert run concurrently: the probe may land after the block.
+    probe = markers / "remote-probe-192.0.2.51"
+    _wait(probe.exists, manager)
+    assert json.loads(probe.read_text())[:3] == add[:3]
     ar_log = manager.state / "active-responses.log"
     _wait(lambda: "delete block srcip=192.0.2.51 on lab1" in ar_log.read_text(), manager)
     assert not block.exists()
