@@ -75,9 +75,9 @@ class ConnectionOptions:
     """`ansible_network_os` as written (lower-cased), None when unset."""
     enable: bool = False
     """Network devices: enter privileged (enable) mode, as `ansible_become` asks network_cli."""
-    netdev_driver: str = "netmiko"
-    """Network devices: what drives the CLI, `netmiko` (the default) or `asyncssh` (one PTY
-    shell on the Unix hosts' SSH connection; `ospatrol.transport.devcli`)."""
+    netdev_driver: str = "asyncssh"
+    """Network devices: what drives the CLI, `asyncssh` (the default: one PTY shell on the Unix
+    hosts' SSH connection; `ospatrol.transport.devcli`) or `netmiko`."""
     netdev_delay_factor: float | None = None
     """Network devices, netmiko: its `global_delay_factor` (None: `netdev.DELAY_FACTOR`)."""
     netdev_max_output: int | None = None
@@ -256,8 +256,9 @@ def build_options(
     )
 
 
-NETDEV_DRIVERS = ("netmiko", "asyncssh")
-"""`ospatrol_netdev_driver` values, the default first."""
+NETDEV_DRIVERS = ("asyncssh", "netmiko")
+"""`ospatrol_netdev_driver` values, the default first: asyncssh reads the host's algorithm
+options and costs a third of netmiko's CPU per device (docs/connection-options.md)."""
 
 
 def _choice(variables: Mapping[str, Any], var: str, allowed: tuple[str, ...], fail: Fail) -> str:

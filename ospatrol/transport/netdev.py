@@ -1,7 +1,12 @@
-"""Network devices (`ansible_connection: network_cli`): netmiko sessions on a bounded thread pool.
+"""Network devices (`ansible_connection: network_cli`): a CLI session per device, two drivers.
 
-One netmiko session per device for the transport's life: login, enable (when the inventory asks
-for it, as Ansible's `ansible_become` does for network_cli), paging off (netmiko's session
+The default driver is `ospatrol.transport.devcli` (one PTY shell on the Unix hosts' asyncssh
+connection, no thread, no sleep); `ospatrol_netdev_driver: netmiko` uses netmiko instead, for a
+device whose quirks only netmiko's platform driver knows. This class keeps the contract (no
+configuration mode, rejected commands, refused `read`) for both drivers.
+
+With netmiko: one session per device for the transport's life: login, enable (when the inventory
+asks for it, as Ansible's `ansible_become` does for network_cli), paging off (netmiko's session
 preparation), then `run` sends one CLI command at a time and returns its output. The transport
 never enters configuration mode: a command that would is refused before it is sent. `read` and
 become are refused: a device has no files to read and no sudo.
@@ -15,10 +20,6 @@ shared by the process and bounded, with netmiko's own time-outs set and an async
 around each call. Endless output is bounded: more than `MAX_OUTPUT` bytes (or the device's
 `ospatrol_netdev_max_output`) stops the command, as does the time-out, and a session the device
 closed mid-output is reported as such at once, not after the time-out.
-
-`ospatrol_netdev_driver: asyncssh` drives the CLI through `ospatrol.transport.devcli` instead
-(one PTY shell on the Unix hosts' asyncssh connection, no thread, no sleep); this class keeps the
-contract (no configuration mode, rejected commands, refused `read`) for both drivers.
 """
 
 from __future__ import annotations

@@ -138,7 +138,7 @@ def test_asyncssh_driver_refuses_configuration_mode_and_reports_rejections(lab_s
     [
         (
             "ospatrol_netdev_driver=scrapli",
-            "ospatrol_netdev_driver must be one of netmiko, asyncssh",
+            "ospatrol_netdev_driver must be one of asyncssh, netmiko",
         ),
         ("ospatrol_netdev_delay_factor=0", "ospatrol_netdev_delay_factor must be a number above 0"),
         ("ospatrol_netdev_max_output=lots", "must be a whole number of bytes"),

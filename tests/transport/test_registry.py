@@ -14,23 +14,34 @@ from ospatrol.transport import Capabilities, TransportSettings, Unsupported, ope
 from ospatrol.transport.local import LOCAL_MAX_PARALLEL
 
 
-def test_a_network_cli_host_goes_through_the_netdev_transport(tmp_path: Path):
-    """`network_cli` is the netmiko transport's row: a device whose name does not resolve is
-    unreachable (not a time-out), and a platform without a device driver is unsupported."""
+@pytest.mark.parametrize(
+    ("driver", "reason"),
+    [
+        ("asyncssh", "unreachable: cannot resolve 'r1.invalid'"),
+        ("netmiko", "unreachable: r1.invalid:22: "),
+    ],
+)
+def test_a_network_cli_host_goes_through_the_netdev_transport(
+    tmp_path: Path, driver: str, reason: str
+):
+    """`network_cli` is the netdev transport's row: with either CLI driver a device whose name
+    does not resolve is unreachable (not a time-out), and a platform without a device driver is
+    unsupported."""
     from ospatrol.transport import Unreachable
     from ospatrol.transport.netdev import NetdevTransport
     from ospatrol.transport.registry import transport_class
 
     inventory = tmp_path / "hosts.ini"
     inventory.write_text(
-        "[routers]\nr1.invalid ansible_network_os=ios ansible_connection=network_cli\n"
+        "[routers]\nr1.invalid ansible_network_os=ios ansible_connection=network_cli"
+        f" ospatrol_netdev_driver={driver}\n"
     )
     router = load_inventory(inventory).hosts["r1.invalid"]
     assert transport_class(router.connection, router.name) is NetdevTransport
     st = TransportSettings(known_hosts=tmp_path / "kh", connect_timeout=5)
     with pytest.raises(Unreachable) as info:
         asyncio.run(open_transport(router, st).__aenter__())
-    assert info.value.reason.startswith("unreachable: r1.invalid:22: ")
+    assert info.value.reason.startswith(reason)
     linux = Host("l1", "127.0.0.1", connection="network_cli")
     with pytest.raises(Unsupported, match="platform 'linux' has no device driver"):
         asyncio.run(open_transport(linux, st).__aenter__())
