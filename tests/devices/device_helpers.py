@@ -1,8 +1,11 @@
 """Helpers for the device tests: a lab device as a `Host`, its pinned key, config-mode changes
-on the fake-switches IOS switch through netmiko (as an operator makes them)."""
+on the fake-switches IOS switch through netmiko (as an operator makes them), a simulated
+device's file changed for the length of a `with` block."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from netmiko import ConnectHandler
@@ -60,3 +63,17 @@ def configure(lab_switch, known: Path, *lines: str) -> None:
         conn.send_config_set(list(lines))
     finally:
         conn.disconnect()
+
+
+@contextlib.contextmanager
+def edited(path: Path, change: Callable[[str], str]) -> Iterator[None]:
+    """`path` (a simulated device's config) rewritten by `change` inside the block, restored
+    after it whatever happens (the simulator is shared by the session's tests)."""
+    original = path.read_text()
+    changed = change(original)
+    assert changed != original, f"the edit changes nothing in {path}"
+    path.write_text(changed)
+    try:
+        yield
+    finally:
+        path.write_text(original)

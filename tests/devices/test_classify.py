@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from device_helpers import configure, device, simulated
+from device_helpers import configure, device, edited, simulated
 
 from ospatrol.analysis.engine import Engine
 from ospatrol.analysis.loader import Ruleset, load_ruleset
@@ -395,13 +395,9 @@ def test_simulated_device_change_gets_its_kind_and_level(
     host, known_line, config = simulated(lab_simulator, platform)
     audits = LabAudits(tmp_path, known_line, ruleset)
     assert audits.run(host) == []
-    before = config.read_text()
-    config.write_text(before + line + "\n")
-    try:
-        rule, level = LEVELS[expected[0]]
+    rule, level = LEVELS[expected[0]]
+    with edited(config, lambda text: text + line + "\n"):
         assert audits.run(host) == [(*expected, rule, level)]
-    finally:
-        config.write_text(before)
 
 
 def test_simulated_junos_policy_opened_to_any_is_classified_in_its_hierarchy(
@@ -410,19 +406,15 @@ def test_simulated_junos_policy_opened_to_any_is_classified_in_its_hierarchy(
     host, known_line, config = simulated(lab_simulator, "juniper_junos")
     audits = LabAudits(tmp_path, known_line, ruleset)
     assert audits.run(host) == []
-    before = config.read_text()
-    opened = before.replace(
-        "application [ junos-http junos-https junos-dns-udp ];", "application any;"
-    )
-    assert opened != before
-    config.write_text(opened)
-    try:
-        header = (
-            "security > policies > from-zone trust to-zone untrust > policy allow-outbound > match"
+    header = "security > policies > from-zone trust to-zone untrust > policy allow-outbound > match"
+
+    def opened(text: str) -> str:
+        return text.replace(
+            "application [ junos-http junos-https junos-dns-udp ];", "application any;"
         )
+
+    with edited(config, opened):  # which also checks the edit changed the config
         assert audits.run(host) == [("access rule widened", header, 82000, 10)]
-    finally:
-        config.write_text(before)
 
 
 def test_ios_vty_telnet_and_a_permit_any_acl_through_config_mode(

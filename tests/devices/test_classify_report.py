@@ -10,7 +10,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
-from device_helpers import simulated
+from device_helpers import edited, simulated
 
 from ospatrol.analysis.engine import Engine
 from ospatrol.analysis.loader import load_ruleset
@@ -116,17 +116,14 @@ def test_a_real_audit_of_the_simulated_asa_renders_its_classified_change(
         )
 
     run()
-    before = config.read_text()
     rule = "access-list outside_access_in extended permit ip any any"
-    config.write_text(
-        before.replace(" nameif inside\n", " nameif inside\n description <b>core</b>\n")
-        + rule
-        + "\n"
-    )
-    try:
+
+    def change(text: str) -> str:
+        described = text.replace(" nameif inside\n", " nameif inside\n description <b>core</b>\n")
+        return described + rule + "\n"
+
+    with edited(config, change):
         record = run()
-    finally:
-        config.write_text(before)
     html = render(record, "html")
     parser = _Spans()
     parser.feed(html)

@@ -12,6 +12,7 @@ from ospatrol.collect.config_git import ConfigGit, file_name, repository
 from ospatrol.model import Host
 from ospatrol.store.records import PutState
 from tests.audit.conftest import host, run_cli, write_inventory
+from tests.devices.device_helpers import edited
 
 
 def git(repo: Path, *args: str) -> str:
@@ -51,15 +52,10 @@ def test_two_audits_with_a_change_make_two_commits_with_secrets_masked(lab_simul
     assert not (state / "configs").exists()  # a dry run writes no git either
 
     assert host(run_cli(state, *args).json(), "fw1")["status"] == "ok"
-    config = Path(asa["config_file"])
-    before = config.read_text()
     rule = "access-list OUTSIDE_IN extended permit tcp any any eq 3389"
     user = "username mallory password Hunter2Secret privilege 15"
-    try:
-        config.write_text(before + rule + "\n" + user + "\n")
+    with edited(Path(asa["config_file"]), lambda text: text + rule + "\n" + user + "\n"):
         second = host(run_cli(state, *args).json(), "fw1")
-    finally:
-        config.write_text(before)
     assert second["status"] == "ok" and second["findings"], second
 
     repo = state / "configs" / "fw1.git"

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from device_helpers import configure, device, simulated
+from device_helpers import configure, device, edited, simulated
 
 from ospatrol.collect.base import StateView
 from ospatrol.collect.configs import (
@@ -222,12 +222,8 @@ def test_device_policies_run_in_a_real_audit_and_follow_a_fix(
     known.write_text(known.read_text() + line + "\n")
     _, before = run(asa)
     assert before["asa-1.5.3"] == "failed"
-    original = config.read_text()
-    config.write_text(original + "banner motd Authorized access only\n")
-    try:
+    with edited(config, lambda text: text + "banner motd Authorized access only\n"):
         record, after = run(asa)
-    finally:
-        config.write_text(original)
     assert {c for c in before if before[c] != after[c]} == {"asa-1.5.3"}
     texts = [f.finding.event_text for f in record.hosts[0].findings]
     assert any(t.startswith("ospatrol: cis: check passed: ") and "asa-1.5.3" in t for t in texts)

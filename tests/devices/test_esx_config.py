@@ -10,6 +10,7 @@ from ospatrol.profiles import load_profiles
 from ospatrol.store import Store
 from tests.audit.conftest import host, run_cli
 from tests.audit.test_shipped_profiles import esxi_inventory
+from tests.devices.device_helpers import edited
 
 SHELL_TIMEOUT = "esxcli system settings advanced list -o /UserVars/ESXiShellTimeOut"
 LOG_HOST = "esxcli system settings advanced list -o /Syslog/global/logHost"
@@ -37,17 +38,13 @@ def test_advanced_setting_change_is_one_event_per_setting_with_its_value(lab_sim
     first = host(run_cli(state, *args).json(), "esx1")
     assert (first["status"], first["findings"]) == ("ok", []), first
 
-    config = Path(esxi["config_file"])
-    original = config.read_text()
-    try:
-        config.write_text(
-            original.replace('ESXiShellTimeOut = "0"', 'ESXiShellTimeOut = "600"').replace(
-                'logHost = ""', 'logHost = "udp://10.9.9.9:514"'
-            )
+    def change(text: str) -> str:
+        return text.replace('ESXiShellTimeOut = "0"', 'ESXiShellTimeOut = "600"').replace(
+            'logHost = ""', 'logHost = "udp://10.9.9.9:514"'
         )
+
+    with edited(Path(esxi["config_file"]), change):
         second = host(run_cli(state, *args).json(), "esx1")
-    finally:
-        config.write_text(original)
     assert second["status"] == "ok", second
     by_command = {f["event"].splitlines()[0]: f for f in second["findings"]}
     assert sorted(by_command) == [

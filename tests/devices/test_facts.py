@@ -26,7 +26,7 @@ from ospatrol.transport import TransportSettings, open_transport
 from ospatrol.yamlfile import load_yaml_file
 from tests.audit.conftest import host, run_cli
 from tests.audit.test_shipped_profiles import esxi_inventory
-from tests.devices.device_helpers import device, simulated
+from tests.devices.device_helpers import device, edited, simulated
 
 PROFILES = load_profiles()
 
@@ -219,14 +219,13 @@ def test_esxi_upgrade_is_one_os_version_event(lab_simulator, tmp_path):
     first = host(run_cli(state, *args).json(), "esx1")
     assert (first["status"], first["findings"]) == ("ok", []), first
 
-    config = Path(esxi["config_file"])
-    original = config.read_text()
-    try:
-        config.write_text(original.replace('/resourceGroups/version = "7.0.3"',
-                                           '/resourceGroups/version = "8.0.2"'))  # fmt: skip
+    def upgrade(text: str) -> str:
+        return text.replace(
+            '/resourceGroups/version = "7.0.3"', '/resourceGroups/version = "8.0.2"'
+        )
+
+    with edited(Path(esxi["config_file"]), upgrade):
         second = host(run_cli(state, *args).json(), "esx1")
-    finally:
-        config.write_text(original)
     assert [(f["event"], f["rule"], f["level"]) for f in second["findings"]] == [
         (
             "ospatrol: facts: os version changed: '7.0.3 Releasebuild-21930508' to "
