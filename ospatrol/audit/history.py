@@ -10,17 +10,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ospatrol.audit.records import CollectorOutcome, HostReport, ReportedFinding, RunRecord
+from ospatrol.collect.facts import facts_of_run
 from ospatrol.errors import OSPatrolError
 
 if TYPE_CHECKING:
-    from ospatrol.store.protocols import RunStore
+    from ospatrol.store.protocols import AuditStore
 
 
 class RunNotFound(OSPatrolError):
     """No such run in the store (or no run at all)."""
 
 
-def load_run(store: RunStore, run_id: int | None = None, alert_level: int = 7) -> RunRecord:
+def load_run(store: AuditStore, run_id: int | None = None, alert_level: int = 7) -> RunRecord:
     """The stored run `run_id` (default: the latest) as a `RunRecord`."""
     store.mark_interrupted()
     if run_id is None:
@@ -52,6 +53,7 @@ def load_run(store: RunStore, run_id: int | None = None, alert_level: int = 7) -
                 findings=tuple(by_host.pop(run_host.host, ())),
                 collectors=tuple(CollectorOutcome(*c) for c in run_host.collectors),
                 duration=run_host.duration,
+                facts=facts_of_run(store, run_host.host, info.id),
             )
         )
     # Hosts of an interrupted run that committed findings but never finished.

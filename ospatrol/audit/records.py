@@ -40,7 +40,8 @@ class CollectorOutcome:
 
 @dataclass(frozen=True)
 class HostReport:
-    """One host's part of a run (`platform` and `groups` as the inventory gave them)."""
+    """One host's part of a run (`platform` and `groups` as the inventory gave them; `facts`
+    as the collectors parsed them this run: model, OS version, serial...)."""
 
     name: str
     address: str
@@ -52,6 +53,7 @@ class HostReport:
     duration: float = 0.0
     platform: str = ""
     groups: tuple[str, ...] = ()
+    facts: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -183,6 +183,15 @@ async def audit(
     return record
 
 
+def _merged_facts(results: Sequence[CollectorResult]) -> tuple[tuple[str, str], ...]:
+    """The facts of every collector of one host, in the collectors' order; the first wins."""
+    merged: dict[str, str] = {}
+    for result in results:
+        for name, value in result.facts:
+            merged.setdefault(name, value)
+    return tuple(merged.items())
+
+
 class _Notifier:
     """Calls every observer; an observer's bug is logged, never allowed to break the run."""
 
@@ -253,6 +262,7 @@ class _HostAuditor:
             duration=time.monotonic() - began,
             platform=host.platform,
             groups=tuple(host.groups),
+            facts=_merged_facts(results),
         )
         if not self.options.dry_run:
             with self.store.transaction():

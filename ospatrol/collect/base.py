@@ -41,6 +41,7 @@ class CollectorResult:
     for a fault of ours or the host's that is not transient; `updates` are written only for `ok`.
     `baseline_changed` says that committing them moves what the host is compared with (the
     Ansible module's `changed`), as opposed to bookkeeping such as a listing digest.
+    `facts` are what the host is (model, OS version, serial: (name, value) pairs) for reports.
     """
 
     collector: str
@@ -49,6 +50,7 @@ class CollectorResult:
     error: str = ""
     updates: tuple[StateUpdate, ...] = ()
     baseline_changed: bool = False
+    facts: tuple[tuple[str, str], ...] = ()
 
 
 class StateView:

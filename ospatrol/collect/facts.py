@@ -35,11 +35,12 @@ from ospatrol.collect.base import CollectorResult, StateView, incomplete_finding
 from ospatrol.errors import InputError, InputErrors
 from ospatrol.escape import escape, quoted
 from ospatrol.model import Finding, Host
-from ospatrol.store.records import PutState
+from ospatrol.store.records import PutState, StateEntry
 from ospatrol.yamlfile import LineDict
 
 if TYPE_CHECKING:
     from ospatrol.profiles import Profile
+    from ospatrol.store.protocols import StateStore
     from ospatrol.transport import Transport
 
 NAME = "facts"
@@ -259,8 +260,7 @@ class FactsCollector:
         if REQUIRED not in facts:
             return _incomplete(host, "error: facts: no OS version in the parsed output")
         previous = state.get(STATE_KEY)
-        old = json.loads(previous.blob.decode("ascii")) if previous is not None else None
-        findings = [] if old is None else changed_findings(host.name, old, facts)
+        findings = [] if previous is None else changed_findings(host.name, decoded(previous), facts)
         new_digest = digest(facts)
         blob = json.dumps(facts, sort_keys=True).encode("ascii")
         return CollectorResult(
@@ -269,7 +269,26 @@ class FactsCollector:
             tuple(findings),
             updates=(PutState(STATE_KEY, blob, new_digest),),
             baseline_changed=previous is None or previous.digest != new_digest,
+            facts=reported(facts),
         )
+
+
+def decoded(entry: StateEntry) -> dict[str, str]:
+    """The facts of one stored version."""
+    return json.loads(entry.blob.decode("ascii"))
+
+
+def reported(facts: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """Facts as reports show them: in `KNOWN` order."""
+    return tuple((fact, facts[fact]) for fact in KNOWN if fact in facts)
+
+
+def facts_of_run(store: StateStore, host: str, run: int) -> tuple[tuple[str, str], ...]:
+    """The facts a stored run recorded for `host` (none when the collector did not finish)."""
+    for entry in reversed(store.state_history(host, NAME, STATE_KEY)):
+        if entry.run == run:
+            return reported(decoded(entry))
+    return ()
 
 
 def _incomplete(host: Host, reason: str) -> CollectorResult:

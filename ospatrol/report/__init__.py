@@ -80,6 +80,7 @@ def _environment(template_dir: Path) -> jinja2.Environment:
         findings_by_severity=findings_by_severity,
         collectors_seen=_collectors_seen,
         config_change=_config_change,
+        facts_line=_facts_line,
     )
     return env
 
@@ -94,6 +95,11 @@ def _lines(text: str | None) -> list[str]:
     if not text:
         return []
     return [escape(line) for line in text.split("\n")]
+
+
+def _facts_line(facts: Mapping[str, str]) -> str:
+    """A host's facts on one shown line: `model: X | os version: Y`."""
+    return " | ".join(f"{name.replace('_', ' ')}: {escape(value)}" for name, value in facts.items())
 
 
 def _diff_lines(diff: str | None) -> list[tuple[str, str]]:
@@ -193,6 +199,7 @@ def _host_to_dict(host: HostReport, threshold: int) -> dict[str, Any]:
         "address": host.address,
         "platform": host.platform,
         "groups": list(host.groups),
+        "facts": dict(host.facts),
         "status": host.status,
         "error": host.error,
         "baseline_changed": host.baseline_changed,

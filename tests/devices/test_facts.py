@@ -13,6 +13,7 @@ import yaml
 
 from ospatrol.collect.base import StateView
 from ospatrol.collect.facts import (
+    KNOWN,
     FactsCollector,
     changed_findings,
     digest,
@@ -234,3 +235,31 @@ def test_esxi_upgrade_is_one_os_version_event(lab_simulator, tmp_path):
             8,
         )
     ]
+
+
+def test_reports_show_each_runs_facts_live_and_stored(lab_simulator, tmp_path):
+    esxi = lab_simulator.host("esxi")
+    inv = esxi_inventory(esxi, tmp_path / "inv.yml")
+    state = tmp_path / "state"
+    audit = ("audit", "-i", str(inv), "--only", "facts")
+    before = "7.0.3 Releasebuild-21930508"
+    first = host(run_cli(state, *audit, "--format", "json").json(), "esx1")
+    assert first["facts"]["os_version"] == before
+    assert list(first["facts"]) == [f for f in KNOWN if f in first["facts"]]
+    with edited(Path(esxi["config_file"]), lambda t: t.replace('"7.0.3"', '"8.0.2"')):
+        text = run_cli(state, *audit, "--format", "text").stdout
+    assert "os version: 8.0.2 Releasebuild-21930508 |" in text, text
+    # Re-rendered from the store, each run shows the facts it recorded, not the latest.
+    report = ("report", "--format", "json", "--run")
+    stored = [host(run_cli(state, *report, run).json(), "esx1") for run in ("1", "2")]
+    assert [h["facts"]["os_version"] for h in stored] == [before, "8.0.2 Releasebuild-21930508"]
+    assert stored[0]["facts"] == first["facts"]
+    html = run_cli(state, "report", "--run", "2", "--format", "html").stdout
+    assert "os version: 8.0.2 Releasebuild-21930508" in html
+
+
+def test_a_host_without_facts_reports_none(lab_simulator, tmp_path):
+    esxi = lab_simulator.host("esxi")
+    inv = esxi_inventory(esxi, tmp_path / "inv.yml")
+    audit = ("audit", "-i", str(inv), "--only", "esx", "--format", "json")
+    assert host(run_cli(tmp_path / "state", *audit).json(), "esx1")["facts"] == {}

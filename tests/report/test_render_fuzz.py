@@ -1,7 +1,8 @@
-"""Every renderer on arbitrary bytes: hosts' names, file names, contents and command outputs are
-attacker-controlled (decoded with surrogateescape, as OSPatrol decodes them). Whatever they hold,
-no renderer raises, JSON parses back to the same data, JUnit parses with ElementTree, HTML nests
-properly, and no control character reaches the text or summary report (issue 8 items 7, 8)."""
+"""Every renderer on arbitrary bytes: hosts' names, file names, contents, command outputs and
+parsed device facts are attacker-controlled (decoded with surrogateescape, as OSPatrol decodes
+them). Whatever they hold, no renderer raises, JSON parses back to the same data, JUnit parses
+with ElementTree, HTML nests properly, and no control character reaches the text or summary
+report (issue 8 items 7, 8)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from ospatrol.audit.records import (
     ReportedFinding,
     RunRecord,
 )
+from ospatrol.collect.facts import KNOWN
 from ospatrol.model import Finding
 from ospatrol.report import render, run_to_dict
 
@@ -73,6 +75,7 @@ hosts = st.builds(
     ).map(tuple),
     platform=texts,
     groups=st.lists(texts, max_size=2).map(tuple),
+    facts=st.lists(st.tuples(st.sampled_from(KNOWN), texts), max_size=3).map(tuple),
 )
 runs = st.builds(
     RunRecord,
