@@ -185,6 +185,10 @@ class Alert:
     # Wazuh rule sets: the rule's <mitre> technique ids, and the decoder's parent.
     mitre: tuple[str, ...] = ()
     decoder_parent: str | None = None
+    # The timestamp text of the log's own header as the pre-decoder read it ("" when it found
+    # none; None when unknown, for an alert not made by the engine): alerts.json's
+    # `predecoder.timestamp`, which outputs would otherwise pre-decode the log again to find.
+    header_timestamp: str | None = None
     # No __post_init__: the engine builds alerts without __init__ (see analysis.engine._builder)
     # and gives `fields` as a FrozenMap, so alerts pickle.
 

@@ -63,7 +63,8 @@ class EngineResult:
     names plus dynamic ones). Phase 3: `rule` (the rule that matched, even at level 0),
     `generated` (it passed level, ignore timers and ignore lists), `logged` (its alert is
     written), `alert` (the Alert, when logged). `rejected` names why an event was not analysed
-    at all (e.g. "empty").
+    at all (e.g. "empty"). `header_timestamp`: the header's timestamp text as pre-decoding read
+    it ("" when none), for alerts.json's and archives.json's `predecoder.timestamp`.
     """
 
     event: Event
@@ -84,6 +85,7 @@ class EngineResult:
     accumulated: bool = False
     rule_trace: tuple[str, ...] = ()
     rejected: str | None = None
+    header_timestamp: str = ""
 
 
 def _builder(cls: type) -> Callable[..., Any]:
@@ -417,6 +419,7 @@ class Engine:
                 alert_id=f"{int(ev.time)}.{self.counters['alerts']}",
                 mitre=matched.mitre,
                 decoder_parent=ev.decoder.parent if ev.decoder is not None else None,
+                header_timestamp=ev.timestamp,
             )
         return _new_result(
             event=event,
@@ -436,6 +439,7 @@ class Engine:
             alert=alert,
             accumulated=accumulated,
             rule_trace=self._take_trace(),
+            header_timestamp=ev.timestamp,
         )
 
     def _generate(self, ev: EventInfo, rule: Rule) -> bool:

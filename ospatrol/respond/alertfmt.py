@@ -124,11 +124,14 @@ def _iso_timestamp(epoch: float) -> str:
     return f"{stamp}.{int((epoch - second) * 1000):03d}{zone}"
 
 
-def _header_timestamp(full_log: str, location: str) -> str | None:
-    """The timestamp text of the log's own header, as the pre-decoder read it."""
+def _header_timestamp(alert: Alert, full_log: str) -> str | None:
+    """The timestamp text of the log's own header, as the pre-decoder read it: carried by an
+    alert from the engine, found again for one made elsewhere."""
+    if alert.header_timestamp is not None:
+        return alert.header_timestamp
     from ospatrol.analysis.predecode import predecode
 
-    return predecode(full_log, location=location).timestamp
+    return predecode(full_log, location=alert.event.location).timestamp
 
 
 _CONTAINERS = (str, tuple, list, dict)
@@ -196,7 +199,7 @@ def format_alert_json(alert: Alert, *, manager: str | None = None) -> dict[str, 
     full_log = _full_log(alert)
     predecoder = {
         "program_name": alert.program_name,
-        "timestamp": _header_timestamp(full_log, event.location),
+        "timestamp": _header_timestamp(alert, full_log),
         "hostname": alert.hostname,
     }
     document: dict[str, Any] = {
@@ -222,7 +225,7 @@ def format_archive_json(result: EngineResult, *, manager: str) -> dict[str, Any]
     full_log = result.full_log or event.text
     predecoder = {
         "program_name": result.program_name,
-        "timestamp": _header_timestamp(full_log, event.location),
+        "timestamp": result.header_timestamp,
         "hostname": result.hostname,
     }
     document: dict[str, Any] = {

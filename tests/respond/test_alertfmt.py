@@ -172,3 +172,8 @@ def test_engine_alert_renders_in_both_formats() -> None:
     doc = format_alert_json(result.alert, manager="mgr")
     assert doc["data"]["srcip"] == "10.0.0.5"
     assert doc["predecoder"]["program_name"] == "sshd"
+    # the header time stamp comes from the engine's own pre-decoding, not a second one
+    assert result.alert.header_timestamp == result.header_timestamp == "Nov 14 22:13:20"
+    assert doc["predecoder"]["timestamp"] == "Nov 14 22:13:20"
+    bare = engine.process(Event(text="sshd[1]: started", location="x", time=WHEN))
+    assert bare.header_timestamp == ""
