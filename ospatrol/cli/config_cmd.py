@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import difflib
+from pathlib import Path
 
 import click
 
 from ospatrol.cli import Context, pass_context
+from ospatrol.cli.options import checks_option
 
 DEFAULT_COMMAND = "show running-config"
 
@@ -71,23 +73,74 @@ def show(ctx: Context, host: str, version: int | None, command: str | None) -> N
 @click.option("--from", "old", type=int, help="Older version (default: the one before --to).")
 @click.option("--to", "new", type=int, help="Newer version (default: the latest).")
 @command_option
+@click.option(
+    "--blocks",
+    is_flag=True,
+    help="Changed lines under their parent blocks, one section per block and kind of change "
+    "(access rule widened, ...), as the audit reports them, instead of a unified diff.",
+)
+@click.option(
+    "--platform",
+    help="With --blocks: whose profile says what a block and a kind are (default: the "
+    "platform the host was last audited as).",
+)
+@checks_option
 @pass_context
-def diff(ctx: Context, host: str, old: int | None, new: int | None, command: str | None) -> None:
+def diff(
+    ctx: Context,
+    host: str,
+    old: int | None,
+    new: int | None,
+    command: str | None,
+    blocks: bool,
+    platform: str | None,
+    checks: Path | None,
+) -> None:
     """A unified diff between two stored versions of HOST's configuration."""
     from ospatrol.escape import escape
 
     key, versions = _versions(ctx, host, command)
     after = versions[-1] if new is None else _pick(versions, new)
     before = _pick(versions, after.version - 1 if old is None else old)
-    lines = difflib.unified_diff(
-        before.text.splitlines(),
-        after.text.splitlines(),
-        f"{host} {key} v{before.version}",
-        f"{host} {key} v{after.version}",
-        lineterm="",
-    )
+    old_name, new_name = f"{host} {key} v{before.version}", f"{host} {key} v{after.version}"
+    if blocks:
+        lines = _block_lines(ctx, host, key, platform, checks, before.text, after.text)
+        lines = [f"--- {old_name}", f"+++ {new_name}", *lines]
+    else:
+        lines = difflib.unified_diff(
+            before.text.splitlines(), after.text.splitlines(), old_name, new_name, lineterm=""
+        )
     for line in lines:
         click.echo(escape(line))
+
+
+def _block_lines(
+    ctx: Context,
+    host: str,
+    key: str,
+    platform: str | None,
+    checks: Path | None,
+    old: str,
+    new: str,
+) -> list[str]:
+    """The findings the audit makes of `old` -> `new`, as a header line and the block's diff."""
+    from ospatrol.collect.configs import ConfigCommand, changed_findings
+    from ospatrol.profiles import load_profiles, profile_for
+    from ospatrol.store import Store
+
+    if platform is None:
+        with Store.open_for_reading(ctx.load_config().state_dir) as store:
+            platform = next((h.platform for h in store.hosts() if h.name == host), None)
+        if not platform:
+            raise click.UsageError(f"{host}: platform unknown to the store; give --platform")
+    profile = profile_for(load_profiles(checks), platform)
+    section = None if profile is None else profile.sections.get("config")
+    if section is None:
+        raise click.UsageError(f"platform {platform!r} has no config profile to read blocks from")
+    out: list[str] = []
+    for finding in changed_findings(host, ConfigCommand(key, key), old, new, section):
+        out += [f"== {finding.detail}", *(finding.diff or "").split("\n")]
+    return out
 
 
 def _pick(versions, number: int):

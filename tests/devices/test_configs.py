@@ -152,7 +152,11 @@ def test_config_history_show_and_diff_cli(tmp_path: Path):
 
     state = tmp_path / "state"
     with Store.open(state) as store:
-        for text in ("hostname r1\nend\n", "hostname r1\nsnmp-server community *** RO\nend\n"):
+        for text in (
+            "hostname r1\ninterface Gi0/1\n description up\nend\n",
+            "hostname r1\nsnmp-server community *** RO\n"
+            "interface Gi0/1\n description \x1b]0;x\nend\n",
+        ):
             digest = hashlib.sha256(text.encode()).hexdigest()
             update = PutState("show running-config", text.encode(), digest)
             store.apply_updates("r1", "config", [update])
@@ -164,8 +168,22 @@ def test_config_history_show_and_diff_cli(tmp_path: Path):
     history = run("history", "r1")
     assert history.exit_code == 0 and history.output.splitlines()[0] == "r1: show running-config"
     assert [line.split("\t")[0] for line in history.output.splitlines()[1:]] == ["1", "2"]
-    assert run("show", "r1", "--version", "1").output == "hostname r1\nend\n"
+    assert run("show", "r1", "--version", "1").output.startswith("hostname r1\ninterface Gi0/1\n")
     assert "+snmp-server community *** RO" in run("diff", "r1").output.splitlines()
+    # --blocks: what the audit reports, block by block and kind by kind, device text escaped.
+    assert run("diff", "r1", "--blocks", "--platform", "cisco_ios").output.splitlines() == [
+        "--- r1 show running-config v1",
+        "+++ r1 show running-config v2",
+        "== management plane opened in 'snmp-server community': 1 line(s) changed",
+        "@@ (top level)",
+        "+ snmp-server community *** RO",
+        "== interface/description only in 'interface Gi0/1': 2 line(s) changed",
+        "@@ interface Gi0/1",
+        "- description up",
+        "+ description \\x1b]0;x",
+    ]
+    unknown = run("diff", "r1", "--blocks")
+    assert unknown.exit_code == 3 and "platform unknown to the store" in unknown.output
     missing = subprocess.run(
         [sys.executable, "-m", "ospatrol", "--state-dir", str(state), "config", "show", "r9"],
         capture_output=True,
