@@ -14,8 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ospatrol.model import Event
-from ospatrol.syslog.message import SyslogMessage, parse_syslog
+from ospatrol.model import Event, FrozenMap
+from ospatrol.syslog.message import (
+    FACILITIES,
+    SEVERITIES,
+    SyslogMessage,
+    parse_common_3164,
+    parse_syslog,
+)
 from ospatrol.syslog.receiver import Frame
 
 
@@ -80,6 +86,28 @@ def frame_event(frame: Frame) -> Event:
 def syslog_event(source: str, data: bytes, when: float) -> Event:
     """The Event for the syslog message `data` received from `source` at `when`."""
     raw = decode_bytes(data)
+    common = parse_common_3164(raw)
+    if common is not None:
+        pri, stamp, hostname, app_name, procid, _ = common
+        details = {
+            "format": "rfc3164",
+            "facility": FACILITIES[pri >> 3] if pri >> 3 < len(FACILITIES) else str(pri >> 3),
+            "severity": SEVERITIES[pri & 7],
+            "pri": pri,
+            "timestamp": stamp,
+            "hostname": hostname,
+            "app_name": app_name,
+        }
+        if procid is not None:
+            details["procid"] = procid
+        return Event(
+            text=raw[raw.index(">") + 1 :],
+            location=f"syslog:{source}",
+            host=hostname,
+            time=when,
+            source="syslog",
+            extra=FrozenMap(syslog=details),
+        )
     message = parse_syslog(raw)
     pri_end = raw.index(">") + 1 if message.pri is not None else 0
     details = syslog_details(message)
