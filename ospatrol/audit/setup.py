@@ -46,9 +46,11 @@ def _fim(config: Config, checks_dir: Path | None) -> Collector:
 
 def _config(config: Config, checks_dir: Path | None) -> Collector:
     from ospatrol.collect.configs import ConfigsCollector
+    from ospatrol.collect.secret_tags import load_key
     from ospatrol.profiles import load_profiles
 
-    return ConfigsCollector(load_profiles(checks_dir))
+    # The key is made by a real run (`audit_configured`); a dry run only reads it.
+    return ConfigsCollector(load_profiles(checks_dir), load_key(config.state_dir, create=False))
 
 
 def _facts(config: Config, checks_dir: Path | None) -> Collector:
@@ -179,6 +181,10 @@ def audit_configured(
 
     A dry run takes no lock and writes nothing: it reads the state dir's database if there is
     one and creates no file or folder."""
+    if not dry_run and "config" in names:
+        from ospatrol.collect.secret_tags import load_key
+
+        load_key(config.state_dir, create=True)
     collectors = build_collectors(names, config, checks_dir, policy_files)
     engine = load_engine()
     audit_options = AuditOptions(

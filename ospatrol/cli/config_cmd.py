@@ -14,11 +14,11 @@ DEFAULT_COMMAND = "show running-config"
 
 
 def _versions(ctx: Context, host: str, command: str | None):
-    from ospatrol.collect.configs import NAME
+    from ospatrol.collect.configs import NAME, TAGS_PREFIX
     from ospatrol.store import Store
 
     with Store.open_for_reading(ctx.load_config().state_dir) as store:
-        keys = sorted(store.states(host, NAME))
+        keys = sorted(k for k in store.states(host, NAME) if not k.startswith(TAGS_PREFIX))
         if not keys:
             raise click.UsageError(f"no configuration stored for {host}")
         key = command or (DEFAULT_COMMAND if DEFAULT_COMMAND in keys else keys[0])

@@ -62,12 +62,14 @@ _EVENT_HEAD = re.compile(
 @dataclass(frozen=True)
 class Change:
     """One changed line of a hierarchy-aware diff: its parent chain, `+` or `-`, the line
-    (stripped), and whether it opens a block of its own (children indented below it)."""
+    (stripped), whether it opens a block of its own (children indented below it), and a note
+    shown with it (`secret changed`: the text is the same, its masked secret is not)."""
 
     parents: tuple[str, ...]
     sign: str
     line: str
     opens: bool = False
+    note: str = ""
 
 
 @dataclass(frozen=True)

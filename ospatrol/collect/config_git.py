@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ospatrol.audit.run import AuditObserver
+from ospatrol.collect.configs import TAGS_PREFIX
 from ospatrol.escape import escape
 from ospatrol.store.records import PutState
 
@@ -163,7 +164,11 @@ class ConfigGit(AuditObserver):
     def collector_finished(self, host: Host, result: CollectorResult) -> None:
         if result.collector != COLLECTOR or result.status != "ok" or not enabled(host):
             return
-        files = {file_name(u.key): u.blob for u in result.updates if isinstance(u, PutState)}
+        files = {
+            file_name(u.key): u.blob
+            for u in result.updates
+            if isinstance(u, PutState) and not u.key.startswith(TAGS_PREFIX)
+        }
         if not files:
             return
         if self._pool is None:

@@ -30,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from ospatrol.collect import secret_tags
 from ospatrol.collect.base import (
     STORED_DIFF_LINES,
     CollectorResult,
@@ -62,6 +63,10 @@ if TYPE_CHECKING:
 
 NAME = "config"
 MAX_BLOCK_FINDINGS = 50
+TAGS_PREFIX = "#secret tags: "
+"""State key prefix of a command's secret tags (`secret_tags`); no device command starts with
+`#`, so these never read as a stored configuration."""
+SECRET_CHANGED = "secret changed"
 """Findings one config change gives at most, one per block and kind (then one per kind): a
 change of hundreds of interfaces is a handful of alerts, not hundreds."""
 _SECTION_KEYS = ("commands", "drop", "contexts", "security_contexts", "blocks", "classify")
@@ -254,6 +259,13 @@ def _parse_contexts(
 def normalise(output: str, profile: ConfigProfile) -> str:
     """The output as stored and compared: line endings unified, volatile lines dropped, trailing
     blanks removed, secrets masked."""
+    return normalise_tagged(output, profile, None)[0]
+
+
+def normalise_tagged(
+    output: str, profile: ConfigProfile, key: bytes | None
+) -> tuple[str, secret_tags.Tags]:
+    """`normalise`, and with a tag key the keyed tags of the lines it masked (`secret_tags`)."""
     from ospatrol.scrub import base_scrubber
 
     lines = output.replace("\r\n", "\n").replace("\r", "\n").split("\n")
@@ -262,7 +274,10 @@ def normalise(output: str, profile: ConfigProfile) -> str:
         kept.pop()
     while kept and not kept[0]:
         kept.pop(0)
-    return base_scrubber().text("\n".join(kept) + "\n")
+    masked = base_scrubber().text("\n".join(kept) + "\n")
+    if key is None:
+        return masked, {}
+    return masked, secret_tags.tag_lines(kept, masked.split("\n")[:-1], key)
 
 
 def _indent(line: str) -> int:
@@ -347,16 +362,39 @@ def changes(old: str, new: str, contexts: Sequence[ConfigContext] = ()) -> list[
     return out
 
 
+def secret_changes(
+    new: str, lines: Sequence[tuple[str, int]], contexts: Sequence[ConfigContext] = ()
+) -> list[Change]:
+    """`lines` (masked line, occurrence: `secret_tags.changed`) as `+` changes under their
+    parents in `new`, noted `SECRET_CHANGED`. Lines are split on newlines only, as the tags
+    were; a line that cannot be found is still reported, at the top level."""
+    b = new.split("\n")
+    if b and not b[-1]:
+        b.pop()
+    walked = _walk(b, contexts)
+    seen: dict[str, int] = {}
+    where: dict[tuple[str, int], int] = {}
+    for index, line in enumerate(b):
+        seen[line] = seen.get(line, -1) + 1
+        where[(line, seen[line])] = index
+    found = sorted((where.get(item, -1), item[0]) for item in lines)
+    return [
+        Change(walked[i][0] if i >= 0 else (), "+", line.strip(), note=SECRET_CHANGED)
+        for i, line in found
+    ]
+
+
 def render(diff: Sequence[Change]) -> str:
     """Changed lines under their parent block: `@@ interface Gi0/1` then `-`/`+` lines (`@@
-    system > services` for a nested block, `@@ (top level)` for a line outside any)."""
+    system > services` for a nested block, `@@ (top level)` for a line outside any); a line
+    with a note ends with it in parentheses (`+ enable secret 9 *** (secret changed)`)."""
     out: list[str] = []
     current: tuple[str, ...] | None = None
     for change in diff:
         if change.parents != current:
             out.append("@@ " + (" > ".join(change.parents) if change.parents else TOP))
             current = change.parents
-        out.append(f"{change.sign} {change.line}")
+        out.append(f"{change.sign} {change.line}" + (f" ({change.note})" if change.note else ""))
     return "\n".join(out)
 
 
@@ -366,11 +404,18 @@ def hierarchical_diff(old: str, new: str, contexts: Sequence[ConfigContext] = ()
 
 
 def changed_findings(
-    host: str, command: ConfigCommand, old: str, new: str, section: ConfigProfile
+    host: str,
+    command: ConfigCommand,
+    old: str,
+    new: str,
+    section: ConfigProfile,
+    secrets: Sequence[tuple[str, int]] = (),
 ) -> list[Finding]:
     """One finding per changed block and kind (`ospatrol.collect.config_classify`), most
-    severe first; past `MAX_BLOCK_FINDINGS` the rest are merged into one finding per kind."""
-    blocks = classify(changes(old, new, section.contexts), section.classify, section.blocks)
+    severe first; past `MAX_BLOCK_FINDINGS` the rest are merged into one finding per kind.
+    `secrets`: masked lines of `new` whose secret changed (`secret_tags.changed`)."""
+    diff = changes(old, new, section.contexts) + secret_changes(new, secrets, section.contexts)
+    blocks = classify(diff, section.classify, section.blocks)
     if len(blocks) > MAX_BLOCK_FINDINGS:
         kept, rest = blocks[:MAX_BLOCK_FINDINGS], blocks[MAX_BLOCK_FINDINGS:]
         for kind in KINDS:
@@ -401,8 +446,10 @@ class ConfigsCollector:
 
     name = NAME
 
-    def __init__(self, profiles: Mapping[str, Profile]) -> None:
+    def __init__(self, profiles: Mapping[str, Profile], tag_key: bytes | None = None) -> None:
+        """`tag_key`: the state dir's secret tag key (`secret_tags`); None keeps no tags."""
         self.profiles = profiles
+        self.tag_key = tag_key
 
     def section(self, host: Host) -> ConfigProfile | None:
         from ospatrol.profiles import profile_for
@@ -415,24 +462,40 @@ class ConfigsCollector:
         if section is None:
             return CollectorResult(NAME, "ok")
         try:
-            outputs = await _fetch(transport, section)
+            outputs = await _fetch(transport, section, self.tag_key)
         except _Incomplete as exc:
             finding = incomplete_finding(host.name, exc.reason, collector=NAME)
             return CollectorResult(NAME, "incomplete", (finding,), exc.reason)
         findings: list[Finding] = []
         updates: list[PutState] = []
-        for command, text in outputs:
+        moved = False
+        for command, text, tags in outputs:
             digest = hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
             previous = state.get(command.command)
-            if previous is not None and previous.digest == digest:
+            secrets: list[tuple[str, int]] = []
+            if self.tag_key is not None:
+                stored = state.get(TAGS_PREFIX + command.command)
+                # No tags stored yet (first audit, or the first since tags exist): record only.
+                old_tags = None if stored is None else secret_tags.decode(stored.blob)
+                if old_tags != tags:
+                    blob = secret_tags.encode(tags)
+                    digest_of_tags = hashlib.sha256(blob).hexdigest()
+                    updates.append(PutState(TAGS_PREFIX + command.command, blob, digest_of_tags))
+                if old_tags is not None and previous is not None:
+                    secrets = secret_tags.changed(old_tags, tags)
+            if previous is not None and previous.digest == digest and not secrets:
                 continue
+            moved = True
             if previous is not None:
-                findings.extend(changed_findings(host.name, command, previous.text, text, section))
-            updates.append(
-                PutState(command.command, text.encode("utf-8", "surrogateescape"), digest)
-            )
+                findings.extend(
+                    changed_findings(host.name, command, previous.text, text, section, secrets)
+                )
+            if previous is None or previous.digest != digest:
+                updates.append(
+                    PutState(command.command, text.encode("utf-8", "surrogateescape"), digest)
+                )
         return CollectorResult(
-            NAME, "ok", tuple(findings), updates=tuple(updates), baseline_changed=bool(updates)
+            NAME, "ok", tuple(findings), updates=tuple(updates), baseline_changed=moved
         )
 
 
@@ -444,10 +507,13 @@ class _Incomplete(Exception):
         self.reason = reason
 
 
-async def _fetch(transport: Transport, section: ConfigProfile) -> list[tuple[ConfigCommand, str]]:
+async def _fetch(
+    transport: Transport, section: ConfigProfile, key: bytes | None
+) -> list[tuple[ConfigCommand, str, secret_tags.Tags]]:
     """Every config output, normalised, with the command it is stored under. All or nothing
     (`_Incomplete`): in multiple-context mode a context that cannot be entered or read stops
     the whole device, so a run never stores some contexts and silently misses the others.
+    Each output comes with the secret tags of its masked lines (none without a `key`).
 
     Multiple-context mode (`security_contexts`): the commands run in the system execution space
     (stored under the command itself, as in single mode), then in each context, stored as
@@ -455,31 +521,36 @@ async def _fetch(transport: Transport, section: ConfigProfile) -> list[tuple[Con
     multi = section.security_contexts
     names = None if multi is None else await _context_names(transport, multi)
     if multi is None or names is None:
-        return [(c, await _output(transport, c, section, "")) for c in section.commands]
+        return [(c, *await _output(transport, c, section, "", key)) for c in section.commands]
     await _enter(transport, multi.system, "the system execution space")
-    out = [(c, await _output(transport, c, section, "")) for c in section.commands]
+    out = [(c, *await _output(transport, c, section, "", key)) for c in section.commands]
     for name in names:
         where = f"context {name}"
         await _enter(transport, multi.enter.replace("{name}", name), where)
         for command in section.commands:
-            text = await _output(transport, command, section, where)
+            text, tags = await _output(transport, command, section, where, key)
             label = replace(
                 command, command=f"{where}: {command.command}", name=f"{where}: {command.name}"
             )
-            out.append((label, text))
+            out.append((label, text, tags))
     await _enter(transport, multi.system, "the system execution space")
     return out
 
 
 async def _output(
-    transport: Transport, command: ConfigCommand, section: ConfigProfile, where: str
-) -> str:
-    """`command`'s normalised output (`where`: the context it ran in, for the reason)."""
+    transport: Transport,
+    command: ConfigCommand,
+    section: ConfigProfile,
+    where: str,
+    key: bytes | None,
+) -> tuple[str, secret_tags.Tags]:
+    """`command`'s normalised output and its secret tags (`where`: the context it ran in, for
+    the reason)."""
     result = await transport.run(command.command)
     problem = _problem(result, command)
     if problem:
         raise _Incomplete(f"{problem} ({where + ': ' if where else ''}{command.command})")
-    return normalise(result.stdout, section)
+    return normalise_tagged(result.stdout, section, key)
 
 
 async def _context_names(transport: Transport, multi: SecurityContexts) -> list[str] | None:
