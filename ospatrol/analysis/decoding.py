@@ -10,6 +10,8 @@ children of the same name, fill the event's fields in `<order>`. Offsets (`after
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ospatrol.analysis.decoders import (
     AFTER_PARENT,
     AFTER_PREMATCH,
@@ -17,24 +19,70 @@ from ospatrol.analysis.decoders import (
     Decoder,
     DecoderNode,
     DecoderSet,
-    OrderSlot,
 )
 from ospatrol.analysis.eventinfo import EventInfo
-from ospatrol.analysis.gates import gated_out, prefix_out
+from ospatrol.analysis.gates import gated_out
 from ospatrol.analysis.patterns import Pattern
 from ospatrol.analysis.plugins import run_plugin
 
 
-def _assign(ev: EventInfo, order: tuple[OrderSlot, ...], groups: tuple[str, ...]) -> None:
+class DecoderPlan:
+    """One decoder as decoding reads it for every event: its Decoder's attributes copied once
+    into plain ones (a compiled module reads these directly, where each Decoder attribute is a
+    look-up by name), and for a top-level decoder the plans of its children."""
+
+    __slots__ = (
+        "children",
+        "decoder",
+        "get_next",
+        "order",
+        "plugin",
+        "plugin_offset",
+        "prematch",
+        "prematch_first",
+        "prematch_gate",
+        "prematch_offset",
+        "prematch_prefix",
+        "regex",
+        "regex_offset",
+        "regex_prefix",
+    )
+
+    def __init__(self, decoder: Decoder, children: list[Decoder] | None = None) -> None:
+        self.decoder = decoder
+        self.children: tuple[DecoderPlan, ...] = tuple(DecoderPlan(kid) for kid in children or ())
+        self.get_next: bool = decoder.get_next
+        self.plugin: str | None = decoder.plugin
+        self.plugin_offset: int = decoder.plugin_offset
+        self.prematch: Pattern | None = decoder.prematch
+        self.prematch_offset: int = decoder.prematch_offset
+        self.prematch_first: frozenset[str] | None = decoder.prematch_first
+        self.prematch_gate: tuple[str, ...] | None = decoder.prematch_gate
+        self.prematch_prefix: tuple[str, ...] | None = decoder.prematch_prefix
+        self.regex: Pattern | None = decoder.regex
+        self.regex_offset: int = decoder.regex_offset
+        self.regex_prefix: tuple[str, ...] | None = decoder.regex_prefix
+        # Per capture: (event attribute, logtest label) of a standard field, (None, name) of a
+        # dynamic one, (None, "") for a capture that goes nowhere.
+        self.order: tuple[tuple[str | None, str], ...] = tuple(
+            (slot.standard.attr, slot.standard.label)
+            if slot.standard is not None
+            else (None, slot.dynamic)
+            for slot in decoder.order
+        )
+
+
+def _assign(
+    ev: EventInfo, order: tuple[tuple[str | None, str], ...], groups: tuple[str, ...]
+) -> None:
     trace = ev.decoder_trace
-    for slot, value in zip(order, groups, strict=False):
-        std = slot.standard
-        if std is not None:
-            setattr(ev, std.attr, value)
-            trace.append((std.label, value))
-        elif slot.dynamic:
-            ev.dynamic[slot.dynamic] = value
-            trace.append((slot.dynamic, value))
+    for (attr, name), value in zip(order, groups, strict=False):
+        if attr is not None:
+            setattr(ev, attr, value)
+            trace.append((name, value))
+        elif name:
+            ev.dynamic[name] = value
+            trace.append((name, value))
 
 
 def _search(
@@ -52,7 +100,11 @@ def _search(
     return start + found.end, found.groups
 
 
-def _for_program(dset: DecoderSet, pname: str) -> tuple[DecoderNode, ...]:
+def _plans(nodes: Sequence[DecoderNode]) -> tuple[DecoderPlan, ...]:
+    return tuple(DecoderPlan(node.decoder, node.children) for node in nodes)
+
+
+def _for_program(dset: DecoderSet, pname: str) -> tuple[DecoderPlan, ...]:
     """The top-level decoders whose program_name matches `pname`, in list order."""
     low = pname.lower() if pname.isascii() else None
     out = []
@@ -63,71 +115,80 @@ def _for_program(dset: DecoderSet, pname: str) -> tuple[DecoderNode, ...]:
             and (pattern.test(pname, low) != pattern.negate)
         ):
             out.append(node)
-    return tuple(out)
+    return _plans(out)
 
 
 PROGRAM_CACHE_SIZE = 4096
 
 
-def decode(dset: DecoderSet, ev: EventInfo, cache: dict[str, tuple] | None = None) -> bool:
+def decode(
+    dset: DecoderSet,
+    ev: EventInfo,
+    cache: dict[str | None, tuple[DecoderPlan, ...]] | None = None,
+) -> bool:
     """Run decoder.c's DecodeEvent on `ev`. Returns False when no decoder list applies (logtest
     then prints no phase 2); `ev.decoder` is the decoder that matched, if any.
 
-    `cache` (owned by the caller) remembers which decoders accept a program name: that depends
-    only on the name and the immutable decoder set.
+    `cache` (owned by the caller) remembers which decoders accept a program name (None: the
+    list for events without one), as plans: that depends only on the name and the immutable
+    decoder set.
     """
     pname = ev.program_name
-    listed = dset.without_program if pname is None else dset.with_program
-    if not listed:
-        return False
     if pname is None:
-        nodes: tuple[DecoderNode, ...] | list[DecoderNode] = listed
-    elif cache is None:
-        nodes = _for_program(dset, pname)
+        if not dset.without_program:
+            return False
+        nodes = None if cache is None else cache.get(None)
+        if nodes is None:
+            nodes = _plans(dset.without_program)
+            if cache is not None:
+                cache[None] = nodes
     else:
-        found = cache.get(pname)
-        if found is None:
-            if len(cache) >= PROGRAM_CACHE_SIZE:
-                cache.clear()
-            found = cache[pname] = _for_program(dset, pname)
-        nodes = found
+        if not dset.with_program:
+            return False
+        nodes = None if cache is None else cache.get(pname)
+        if nodes is None:
+            nodes = _for_program(dset, pname)
+            if cache is not None:
+                if len(cache) >= PROGRAM_CACHE_SIZE:
+                    cache.clear()
+                cache[pname] = nodes
     lowered = ev.lower() if ev.ascii else None
     for node in nodes:
-        dec = node.decoder
         pmatch: int | None = 0 if pname is not None else None
-        if dec.prematch is not None:
+        prematch = node.prematch
+        if prematch is not None:
             # Gates inlined: without a program name every event walks this whole list.
             if lowered is not None:
-                prefixes = dec.prematch_prefix
+                prefixes = node.prematch_prefix
                 if prefixes is not None and not lowered.startswith(prefixes):
                     continue
-                first = dec.prematch_first
+                first = node.prematch_first
                 if first is not None and lowered[:1] not in first:
                     continue
-                gate = dec.prematch_gate
+                gate = node.prematch_gate
                 if gate is not None:
                     for literal in gate:
                         if literal in lowered:
                             break
                     else:
                         continue
-            hit = _search(dec.prematch, ev, 0)
+            hit = _search(prematch, ev, 0)
             if hit is None:
                 continue
             pmatch = hit[0]
-        ev.decoder = dec
+        ev.decoder = node.decoder
         _run_children(node, ev, pmatch, dset.wazuh)
         return True
     return True
 
 
-def _run_children(node: DecoderNode, ev: EventInfo, pmatch: int | None, wazuh: bool) -> None:
+def _run_children(node: DecoderPlan, ev: EventInfo, pmatch: int | None, wazuh: bool) -> None:
     """The children of a matching top-level decoder (`wazuh`: the event keeps the decoder
     whose prematch matched, as Wazuh's DecodeEvent, not the last one whose regex did)."""
     cmatch: int | None = None
     kids = node.children
     if not kids:
-        chain: list[Decoder] = [node.decoder]
+        chain: tuple[DecoderPlan, ...] = (node,)
         index = 0
     else:
         chain = kids
@@ -136,7 +197,8 @@ def _run_children(node: DecoderNode, ev: EventInfo, pmatch: int | None, wazuh: b
         low = ev.lower() if ev.ascii else None
         while index < len(kids):
             cand = kids[index]
-            if cand.prematch is not None:
+            prematch = cand.prematch
+            if prematch is not None:
                 base = pmatch if cand.prematch_offset & AFTER_PARENT else 0
                 hit = None
                 # Gates inlined (no calls, no generators): this loop runs over every child of
@@ -146,17 +208,19 @@ def _run_children(node: DecoderNode, ev: EventInfo, pmatch: int | None, wazuh: b
                     prefix = cand.prematch_prefix
                     if prefix is not None and base is not None and not low.startswith(prefix, base):
                         passed = False
-                    elif cand.prematch_gate is not None:
-                        for literal in cand.prematch_gate:
-                            if literal in low:
-                                break
-                        else:
-                            passed = False
+                    else:
+                        gate = cand.prematch_gate
+                        if gate is not None:
+                            for literal in gate:
+                                if literal in low:
+                                    break
+                            else:
+                                passed = False
                 if passed:
-                    hit = _search(cand.prematch, ev, base)
+                    hit = _search(prematch, ev, base)
                 if hit is not None:
                     cmatch = hit[0]
-                    ev.decoder = cand
+                    ev.decoder = cand.decoder
                     found = cand
                     break
             else:
@@ -177,12 +241,13 @@ def _run_children(node: DecoderNode, ev: EventInfo, pmatch: int | None, wazuh: b
         if dec.plugin is not None:
             offset = dec.plugin_offset
             start = pmatch if offset & AFTER_PARENT else cmatch if offset & AFTER_PREMATCH else 0
-            run_plugin(dec, ev, start or 0)
+            run_plugin(dec.decoder, ev, start or 0)
             if dec.get_next:
                 index += 1
                 continue
             return
-        if dec.regex is None:
+        regex = dec.regex
+        if regex is None:
             return
         offset = dec.regex_offset
         if offset & AFTER_PARENT:
@@ -193,8 +258,12 @@ def _run_children(node: DecoderNode, ev: EventInfo, pmatch: int | None, wazuh: b
             start = cmatch if regex_prev is None else regex_prev
         else:
             start = 0
-        gated = prefix_out(dec.regex_prefix, ev.lower() if ev.ascii else None, start)
-        hit = None if gated else _search(dec.regex, ev, start)
+        prefixes = dec.regex_prefix
+        if prefixes is not None and start is not None and ev.ascii:
+            # An anchored regex cannot match where none of its plain-text prefixes starts.
+            hit = _search(regex, ev, start) if ev.lower().startswith(prefixes, start) else None
+        else:
+            hit = _search(regex, ev, start)
         if hit is None:
             if dec.get_next:
                 index += 1
@@ -202,7 +271,7 @@ def _run_children(node: DecoderNode, ev: EventInfo, pmatch: int | None, wazuh: b
             return
         regex_prev = hit[0]
         if not wazuh:
-            ev.decoder = dec
+            ev.decoder = dec.decoder
         _assign(ev, dec.order, hit[1])
         if dec.get_next:
             index += 1

@@ -14,20 +14,20 @@ import re
 import time as _time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
 
 from ospatrol.analysis.correlation import Correlation, is_correlating
 from ospatrol.analysis.decoders import Decoder
-from ospatrol.analysis.decoding import decode
+from ospatrol.analysis.decoding import DecoderPlan, decode
 from ospatrol.analysis.eventinfo import EventInfo
-from ospatrol.analysis.fields import ALERT_NAMES, STANDARD_ATTRS
-from ospatrol.analysis.gates import literal_gate, prefix_gate
+from ospatrol.analysis.gates import exact_literals, literal_gate, prefix_gate
 from ospatrol.analysis.predecode import predecode
 from ospatrol.model import Alert, Event, FrozenMap
 
 if TYPE_CHECKING:
     from ospatrol.analysis.loader import Ruleset
+    from ospatrol.analysis.patterns import Pattern
     from ospatrol.analysis.rules import Rule, RuleNode
 
 # A line longer than OSSEC's OS_MAXSTR is cut; the engine also counts it.
@@ -52,7 +52,30 @@ class MatchedRule:
     info: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True)
+_RESULT_FIELDS = (
+    "event",
+    "full_log",
+    "hostname",
+    "program_name",
+    "log",
+    "location",
+    "decoders_ran",
+    "decoder",
+    "decoder_shown",
+    "decoder_trace",
+    "fields",
+    "rule",
+    "generated",
+    "logged",
+    "alert",
+    "accumulated",
+    "rule_trace",
+    "rejected",
+    "header_timestamp",
+)
+_NO_FIELDS: Mapping[str, str] = FrozenMap()
+
+
 class EngineResult:
     """Everything the engine learned about one event (what `ospatrol logtest` prints).
 
@@ -65,27 +88,59 @@ class EngineResult:
     written), `alert` (the Alert, when logged). `rejected` names why an event was not analysed
     at all (e.g. "empty"). `header_timestamp`: the header's timestamp text as pre-decoding read
     it ("" when none), for alerts.json's and archives.json's `predecoder.timestamp`.
+
+    Read-only (compiled, its attributes cannot be set). A plain class, not a frozen dataclass:
+    one is built per event, and a dataclass's generated `__init__` (one `object.__setattr__`
+    per field, interpreted even in the compiled engine) cost a third of an Apache line.
     """
 
-    event: Event
-    full_log: str = ""
-    hostname: str = ""
-    program_name: str | None = None
-    log: str = ""
-    location: str = ""
-    decoders_ran: bool = False
-    decoder: str | None = None
-    decoder_shown: str | None = None
-    decoder_trace: tuple[tuple[str, str], ...] = ()
-    fields: Mapping[str, str] = field(default_factory=FrozenMap)
-    rule: MatchedRule | None = None
-    generated: bool = False
-    logged: bool = False
-    alert: Alert | None = None
-    accumulated: bool = False
-    rule_trace: tuple[str, ...] = ()
-    rejected: str | None = None
-    header_timestamp: str = ""
+    __slots__ = _RESULT_FIELDS
+
+    def __init__(
+        self,
+        event: Event,
+        full_log: str = "",
+        hostname: str = "",
+        program_name: str | None = None,
+        log: str = "",
+        location: str = "",
+        decoders_ran: bool = False,
+        decoder: str | None = None,
+        decoder_shown: str | None = None,
+        decoder_trace: tuple[tuple[str, str], ...] = (),
+        fields: Mapping[str, str] = _NO_FIELDS,
+        rule: MatchedRule | None = None,
+        generated: bool = False,
+        logged: bool = False,
+        alert: Alert | None = None,
+        accumulated: bool = False,
+        rule_trace: tuple[str, ...] = (),
+        rejected: str | None = None,
+        header_timestamp: str = "",
+    ) -> None:
+        self.event: Final = event
+        self.full_log: Final = full_log
+        self.hostname: Final = hostname
+        self.program_name: Final = program_name
+        self.log: Final = log
+        self.location: Final = location
+        self.decoders_ran: Final = decoders_ran
+        self.decoder: Final = decoder
+        self.decoder_shown: Final = decoder_shown
+        self.decoder_trace: Final = decoder_trace
+        self.fields: Final = fields
+        self.rule: Final = rule
+        self.generated: Final = generated
+        self.logged: Final = logged
+        self.alert: Final = alert
+        self.accumulated: Final = accumulated
+        self.rule_trace: Final = rule_trace
+        self.rejected: Final = rejected
+        self.header_timestamp: Final = header_timestamp
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _RESULT_FIELDS)
+        return f"EngineResult({shown})"
 
 
 def _builder(cls: type) -> Callable[..., Any]:
@@ -115,10 +170,7 @@ def _builder(cls: type) -> Callable[..., Any]:
     return build
 
 
-_new_result = _builder(EngineResult)
 _new_alert = _builder(Alert)
-# (event attribute, alert field name) of every standard field, in alert order.
-_FIELD_NAMES = tuple((attr, ALERT_NAMES[attr]) for attr in STANDARD_ATTRS)
 
 
 def _remember_key(store: dict, key: object, value: object) -> None:
@@ -145,17 +197,22 @@ def _event_key(ev: EventInfo, wanted: tuple[str, ...], parts: tuple[str, ...]) -
     )
 
 
-def _gate(rule: Rule) -> tuple[bool, tuple[str, ...]] | None:
-    """A cheap necessary condition on the lowercased log for `rule` to match: (True, prefixes)
-    when its regex is anchored on plain text, (False, literals) when it needs one of some
-    literals; None when there is none."""
+def _gate(rule: Rule) -> tuple[int, Any, Pattern | None] | None:
+    """A cheap necessary condition on the lowercased log for `rule` to match: (_PREFIXES,
+    prefixes) when its regex is anchored on plain text, (_LITERAL, literal) or (_LITERALS,
+    literals) when it needs one of some literals; None when there is none. The third item is
+    the pattern the gate settles on its own (`exact_literals`: passing the gate is matching
+    it), or None."""
     prefixes = prefix_gate(rule.regex)
     if prefixes is not None:
-        return True, prefixes
+        return _PREFIXES, prefixes, None
     for pattern in (rule.regex, rule.match):
         gate = literal_gate(pattern)
         if gate is not None:
-            return False, gate
+            settled = pattern if exact_literals(pattern) == gate else None
+            if len(gate) == 1:
+                return _LITERAL, gate[0], settled
+            return _LITERALS, gate, settled
     return None
 
 
@@ -250,12 +307,66 @@ def parse_envelope(message: str, *, when: float | None = None, source: str = "ag
 
 # Bound on the (decoder, program name) keys of the children cache.
 CHILDREN_CACHE_SIZE = 4096
-# How `_relevant` stores a rule's gate on the log: none, anchored prefixes, one literal, several
-# literals.
+# How a candidate gates on the log: no gate, anchored prefixes, one literal, several literals.
 _NO_GATE, _PREFIXES, _LITERAL, _LITERALS = 0, 1, 2, 3
-# A rule worth trying for some decoder and program name: (node, gate kind, prefixes or literals,
-# field gates: (field name, literals or None) per `<field>` condition, or None).
-Candidate = tuple["RuleNode", int, Any, "tuple[tuple[str, tuple[str, ...] | None], ...] | None"]
+# A `<field>` condition's gate: (field name, literals its pattern needs, or None).
+FieldGates = tuple[tuple[str, "tuple[str, ...] | None"], ...]
+
+
+class Candidate:
+    """A rule worth trying for events of one decoder and program name, with what `_first` and
+    `_check` read of it per event copied once (plain attributes, no look-ups on the rule): its
+    gate on the lowercased log, its `<field>` gates, and the conditions left to test. Built
+    by `Engine._relevant` and cached, so it is derived from the immutable rule set only."""
+
+    __slots__ = (
+        "children",
+        "decoded_as",
+        "fields",
+        "gate",
+        "has_extra",
+        "key",
+        "match",
+        "needle",
+        "noalert",
+        "node",
+        "patterns",
+        "regex",
+        "rule",
+        "settled",
+    )
+
+    def __init__(
+        self,
+        node: RuleNode,
+        gate: int,
+        needle: Any,
+        fields: FieldGates | None,
+        settled: Pattern | None,
+        *,
+        checked: bool,
+    ) -> None:
+        """`checked`: the rule's decoded_as and program_name were tested already (the same for
+        every event of this decoder and program name); `settled`: the pattern the gate settles."""
+        rule = node.rule
+        self.node = node
+        self.rule = rule
+        self.key: int = id(node)
+        self.children: tuple[RuleNode, ...] = tuple(node.children)
+        self.gate = gate
+        self.needle = needle
+        self.fields = fields
+        self.settled = settled
+        self.decoded_as: str | None = None if checked else rule.decoded_as
+        self.patterns: tuple[tuple[str, Pattern], ...] = (
+            tuple(item for item in rule.patterns if item[0] != "program_name")
+            if checked
+            else rule.patterns
+        )
+        self.match: Pattern | None = rule.match
+        self.regex: Pattern | None = rule.regex
+        self.has_extra: bool = rule.has_extra
+        self.noalert: bool = bool(rule.noalert)
 
 
 def _fields_out(ev: EventInfo, gates: tuple[tuple[str, tuple[str, ...] | None], ...]) -> bool:
@@ -294,7 +405,7 @@ class Engine:
         self._children: dict[
             tuple[str | None, str | None], dict[int | str, tuple[Candidate, ...]]
         ] = {}
-        self._programs: dict[str, tuple] = {}
+        self._programs: dict[str | None, tuple[DecoderPlan, ...]] = {}
         # Per category: the top-level (template) nodes of that category, in tree order.
         self._tops: dict[str, tuple[RuleNode, ...]] = {}
         self._summaries: dict[int, MatchedRule] = {}
@@ -421,8 +532,8 @@ class Engine:
                 decoder_parent=ev.decoder.parent if ev.decoder is not None else None,
                 header_timestamp=ev.timestamp,
             )
-        return _new_result(
-            event=event,
+        return EngineResult(
+            event,
             full_log=ev.full_log,
             hostname=ev.hostname,
             program_name=ev.program_name,
@@ -475,9 +586,7 @@ class Engine:
 
     @staticmethod
     def _fields(ev: EventInfo) -> dict[str, str]:
-        out = {
-            name: value for attr, name in _FIELD_NAMES if (value := getattr(ev, attr)) is not None
-        }
+        out = ev.standard_fields()
         if ev.dynamic:
             out.update(ev.dynamic)
         return out
@@ -485,17 +594,20 @@ class Engine:
     @staticmethod
     def _relevant(nodes: Sequence[RuleNode], ev: EventInfo) -> tuple[Candidate, ...]:
         """The `nodes` (a node's children, or the top-level rules of a category) that can match
-        events of this decoder and program name (`decoded_as`, `program_name`), each as
-        (node, gate kind, prefixes or literals, field gates): the gate from `_gate`, and for
-        each `<field>` condition of the rule (name, literals from `literal_gate` or None)."""
+        events of this decoder and program name (`decoded_as`, `program_name`), as Candidates:
+        the gate from `_gate`, and for each `<field>` condition of the rule (name, literals
+        from `literal_gate` or None)."""
         decoder, program = ev.decoder_name, ev.program_name
         out: list[Candidate] = []
         for child in nodes:
             rule = child.rule
             if rule.decoded_as is not None and rule.decoded_as != decoder:
                 continue
-            pattern = dict(rule.patterns).get("program_name")
-            if pattern is not None and (program is None or pattern.test(program) == pattern.negate):
+            if any(
+                name == "program_name"
+                and (program is None or pattern.test(program) == pattern.negate)
+                for name, pattern in rule.patterns
+            ):
                 continue
             fields = (
                 tuple((check.name, literal_gate(check.pattern)) for check in rule.fields)
@@ -504,13 +616,9 @@ class Engine:
             )
             gate = _gate(rule)
             if gate is None:
-                out.append((child, _NO_GATE, None, fields))
-            elif gate[0]:
-                out.append((child, _PREFIXES, gate[1], fields))
-            elif len(gate[1]) == 1:
-                out.append((child, _LITERAL, gate[1][0], fields))
+                out.append(Candidate(child, _NO_GATE, None, fields, None, checked=True))
             else:
-                out.append((child, _LITERALS, gate[1], fields))
+                out.append(Candidate(child, gate[0], gate[1], fields, gate[2], checked=True))
         return tuple(out)
 
     def _first(
@@ -526,16 +634,18 @@ class Engine:
         if self._trace is not None:
             # Every node, no shortcuts: the trace shows what ossec-logtest -v shows.
             candidates: tuple[Candidate, ...] = tuple(
-                (node, _NO_GATE, None, None) for node in nodes
+                Candidate(node, _NO_GATE, None, None, None, checked=False) for node in nodes
             )
         else:
             cached = relevant.get(key)
             if cached is None:
                 cached = relevant[key] = self._relevant(nodes, ev)
             candidates = cached
-        for child, gate, needle, fields in candidates:
+        for cand in candidates:
             # Skip a rule whose log pattern needs text the log does not have.
+            gate = cand.gate
             if gate and lowered is not None:
+                needle = cand.needle
                 if gate == _LITERAL:
                     if needle not in lowered:
                         continue
@@ -548,9 +658,10 @@ class Engine:
                             break
                     else:
                         continue
+            fields = cand.fields
             if fields is not None and _fields_out(ev, fields):
                 continue
-            hit = self._check(ev, child, lowered, relevant)
+            hit = self._check(ev, cand, lowered, relevant)
             if hit is not None:
                 return hit
         return None
@@ -558,20 +669,21 @@ class Engine:
     def _check(
         self,
         ev: EventInfo,
-        node: RuleNode,
+        cand: Candidate,
         lowered: str | None,
         relevant: dict[int | str, tuple[Candidate, ...]],
     ) -> tuple[Rule, tuple[str, ...]] | None:
         """OS_CheckIfRuleMatch: this rule, then its children; the deepest match wins.
-        `lowered` is the lowercased log when gates apply (ASCII), `relevant` the children cache
-        of this event's decoder and program name."""
-        rule = node.rule
+        `lowered` is the lowercased log when gates apply (ASCII; its gate has passed then),
+        `relevant` the children cache of this event's decoder and program name."""
+        rule = cand.rule
         trace = self._trace
         if trace is not None:
             trace.append(f"    Trying rule: {rule.id} - {rule.description}")
-        if rule.decoded_as is not None and rule.decoded_as != ev.decoder_name:
+        decoded_as = cand.decoded_as
+        if decoded_as is not None and decoded_as != ev.decoder_name:
             return None
-        for name, pattern in rule.patterns:
+        for name, pattern in cand.patterns:
             if name == "user":
                 value = ev.dstuser if ev.dstuser is not None else ev.srcuser
             elif name == "extra_data":
@@ -580,29 +692,29 @@ class Engine:
                 value = getattr(ev, name, None)
             if value is None or pattern.test(value) == pattern.negate:
                 return None
-        if rule.match is not None:
-            m = rule.match
-            if m.test(ev.log, ev.lower()) == m.negate:
-                return None
-        if rule.regex is not None:
-            r = rule.regex
-            if r.test(ev.log, ev.lower()) == r.negate:
-                return None
+        settled = cand.settled if lowered is not None else None
+        m = cand.match
+        if m is not None and m is not settled and m.test(ev.log, ev.lower()) == m.negate:
+            return None
+        r = cand.regex
+        if r is not None and r is not settled and r.test(ev.log, ev.lower()) == r.negate:
+            return None
         previous: tuple[str, ...] = ()
-        if rule.has_extra:
+        if cand.has_extra:
             found = self._extra_conditions(ev, rule)
             if found is None:
                 return None
             previous = found
         if trace is not None:
             trace.append(f"       *Rule {rule.id} matched.")
-        if node.children:
+        children = cand.children
+        if children:
             if trace is not None:
                 trace.append("       *Trying child rules.")
-            hit = self._first(ev, node.children, id(node), lowered, relevant)
+            hit = self._first(ev, children, cand.key, lowered, relevant)
             if hit is not None:
                 return hit
-        if rule.noalert:
+        if cand.noalert:
             return None
         self.fired[rule.id] += 1
         return rule, previous

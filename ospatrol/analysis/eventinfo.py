@@ -101,6 +101,38 @@ class EventInfo:
         # Position among alerting events (0: never alerted); old ones leave correlation lists.
         self.seq = 0
 
+    def standard_fields(self) -> dict[str, str]:
+        """The standard fields that are set, by the names alerts use, in `ALERT_NAMES` order
+        (attributes read one by one, not through getattr: this runs for every event)."""
+        out: dict[str, str] = {}
+        if self.srcip is not None:
+            out["srcip"] = self.srcip
+        if self.dstip is not None:
+            out["dstip"] = self.dstip
+        if self.srcport is not None:
+            out["srcport"] = self.srcport
+        if self.dstport is not None:
+            out["dstport"] = self.dstport
+        if self.protocol is not None:
+            out["protocol"] = self.protocol
+        if self.action is not None:
+            out["action"] = self.action
+        if self.srcuser is not None:
+            out["srcuser"] = self.srcuser
+        if self.dstuser is not None:
+            out["dstuser"] = self.dstuser
+        if self.id is not None:
+            out["id"] = self.id
+        if self.url is not None:
+            out["url"] = self.url
+        if self.data is not None:
+            out["data"] = self.data
+        if self.status is not None:
+            out["status"] = self.status
+        if self.systemname is not None:
+            out["system_name"] = self.systemname
+        return out
+
     def lower(self) -> str:
         """The log lowercased once per event (literal matchers compare against it)."""
         low = self.lowered

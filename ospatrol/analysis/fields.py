@@ -54,9 +54,9 @@ ALERT_NAMES: dict[str, str] = {
     "status": "status",
     "systemname": "system_name",
 }
+"""Each event attribute that decoders fill, and the name alerts use for it, in alert order
+(`EventInfo.standard_fields` reads them in this order)."""
 
-STANDARD_ATTRS: tuple[str, ...] = tuple(ALERT_NAMES)
-"""Event attributes that decoders fill; the names alerts use for them are in `ALERT_NAMES`."""
 
 FIELD_NAMES: dict[str, str] = {
     **{needle: target.attr for needle, target in ORDER_TABLE},

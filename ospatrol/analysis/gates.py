@@ -8,6 +8,7 @@ compared lowercased (every pattern is caseless); a pattern without a gate is sim
 
 from __future__ import annotations
 
+from ospatrol.analysis.osmatch import LiteralAlternatives
 from ospatrol.analysis.patterns import Pattern
 
 
@@ -27,6 +28,17 @@ def literal_gate(pattern: Pattern | None) -> tuple[str, ...] | None:
     if all(a and _PLAIN.issuperset(a) for a in alternatives):
         return tuple(a.lower() for a in alternatives)
     return None
+
+
+def exact_literals(pattern: Pattern | None) -> tuple[str, ...] | None:
+    """Lowercase literals such that, on an ASCII text, `pattern` matches exactly when the
+    lowercased text contains one of them (plain unanchored alternatives, always caseless, not
+    negated); else None. Such a pattern's literal gate is the whole test."""
+    if not isinstance(pattern, LiteralAlternatives) or pattern.negate:
+        return None
+    if any(a.startswith("^") or a.endswith("$") for a in pattern.source.split("|")):
+        return None
+    return pattern.required_literals
 
 
 # Characters that mean themselves in both regex dialects (outside classes).
@@ -103,13 +115,6 @@ def first_chars(pattern: Pattern | None, *, pcre2: bool = False) -> frozenset[st
         else:
             return None
     return frozenset(chars)
-
-
-def prefix_out(prefixes: tuple[str, ...] | None, lowered: str | None, start: int | None) -> bool:
-    """True when a prefix gate proves an anchored pattern cannot match at `start`."""
-    if prefixes is None or lowered is None or start is None:
-        return False
-    return not any(lowered.startswith(p, start) for p in prefixes)
 
 
 def gated_out(gate: tuple[str, ...] | None, lowered: str | None) -> bool:

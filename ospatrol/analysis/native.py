@@ -1,9 +1,9 @@
 """The optional compiled build of the engine's hot modules, and the guard that loads it.
 
-`make install` runs `main()` (`build`): mypyc compiles `HOT_MODULES`
-(the per-event path: engine, decoding, correlation, eventinfo) to C extension modules, about 1.4x
-faster per event, into `_native/` beside this file, with a manifest of the SHA-256 of each source
-it compiled. The build is never on the import path by itself: `activate()`, called when the
+`make install` runs `main()` (`build`): mypyc compiles `HOT_MODULES` (the per-event path:
+engine, decoding, correlation, eventinfo, predecode) to C extension modules, about twice as fast
+per event, into `_native/` beside this file, with a manifest of the SHA-256 of each source it
+compiled. The build is never on the import path by itself: `activate()`, called when the
 analysis package is first imported, puts a finder in front of the normal import system that
 loads the compiled modules, and only when every hot module's source still has the hash it was
 compiled from and the build is for this Python. A stale build (a source edited since), a
@@ -32,7 +32,7 @@ from pathlib import Path
 from types import ModuleType
 
 PACKAGE = "ospatrol.analysis"
-HOT_MODULES = ("correlation", "decoding", "engine", "eventinfo")
+HOT_MODULES = ("correlation", "decoding", "engine", "eventinfo", "predecode")
 HERE = Path(__file__).resolve().parent
 BUILD_DIR = HERE / "_native"
 MANIFEST = "manifest.json"

@@ -166,6 +166,8 @@ OSX_ASL_LAYOUT: _Layout = (
 )
 # Every layout position lies within this many bytes of the start.
 _HEAD = 40
+# The surrogate escapes of raw bytes 0x80-0xff (undecodable input read with surrogateescape).
+_RAW_FIRST, _RAW_LAST = chr(0xDC80), chr(0xDCFF)
 
 
 def _as_bytes(s: str) -> tuple[str, Callable[[int], int]]:
@@ -182,7 +184,7 @@ def _as_bytes(s: str) -> tuple[str, Callable[[int], int]]:
     owner: list[int] = []  # for each byte: the index of the character it starts, or the next one
     for index, char in enumerate(head):
         # One byte: ASCII, a surrogateescape'd raw byte, or the "ä" of "Mär" once repaired.
-        one_byte = char.isascii() or "\udc80" <= char <= "\udcff" or (index, char) == (1, "ä")
+        one_byte = char.isascii() or _RAW_FIRST <= char <= _RAW_LAST or (index, char) == (1, "ä")
         size = 1 if one_byte else len(char.encode("utf-8", "surrogatepass"))
         view.append(char if size == 1 else "\x80" * size)
         owner.extend([index] + [index + 1] * (size - 1))

@@ -261,3 +261,52 @@ def test_correlation_forgets_events_past_the_event_memory(ruleset43, monkeypatch
     # takes eight new ones.
     ids = [r.rule.id for r in _feed(engine, 8, start=start + 5)]
     assert ids == [5710] * 7 + [5712]
+
+
+def test_standard_fields_follow_the_alert_table():
+    from ospatrol.analysis.eventinfo import EventInfo
+    from ospatrol.analysis.fields import ALERT_NAMES
+
+    ev = EventInfo("x", "x", "h", None, "stdin", 0.0)
+    assert ev.standard_fields() == {}
+    for attr in ALERT_NAMES:
+        setattr(ev, attr, f"v-{attr}")
+    assert list(ev.standard_fields().items()) == [
+        (name, f"v-{attr}") for attr, name in ALERT_NAMES.items()
+    ]
+
+
+def test_a_literal_gate_settles_only_plain_unanchored_matches(tmp_path: Path):
+    """A rule whose <match> is plain text needs no second test once its gate passed; anchored,
+    negated and non-ASCII cases still run the pattern itself."""
+    (tmp_path / "decoders.xml").write_text(
+        '<decoder name="app">\n  <program_name>^app$</program_name>\n</decoder>\n'
+    )
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "r.xml").write_text(
+        '<group name="syslog">\n  <rule id="1" level="0" noalert="1">\n'
+        "    <category>syslog</category>\n    <description>t</description>\n  </rule>\n"
+        '  <rule id="100" level="5">\n    <decoded_as>app</decoded_as>\n'
+        "    <match>^Door|window open</match>\n    <description>anchored</description>\n"
+        "  </rule>\n"
+        '  <rule id="101" level="4">\n    <decoded_as>app</decoded_as>\n'
+        "    <match>Door open|Gate open</match>\n    <description>plain</description>\n"
+        "  </rule>\n"
+        '  <rule id="102" level="3">\n    <decoded_as>app</decoded_as>\n'
+        "    <match>!closed</match>\n    <description>negated</description>\n  </rule>\n"
+        "</group>\n"
+    )
+    engine = Engine(load_ruleset(rules_dir=rules, decoders=[tmp_path / "decoders.xml"]))
+
+    def rule(message: str) -> int | None:
+        result = engine.process_line(f"Oct 10 10:00:00 host app: {message}")
+        return result.rule.id if result.rule else None
+
+    assert rule("Door ajar") == 100
+    assert rule("the door ajar") == 102  # "^Door" is anchored: the literal alone is not enough
+    assert rule("front WINDOW OPEN") == 100
+    assert rule("the GATE OPEN now") == 101
+    assert rule("all closed") is None
+    assert rule("Tür: gate open") == 101  # not ASCII: the pattern itself decides
+    assert rule("Tür: door closed") is None
