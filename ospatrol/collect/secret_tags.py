@@ -16,6 +16,7 @@ dry run before any real run) keeps and compares no tags.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import hmac
 import json
@@ -54,13 +55,19 @@ def load_key(state_dir: Path, *, create: bool) -> bytes | None:
 
 
 def tag_lines(original: Sequence[str], masked: Sequence[str], key: bytes) -> Tags:
-    """The tags of the lines masking changed; none when masking changed the number of lines
-    (a rule that spans lines): the lines then cannot be paired."""
+    """The tags of the lines masking changed. The two are aligned line by line where masking
+    kept the number of lines; a rule that spans lines (a PEM private key's body masked as one
+    `***`) gives its region one tag, on the region's first masked line."""
     tags: Tags = {}
-    if len(original) != len(masked):
-        return tags
-    for before, after in zip(original, masked, strict=True):
-        if before != after:
+    matcher = difflib.SequenceMatcher(None, original, masked, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal" or j1 == j2:
+            continue
+        if i2 - i1 == j2 - j1:
+            pairs = list(zip(original[i1:i2], masked[j1:j2], strict=True))
+        else:
+            pairs = [("\n".join(original[i1:i2]), masked[j1])]
+        for before, after in pairs:
             raw = before.encode("utf-8", "surrogateescape")
             digest = hmac.new(key, raw, hashlib.sha256).hexdigest()[:TAG_HEX]
             tags.setdefault(after, []).append(digest)

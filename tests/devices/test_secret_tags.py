@@ -139,3 +139,22 @@ def test_audit_reports_a_changed_enable_password_and_community_of_the_simulated_
     assert old_hash not in dump and new_hash not in dump
     history = run_cli(state, "config", "history", "fw1")
     assert TAGS_PREFIX not in history.stdout and "show running-config" in history.stdout
+
+
+def test_a_mask_over_several_lines_keeps_the_other_lines_tagged():
+    """A PEM private key's body is masked as one `***` line: that region gets one tag and the
+    lines after it are still paired with their own (a length change does not blind the rest)."""
+    config = (
+        "crypto key\n-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----\n"
+        "enable password {enable} pbkdf2\n: end\n"
+    )
+    body = "MIIEpAIBAAKCAQEA\nq8Tn0Zz7rWm2\nAbCdEf=="
+    old, old_tags = normalise_tagged(config.format(body=body, enable="a"), ASA, KEY)
+    assert "MIIEpAIBAAKCAQEA" not in old
+    _, new_tags = normalise_tagged(config.format(body=body, enable="b"), ASA, KEY)
+    assert secret_tags.changed(old_tags, new_tags) == [("enable password *** pbkdf2", 0)]
+    rekeyed = normalise_tagged(config.format(body=body.replace("q8", "Q9"), enable="a"), ASA, KEY)
+    assert rekeyed[0] == old
+    (moved,) = secret_tags.changed(old_tags, rekeyed[1])
+    (finding,) = changed_findings("fw1", ASA.commands[0], old, rekeyed[0], ASA, [moved])
+    assert "(secret changed)" in finding.diff
