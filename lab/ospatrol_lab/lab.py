@@ -285,7 +285,9 @@ class Lab:
             "switch",
             self.switch.pid,
             (self.switch.port,),
-            ("-m", "ospatrol_lab.switch", "--port", str(self.switch.port)),
+            # its ready file, in this lab's directory: when the switch picked its port, its
+            # command line says `--port 0`
+            ("--ready", str(self.switch.ready_path)),
             self.switch.log_path,
         )
 

@@ -13,7 +13,7 @@ import random
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Self
 
@@ -59,14 +59,31 @@ def port_free(port: int) -> bool:
     return True
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing holds right now, outside the ephemeral range."""
+def lab_ports() -> Iterator[int]:
+    """PICK_ATTEMPTS random ports of the lab's range, for a server that binds them itself, one
+    after the other until a bind succeeds: picking and binding in one process leaves no gap in
+    which another can take the port."""
     ports = _lab_port_range()
     for _attempt in range(PICK_ATTEMPTS):
-        port = random.choice(ports)
+        yield random.choice(ports)
+
+
+def no_lab_port() -> OSError:
+    """The error once `lab_ports()` is exhausted."""
+    ports = _lab_port_range()
+    return OSError(f"no free port in {ports.start}-{ports.stop - 1} after {PICK_ATTEMPTS} tries")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing holds right now, outside the ephemeral range.
+
+    Only for a server that cannot bind a port of its choosing (sshd takes its port from its
+    config): another process may take the port before it is bound, so such a server must fail
+    visibly on a taken port and be started again with another."""
+    for port in lab_ports():
         if port_free(port):
             return port
-    raise OSError(f"no free port in {ports.start}-{ports.stop - 1} after {PICK_ATTEMPTS} tries")
+    raise no_lab_port()
 
 
 def port_accepts(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:

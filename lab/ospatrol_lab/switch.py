@@ -10,12 +10,17 @@ matches).
 
 Passwords go to the child through the environment, not its command line, so `ps` does not show
 them; the command-line options exist for manual use.
+
+The child picks and binds its own port (`--port 0`) and then writes it to `--ready FILE`: the
+parent waits for that file, never for "something accepts on the port", which another process
+that took a port picked by the parent would also satisfy.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import logging
 import os
 import sys
@@ -25,12 +30,12 @@ from pathlib import Path
 import asyncssh
 
 from ospatrol_lab.process import (
-    BIND_ATTEMPTS,
     ChildServer,
-    free_port,
     known_hosts_line,
-    port_accepts,
+    lab_ports,
+    no_lab_port,
     spawn_detached,
+    write_atomic,
 )
 
 START_TIMEOUT = 20.0
@@ -53,7 +58,8 @@ def fake_switches_missing() -> str | None:
 
 @dataclass
 class SwitchServer(ChildServer):
-    """One simulated IOS switch; after `start()`, `port` and `known_hosts_line` are set."""
+    """One simulated IOS switch; `port` 0 lets it pick one. After `start()`, `port` and
+    `known_hosts_line` are set."""
 
     directory: Path
     port: int = 0
@@ -63,12 +69,14 @@ class SwitchServer(ChildServer):
     hostname: str = "lab-ios"
     host_key: Path = field(init=False)
     log_path: Path = field(init=False)
+    ready_path: Path = field(init=False)
     known_hosts_line: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
         self.directory = Path(self.directory).resolve()
         self.host_key = self.directory / "switch_host_key"
         self.log_path = self.directory / "switch.log"
+        self.ready_path = self.directory / "switch.ready"
 
     def command(self) -> list[str]:
         """The launcher's argument list (passwords travel in `environment()`)."""
@@ -84,6 +92,8 @@ class SwitchServer(ChildServer):
             self.hostname,
             "--host-key",
             str(self.host_key),
+            "--ready",
+            str(self.ready_path),
         ]
 
     def environment(self) -> dict[str, str]:
@@ -100,21 +110,19 @@ class SwitchServer(ChildServer):
             self.host_key.write_bytes(key.export_private_key("openssh"))
             self.host_key.chmod(0o600)
         public = asyncssh.read_private_key(self.host_key).export_public_key("openssh").decode()
-        wanted = self.port
-        for _attempt in range(BIND_ATTEMPTS):
-            self.port = wanted or free_port()
-            self._proc = spawn_detached(self.command(), self.log_path, self.environment())
-            try:
-                started = self._wait_ready(lambda: port_accepts(self.port), START_TIMEOUT, 0.1)
-            except TimeoutError:
-                message = f"fake-switches did not listen on {self.port}:\n{self._log_tail()}"
-                raise SwitchError(message) from None
-            if started:
-                self.known_hosts_line = known_hosts_line(self.port, public)
-                return
-            if wanted:
-                break
-        raise SwitchError(f"fake-switches exited at start:\n{self._log_tail()}")
+        self.ready_path.unlink(missing_ok=True)
+        self._proc = spawn_detached(self.command(), self.log_path, self.environment())
+        try:
+            started = self._wait_ready(self.ready_path.exists, START_TIMEOUT, 0.05)
+        except TimeoutError:
+            message = (
+                f"fake-switches did not listen within {START_TIMEOUT:g} s:\n{self._log_tail()}"
+            )
+            raise SwitchError(message) from None
+        if not started:
+            raise SwitchError(f"fake-switches exited at start:\n{self._log_tail()}")
+        self.port = json.loads(self.ready_path.read_text())["port"]
+        self.known_hosts_line = known_hosts_line(self.port, public)
 
 
 def _ios_core(hostname: str, enable_password: str):
@@ -227,10 +235,31 @@ def _extra(switch_configuration, name: str) -> dict:
     return getattr(switch_configuration, "ospatrol_" + name)
 
 
+def _listen(reactor, ssh_factory, port: int):
+    """Listen on 127.0.0.1:port, or when port is 0 on the first port of the lab's range that
+    binds (outside the ephemeral range, so the lab can have it again: see `lab_ports`)."""
+    from twisted.internet.error import CannotListenError
+
+    for candidate in [port] if port else lab_ports():
+        try:
+            return reactor.listenTCP(candidate, ssh_factory, interface="127.0.0.1")
+        except CannotListenError:
+            if port:
+                raise
+    raise no_lab_port()
+
+
 def serve(
-    port: int, user: str, password: str, enable_password: str, hostname: str, host_key: Path | None
+    port: int,
+    user: str,
+    password: str,
+    enable_password: str,
+    hostname: str,
+    host_key: Path | None,
+    ready: Path | None = None,
 ) -> None:
-    """Run one IOS switch on 127.0.0.1:port until terminated (blocks)."""
+    """Run one IOS switch on 127.0.0.1:port (0: a port of the lab's range) until terminated
+    (blocks); once it listens, `ready` (written atomically) holds {"port": N}."""
     from fake_switches.transports.ssh_service import SSHDemoRealm, getRSAKeys
     from twisted.conch.ssh import factory, keys
     from twisted.cred import checkers, portal
@@ -249,25 +278,36 @@ def serve(
     key_type = private.sshType()
     ssh_factory.privateKeys = {key_type: private}
     ssh_factory.publicKeys = {key_type: private.public()}
-    reactor.listenTCP(port, ssh_factory, interface="127.0.0.1")
+    port = _listen(reactor, ssh_factory, port).getHost().port
     logging.getLogger(__name__).warning("switch %s listening on 127.0.0.1:%d", hostname, port)
+    if ready is not None:
+        write_atomic(ready, json.dumps({"port": port}))
     reactor.run()
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m ospatrol_lab.switch", description=__doc__)
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int, required=True, help="0: any port of the lab's range")
     parser.add_argument("--user", default="admin")
     parser.add_argument("--password", default=os.environ.get(ENV_PASSWORD))
     parser.add_argument("--enable-password", default=os.environ.get(ENV_ENABLE))
     parser.add_argument("--hostname", default="lab-ios")
     parser.add_argument("--host-key", type=Path, help="OpenSSH private key (default: stock RSA)")
+    parser.add_argument("--ready", type=Path, help='file to write {"port": N} to once listening')
     args = parser.parse_args(argv)
     if not args.password or not args.enable_password:
         parser.error(f"--password/--enable-password (or {ENV_PASSWORD}/{ENV_ENABLE}) required")
     # fake-switches logs every line typed at INFO, including the enable password: keep WARNING.
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
-    serve(args.port, args.user, args.password, args.enable_password, args.hostname, args.host_key)
+    serve(
+        args.port,
+        args.user,
+        args.password,
+        args.enable_password,
+        args.hostname,
+        args.host_key,
+        args.ready,
+    )
 
 
 if __name__ == "__main__":

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from pathlib import Path
 
+import asyncssh
 import pytest
 from netmiko import ConnectHandler
 from netmiko.exceptions import NetmikoAuthenticationException
 
-from ospatrol_lab import switch as switch_module
-from ospatrol_lab.process import free_port, port_accepts
-from ospatrol_lab.switch import SwitchServer
+from ospatrol_lab.process import EPHEMERAL_RANGE
+from ospatrol_lab.switch import SwitchError, SwitchServer
 
 
 def _connect(switch: SwitchServer, known_hosts: Path, password: str | None = None):
@@ -69,16 +70,28 @@ def test_secrets_stay_out_of_the_log(lab_switch: SwitchServer, pinned: Path):
     assert lab_switch.enable_password not in log
 
 
-def test_a_picked_port_taken_before_the_switch_binds_it_gets_another(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_the_switch_binds_its_own_port_and_the_pin_is_for_the_server_there(
+    lab_switch: SwitchServer,
 ):
-    # Another process binds the port between the pick and the switch's bind: a race the
-    # switch must survive by picking again (bound without listening, so nothing answers there).
-    taken = socket.socket()
-    taken.bind(("127.0.0.1", free_port()))
-    picks = iter([taken.getsockname()[1]])
-    monkeypatch.setattr(switch_module, "free_port", lambda: next(picks, None) or free_port())
-    with taken, SwitchServer(tmp_path / "switch") as server:
-        assert server.port != taken.getsockname()[1]
-        assert port_accepts(server.port)
-        assert server.known_hosts_line.startswith(f"[127.0.0.1]:{server.port} ")
+    # The child picks and binds the port itself and reports it: the port it reports answers
+    # with its own host key (a port picked by the parent could have been taken by another
+    # server in between, which a "does the port accept?" check cannot tell apart).
+    low, _high = (int(w) for w in EPHEMERAL_RANGE.read_text().split())
+    assert lab_switch.port < low
+    presented = asyncio.run(
+        asyncssh.get_server_host_key(
+            "127.0.0.1", lab_switch.port, server_host_key_algs=["ssh-ed25519"]
+        )
+    )
+    assert presented is not None
+    pinned = asyncssh.import_public_key(lab_switch.known_hosts_line.split(None, 1)[1])
+    assert presented.public_data == pinned.public_data
+
+
+def test_a_wanted_port_another_server_listens_on_is_an_error_not_that_server(tmp_path: Path):
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        with pytest.raises(SwitchError, match="exited at start"):
+            SwitchServer(tmp_path / "switch", port=port).start()
