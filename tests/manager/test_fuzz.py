@@ -25,11 +25,34 @@ VALID_EVERY = 20
 UDP_COUNT = 80_000
 TCP_COUNT = 20_000
 MAX_MESSAGE = 4096
+# Datagrams sent at a time: well within the manager's socket buffer (8 MB where rmem_max caps
+# its 32 MB request at 4 MB, as here; a datagram takes about 1 KB of it).
+UDP_BATCH = 500
+# How long the manager's reader may leave a batch unread on a loaded machine.
+UDP_DRAIN_TIMEOUT = 60.0
 MARKER = "fuzzvalid"
 # What garbage is mutated from: a well-formed line without the marker, so that no mutation
 # (nor the pre-decoder deleting control characters it inserted) can forge a valid message.
 TEMPLATE = b"<13>Dec  6 03:00:00 fuzzhost app[1]: unmarked-0 ok"
 VALID_TEXT = re.compile(rf"app\[1\]: {MARKER}-(\d+) ok$")
+
+
+def _udp_socket(port: int) -> tuple[int, int]:
+    """(bytes queued, datagrams dropped) of the UDP socket bound to 127.0.0.1:port, as the
+    kernel counts them (/proc/net/udp)."""
+    local = f"0100007F:{port:04X}"
+    for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == local:
+            return int(fields[4].split(":")[1], 16), int(fields[-1])
+    raise AssertionError(f"no UDP socket on 127.0.0.1:{port}")
+
+
+def _wait_udp_drained(port: int, timeout: float = UDP_DRAIN_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while _udp_socket(port)[0]:
+        assert time.monotonic() < deadline, f"the manager read nothing for {timeout:g} s"
+        time.sleep(0.001)
 
 
 def _valid(n: int) -> bytes:
@@ -161,13 +184,18 @@ outputs: {{alerts_log: {{enabled: false}}}}
         tls.unwrap()
     all_valid += tls_valid
 
-    # UDP, paced so the kernel's receive buffer is not what is being tested
+    # UDP, paced by the manager's socket so the kernel's receive buffer is not what is being
+    # tested: each batch of 500 goes out once the manager has read everything before it (a
+    # fixed pause between batches was not enough on a loaded machine: its reader thread went
+    # unscheduled for longer, the kernel dropped ~240 datagrams and the counts came out short).
+    udp_port = manager.port("udp")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-        udp.connect(("127.0.0.1", manager.port("udp")))
-        for i in range(0, len(udp_payloads), 500):
-            for payload in udp_payloads[i : i + 500]:
+        udp.connect(("127.0.0.1", udp_port))
+        for i in range(0, len(udp_payloads), UDP_BATCH):
+            _wait_udp_drained(udp_port)
+            for payload in udp_payloads[i : i + UDP_BATCH]:
                 udp.send(payload)
-            time.sleep(0.02)
+    assert _udp_socket(udp_port)[1] == 0, "the kernel dropped datagrams: the pacing is broken"
     for stream, _, _ in streams:
         with socket.create_connection(("127.0.0.1", manager.port("tcp"))) as sock:
             sock.sendall(stream)
