@@ -7,7 +7,6 @@ a child process (one host per platform); the scale and robustness tests start th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import re
@@ -16,7 +15,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -30,6 +28,7 @@ from ospatrol_lab.sim_cli import HostState
 from ospatrol_lab.sim_devices import make_session
 from ospatrol_lab.sim_profile import HostVars, load_profile, render
 from ospatrol_lab.simulator import DeviceSimulator, SimHost, make_hosts
+from tests.devices.device_helpers import edited
 
 
 def netmiko(host: dict, **extra) -> ConnectHandler:
@@ -64,18 +63,6 @@ async def exec_commands(host: dict, known_hosts: Path, *commands: str) -> list:
         return [await conn.run(c) for c in commands]
 
 
-@contextlib.contextmanager
-def edited(host: dict, text: str) -> Iterator[None]:
-    """Append `text` to a host's running-config file for the duration of a `with` block."""
-    path = Path(host["config_file"])
-    original = path.read_text()
-    path.write_text(original + text)
-    try:
-        yield
-    finally:
-        path.write_text(original)
-
-
 def test_asa_enable_running_config_edit_and_volatile_lines(lab_simulator) -> None:
     host = lab_simulator.host("cisco_asa")
     with netmiko(host) as conn:
@@ -85,7 +72,8 @@ def test_asa_enable_running_config_edit_and_volatile_lines(lab_simulator) -> Non
         assert f"hostname {host['name']}" in first
         assert "access-list outside_access_in extended deny ip any any log" in first
         assert first.rstrip().endswith(": end")
-        with edited(host, "snmp-server community lab-test-community\n"):
+        community = "snmp-server community lab-test-community\n"
+        with edited(Path(host["config_file"]), lambda text: text + community):
             second = conn.send_command("show running-config")
         assert "snmp-server community lab-test-community" in second
         assert "snmp-server community" not in first
@@ -117,8 +105,15 @@ def test_asa_config_mode_change_shows_in_next_fetch(lab_simulator) -> None:
 
 def test_asa_wrong_enable_password_is_refused(lab_simulator) -> None:
     host = lab_simulator.host("cisco_asa")
-    keys = ["enable\n", "wrong-1\n", "wrong-2\n", "wrong-3\n", "show running-config\n"]
-    seen = asyncio.run(_interactive(host, lab_simulator.known_hosts, keys))
+    prompt = f"{host['name']}> "
+    steps = [
+        ("enable\n", "Password: "),
+        ("wrong-1\n", "Password: "),
+        ("wrong-2\n", "Password: "),
+        ("wrong-3\n", prompt),
+        ("show running-config\n", prompt),
+    ]
+    seen = asyncio.run(_interactive(host, lab_simulator.known_hosts, steps))
     assert seen.count("Invalid password") == 2
     assert "Access denied." in seen
     assert "wrong-" not in seen
@@ -172,7 +167,8 @@ def test_screenos_get_config(lab_simulator) -> None:
     host = lab_simulator.host("juniper_screenos")
     with netmiko(host) as conn:
         config = conn.send_command("get config")
-        with edited(host, 'set address "Trust" "lab-added" 10.50.0.99 255.255.255.255\n'):
+        added = 'set address "Trust" "lab-added" 10.50.0.99 255.255.255.255\n'
+        with edited(Path(host["config_file"]), lambda text: text + added):
             changed = conn.send_command("get config | include lab-added")
         clocks = {conn.send_command("get clock").splitlines()[0] for _ in range(2)}
         error = conn.send_command("get bogus")
@@ -187,7 +183,7 @@ def test_gaia_show_configuration(lab_simulator) -> None:
     host = lab_simulator.host("checkpoint_gaia")
     with netmiko(host) as conn:
         config = conn.send_command("show configuration")
-        with edited(host, "set snmp agent on\n"):
+        with edited(Path(host["config_file"]), lambda text: text + "set snmp agent on\n"):
             changed = conn.send_command("show configuration snmp")
         error = conn.send_command("show bogus")
     assert f"# Configuration of {host['name']}" in config
@@ -262,22 +258,20 @@ def test_wrong_password_is_refused(lab_simulator) -> None:
         netmiko(device, auth_timeout=5)
 
 
-async def _interactive(host: dict, known_hosts: Path, keys: list[str]) -> str:
-    """Type `keys` one after another into a PTY shell; return everything the device printed."""
+# Seconds a loaded machine may take to answer one keystroke step of `_interactive`.
+STEP_TIMEOUT = 30.0
+
+
+async def _interactive(host: dict, known_hosts: Path, steps: list[tuple[str, str]]) -> str:
+    """Type each step's keys into a PTY shell, then wait until the device printed the step's
+    text (a prompt); the first step's keys go once the login prompt is there. Everything the
+    device printed, whatever the machine's load (no timed typing, no "silence means done")."""
     async with connect(host, known_hosts) as conn:
         proc = await conn.create_process(term_type="vt100")
-        seen = ""
-        for key in keys:
-            proc.stdin.write(key)
-            await asyncio.sleep(0.1)
-        try:
-            while True:
-                chunk = await asyncio.wait_for(proc.stdout.read(65536), 0.5)
-                if not chunk:
-                    break
-                seen += chunk
-        except TimeoutError:
-            pass
+        seen = await asyncio.wait_for(proc.stdout.readuntil(f"{host['name']}> "), STEP_TIMEOUT)
+        for keys, until in steps:
+            proc.stdin.write(keys)
+            seen += await asyncio.wait_for(proc.stdout.readuntil(until), STEP_TIMEOUT)
         proc.close()
         return seen
 
@@ -288,7 +282,13 @@ def test_paging_until_disabled(lab_simulator) -> None:
         _interactive(
             host,
             lab_simulator.known_hosts,
-            ["enable\n", host["enable_password"] + "\n", "show running-config\n", " ", "q"],
+            [
+                ("enable\n", "Password: "),
+                (host["enable_password"] + "\n", f"{host['name']}# "),
+                ("show running-config\n", "<--- More --->"),
+                (" ", "<--- More --->"),
+                ("q", f"{host['name']}# "),
+            ],
         )
     )
     assert host["enable_password"] not in seen
@@ -303,15 +303,17 @@ def test_robust_against_garbage_huge_lines_and_hangups(
     async def scenario() -> str:
         sim = DeviceSimulator(tmp_path)
         (host,) = await sim.start([SimHost("sim-asa-01", "cisco_asa")])
+        prompt = f"{host.name}> "
         entry = {
+            "name": host.name,
             "address": "127.0.0.1",
             "port": host.port,
             "user": host.user,
             "password": host.password,
         }
         try:
-            await _interactive(entry, sim.known_hosts, ["\x00\x1b[A\xff\ufffd\x07?\t\n"])
-            await _interactive(entry, sim.known_hosts, ["x" * 200_000 + "\n"])
+            await _interactive(entry, sim.known_hosts, [("\x00\x1b[A\xff\ufffd\x07?\t\n", prompt)])
+            await _interactive(entry, sim.known_hosts, [("x" * 200_000 + "\n", prompt)])
             async with connect(entry, sim.known_hosts) as conn:
                 # Bytes that are not UTF-8, as a shell and as an exec request.
                 proc = await conn.create_process(term_type="vt100", encoding=None)
@@ -324,8 +326,9 @@ def test_robust_against_garbage_huge_lines_and_hangups(
             async with connect(entry, sim.known_hosts) as conn:
                 proc = await conn.create_process(term_type="vt100")
                 proc.stdin.write("show version\n")
-            # The client hung up mid-command; the next one is served as usual.
-            return await _interactive(entry, sim.known_hosts, ["show version\n"])
+            # The client hung up mid-command; the next one is served as usual (its first page).
+            steps = [("show version\n", "<--- More --->")]
+            return await _interactive(entry, sim.known_hosts, steps)
         finally:
             await sim.stop()
 
