@@ -183,39 +183,56 @@ def format_alert_json(alert: Alert, *, manager: str | None = None) -> dict[str, 
 
     `manager` is the manager's name (default: this machine's).
     """
+    # Built key by key, leaving out what is empty, in Wazuh's key order: filtering whole dicts
+    # afterwards (five `_without_empty` passes) was half the cost of an alerts.json line.
     manager_name = manager or platform.node() or "localhost"
     event = alert.event
-    rule = _without_empty(
-        {
-            "level": alert.level,
-            "description": alert.description,
-            "id": str(alert.rule_id),
-            "groups": list(alert.groups),
-        }
-    )
-    rule |= {"firedtimes": alert.firedtimes, "mail": alert.mail}
+    rule: dict[str, Any] = {"level": alert.level}
+    if alert.description:
+        rule["description"] = alert.description
+    rule["id"] = str(alert.rule_id)
+    if alert.groups:
+        rule["groups"] = list(alert.groups)
+    rule["firedtimes"] = alert.firedtimes
+    rule["mail"] = alert.mail
     if alert.mitre:
         rule["mitre"] = {"id": list(alert.mitre)}
+    document: dict[str, Any] = {"timestamp": _iso_timestamp(event.time), "rule": rule}
+    agent = _without_empty(_agent(event, manager_name))
+    if agent:
+        document["agent"] = agent
+    document["manager"] = {"name": manager_name}
+    if alert.alert_id:
+        document["id"] = alert.alert_id
     full_log = _full_log(alert)
-    predecoder = {
-        "program_name": alert.program_name,
-        "timestamp": _header_timestamp(alert, full_log),
-        "hostname": alert.hostname,
-    }
-    document: dict[str, Any] = {
-        "timestamp": _iso_timestamp(event.time),
-        "rule": rule,
-        "agent": _without_empty(_agent(event, manager_name)),
-        "manager": {"name": manager_name},
-        "id": alert.alert_id,
-        "full_log": full_log,
-        "previous_output": "\n".join(alert.previous_output),
-        "predecoder": _without_empty(predecoder),
-        "decoder": _without_empty({"parent": alert.decoder_parent, "name": alert.decoder}),
-        "data": _nested(alert.fields),
-        "location": event.location,
-    }
-    return _without_empty(document)
+    if full_log:
+        document["full_log"] = full_log
+    previous = "\n".join(alert.previous_output)
+    if previous:
+        document["previous_output"] = previous
+    predecoder = {}
+    if alert.program_name:
+        predecoder["program_name"] = alert.program_name
+    stamp = _header_timestamp(alert, full_log)
+    if stamp:
+        predecoder["timestamp"] = stamp
+    if alert.hostname:
+        predecoder["hostname"] = alert.hostname
+    if predecoder:
+        document["predecoder"] = predecoder
+    decoder = {}
+    if alert.decoder_parent:
+        decoder["parent"] = alert.decoder_parent
+    if alert.decoder:
+        decoder["name"] = alert.decoder
+    if decoder:
+        document["decoder"] = decoder
+    data = _nested(alert.fields)
+    if data:
+        document["data"] = data
+    if event.location:
+        document["location"] = event.location
+    return document
 
 
 def format_archive_json(result: EngineResult, *, manager: str) -> dict[str, Any]:
