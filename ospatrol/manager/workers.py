@@ -1,9 +1,12 @@
 """The manager's side of the analysis workers: start them, feed them, collect alerts, drain.
 
 Frames are partitioned by sender address (`partition`), so one device's events always reach the
-same worker and its engine's correlation state. Each worker has at most `MAX_IN_FLIGHT` batches
-outstanding; `submit` waits when a worker is that far behind, which is the back-pressure that
-fills the intake (and so drops UDP / slows TCP senders) when analysis cannot keep up.
+same worker and its engine's correlation state. Each worker has a queue of its own, fed by
+`submit`, and a feeder task that sends it batches, at most `MAX_IN_FLIGHT` outstanding: a worker
+that is behind never holds up the frames of another (with one queue in arrival order, a run of
+frames from one busy worker's senders left the other worker idle). `submit` waits while the
+queues hold more than `QUEUED_BATCHES` batches a worker, which is the back-pressure that fills
+the intake (and so drops UDP / slows TCP senders) when analysis cannot keep up.
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ import json
 import logging
 import sys
 import zlib
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ospatrol.errors import InputError
@@ -28,6 +31,8 @@ from ospatrol.syslog.receiver import Frame
 log = logging.getLogger(__name__)
 
 MAX_IN_FLIGHT = 4
+# Frames the workers' queues may hold, in batches per worker, before `submit` waits.
+QUEUED_BATCHES = 4
 # Sender -> worker memo: a dict look-up instead of a CRC per frame; cleared when this many
 # sources were seen (UDP sources can be spoofed, the memo must not grow without bound).
 MAX_REMEMBERED_SOURCES = 65536
@@ -105,7 +110,10 @@ class _Worker:
     process: asyncio.subprocess.Process
     slots: asyncio.Semaphore
     reader_task: asyncio.Task | None = None
+    feeder_task: asyncio.Task | None = None
     final: dict | None = None
+    queue: deque[Frame | Event] = field(default_factory=deque)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class WorkerPool:
@@ -124,7 +132,12 @@ class WorkerPool:
         self.rendering = rendering
         self._workers: list[_Worker] = []
         self._stopping = False
+        self._closing = False
         self._where: dict[str, int] = {}
+        self._batch = analysis.batch_size
+        self._limit = analysis.batch_size * QUEUED_BATCHES * size
+        self._room = asyncio.Event()
+        self.queued = 0
         self.lost_batches = 0
 
     async def _spawn(self, index: int) -> asyncio.subprocess.Process:
@@ -163,6 +176,7 @@ class WorkerPool:
                 raise InputError(f"analysis workers cannot start: {detail}")
         for worker in self._workers:
             worker.reader_task = asyncio.create_task(self._read(worker))
+            worker.feeder_task = asyncio.create_task(self._feed(worker))
 
     async def _respawn(self, worker: _Worker) -> None:
         """Replace a worker that died (its outstanding batches are lost and counted)."""
@@ -187,7 +201,7 @@ class WorkerPool:
         worker.reader_task = asyncio.create_task(self._read(worker))
 
     async def submit(self, frames: list[Frame | Event]) -> None:
-        """Send frames to their workers, waiting while a worker has too much outstanding."""
+        """Queue frames for their workers; waits while the queues are full."""
         size = self.size
         if size == 1:
             parts = {0: frames}
@@ -205,7 +219,31 @@ class WorkerPool:
                 parts.setdefault(index, []).append(frame)
         for index, part in parts.items():
             worker = self._workers[index]
-            await worker.slots.acquire()
+            worker.queue.extend(part)
+            worker.wake.set()
+        self.queued += len(frames)
+        while self.queued > self._limit:
+            self._room.clear()
+            await self._room.wait()
+
+    async def _feed(self, worker: _Worker) -> None:
+        """Send the worker its queued frames, a batch whenever it has a slot free: the batch
+        grows up to the configured size while the worker is busy."""
+        queue = worker.queue
+        while True:
+            while not queue:
+                if self._closing:
+                    return
+                worker.wake.clear()
+                await worker.wake.wait()
+            slots = worker.slots
+            await slots.acquire()
+            if slots is not worker.slots:
+                continue  # the worker was replaced while we waited: take a slot of the new one
+            part = [queue.popleft() for _ in range(min(self._batch, len(queue)))]
+            self.queued -= len(part)
+            if self.queued <= self._limit:
+                self._room.set()
             stdin = worker.process.stdin
             assert stdin is not None
             stdin.write(pack(("batch", *_columns(part))))
@@ -235,6 +273,11 @@ class WorkerPool:
     async def stop(self) -> dict[str, int]:
         """Let every worker finish what it was sent, then stop it; returns the engines' counters."""
         totals: Counter[str] = Counter()
+        self._closing = True
+        for worker in self._workers:
+            worker.wake.set()
+        for worker in self._workers:
+            await self._sent_all(worker)
         self._stopping = True
         for worker in self._workers:
             stdin = worker.process.stdin
@@ -251,13 +294,25 @@ class WorkerPool:
             totals.update(worker.final or {})
         return dict(totals)
 
+    async def _sent_all(self, worker: _Worker) -> None:
+        """Wait until the worker's feeder sent everything queued; give up on a worker that died
+        and could not be restarted (its queued frames are lost with it)."""
+        task = worker.feeder_task
+        while task is not None and not task.done():
+            reader = worker.reader_task
+            if worker.process.returncode is not None and (reader is None or reader.done()):
+                task.cancel()
+                return
+            await asyncio.wait({task}, timeout=0.1)
+
     async def kill(self) -> None:
         for worker in self._workers:
             if worker.process.returncode is None:
                 worker.process.kill()
             await worker.process.wait()
-            if worker.reader_task is not None:
-                worker.reader_task.cancel()
+            for task in (worker.reader_task, worker.feeder_task):
+                if task is not None:
+                    task.cancel()
 
     def alive(self) -> bool:
         return all(w.process.returncode is None for w in self._workers)
