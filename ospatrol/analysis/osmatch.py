@@ -27,7 +27,15 @@ _MATCH_SPECIALS = re.compile(r"[.\[\]{}+?*()\\]")
 class LiteralAlternatives:
     """Case-insensitive plain strings, each optionally anchored at the start and/or the end."""
 
-    __slots__ = ("_alternatives", "_originals", "_unicode_program", "negate", "source", "timeouts")
+    __slots__ = (
+        "_alternatives",
+        "_originals",
+        "_unicode_program",
+        "negate",
+        "required_literals",
+        "source",
+        "timeouts",
+    )
 
     def __init__(
         self, source: str, alternatives: list[tuple[str, bool, bool]], negate: bool = False
@@ -38,15 +46,13 @@ class LiteralAlternatives:
         # (lowercased literal, anchored at start, anchored at end)
         self._alternatives = tuple((lit.lower(), start, end) for lit, start, end in alternatives)
         self._originals = tuple(alternatives)
+        # The lowercased literals, of which a matching text contains one; None when one is
+        # empty (it matches every text).
+        literals = tuple(lit for lit, _, _ in self._alternatives)
+        self.required_literals = None if "" in literals else literals
         # For `search` on texts whose lowercase form changes length (rare non-ASCII letters);
         # compiled on first use so that loading a rule set stays quick.
         self._unicode_program: re.Pattern[str] | None = None
-
-    @property
-    def required_literals(self) -> tuple[str, ...] | None:
-        """The lowercased literals; None when one is empty (it matches every text)."""
-        literals = tuple(lit for lit, _, _ in self._alternatives)
-        return None if "" in literals else literals
 
     def test(self, text: str, lowered: str | None = None) -> bool:
         if lowered is None:

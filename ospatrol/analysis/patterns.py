@@ -30,11 +30,13 @@ Captures follow OSSEC's PCRE2 path: groups that did not take part in the match a
 
 Speed: literal patterns never reach a regex engine; a regex pattern first checks that a literal
 every match must contain is in the lowercased text (passing ``lowered`` saves that lowercasing);
-regexes that cannot backtrack badly run on ``re``, the rest on ``regex`` with a time budget.
+regexes that cannot backtrack badly run on ``re`` (on short texts), the rest on Google's RE2
+where it is installed and takes them, else on ``regex`` with a time budget.
 ``pattern.required_literals`` exposes those literals so the engine can skip whole rule subtrees.
 
 Bounded cost: texts are cut to OS_MAXSTR (65,536) characters; regex patterns that could backtrack
-badly (nested or many unbounded repeats), and any regex on a long text, run under a time budget.
+badly (nested or many unbounded repeats), and any regex on a long text, run on RE2 (linear time)
+or under a time budget.
 A pattern that runs out of it counts as not matching and increments its ``timeouts`` counter,
 which the engine reads to report. See :mod:`ospatrol.analysis.pcre`.
 """

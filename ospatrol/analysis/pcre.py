@@ -4,24 +4,25 @@ analysisd compiles `<pcre2>` with PCRE2_CASELESS and nothing else: no UTF, so ``
 ``\\s`` and case folding are ASCII-only. We compile with ``IGNORECASE | ASCII``, after rewriting
 the few PCRE2 spellings Python lacks (``translate_pcre2``).
 
-A ``RegexPattern`` holds up to two programs for the same pattern:
+A ``RegexPattern`` holds up to three programs for the same pattern:
 
 - a *fast* ``re`` program, used when the pattern cannot backtrack catastrophically (no nested
   repeats, repeated alternations or back-references) and the text is short enough that its
   polynomial worst case stays small (``FAST_TEXT_LIMITS``);
-- a *guarded* ``regex`` program, run with a per-call ``timeout``: for PCRE2 syntax ``re`` lacks,
-  risky patterns and long texts. A timeout counts as "no match" and increments the pattern's
-  ``timeouts`` counter. Compiled on first use when the fast program exists.
+- where Google's RE2 is installed (the optional `google-re2` package) and takes the pattern,
+  *linear* RE2 programs (one without groups for ``test``, one with them for ``search``) for
+  longer texts and for risky patterns: RE2's running time is linear in the text, and it gives
+  the match, span and groups ``re`` gives (both follow Perl's leftmost-first rule). RE2 only
+  judges a pattern ``re`` compiles cleanly and a text the two read alike (see
+  `_linear_program`, `_linear_input`); the tests compare the two on real logs, ASCII or not,
+  for every stock pattern;
+- a *guarded* ``regex`` program, run with a per-call ``timeout``, for the rest: PCRE2 syntax
+  ``re`` and RE2 lack, or RE2 missing. A timeout counts as "no match" and increments the
+  pattern's ``timeouts`` counter. Compiled on first use when the fast program exists.
 
-Before either runs, an unanchored pattern checks that one of the literals every match contains
-occurs in the lowercased text. Where Google's RE2 is installed (the optional `google-re2`
-package), a search that would run under the time budget first asks RE2, whose running time is
-linear in the text, whether the pattern matches at all; only a match goes on to the guarded
-program (for its groups and end). RE2 is asked only where it reads the pattern as `re` does and
-the text holds nothing the two treat differently (see `_linear_program`, `_linear_text`). Both
-engines agree on the syntax ``re`` accepts and the pre-checks only rule out texts that cannot
-match, so none of this changes a result (the tests compare them on real logs for every stock
-pattern, with and without RE2).
+Before any of them runs, an unanchored pattern checks that one of the literals every match
+contains occurs in the lowercased text (on a non-ASCII text, lowercased so that Unicode case
+folding cannot hide one: `_folded`). None of this changes a result.
 """
 
 from __future__ import annotations
@@ -31,10 +32,13 @@ import warnings
 
 import regex
 
-try:  # Optional: linear-time pre-checks for the slow path (pip install google-re2).
+try:  # Optional: linear-time matching for long texts and risky patterns (pip install google-re2).
     import re2 as _re2
-except ImportError:  # pragma: no cover - exercised by the tests that hide the module
+
+    _UNANCHORED = _re2._re2.RE2.Anchor.UNANCHORED
+except (ImportError, AttributeError):  # pragma: no cover - exercised by the tests that hide it
     _re2 = None
+    _UNANCHORED = None
 
 from ospatrol.analysis.patterns import DEFAULT_TIMEOUT, MAX_INPUT, Captured, PatternError
 
@@ -274,31 +278,96 @@ def _analyse(
     return program, FAST_TEXT_LIMITS[ambiguous], literals, anchored, True
 
 
-# Texts RE2 and Python read alike: ASCII (no Unicode case folding or classes) with no control
-# character but tab (Python's `$` also matches before a final newline, its `\s` takes \x1c-\x1f).
+# Control characters, where RE2 and Python differ (Python's `$` also matches before a final
+# newline, its `\s` takes \x1c-\x1f, ...): a text holding one (tab aside) is not given to RE2.
 _LINEAR_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# Non-ASCII characters the two fold differently against ASCII letters (the only ones: patterns
+# given to RE2 are ASCII): under `re.ASCII` Python folds none, RE2 takes the Kelvin sign for k
+# and the long s for s; in Unicode mode Python also takes the dotted and dotless i for i.
+_FOLDED_BY_RE2_ONLY = ("\u212a", "\u017f")
+_FOLDED_BY_PYTHON_ONLY = ("\u0130", "\u0131")
 
 
-def _linear_text(text: str) -> bool:
-    """Whether RE2's answer on `text` is Python's answer (see `_LINEAR_UNSAFE`)."""
-    return text.isascii() and (text.isprintable() or _LINEAR_UNSAFE.search(text) is None)
+def _refused_by_linear(translated: str, ascii_only: bool, caseless: bool) -> tuple[str, ...]:
+    """The characters a text must not hold for RE2 to judge `translated` (see
+    `_FOLDED_BY_RE2_ONLY`): those it folds otherwise when the pattern is caseless, by flag
+    or perhaps by an inline `(?i)` (any `(?` counts)."""
+    if not (caseless or "(?" in translated):
+        return ()
+    return _FOLDED_BY_RE2_ONLY if ascii_only else _FOLDED_BY_PYTHON_ONLY
 
 
-def _linear_program(translated: str, caseless: bool) -> object | None:
+def _linear_input(text: str, refused: tuple[str, ...]) -> bytes | None:
+    """`text` as UTF-8 for RE2 when RE2's answer on it is Python's, else None: no control
+    character but tab, none of the `refused` characters (`_refused_by_linear`), no lone
+    surrogate. (RE2's classes are ASCII: so are Python's under `re.ASCII`, and OS_Regex/OS_Match
+    translations spell theirs out as ASCII sets.)"""
+    if text.isascii():
+        if text.isprintable() or _LINEAR_UNSAFE.search(text) is None:
+            return text.encode()
+        return None
+    if _LINEAR_UNSAFE.search(text) is not None:
+        return None
+    for char in refused:
+        if char in text:
+            return None
+    try:
+        return text.encode()
+    except UnicodeEncodeError:  # surrogate-escaped bytes of a log that is not UTF-8
+        return None
+
+
+def _char_spans(data: bytes, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """RE2's byte offsets in the UTF-8 `data` as character offsets (RE2 matches whole code
+    points, so each offset ends a character)."""
+    return [
+        (start, stop) if start < 0 else (len(data[:start].decode()), len(data[:stop].decode()))
+        for start, stop in spans
+    ]
+
+
+def _linear_program(translated: str, caseless: bool, *, capture: bool = False) -> object | None:
     """An RE2 program that matches exactly where `translated` (a pattern `re` compiles without
-    a warning: `_analyse`) does on `_linear_text` texts, or None: RE2 missing, or a pattern RE2
-    refuses (look-arounds, back-references, possessive repeats, ...) or might read otherwise
-    (non-ASCII, `{,n}` which RE2 takes literally)."""
+    a warning: `_analyse`) does on `_linear_text` texts, with the same span and, with
+    `capture`, the same groups (both follow Perl's leftmost-first rule); or None: RE2 missing,
+    or a pattern RE2 refuses (look-arounds, back-references, possessive repeats, ...) or might
+    read otherwise (non-ASCII, `{,n}` which RE2 takes literally).
+
+    The program is the binding's own object (`re2._re2.RE2`): its `Match(anchor, bytes, pos,
+    endpos)` gives byte spans, which are character offsets on ASCII texts; the `re2` module's
+    wrapper would convert offsets in Python on every call, which costs more than the match."""
     if _re2 is None or not translated.isascii() or "{," in translated:
         return None
     options = _re2.Options()
     options.log_errors = False
-    options.never_capture = True
+    options.never_capture = not capture
     options.case_sensitive = not caseless
     try:
-        return _re2.compile(translated, options)
-    except (_re2.error, ValueError, TypeError):
+        program = _re2._re2.RE2(translated.encode(), options)
+    except (_re2.error, ValueError, TypeError, AttributeError):
         return None
+    return program if program.ok() else None
+
+
+# OS_Regex's end anchor as `ospatrol.analysis.osregex` writes it (not after a backslash).
+_OSREGEX_END = re.compile(r"(?<!\\)\(\?!\\n\)\$")
+# Characters Python's caseless matching takes for an ASCII letter that `str.lower()` does not
+# lower to it (the Kelvin sign lowers to "k" by itself): dotted and dotless i, long s.
+_FOLD_TO_ASCII = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s"})
+# The last non-ASCII text folded and its fold: one event's text meets many patterns in a row.
+_last_folded: tuple[str, str] = ("", "")
+
+
+def _folded(text: str) -> str:
+    """`text` lowercased so that an ASCII literal a Unicode caseless pattern matches in it
+    occurs in the result (for the required-literal pre-check on non-ASCII texts)."""
+    global _last_folded
+    last = _last_folded
+    if last[0] == text:
+        return last[1]
+    folded = text.translate(_FOLD_TO_ASCII).lower()
+    _last_folded = (text, folded)
+    return folded
 
 
 class _Deferred:
@@ -328,7 +397,9 @@ class RegexPattern:
         "_guarded",
         "_limit",
         "_linear",
+        "_linear_groups",
         "_literals",
+        "_refused",
         "_timeout",
         "_translated",
         "negate",
@@ -364,8 +435,11 @@ class RegexPattern:
         # Where `re` accepted the pattern, `regex` is only needed for long texts: compile it on
         # first use, which keeps loading a rule set quick. Otherwise it validates the pattern now.
         self._guarded: regex.Pattern[str] | None = None
-        # The RE2 pre-check of the guarded path: compiled on first use (False: none).
+        # RE2 programs for long texts and risky patterns, without and with groups: compiled on
+        # first use (False: none).
         self._linear: object | None = None
+        self._linear_groups: object | None = None
+        self._refused = _refused_by_linear(translated, ascii_only, caseless)
         if self._fast is None:
             self._limit = -1
             self._guarded = self._compile_guarded()
@@ -391,15 +465,40 @@ class RegexPattern:
         """True when every call runs under the time budget (risky or `regex`-only syntax)."""
         return self._fast is None
 
-    def _match(self, text: str, lowered: str | None) -> re.Match[str] | regex.Match[str] | None:
-        # The hot path of the engine: kept flat on purpose.
+    def _re2_program(self, capture: bool) -> object:
+        """The RE2 program for `test` (no groups) or, with `capture`, for `search`, or False
+        where RE2 does not take this pattern (see `_linear_program`). Compiled on first use:
+        a pattern usually serves only one of them (decoders search, rules test)."""
+        program: object = False
+        if self._clean:
+            translated = self._translated
+            if not self._ascii_only:
+                # OS_Regex's `$` ("(?!\\n)$", a look-ahead RE2 refuses) is RE2's own `$` on the
+                # texts it sees (no newline). Only OS_Regex/OS_Match translations get here, and
+                # their classes never hold a parenthesis.
+                translated = _OSREGEX_END.sub("$", translated)
+            program = _linear_program(translated, self._caseless, capture=capture) or False
+        if capture:
+            self._linear_groups = program
+        else:
+            self._linear = program
+        return program
+
+    def _match(
+        self, text: str, lowered: str | None, capture: bool
+    ) -> re.Match[str] | regex.Match[str] | list[tuple[int, int]] | None:
+        """The match: a `re`/`regex` match object, or RE2's spans (the whole match's, then each
+        group's, (-1, -1) when unset), or None. The hot path of the engine: kept flat."""
         if len(text) > MAX_INPUT:
             text = text[:MAX_INPUT]
         literals = self._literals
         # A required literal missing from the text rules the regex out at the cost of `in`.
-        if literals is not None and (self._ascii_only or text.isascii()):
-            if lowered is None:
-                lowered = text.lower()
+        if literals is not None:
+            if self._ascii_only or text.isascii():
+                if lowered is None:
+                    lowered = text.lower()
+            else:
+                lowered = _folded(text)
             if len(literals) == 1:
                 if literals[0] not in lowered:
                     return None
@@ -407,14 +506,18 @@ class RegexPattern:
                 return None
         if len(text) <= self._limit:
             return self._fast.search(text)  # type: ignore[union-attr]
-        # RE2 first: where it finds no match the `regex` program is not even compiled.
-        linear = self._linear
+        # A longer text, or a pattern `re` may backtrack on badly: RE2 answers in linear time,
+        # with the same match and groups; the `regex` program is then not even compiled.
+        linear = self._linear_groups if capture else self._linear
         if linear is None:
-            linear = self._linear = (
-                self._clean and _linear_program(self._translated, self._caseless)
-            ) or False
-        if linear and _linear_text(text) and linear.search(text) is None:  # type: ignore[attr-defined]
-            return None
+            linear = self._re2_program(capture)
+        if linear:
+            data = _linear_input(text, self._refused)
+            if data is not None:
+                spans = linear.Match(_UNANCHORED, data, 0, len(data))  # type: ignore[attr-defined]
+                if spans[0][0] < 0:
+                    return None
+                return spans if len(data) == len(text) else _char_spans(data, spans)
         guarded = self._guarded
         if guarded is None:
             try:
@@ -434,6 +537,7 @@ class RegexPattern:
         state["_fast"] = self._fast is not None
         state["_guarded"] = None
         state["_linear"] = None
+        state["_linear_groups"] = None
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
@@ -442,23 +546,28 @@ class RegexPattern:
         self._fast = _Deferred(self) if state["_fast"] else None  # type: ignore[assignment]
 
     def test(self, text: str, lowered: str | None = None) -> bool:
-        return self._match(text, lowered) is not None
+        return self._match(text, lowered, False) is not None
 
     def search(self, text: str, lowered: str | None = None) -> Captured | None:
-        found = self._match(text, lowered)
+        found = self._match(text, lowered, True)
         if found is None:
             return None
+        if type(found) is list:
+            end = found[0][1]
+            groups = tuple(None if start < 0 else text[start:stop] for start, stop in found[1:])
+        else:
+            end = found.end()  # type: ignore[union-attr]
+            groups = found.groups()  # type: ignore[union-attr]
         # OSSEC copies only the groups that took part in the match (PCRE2_UNSET skipped);
         # Wazuh (the case-sensitive flavour) copies every group up to the last one set, unset
         # ones as "" (w_expression_PCRE2_fill_regex_match), so fields keep their positions.
-        groups = found.groups()
         if None in groups:
             if self._caseless:
                 groups = tuple(g for g in groups if g is not None)
             else:
                 last = max((i for i, g in enumerate(groups) if g is not None), default=-1)
                 groups = tuple(g or "" for g in groups[: last + 1])
-        return Captured(groups, found.end())
+        return Captured(groups, end)  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.source!r})"

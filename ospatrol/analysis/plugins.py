@@ -165,24 +165,22 @@ def _cjson_print(value: object, depth: int = 0) -> str:
     return _json_scalar(value) or "null"
 
 
-def _json_fill(ev: EventInfo, key: str, value: str) -> None:
-    attr = _JSON_STANDARD.get(key)
-    if key == "user" and not ev.dstuser:
-        attr = "dstuser"
-    if attr is not None:
-        setattr(ev, attr, value)
-    else:
-        ev.dynamic.setdefault(key, value)
-    ev.decoder_trace.append((key, value))
-
-
-def _json_walk(ev: EventInfo, dec: Decoder, obj: dict, parent: str | None) -> None:
+def _json_walk(ev: EventInfo, obj: dict, prefix: str, csv: bool, keep_null: bool) -> None:
+    """Fill `ev` from the members of `obj`, named `prefix` + member name (json_decoder.c's
+    readJSON/fillData): a standard name sets that field (the last one wins), `user` sets
+    dstuser when it is still empty, any other name a dynamic field (the first one wins)."""
+    dynamic = ev.dynamic
+    trace = ev.decoder_trace
     for name, value in obj.items():
-        key = f"{parent}.{name}" if parent is not None else name
-        if isinstance(value, dict):
-            _json_walk(ev, dec, value, key)
-        elif isinstance(value, list):
-            if dec.json_array == "csv":
+        key = prefix + name
+        kind = type(value)
+        if kind is str:
+            text = value
+        elif kind is dict:
+            _json_walk(ev, value, key + ".", csv, keep_null)
+            continue
+        elif kind is list:
+            if csv:
                 parts = [
                     "null" if v is None else _json_scalar(v)
                     for v in value
@@ -191,13 +189,22 @@ def _json_walk(ev: EventInfo, dec: Decoder, obj: dict, parent: str | None) -> No
                 text = ",".join(p for p in parts if p is not None)
             else:
                 text = _cjson_print(value)
-            if text:
-                _json_fill(ev, key, text)
+            if not text:
+                continue
         elif value is None:
-            if dec.json_null != "discard":
-                _json_fill(ev, key, "null")
+            if not keep_null:
+                continue
+            text = "null"
         else:
-            _json_fill(ev, key, _json_scalar(value) or "")
+            text = _json_scalar(value) or ""
+        attr = _JSON_STANDARD.get(key)
+        if attr is not None:
+            setattr(ev, attr, text)
+        elif key == "user" and not ev.dstuser:
+            ev.dstuser = text
+        else:
+            dynamic.setdefault(key, text)
+        trace.append((key, text))
 
 
 def json_decoder(ev: EventInfo, dec: Decoder, start: int) -> None:
@@ -208,8 +215,8 @@ def json_decoder(ev: EventInfo, dec: Decoder, start: int) -> None:
         parsed, _ = _JSON.raw_decode(text)
     except (ValueError, RecursionError):
         return
-    if isinstance(parsed, dict):
-        _json_walk(ev, dec, parsed, None)
+    if type(parsed) is dict:
+        _json_walk(ev, parsed, "", dec.json_array == "csv", dec.json_null != "discard")
 
 
 PLUGINS = {

@@ -341,28 +341,77 @@ def test_fast_path_and_prefilter_agree_with_guarded_engine_on_real_logs(
     assert checked >= FAST_AT_LEAST[stock[0]]
 
 
-def test_linear_precheck_agrees_with_guarded_engine_on_real_logs(
+# Non-ASCII characters put into sample lines: RE2 reads UTF-8 and gives byte offsets; the
+# Kelvin sign and the long s fold to ASCII letters in RE2 and in Python's Unicode mode only.
+_NON_ASCII = ("\ufeff", "\u00e9", "\u20ac", "\U0001f600", "\u212a", "\u017f", "\u00df")
+
+
+def _non_ascii_variants(lines: list[str]) -> list[str]:
+    out = []
+    for index, line in enumerate(lines):
+        char = _NON_ASCII[index % len(_NON_ASCII)]
+        middle = len(line) // 2
+        out += [char + line, line[:middle] + char + line[middle + 1 :]]
+    return out
+
+
+def _re2_answer(program: object, text: str, data: bytes) -> tuple[tuple, int] | None:
+    spans = program.Match(pcre._UNANCHORED, data, 0, len(data))  # type: ignore[attr-defined]
+    if spans[0][0] < 0:
+        return None
+    if len(data) != len(text):
+        spans = pcre._char_spans(data, spans)
+    return tuple(None if a < 0 else text[a:b] for a, b in spans[1:]), spans[0][1]
+
+
+def test_linear_engine_agrees_with_guarded_engine_on_real_logs(
     stock: tuple[str, list, list, list[str]], shared_data: Path, linear: bool
 ) -> None:
-    """RE2 finds a match exactly where the guarded engine does, for every stock pattern RE2
-    takes, on every sample line it may judge; without RE2 there is no pre-check at all."""
+    """RE2 finds the same match, span and groups as the guarded engine, for every stock pattern
+    RE2 takes, on every sample line it may judge, ASCII or not; without RE2 there is none."""
+    compiled = [p for p in stock[2] if isinstance(p, RegexPattern)]
     if not linear:
-        assert all(
-            pcre._linear_program(p._translated, p._caseless) is None
-            for p in stock[2]
-            if isinstance(p, RegexPattern)
-        )
+        assert not any(p._re2_program(True) or p._re2_program(False) for p in compiled)
         return
-    lines = [line for line in _sample_lines(shared_data / "ossec") if pcre._linear_text(line)]
-    checked = 0
-    for pattern in stock[2]:
-        if not isinstance(pattern, RegexPattern):
+    lines = _sample_lines(shared_data / "ossec")
+    lines += _non_ascii_variants(lines[::3])
+    checked = judged = 0
+    for pattern in compiled:
+        capturing, plain = pattern._re2_program(True), pattern._re2_program(False)
+        if not capturing:
             continue
-        program = pattern._clean and pcre._linear_program(pattern._translated, pattern._caseless)
-        if not program:
-            continue
+        assert plain
         for line in lines:
-            expected = pattern.guarded.search(line) is not None
-            assert (program.search(line) is not None) is expected, (pattern.source, line)
+            data = pcre._linear_input(line, pattern._refused)
+            if data is None:
+                continue
+            found = pattern.guarded.search(line)
+            expected = found and (found.groups(), found.end())
+            assert _re2_answer(capturing, line, data) == expected, (pattern.source, line)
+            assert (_re2_answer(plain, line, data) is not None) is (found is not None)
+            judged += not line.isascii()
         checked += 1
     assert checked >= FAST_AT_LEAST[stock[0]]
+    assert judged > 1000
+
+
+def test_linear_input_keeps_what_re2_reads_otherwise_from_it() -> None:
+    """Texts RE2 may judge: control characters, lone surrogates and the letters the two fold
+    differently stay with the guarded engine."""
+    ascii_caseless = pcre._refused_by_linear("x", True, True)
+    unicode_caseless = pcre._refused_by_linear("x", False, True)
+    assert pcre._linear_input("abc\tdef", ascii_caseless) == b"abc\tdef"
+    assert pcre._linear_input("abc\n", ()) is None
+    assert pcre._linear_input("caf\u00e9", ascii_caseless) == "caf\u00e9".encode()
+    assert pcre._linear_input("\udcff", ()) is None
+    assert pcre._linear_input("\u212a", ascii_caseless) is None  # Python's re.ASCII: no k
+    assert pcre._linear_input("\u212a", pcre._refused_by_linear("x", True, False)) is not None
+    assert pcre._linear_input("\u212a", pcre._refused_by_linear("(?i)x", True, False)) is None
+    assert pcre._linear_input("\u212a", unicode_caseless) is not None  # k in both
+    assert pcre._linear_input("\u0131", unicode_caseless) is None  # Python: an i, RE2: not
+    assert pcre._linear_input("\u0131", ascii_caseless) is not None
+    assert pcre._char_spans("\u00e9ab".encode(), [(0, 4), (2, 3), (-1, -1)]) == [
+        (0, 3),
+        (1, 2),
+        (-1, -1),
+    ]
