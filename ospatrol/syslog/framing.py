@@ -13,10 +13,13 @@ rejections by reason; the caller turns them into metrics.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 # Longest MSG-LEN accepted as a number at all: more digits is garbage, not a length.
 _MAX_DIGITS = 9
+# A line that starts with a digit may be an octet-counted frame.
+_DIGIT_AFTER_LF = re.compile(rb"\n[0-9]")
 
 
 class Framer:
@@ -34,7 +37,11 @@ class Framer:
         """The complete frames `data` finishes, in order."""
         buf = self._buffer
         buf += data
-        frames: list[bytes] = []
+        if not self._skip:
+            frames = self._lines(buf)
+            if frames is not None:
+                return frames
+        frames = []
         pos = 0
         end = len(buf)
         while pos < end:
@@ -75,6 +82,23 @@ class Framer:
             pos = newline + 1
         del buf[:pos]
         return frames
+
+    def _lines(self, buf: bytearray) -> list[bytes] | None:
+        """The frames of `buf` when all of them are LF-framed and within bounds (what nearly
+        every sender writes), split in one call rather than frame by frame; None otherwise."""
+        last = buf.rfind(b"\n")
+        if (
+            last < 0
+            or len(buf) - last - 1 > self.max_message
+            or 0x30 <= buf[0] <= 0x39
+            or _DIGIT_AFTER_LF.search(buf, 0, last + 2) is not None  # the tail's start too
+        ):
+            return None
+        lines = bytes(buf[:last]).split(b"\n")
+        if max(map(len, lines)) > self.max_message:
+            return None
+        del buf[: last + 1]
+        return [frame for line in lines if (frame := line.rstrip(b"\r\x00"))]
 
     def _octet_frame(self, buf: bytearray, pos: int, end: int, frames: list[bytes]) -> int | None:
         """Read an octet-counted frame at `pos`: the position after it, None when incomplete,

@@ -64,3 +64,23 @@ def test_zero_length_and_blank_frames() -> None:
     framer = Framer()
     assert framer.feed(b"0 \n\r\n" + A + b"\n") == [A]
     assert framer.rejected == {"empty": 1}
+
+
+def test_lf_framed_lines_in_any_chunking_with_bounds_and_digits() -> None:
+    # Streams of LF-framed lines are split in one call; a line that starts with a digit, an
+    # over-long line or tail, CRs and NULs must give what frame-by-frame reading gives.
+    dated = b"2024-01-01 no octet count"
+    lines = [A, b"", b"\r", A + b"\x00\r", dated, b"y" * 200, A]
+    lines += [_octet(A)[:-1] + b"!", b"0 ", A, b"z" * 150]
+    stream = b"\n".join(lines) + b"\n" + b"w" * 300
+    expected = [A, A, dated, A, A[:-1] + b"!", A, b"z" * 150]
+    for size in (1, 3, 40, 151, 160, 1000, len(stream)):
+        framer = Framer(max_message=150)
+        frames = []
+        for start in range(0, len(stream), size):
+            frames += framer.feed(stream[start : start + size])
+        frames += framer.close()
+        assert frames == expected, size
+        assert framer.rejected == {"oversized": 2, "empty": 1}, size
+    # an octet-counted frame after the last LF is complete without an LF of its own
+    assert Framer().feed(A + b"\n" + _octet(B)) == [A, B]
