@@ -17,22 +17,23 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from operator import attrgetter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from ospatrol.analysis.eventinfo import EventInfo
 from ospatrol.analysis.rules import DYNAMIC_PREFIX
 
 if TYPE_CHECKING:
     from ospatrol.analysis.loader import Ruleset
+    from ospatrol.analysis.patterns import Pattern
     from ospatrol.analysis.rules import Rule
 
 # analysisd's bounded list of recent alerting events; leaving it also removes an event from the
-# if_matched lists (Free_Eventinfo).
+# if_matched lists (Free_Eventinfo). Not Final: tests lower it.
 EVENT_MEMORY = 1024
 
-EVENTS: tuple = ("events",)
+EVENTS: Final[tuple] = ("events",)
 # Search_LastEvents only honours these same_* options.
-_EVENTS_KEYS = ("dstuser", "id", "srcip")
+_EVENTS_KEYS: Final = ("dstuser", "id", "srcip")
 
 ListKey = tuple
 KeySet = tuple[str, ...]
@@ -105,7 +106,7 @@ class Correlation:
         # Per rule id: the lists its alerts join, and (list, field getter, index) it searches;
         # derived from the immutable rule set.
         self._members: dict[int, tuple[ListKey, ...]] = {}
-        self._searched: dict[int, tuple[ListKey, Callable, dict | None]] = {}
+        self._searched: dict[int, _Search] = {}
         self.seq = 0
 
     def remember(self, ev: EventInfo, rule: Rule) -> None:
@@ -174,46 +175,55 @@ class Correlation:
 
     def search(self, ev: EventInfo, rule: Rule) -> tuple[str, ...] | None:
         """Search_LastSids/Groups/Events: the logs of the correlated events, or None."""
-        found = self._searched.get(rule.id)
-        if found is None:
+        plan = self._searched.get(rule.id)
+        if plan is None:
             lk, ks = list_key(rule), key_set(rule)
-            found = self._searched[rule.id] = (lk, _getter(ks), self._index.get((lk, ks)))
-        lk, getter, index = found
+            plan = self._searched[rule.id] = _Search(
+                rule, lk, _getter(ks), self._index.get((lk, ks))
+            )
+        lk = plan.list_key
         first = self._newest.get(lk)
+        index = plan.index
         if first is None or not index:
             return None
-        values = getter(ev)
+        values = plan.getter(ev)
         if None in values:
             return None
         bucket = index.get(values)
         if not bucket:
             return None
-        level = rule.level
+        level = plan.level
         blockers = self._blockers.get(lk)
-        floor = (
-            max((s for lvl, s in blockers.items() if lvl >= level), default=0) if blockers else 0
-        )
-        wanted = rule.frequency
+        floor = 0
+        if blockers:
+            for lvl, seq in blockers.items():
+                if lvl >= level and seq > floor:
+                    floor = seq
+        wanted = plan.frequency
         count = 0
         collected: list[str] = []
-        regex = rule.if_matched_regex
-        events_kind = lk == EVENTS
+        regex = plan.regex
+        events_kind = plan.events_kind
+        now = ev.time
+        timeframe = plan.timeframe
+        different = plan.different
+        category = ev.category if events_kind else ""
         for old in reversed(bucket):
-            if old.seq <= floor or ev.time - old.time > rule.timeframe or old.matched >= level:
+            if old.seq <= floor or now - old.time > timeframe or old.matched >= level:
                 return None
             if events_kind:
-                if old.category != ev.category:
+                if old.category != category:
                     continue
                 if regex is not None and regex.test(old.log) == regex.negate:
                     continue
-            if rule.different and not all(
+            if different and not all(
                 _value(old, a) is not None
                 and _value(ev, a) is not None
                 and _value(old, a) != _value(ev, a)
-                for a in rule.different
+                for a in different
             ):
                 continue
-            if count <= 10 and (count < wanted or lk[0] == "sid"):
+            if count <= 10 and (count < wanted or plan.sids):
                 collected.append(old.full_log)
             if count < wanted:
                 count += 1
@@ -223,3 +233,39 @@ class Correlation:
             self._block(first, level)
             return tuple(collected)
         return None
+
+
+class _Search:
+    """What `Correlation.search` reads of one correlating rule, copied once: its list, the
+    index it walks and the rule's conditions on the events it finds there."""
+
+    __slots__ = (
+        "different",
+        "events_kind",
+        "frequency",
+        "getter",
+        "index",
+        "level",
+        "list_key",
+        "regex",
+        "sids",
+        "timeframe",
+    )
+
+    def __init__(
+        self,
+        rule: Rule,
+        lk: ListKey,
+        getter: Callable[[EventInfo], tuple],
+        index: dict[tuple, deque[EventInfo]] | None,
+    ) -> None:
+        self.list_key = lk
+        self.getter = getter
+        self.index = index
+        self.level: int = rule.level
+        self.frequency: int = rule.frequency
+        self.regex: Pattern | None = rule.if_matched_regex
+        self.timeframe: float = float(rule.timeframe)
+        self.different: tuple[str, ...] = rule.different
+        self.events_kind: bool = lk == EVENTS
+        self.sids: bool = lk[0] == "sid"

@@ -11,6 +11,7 @@ children of the same name, fill the event's fields in `<order>`. Offsets (`after
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 from ospatrol.analysis.decoders import (
     AFTER_PARENT,
@@ -25,6 +26,24 @@ from ospatrol.analysis.gates import gated_out
 from ospatrol.analysis.patterns import Pattern
 from ospatrol.analysis.plugins import run_plugin
 
+# Where a decoder's regex (or plugin) starts: at the log's start, after the parent's prematch,
+# after its own prematch, after the previous regex of its chain (`offset="after_..."`).
+_FROM_START: Final = 0
+_FROM_PARENT: Final = 1
+_FROM_PREMATCH: Final = 2
+_FROM_PREVREGEX: Final = 3
+
+
+def _start_kind(offset: int) -> int:
+    """The `_FROM_*` of a decoder's offset flags (the first that is set, in this order)."""
+    if offset & AFTER_PARENT:
+        return _FROM_PARENT
+    if offset & AFTER_PREMATCH:
+        return _FROM_PREMATCH
+    if offset & AFTER_PREVREGEX:
+        return _FROM_PREVREGEX
+    return _FROM_START
+
 
 class DecoderPlan:
     """One decoder as decoding reads it for every event: its Decoder's attributes copied once
@@ -37,14 +56,14 @@ class DecoderPlan:
         "get_next",
         "order",
         "plugin",
-        "plugin_offset",
+        "plugin_from",
         "prematch",
+        "prematch_after_parent",
         "prematch_first",
         "prematch_gate",
-        "prematch_offset",
         "prematch_prefix",
         "regex",
-        "regex_offset",
+        "regex_from",
         "regex_prefix",
     )
 
@@ -53,14 +72,16 @@ class DecoderPlan:
         self.children: tuple[DecoderPlan, ...] = tuple(DecoderPlan(kid) for kid in children or ())
         self.get_next: bool = decoder.get_next
         self.plugin: str | None = decoder.plugin
-        self.plugin_offset: int = decoder.plugin_offset
+        # A plugin never starts after a previous regex.
+        plugin_from = _start_kind(decoder.plugin_offset)
+        self.plugin_from: int = _FROM_START if plugin_from == _FROM_PREVREGEX else plugin_from
         self.prematch: Pattern | None = decoder.prematch
-        self.prematch_offset: int = decoder.prematch_offset
+        self.prematch_after_parent: bool = bool(decoder.prematch_offset & AFTER_PARENT)
         self.prematch_first: frozenset[str] | None = decoder.prematch_first
         self.prematch_gate: tuple[str, ...] | None = decoder.prematch_gate
         self.prematch_prefix: tuple[str, ...] | None = decoder.prematch_prefix
         self.regex: Pattern | None = decoder.regex
-        self.regex_offset: int = decoder.regex_offset
+        self.regex_from: int = _start_kind(decoder.regex_offset)
         self.regex_prefix: tuple[str, ...] | None = decoder.regex_prefix
         # Per capture: (event attribute, logtest label) of a standard field, (None, name) of a
         # dynamic one, (None, "") for a capture that goes nowhere.
@@ -118,7 +139,7 @@ def _for_program(dset: DecoderSet, pname: str) -> tuple[DecoderPlan, ...]:
     return _plans(out)
 
 
-PROGRAM_CACHE_SIZE = 4096
+PROGRAM_CACHE_SIZE: Final = 4096
 
 
 def decode(
@@ -199,14 +220,21 @@ def _run_children(node: DecoderPlan, ev: EventInfo, pmatch: int | None, wazuh: b
             cand = kids[index]
             prematch = cand.prematch
             if prematch is not None:
-                base = pmatch if cand.prematch_offset & AFTER_PARENT else 0
+                base = pmatch if cand.prematch_after_parent else 0
                 hit = None
                 # Gates inlined (no calls, no generators): this loop runs over every child of
                 # a busy parent.
                 passed = True
                 if low is not None:
                     prefix = cand.prematch_prefix
-                    if prefix is not None and base is not None and not low.startswith(prefix, base):
+                    if (
+                        prefix is not None
+                        and base is not None
+                        and not (
+                            # The one-argument form is a primitive of the compiled build.
+                            low.startswith(prefix) if base == 0 else low.startswith(prefix, base)
+                        )
+                    ):
                         passed = False
                     else:
                         gate = cand.prematch_gate
@@ -239,8 +267,8 @@ def _run_children(node: DecoderPlan, ev: EventInfo, pmatch: int | None, wazuh: b
     while index < len(chain):
         dec = chain[index]
         if dec.plugin is not None:
-            offset = dec.plugin_offset
-            start = pmatch if offset & AFTER_PARENT else cmatch if offset & AFTER_PREMATCH else 0
+            where = dec.plugin_from
+            start = pmatch if where == _FROM_PARENT else cmatch if where == _FROM_PREMATCH else 0
             run_plugin(dec.decoder, ev, start or 0)
             if dec.get_next:
                 index += 1
@@ -249,12 +277,12 @@ def _run_children(node: DecoderPlan, ev: EventInfo, pmatch: int | None, wazuh: b
         regex = dec.regex
         if regex is None:
             return
-        offset = dec.regex_offset
-        if offset & AFTER_PARENT:
+        where = dec.regex_from
+        if where == _FROM_PARENT:
             start = pmatch
-        elif offset & AFTER_PREMATCH:
+        elif where == _FROM_PREMATCH:
             start = cmatch
-        elif offset & AFTER_PREVREGEX:
+        elif where == _FROM_PREVREGEX:
             start = cmatch if regex_prev is None else regex_prev
         else:
             start = 0

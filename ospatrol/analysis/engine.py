@@ -13,7 +13,7 @@ import dataclasses
 import re
 import time as _time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -28,16 +28,17 @@ from ospatrol.model import Alert, Event, FrozenMap
 if TYPE_CHECKING:
     from ospatrol.analysis.loader import Ruleset
     from ospatrol.analysis.patterns import Pattern
-    from ospatrol.analysis.rules import Rule, RuleNode
+    from ospatrol.analysis.rules import FieldCheck, IpMatch, ListCheck, Rule, RuleNode, TimeRange
 
 # A line longer than OSSEC's OS_MAXSTR is cut; the engine also counts it.
-MAX_LINE = 65536
+MAX_LINE: Final = 65536
 # accumulator.c: fields shared within a session, its idle expiry and longest value kept.
-_ACCUMULATED = ("dstuser", "srcuser", "dstip", "srcip", "dstport", "srcport", "data")
-ACCUMULATOR_EXPIRE = 120
-ACCUMULATOR_MAX_VALUE = 80
+_ACCUMULATED: Final = ("dstuser", "srcuser", "dstip", "srcip", "dstport", "srcport", "data")
+ACCUMULATOR_EXPIRE: Final = 120
+ACCUMULATOR_MAX_VALUE: Final = 80
 # Bounds on state that log content can grow (first-time-seen keys, ignore keys, check_diff
-# memory): past them the oldest entries are forgotten, so memory stays bounded.
+# memory): past them the oldest entries are forgotten, so memory stays bounded. Not Final (the
+# other constants are, so the compiled build inlines them): tests lower it.
 MAX_REMEMBERED = 100_000
 
 
@@ -73,7 +74,7 @@ _RESULT_FIELDS = (
     "rejected",
     "header_timestamp",
 )
-_NO_FIELDS: Mapping[str, str] = FrozenMap()
+_NO_FIELDS: Final[Mapping[str, str]] = FrozenMap()
 
 
 class EngineResult:
@@ -143,34 +144,31 @@ class EngineResult:
         return f"EngineResult({shown})"
 
 
-def _builder(cls: type) -> Callable[..., Any]:
-    """A constructor for the frozen dataclass `cls` that fills the new instance's dict in one
-    step instead of one `object.__setattr__` per field (the engine builds an EngineResult and
-    often an Alert per event; that cost a tenth of the time). Omitted fields take the class
-    defaults; a default factory is called once, so the classes used here have only immutable
-    defaults, and no `__post_init__`. Instances without a dict (slots, or the module compiled
-    by mypyc) keep the class's own constructor."""
-    assert not hasattr(cls, "__post_init__")
-    if not cls.__dictoffset__:  # type: ignore[attr-defined]
-        return cls
+def _defaults(cls: type) -> dict[str, object]:
+    """The default of each field of the dataclass `cls` that has one (a default factory is
+    called once: `_filled` classes have immutable defaults only)."""
     defaults: dict[str, object] = {}
     for item in dataclasses.fields(cls):
         if item.default is not dataclasses.MISSING:
             defaults[item.name] = item.default
         elif item.default_factory is not dataclasses.MISSING:
             defaults[item.name] = item.default_factory()
-
-    def build(**values: object) -> Any:
-        obj: Any = object.__new__(cls)
-        state = obj.__dict__
-        state.update(defaults)
-        state.update(values)
-        return obj
-
-    return build
+    return defaults
 
 
-_new_alert = _builder(Alert)
+def _filled(cls: type, *parts: dict[str, object]) -> Any:
+    """An instance of the frozen dataclass `cls` (no `__post_init__`) made without its
+    `__init__`: its dict filled from `parts` in turn, instead of one `object.__setattr__` per
+    field (an Alert per alerting event; that cost a tenth of the time)."""
+    obj: Any = object.__new__(cls)
+    state = obj.__dict__
+    for part in parts:
+        state.update(part)
+    return obj
+
+
+_ALERT_DEFAULTS: Final = _defaults(Alert)
+assert not hasattr(Alert, "__post_init__")
 
 
 def _remember_key(store: dict, key: object, value: object) -> None:
@@ -183,8 +181,8 @@ def _remember_key(store: dict, key: object, value: object) -> None:
 
 # The event parts of a first-time-seen key (fts.c, after the decoder name) and of an ignore key
 # (`ignore` / `check_if_ignored`), in OSSEC's order; "name" is the decoder's.
-_FTS_PARTS = ("id", "dstuser", "srcuser", "srcip", "dstip", "data", "systemname", "location")
-_IGNORE_PARTS = ("name", "id", "dstuser", "srcip", "dstip", "data", "systemname", "location")
+_FTS_PARTS: Final = ("id", "dstuser", "srcuser", "srcip", "dstip", "data", "systemname", "location")
+_IGNORE_PARTS: Final = ("name", "id", "dstuser", "srcip", "dstip", "data", "systemname", "location")
 
 
 def _event_key(ev: EventInfo, wanted: tuple[str, ...], parts: tuple[str, ...]) -> str:
@@ -256,11 +254,11 @@ def _compiled_rule(name: str, ev: EventInfo) -> bool:
 
 # analysisd decodes integrity events itself (DecodeSyscheck) into decoders of these names; we do
 # the same for file-integrity events (docs/events.md): location ending in ":fim" or "->syscheck".
-_SYSCHECK_DECODERS = {
+_SYSCHECK_DECODERS: Final = {
     name: Decoder(own_name=name, name=name, path="<built-in>", line=0, category="ossec")
     for name in ("syscheck_integrity_changed", "syscheck_new_entry", "syscheck_deleted")
 }
-_SYSCHECK_TEXTS = (
+_SYSCHECK_TEXTS: Final = (
     (re.compile(r"^Integrity checksum changed for: '([^']*)'"), "syscheck_integrity_changed"),
     (re.compile(r"^New file '([^']*)' added"), "syscheck_new_entry"),
     (re.compile(r"^File '([^']*)' was deleted"), "syscheck_deleted"),
@@ -306,11 +304,47 @@ def parse_envelope(message: str, *, when: float | None = None, source: str = "ag
 
 
 # Bound on the (decoder, program name) keys of the children cache.
-CHILDREN_CACHE_SIZE = 4096
+CHILDREN_CACHE_SIZE: Final = 4096
 # How a candidate gates on the log: no gate, anchored prefixes, one literal, several literals.
-_NO_GATE, _PREFIXES, _LITERAL, _LITERALS = 0, 1, 2, 3
+_NO_GATE: Final = 0
+_PREFIXES: Final = 1
+_LITERAL: Final = 2
+_LITERALS: Final = 3
 # A `<field>` condition's gate: (field name, literals its pattern needs, or None).
 FieldGates = tuple[tuple[str, "tuple[str, ...] | None"], ...]
+
+
+class Extra:
+    """A rule's rarer conditions (`Rule.has_extra`), copied once for `_extra_conditions`."""
+
+    __slots__ = (
+        "action",
+        "check_diff",
+        "compiled_rule",
+        "correlating",
+        "day_time",
+        "dstip",
+        "fields",
+        "if_fts",
+        "lists",
+        "maxsize",
+        "srcip",
+        "week_days",
+    )
+
+    def __init__(self, rule: Rule) -> None:
+        self.action: str | None = rule.action
+        self.fields: tuple[FieldCheck, ...] = rule.fields
+        self.srcip: tuple[IpMatch, ...] = rule.srcip
+        self.dstip: tuple[IpMatch, ...] = rule.dstip
+        self.compiled_rule: str | None = rule.compiled_rule
+        self.maxsize: int = rule.maxsize
+        self.day_time: TimeRange | None = rule.day_time
+        self.week_days: frozenset[int] | None = rule.week_days
+        self.check_diff: bool = rule.check_diff
+        self.if_fts: bool = rule.if_fts
+        self.lists: tuple[ListCheck, ...] = rule.lists
+        self.correlating: bool = bool(rule.context and is_correlating(rule))
 
 
 class Candidate:
@@ -322,12 +356,13 @@ class Candidate:
     __slots__ = (
         "children",
         "decoded_as",
+        "extra",
         "fields",
         "gate",
-        "has_extra",
         "key",
+        "literal",
+        "literals",
         "match",
-        "needle",
         "noalert",
         "node",
         "patterns",
@@ -354,7 +389,9 @@ class Candidate:
         self.key: int = id(node)
         self.children: tuple[RuleNode, ...] = tuple(node.children)
         self.gate = gate
-        self.needle = needle
+        # The gate's one literal (_LITERAL), or its prefixes or literals.
+        self.literal: str = needle if gate == _LITERAL else ""
+        self.literals: tuple[str, ...] = needle if gate in (_PREFIXES, _LITERALS) else ()
         self.fields = fields
         self.settled = settled
         self.decoded_as: str | None = None if checked else rule.decoded_as
@@ -365,7 +402,7 @@ class Candidate:
         )
         self.match: Pattern | None = rule.match
         self.regex: Pattern | None = rule.regex
-        self.has_extra: bool = rule.has_extra
+        self.extra: Extra | None = Extra(rule) if rule.has_extra else None
         self.noalert: bool = bool(rule.noalert)
 
 
@@ -409,6 +446,7 @@ class Engine:
         # Per category: the top-level (template) nodes of that category, in tree order.
         self._tops: dict[str, tuple[RuleNode, ...]] = {}
         self._summaries: dict[int, MatchedRule] = {}
+        self._alert_rules: dict[int, dict[str, object]] = {}
         self._trace: list[str] | None = [] if trace_rules else None
         self._time_ignored: dict[int, float] = {}
         # dicts used as insertion-ordered sets, so the oldest key can be dropped
@@ -512,25 +550,23 @@ class Engine:
         alert = None
         if generated and logged and matched is not None:
             self.counters["alerts"] += 1
-            alert = _new_alert(
-                rule_id=matched.id,
-                level=matched.level,
-                description=matched.description,
-                event=event,
-                groups=mrule.groups if mrule else (),
-                fields=fields,
-                decoder=ev.decoder_name,
-                firedtimes=self.fired[matched.id],
-                mail=matched.mail_alert,
-                info=tuple(text for _, text in matched.info) if matched.info else (),
-                hostname=ev.hostname,
-                program_name=ev.program_name,
-                full_log=ev.full_log,
-                previous_output=previous,
-                alert_id=f"{int(ev.time)}.{self.counters['alerts']}",
-                mitre=matched.mitre,
-                decoder_parent=ev.decoder.parent if ev.decoder is not None else None,
-                header_timestamp=ev.timestamp,
+            alert = _filled(
+                Alert,
+                _ALERT_DEFAULTS,
+                self._alert_parts(matched),
+                {
+                    "event": event,
+                    "fields": fields,
+                    "decoder": ev.decoder_name,
+                    "firedtimes": self.fired[matched.id],
+                    "hostname": ev.hostname,
+                    "program_name": ev.program_name,
+                    "full_log": ev.full_log,
+                    "previous_output": previous,
+                    "alert_id": f"{int(ev.time)}.{self.counters['alerts']}",
+                    "decoder_parent": ev.decoder.parent if ev.decoder is not None else None,
+                    "header_timestamp": ev.timestamp,
+                },
             )
         return EngineResult(
             event,
@@ -576,6 +612,21 @@ class Engine:
         taken = tuple(self._trace)
         self._trace.clear()
         return taken
+
+    def _alert_parts(self, rule: Rule) -> dict[str, object]:
+        """The fields of an Alert that come from its rule alone (cached per rule)."""
+        found = self._alert_rules.get(rule.id)
+        if found is None:
+            found = self._alert_rules[rule.id] = {
+                "rule_id": rule.id,
+                "level": rule.level,
+                "description": rule.description,
+                "groups": self._summary(rule).groups,
+                "mail": rule.mail_alert,
+                "info": tuple(text for _, text in rule.info),
+                "mitre": rule.mitre,
+            }
+        return found
 
     def _summary(self, rule: Rule) -> MatchedRule:
         found = self._summaries.get(rule.id)
@@ -645,15 +696,14 @@ class Engine:
             # Skip a rule whose log pattern needs text the log does not have.
             gate = cand.gate
             if gate and lowered is not None:
-                needle = cand.needle
                 if gate == _LITERAL:
-                    if needle not in lowered:
+                    if cand.literal not in lowered:
                         continue
                 elif gate == _PREFIXES:
-                    if not lowered.startswith(needle):
+                    if not lowered.startswith(cand.literals):
                         continue
                 else:
-                    for literal in needle:
+                    for literal in cand.literals:
                         if literal in lowered:
                             break
                     else:
@@ -700,8 +750,9 @@ class Engine:
         if r is not None and r is not settled and r.test(ev.log, ev.lower()) == r.negate:
             return None
         previous: tuple[str, ...] = ()
-        if cand.has_extra:
-            found = self._extra_conditions(ev, rule)
+        extra = cand.extra
+        if extra is not None:
+            found = self._extra_conditions(ev, rule, extra)
             if found is None:
                 return None
             previous = found
@@ -719,39 +770,40 @@ class Engine:
         self.fired[rule.id] += 1
         return rule, previous
 
-    def _extra_conditions(self, ev: EventInfo, rule: Rule) -> tuple[str, ...] | None:
-        """The rarer conditions, in OS_CheckIfRuleMatch's order (FTS, check_diff and the
-        correlation search have side effects, so they come last). Returns the correlated logs
-        (empty when the rule does not correlate), or None when a condition fails."""
-        if rule.action is not None and ev.action != rule.action:
+    def _extra_conditions(self, ev: EventInfo, rule: Rule, x: Extra) -> tuple[str, ...] | None:
+        """The rarer conditions (`x`, copied from `rule`), in OS_CheckIfRuleMatch's order (FTS,
+        check_diff and the correlation search have side effects, so they come last). Returns
+        the correlated logs (empty when the rule does not correlate), or None when a condition
+        fails."""
+        if x.action is not None and ev.action != x.action:
             return None
-        for check in rule.fields:
+        for check in x.fields:
             value = ev.field(check.name)
             if value is None or check.pattern.test(value) == check.pattern.negate:
                 return None
-        if rule.srcip and (ev.srcip is None or not any(ip.matches(ev.srcip) for ip in rule.srcip)):
+        if x.srcip and (ev.srcip is None or not any(ip.matches(ev.srcip) for ip in x.srcip)):
             return None
-        if rule.dstip and (ev.dstip is None or not any(ip.matches(ev.dstip) for ip in rule.dstip)):
+        if x.dstip and (ev.dstip is None or not any(ip.matches(ev.dstip) for ip in x.dstip)):
             return None
-        if rule.compiled_rule is not None and not _compiled_rule(rule.compiled_rule, ev):
+        if x.compiled_rule is not None and not _compiled_rule(x.compiled_rule, ev):
             return None
-        if rule.maxsize and len(ev.log) < rule.maxsize:
+        if x.maxsize and len(ev.log) < x.maxsize:
             return None
-        if rule.day_time is not None or rule.week_days is not None:
+        if x.day_time is not None or x.week_days is not None:
             local = _time.localtime(ev.time)
-            if rule.day_time is not None and not rule.day_time.contains(
+            if x.day_time is not None and not x.day_time.contains(
                 local.tm_hour * 60 + local.tm_min
             ):
                 return None
-            if rule.week_days is not None and local.tm_wday not in rule.week_days:
+            if x.week_days is not None and local.tm_wday not in x.week_days:
                 return None
-        if rule.check_diff and not self._diff(ev, rule):
+        if x.check_diff and not self._diff(ev, rule):
             return None
-        if rule.if_fts and not self._fts_check(ev):
+        if x.if_fts and not self._fts_check(ev):
             return None
-        if rule.lists and not self._lists(ev, rule):
+        if x.lists and not self._lists(ev, rule):
             return None
-        if rule.context and is_correlating(rule):
+        if x.correlating:
             return self._correlation.search(ev, rule)
         return ()
 

@@ -48,22 +48,34 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Final
 
 from ospatrol.analysis.patterns import MAX_INPUT
 
-_DIGITS = frozenset("0123456789")
-_LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
-_CONTROL = re.compile(r"[\x01-\x1f\x7f]")
-_CONTROL_BUT_LF = re.compile(r"[\x01-\x09\x0b-\x1f\x7f]")
+_DIGITS: Final = frozenset("0123456789")
+_LOWER: Final = frozenset("abcdefghijklmnopqrstuvwxyz")
+_CONTROL: Final = re.compile(r"[\x01-\x1f\x7f]")
+_CONTROL_BUT_LF: Final = re.compile(r"[\x01-\x09\x0b-\x1f\x7f]")
 # The location prefix of OSPatrol's own findings (ospatrol.collect.base.location).
-OWN_FINDINGS = "agentless:"
+OWN_FINDINGS: Final = "agentless:"
 
 
-class PreDecoded(NamedTuple):
-    """What pre-decoding learned about one log line (immutable; a named tuple rather than a
-    frozen dataclass because one is built per event, and a frozen dataclass's field-by-field
-    `object.__setattr__` cost a third of pre-decoding).
+_PREDECODED_FIELDS = (
+    "full_log",
+    "log",
+    "hostname",
+    "program_name",
+    "timestamp",
+    "location",
+    "hostname_from_header",
+    "agent_name",
+)
+
+
+class PreDecoded:
+    """What pre-decoding learned about one log line (read-only; a plain class rather than a
+    frozen dataclass or a named tuple because one is built per event, and their constructors
+    run interpreted even in the compiled build).
 
     ``full_log`` is the whole (sanitised) line; ``log`` is what decoders and rules look at.
     ``hostname`` is never None: without one in the header it is the agent's or the default name.
@@ -71,14 +83,31 @@ class PreDecoded(NamedTuple):
     (None when no layout matched); ``agent_name`` is set for ``(agent) ...`` locations.
     """
 
-    full_log: str
-    log: str
-    hostname: str
-    program_name: str | None
-    timestamp: str | None
-    location: str
-    hostname_from_header: bool
-    agent_name: str | None = None
+    __slots__ = _PREDECODED_FIELDS
+
+    def __init__(
+        self,
+        full_log: str,
+        log: str,
+        hostname: str,
+        program_name: str | None,
+        timestamp: str | None,
+        location: str,
+        hostname_from_header: bool,
+        agent_name: str | None = None,
+    ) -> None:
+        self.full_log: Final = full_log
+        self.log: Final = log
+        self.hostname: Final = hostname
+        self.program_name: Final = program_name
+        self.timestamp: Final = timestamp
+        self.location: Final = location
+        self.hostname_from_header: Final = hostname_from_header
+        self.agent_name: Final = agent_name
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _PREDECODED_FIELDS)
+        return f"PreDecoded({shown})"
 
 
 def cut(message: str) -> str:
@@ -165,9 +194,10 @@ OSX_ASL_LAYOUT: _Layout = (
     25,
 )
 # Every layout position lies within this many bytes of the start.
-_HEAD = 40
+_HEAD: Final = 40
 # The surrogate escapes of raw bytes 0x80-0xff (undecodable input read with surrogateescape).
-_RAW_FIRST, _RAW_LAST = chr(0xDC80), chr(0xDCFF)
+_RAW_FIRST: Final = chr(0xDC80)
+_RAW_LAST: Final = chr(0xDCFF)
 
 
 def _as_bytes(s: str) -> tuple[str, Callable[[int], int]]:
@@ -210,11 +240,11 @@ def _table(layouts: tuple[_Layout, ...]) -> tuple[re.Pattern[str], tuple[int, ..
 
 
 _MatchTable = tuple[re.Pattern[str], tuple[int, ...]]
-_SYSLOG = _table(SYSLOG_LAYOUTS)
-_WAZUH_SYSLOG = _table(WAZUH_SYSLOG_LAYOUTS)
-_OTHER = _table(OTHER_LAYOUTS)
-_OSX_ASL = _table((OSX_ASL_LAYOUT,))
-_SPACES = re.compile(" *")
+_SYSLOG: Final = _table(SYSLOG_LAYOUTS)
+_WAZUH_SYSLOG: Final = _table(WAZUH_SYSLOG_LAYOUTS)
+_OTHER: Final = _table(OTHER_LAYOUTS)
+_OSX_ASL: Final = _table((OSX_ASL_LAYOUT,))
+_SPACES: Final = re.compile(" *")
 
 
 def _layout_skip(s: str, layouts: _MatchTable) -> int:
@@ -227,9 +257,9 @@ def _layout_skip(s: str, layouts: _MatchTable) -> int:
 
 
 # OSSEC's hostname_map: the characters of a hostname or a program name.
-_NAME_RUN = re.compile(r"[A-Za-z0-9@_./()-]*")
-_DIGIT_RUN = re.compile(r"[0-9]*")
-_ALNUM_RUN = re.compile(r"[A-Za-z0-9]*")
+_NAME_RUN: Final = re.compile(r"[A-Za-z0-9@_./()-]*")
+_DIGIT_RUN: Final = re.compile(r"[0-9]*")
+_ALNUM_RUN: Final = re.compile(r"[A-Za-z0-9]*")
 
 
 def _scan(s: str, i: int, run: re.Pattern[str]) -> int:
@@ -239,7 +269,7 @@ def _scan(s: str, i: int, run: re.Pattern[str]) -> int:
 
 # The usual "host program: ", "host program[pid]: " and "host program[pid] " in one step; the
 # possessive quantifiers keep OSSEC's left-to-right scan (no backtracking into another split).
-_COMMON_HEADER = re.compile(
+_COMMON_HEADER: Final = re.compile(
     r" ?+([A-Za-z0-9@_./()-]*+) ([A-Za-z0-9@_./()-]*+)(?:: |\[[0-9]++\](?:: | ))"
 )
 
@@ -427,12 +457,12 @@ def predecode(
     if hostname is None:
         hostname = agent_name if agent_name is not None else default_hostname
     return PreDecoded(
-        full_log=full_log,
-        log=s[log_start:log_end],
-        hostname=hostname,
-        program_name=program,
-        timestamp=timestamp,
-        location=location,
-        hostname_from_header=from_header,
-        agent_name=agent_name,
+        full_log,
+        s[log_start:log_end],
+        hostname,
+        program,
+        timestamp,
+        location,
+        from_header,
+        agent_name,
     )
