@@ -50,9 +50,11 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 MANAGER_AGENT_ID = "000"
 
 
-def _groups_text(alert: Alert) -> str:
-    """The rule's group list as OSSEC keeps it: comma-separated with a trailing comma."""
-    return "".join(f"{group}," for group in alert.groups)
+@functools.lru_cache(maxsize=4096)
+def _groups_text(groups: tuple[str, ...]) -> str:
+    """The rule's group list as OSSEC keeps it: comma-separated with a trailing comma (cached:
+    every alert of a rule has the same groups)."""
+    return "".join(f"{group}," for group in groups)
 
 
 def _full_log(alert: Alert) -> str:
@@ -94,19 +96,23 @@ def _log_second(second: int) -> str:
 
 def format_alerts_log(alert: Alert, alert_id: str) -> str:
     """The alert as an alerts.log block (ending with the blank separator line)."""
-    origin = _origin(alert.event.location, alert.hostname or alert.event.host)
-    lines = [
-        f"** Alert {alert_id}:{' mail ' if alert.mail else ''} - {_groups_text(alert)}",
-        f"{_log_stamp(alert.event.time)} {origin}",
-        f"Rule: {alert.rule_id} (level {alert.level}) -> '{alert.description}'",
-    ]
-    for name, label in _LOG_FIELDS:
-        value = alert.fields.get(name)
-        if value is not None:
-            lines.append(f"{label}: {value}")
-    lines.append(_full_log(alert)[:MAX_LOG])
-    lines.extend(previous[:MAX_LOG] for previous in alert.previous_output)
-    return "\n".join(lines) + "\n\n"
+    event = alert.event
+    mail = " mail " if alert.mail else ""
+    text = (
+        f"** Alert {alert_id}:{mail} - {_groups_text(tuple(alert.groups))}\n"
+        f"{_log_stamp(event.time)} {_origin(event.location, alert.hostname or event.host)}\n"
+        f"Rule: {alert.rule_id} (level {alert.level}) -> '{alert.description}'\n"
+    )
+    fields = alert.fields
+    if fields:
+        for name, label in _LOG_FIELDS:
+            value = fields.get(name)
+            if value is not None:
+                text += f"{label}: {value}\n"
+    text += _full_log(alert)[:MAX_LOG]
+    for previous in alert.previous_output:
+        text += "\n" + previous[:MAX_LOG]
+    return text + "\n\n"
 
 
 @functools.lru_cache(maxsize=64)
@@ -169,12 +175,14 @@ def _nested(fields: Mapping[str, str]) -> dict[str, Any]:
 
 def _agent(event: Event, manager_name: str) -> dict[str, str]:
     """The `agent` object: the `(name)` of an agent location, the audited host for agentless
-    events, and the manager (id "000") otherwise."""
+    events, and the manager (id "000") otherwise; without empty values."""
     agent_location = _agent_of(event.location)
     if agent_location is not None:
-        return {"name": agent_location[0], "ip": agent_location[1]}
+        return _without_empty({"name": agent_location[0], "ip": agent_location[1]})
     if event.source == "agentless" and event.host:
         return {"name": event.host}
+    if not manager_name:
+        return {"id": MANAGER_AGENT_ID}
     return {"id": MANAGER_AGENT_ID, "name": manager_name}
 
 
@@ -198,7 +206,7 @@ def format_alert_json(alert: Alert, *, manager: str | None = None) -> dict[str, 
     if alert.mitre:
         rule["mitre"] = {"id": list(alert.mitre)}
     document: dict[str, Any] = {"timestamp": _iso_timestamp(event.time), "rule": rule}
-    agent = _without_empty(_agent(event, manager_name))
+    agent = _agent(event, manager_name)
     if agent:
         document["agent"] = agent
     document["manager"] = {"name": manager_name}
@@ -247,7 +255,7 @@ def format_archive_json(result: EngineResult, *, manager: str) -> dict[str, Any]
     }
     document: dict[str, Any] = {
         "timestamp": _iso_timestamp(event.time),
-        "agent": _without_empty(_agent(event, manager)),
+        "agent": _agent(event, manager),
         "manager": {"name": manager},
         "full_log": full_log,
         "predecoder": _without_empty(predecoder),
