@@ -205,12 +205,20 @@ def _strength(literal: str) -> tuple[int, bool]:
     return len(literal), not _COMMON.issuperset(literal)
 
 
-def _longest_literal(items: list) -> str:
-    """The best run of literal characters every match of `items` contains, lowercased: the
-    longest, and among equally long runs the first with a rare character (see `_strength`)."""
+def _quality(literals: tuple[str, ...]) -> tuple[tuple[int, bool], int]:
+    """How good a set of literals is as a pre-check: by its weakest member (`_strength`), then
+    the fewer the better."""
+    return min(_strength(lit) for lit in literals), -len(literals)
+
+
+def _needed(items: list) -> tuple[str, ...]:
+    """The best set of lowercased literals one of which every match of `items` contains (see
+    `_quality`), or () when none is known: a run of literal characters, what a group or a
+    repeat of at least one holds, or for an alternation the literals of each alternative."""
     c = _sre_c
-    best, run = "", []
-    for op, av in items:
+    best: tuple[str, ...] = ()
+    run: list[str] = []
+    for op, av in [*items, (None, None)]:
         char = None
         if op is c.LITERAL:
             char = av
@@ -219,30 +227,35 @@ def _longest_literal(items: list) -> str:
         if char is not None:
             run.append(chr(char).lower())
             continue
-        best = max(best, "".join(run), key=_strength)
+        candidates = [("".join(run),)] if run else []
         run = []
-        inner = ""
         if op is c.SUBPATTERN:
-            inner = _longest_literal(av[-1])
+            candidates.append(_needed(av[-1]))
         elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT) and av[0] >= 1:
-            inner = _longest_literal(av[2])
+            candidates.append(_needed(av[2]))
         elif op is c.ATOMIC_GROUP:
-            inner = _longest_literal(av)
-        best = max(best, inner, key=_strength)
-    return max(best, "".join(run), key=_strength)
+            candidates.append(_needed(av))
+        elif op is c.BRANCH:
+            alternatives = [_needed(alt) for alt in av[1]]
+            if all(alternatives):
+                merged = dict.fromkeys(lit for alt in alternatives for lit in alt)
+                # A literal that holds another one adds nothing ("(pam_unix)" and "pam_unix").
+                candidates.append(
+                    tuple(a for a in merged if not any(b != a and b in a for b in merged))
+                )
+        for candidate in candidates:
+            if candidate and (not best or _quality(candidate) > _quality(best)):
+                best = candidate
+    return best
 
 
 def _required_literals(
     items: list, ascii_only: bool, shortest: int = _MIN_LITERAL
 ) -> tuple[str, ...] | None:
     """Lowercased strings one of which any match must contain (a cheap pre-check), or None
-    when one alternative has none of at least `shortest` characters or with a rare one."""
-    c = _sre_c
-    if len(items) == 1 and items[0][0] is c.BRANCH:
-        literals = tuple(dict.fromkeys(_longest_literal(alt) for alt in items[0][1][1]))
-    else:
-        literals = (_longest_literal(items),)
-    if not all(lit and (len(lit) >= shortest or _strength(lit)[1]) for lit in literals):
+    when one of them would be shorter than `shortest` characters without a rare one."""
+    literals = _needed(items)
+    if not literals or not all(len(lit) >= shortest or _strength(lit)[1] for lit in literals):
         return None
     # Under Unicode case folding a non-ASCII literal may match ASCII text ('ſ' and 's').
     if not ascii_only and not all(lit.isascii() for lit in literals):
@@ -370,22 +383,6 @@ def _folded(text: str) -> str:
     return folded
 
 
-class _Deferred:
-    """Stands for an unpickled pattern's `re` program until its first search compiles it, so a
-    cached rule set loads without compiling patterns that an event never reaches."""
-
-    __slots__ = ("_owner",)
-
-    def __init__(self, owner: RegexPattern) -> None:
-        self._owner = owner
-
-    def search(self, text: str) -> re.Match[str] | None:
-        owner = self._owner
-        flags = (re.IGNORECASE if owner._caseless else 0) | (re.ASCII if owner._ascii_only else 0)
-        program = owner._fast = re.compile(owner._translated, flags)
-        return program.search(text)
-
-
 class RegexPattern:
     """A compiled regex with OSSEC's capture rules and a bounded running time."""
 
@@ -441,8 +438,15 @@ class RegexPattern:
         self._linear_groups: object | None = None
         self._refused = _refused_by_linear(translated, ascii_only, caseless)
         if self._fast is None:
-            self._limit = -1
+            self._limit = -1  # never the `re` program (None after unpickling: not compiled yet)
             self._guarded = self._compile_guarded()
+
+    def _compile_fast(self) -> re.Pattern[str]:
+        """The `re` program of an unpickled pattern, compiled on its first search: a cached rule
+        set loads without compiling patterns an event never reaches."""
+        flags = (re.IGNORECASE if self._caseless else 0) | (re.ASCII if self._ascii_only else 0)
+        program = self._fast = re.compile(self._translated, flags)
+        return program
 
     def _compile_guarded(self) -> regex.Pattern[str]:
         flags = regex.VERSION0 | (regex.ASCII if self._ascii_only else 0)
@@ -463,7 +467,7 @@ class RegexPattern:
     @property
     def guarded_only(self) -> bool:
         """True when every call runs under the time budget (risky or `regex`-only syntax)."""
-        return self._fast is None
+        return self._limit < 0
 
     def _re2_program(self, capture: bool) -> object:
         """The RE2 program for `test` (no groups) or, with `capture`, for `search`, or False
@@ -505,7 +509,10 @@ class RegexPattern:
             elif not any(lit in lowered for lit in literals):
                 return None
         if len(text) <= self._limit:
-            return self._fast.search(text)  # type: ignore[union-attr]
+            fast = self._fast
+            if fast is None:
+                fast = self._compile_fast()
+            return fast.search(text)
         # A longer text, or a pattern `re` may backtrack on badly: RE2 answers in linear time,
         # with the same match and groups; the `regex` program is then not even compiled.
         linear = self._linear_groups if capture else self._linear
@@ -524,26 +531,19 @@ class RegexPattern:
                 guarded = self.guarded
             except PatternError:  # `re` takes it, `regex` does not: `re` it is, for any length
                 self._limit = MAX_INPUT
-                return self._fast.search(text)  # type: ignore[union-attr]
+                return (self._fast or self._compile_fast()).search(text)
         try:
             return guarded.search(text, timeout=self._timeout)
         except TimeoutError:
             self.timeouts += 1
             return None
 
-    def __getstate__(self) -> dict[str, object]:
-        """Pickled (the compiled-ruleset cache) without its programs: compiled on first use."""
+    def __getstate__(self) -> tuple[None, dict[str, object]]:
+        """Pickled (the compiled-ruleset cache) without its programs: compiled on first use.
+        As (None, slot values): unpickling then sets the slots in C, with no Python call."""
         state = {name: getattr(self, name) for name in self.__slots__}
-        state["_fast"] = self._fast is not None
-        state["_guarded"] = None
-        state["_linear"] = None
-        state["_linear_groups"] = None
-        return state
-
-    def __setstate__(self, state: dict[str, object]) -> None:
-        for name, value in state.items():
-            setattr(self, name, value)
-        self._fast = _Deferred(self) if state["_fast"] else None  # type: ignore[assignment]
+        state["_fast"] = state["_guarded"] = state["_linear"] = state["_linear_groups"] = None
+        return None, state
 
     def test(self, text: str, lowered: str | None = None) -> bool:
         return self._match(text, lowered, False) is not None

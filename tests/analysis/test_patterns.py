@@ -137,6 +137,12 @@ def test_dialect_table(case: tuple[str, str, str, object]) -> None:
         ("osregex", r"\d+ bytes|\w+ denied", (" bytes", " denied")),
         ("pcre2", r"user=(\S+) session (opened|closed)", (" session ",)),
         ("pcre2", r"^\d+$", None),
+        # Alternations inside a sequence (sre factors a common "^" out of every alternative).
+        ("osregex", r"^%PIX-|^\w\w\w \d\d: %PIX-", ("%pix-",)),
+        ("osregex", r"^[\w+] [imp] |^[\w+] [horde] ", ("] [imp] ", "] [horde] ")),
+        ("pcre2", r"(?:foo|bar)+x", ("foo", "bar")),
+        ("pcre2", r"^pam_unix|^\(pam_unix\)", ("pam_unix",)),  # one holds the other
+        ("pcre2", r"(?:ab|x)yz|(?:c|d)?e", None),
     ],
 )
 def test_required_literals(kind: str, source: str, literals: tuple[str, ...] | None) -> None:
