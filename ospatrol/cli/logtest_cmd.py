@@ -164,8 +164,10 @@ def logtest(
     code = 0
     first = True
     for line in _read_lines():
-        # ossec-logtest counts bytes: one two-byte character is a line.
-        if len(line) < MIN_LINE and len(line.encode("utf-8", "surrogateescape")) < MIN_LINE:
+        # ossec-logtest counts the bytes of the C string it read, up to its first NUL: one
+        # two-byte character is a line, "\0abc" is none.
+        head = line.partition("\x00")[0]
+        if len(head) < MIN_LINE and len(head.encode("utf-8", "surrogateescape")) < MIN_LINE:
             continue
         result = engine.process_line(line)
         if expect is not None:
