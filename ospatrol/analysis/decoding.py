@@ -22,7 +22,7 @@ from ospatrol.analysis.decoders import (
     DecoderSet,
 )
 from ospatrol.analysis.eventinfo import EventInfo
-from ospatrol.analysis.gates import gated_out
+from ospatrol.analysis.gates import gated_out, head_gate
 from ospatrol.analysis.patterns import Pattern
 from ospatrol.analysis.plugins import run_plugin
 
@@ -61,6 +61,7 @@ class DecoderPlan:
         "prematch_after_parent",
         "prematch_first",
         "prematch_gate",
+        "prematch_head",
         "prematch_prefix",
         "regex",
         "regex_from",
@@ -80,6 +81,10 @@ class DecoderPlan:
         self.prematch_first: frozenset[str] | None = decoder.prematch_first
         self.prematch_gate: tuple[str, ...] | None = decoder.prematch_gate
         self.prematch_prefix: tuple[str, ...] | None = decoder.prematch_prefix
+        # Top-level decoders only: their prematch is tried at the start of the log.
+        self.prematch_head: tuple[tuple[frozenset[str], ...], ...] | None = (
+            head_gate(decoder.prematch) if children is not None else None
+        )
         self.regex: Pattern | None = decoder.regex
         self.regex_from: int = _start_kind(decoder.regex_offset)
         self.regex_prefix: tuple[str, ...] | None = decoder.regex_prefix
@@ -91,6 +96,20 @@ class DecoderPlan:
             else (None, slot.dynamic)
             for slot in decoder.order
         )
+
+
+def _fits_head(lowered: str, head: tuple[tuple[frozenset[str], ...], ...]) -> bool:
+    """Whether `lowered` begins as one of the alternatives of a `head_gate` allows."""
+    size = len(lowered)
+    for sets in head:
+        if size < len(sets):
+            continue
+        for i in range(len(sets)):
+            if lowered[i] not in sets[i]:
+                break
+        else:
+            return True
+    return False
 
 
 def _assign(
@@ -185,6 +204,9 @@ def decode(
                     continue
                 first = node.prematch_first
                 if first is not None and lowered[:1] not in first:
+                    continue
+                head = node.prematch_head
+                if head is not None and not _fits_head(lowered, head):
                     continue
                 gate = node.prematch_gate
                 if gate is not None:

@@ -310,3 +310,55 @@ def test_a_literal_gate_settles_only_plain_unanchored_matches(tmp_path: Path):
     assert rule("all closed") is None
     assert rule("Tür: gate open") == 101  # not ASCII: the pattern itself decides
     assert rule("Tür: door closed") is None
+
+
+def test_head_and_prefix_gates_never_reject_a_match():
+    """The anchored-prefix gates of decoder prematches (both dialects, escapes, classes,
+    quantifiers) are necessary conditions: every text the pattern matches passes them, and
+    they do turn away texts that cannot match."""
+    from ospatrol.analysis.decoding import _fits_head
+    from ospatrol.analysis.gates import head_gate, prefix_gate
+    from ospatrol.analysis.patterns import compile_pattern
+
+    texts = [
+        "[notice] workerEnv.init() ok",
+        "[12-Jan-2020 10:00:00 +0100]: x",
+        "[2020-01-12 10:00:00 CET user] x",
+        "[**] [1:2:3] alert",
+        "(pam_unix) session opened",
+        "pam_succeed_if(sshd:auth): requirement",
+        "%PIX-6-302013: Built",
+        "Jan 12 2020 10:00:00: %PIX-6",
+        "ab+c",
+        "a{2}b",
+        "aab",
+        "foo|bar",
+        "b",
+    ]
+    cases = [
+        ("osregex", r"^\[\d\d-\w\w\w-\d\d\d\d \d\d"),
+        ("pcre2", r"^\[\d{4}-\d{2}-\d{2} \S+ [A-Za-z][A-Za-z0-9@_+-]*\] "),
+        ("pcre2", r"^\[\*\*\] \[\d+:\d+:\d+\] |^\[Drop\] \[\*\*\] "),
+        ("osregex", r"^pam_unix|^\(pam_unix\)|^pam_succeed_if"),
+        ("osregex", r"^%PIX-|^\w\w\w \d\d \d\d\d\d \d\d:\d\d:\d\d: %PIX-"),
+        ("osregex", r"^ab+c"),
+        ("pcre2", r"^a{2}b"),
+        ("osregex", r"^a{2}b"),
+        ("pcre2", r"^a*b"),  # no gate: "a" may be absent
+        ("osregex", r"^foo\|bar"),
+    ]
+    rejected = 0
+    for kind, source in cases:
+        pattern = compile_pattern(kind, source)
+        head = head_gate(pattern)
+        prefixes = prefix_gate(pattern, pcre2=kind == "pcre2")
+        assert (head is None and prefixes is None) == source.startswith("^a*"), source
+        for text in texts:
+            low = text.lower()
+            matches = pattern.test(text, low)
+            passes = (head is None or _fits_head(low, head)) and (
+                prefixes is None or low.startswith(prefixes)
+            )
+            assert passes or not matches, (source, text)
+            rejected += not passes
+    assert rejected > len(cases) * len(texts) // 2
