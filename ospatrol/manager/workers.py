@@ -188,17 +188,21 @@ class WorkerPool:
             worker.process.returncode,
             lost,
         )
+        # Until the new process is ready, the feeder waits on slots that are not there yet:
+        # it used to take a free slot of the dead one and write the next batch to its closed
+        # pipe, losing that batch (and every later one) without a count.
+        old_slots, worker.slots = worker.slots, asyncio.Semaphore(0)
+        for _ in range(MAX_IN_FLIGHT):
+            old_slots.release()  # a feeder waiting on the dead worker moves to the new slots
         process = await self._spawn(worker.index)
         answer = await read_message_async(process.stdout)
         if answer is None or answer[0] != "ready":
             log.error("analysis worker %d cannot restart: %s", worker.index, answer)
             return
-        old_slots = worker.slots
         worker.process = process
-        worker.slots = asyncio.Semaphore(MAX_IN_FLIGHT)
-        for _ in range(MAX_IN_FLIGHT):
-            old_slots.release()  # wake submitters waiting on the dead worker
         worker.reader_task = asyncio.create_task(self._read(worker))
+        for _ in range(MAX_IN_FLIGHT):
+            worker.slots.release()
 
     async def submit(self, frames: list[Frame | Event]) -> None:
         """Queue frames for their workers; waits while the queues are full."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import socket
@@ -275,3 +276,36 @@ def test_the_shipped_example_config_is_valid(tmp_path: Path) -> None:
     assert [h.name for h in config.responses.hosts] == ["web1"]
     assert config.alerts.retention_days == 90 and config.outputs.archives is None
     assert config.metrics_listen == ("127.0.0.1", 9108)
+
+
+def _children(pid: int) -> set[int]:
+    return {int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+
+
+def test_a_killed_worker_is_restarted_and_analysis_goes_on(manager_factory) -> None:
+    manager = manager_factory(BASIC)
+    port = manager.port("tcp")
+
+    def send(first: int) -> None:
+        # one sender: all of it goes to one worker, and both were killed
+        lines = "".join(
+            f"<13>Dec  6 02:00:00 h{i} app: message {i}\n" for i in range(first, first + 10)
+        )
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(lines.encode())
+
+    send(0)
+    manager.wait_stats(lambda s: s["analysis"].get("analysed", 0) >= 10)
+    workers = _children(manager.process.pid)
+    assert len(workers) == 2
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 120
+    while len(_children(manager.process.pid) - workers) < 2:
+        assert time.monotonic() < deadline, manager.log()
+        time.sleep(0.1)
+    send(10)
+    stats = manager.wait_stats(lambda s: s["analysis"].get("analysed", 0) >= 20)
+    assert stats["analysis"]["analysed"] == 20
+    assert manager.stop() == 0
+    assert manager.log().count("exited unexpectedly") == 2
