@@ -142,6 +142,9 @@ def _compare(oracle: Path, lines: list[bytes], tmp_path: Path, stock: tuple) -> 
     corpus = _with_sentinels(lines, tmp_path / "hostile.log")
     theirs = _by_line(_ossec(oracle, corpus), len(lines))
     ours = _by_line(_ospatrol(corpus, *stock), len(lines))
+    # The comparison is about something: OSSEC analysed most lines, and rules fired on some.
+    assert sum(map(len, theirs)) >= len(lines) // 2
+    assert any(event.get("rule") for events in theirs for event in events)
     return _differences(lines, theirs, ours)
 
 
