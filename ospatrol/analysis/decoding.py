@@ -11,7 +11,7 @@ children of the same name, fill the event's fields in `<order>`. Offsets (`after
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 from ospatrol.analysis.decoders import (
     AFTER_PARENT,
@@ -131,13 +131,18 @@ def _search(
     """Search log[start:]; the absolute end offset of the match and its groups, or None."""
     if start is None:
         return None
+    # Any: the compiled build reads `end` and `groups` by name, whatever shape the pattern
+    # module gives its Captured (the build is not rebuilt when that module changes).
+    found: Any
     if start:
         found = pattern.search(ev.log[start:], ev.lower()[start:])
     else:
         found = pattern.search(ev.log, ev.lower())
     if found is None:
         return None
-    return start + found.end, found.groups
+    end: int = found.end
+    groups: tuple[str, ...] = found.groups
+    return start + end, groups
 
 
 def _plans(nodes: Sequence[DecoderNode]) -> tuple[DecoderPlan, ...]:
