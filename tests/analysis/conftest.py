@@ -10,6 +10,7 @@ import pytest
 
 from ospatrol.analysis import pcre
 from ospatrol.analysis.loader import Ruleset, load_ruleset
+from ospatrol.analysis.logtest import provision_wazuh_home
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -81,6 +82,18 @@ def ruleset330(ossec330: dict[str, Path]) -> Ruleset:
     return load_ruleset(
         ossec330["conf"], rules_dir=ossec330["rules"], decoders=ossec330["decoders"]
     )
+
+
+@pytest.fixture(scope="session")
+def wazuh_home(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Wazuh 4.14's ruleset installed as its runtests.py provisions /var/ossec, once a session."""
+    return provision_wazuh_home(shared_data / "wazuh", tmp_path_factory.mktemp("wazuh") / "ossec")
+
+
+@pytest.fixture(scope="session")
+def wazuh_ruleset(wazuh_home: Path) -> Ruleset:
+    """That installation's rule set, loaded once a session (tests build their own engines)."""
+    return load_ruleset(wazuh_home / "etc" / "ossec.conf", home=wazuh_home, cache=True)
 
 
 @pytest.fixture(params=["re2", "pure"])

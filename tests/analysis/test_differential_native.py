@@ -23,7 +23,7 @@ import pytest
 from hostile_lines import corpus_lines, hostile_set
 
 from ospatrol.analysis import native
-from ospatrol.analysis.logtest import provision_wazuh_home, read_wazuh_cases
+from ospatrol.analysis.logtest import read_wazuh_cases
 
 LINES_PER_CORPUS = 400
 HOSTILE_PER_CORPUS = 8
@@ -73,7 +73,7 @@ def _run(spec: dict, tmp_path: Path, mode: str) -> list[str]:
     return events
 
 
-def _rule_sets(shared_data: Path, tmp_path: Path) -> dict[str, tuple[dict, list[str]]]:
+def _rule_sets(shared_data: Path, wazuh_home: Path) -> dict[str, tuple[dict, list[str]]]:
     """Rule set name -> (how to load it, lines of its own besides the corpora)."""
     ossec = shared_data / "ossec"
     return {
@@ -89,7 +89,7 @@ def _rule_sets(shared_data: Path, tmp_path: Path) -> dict[str, tuple[dict, list[
         "ospatrol": ({"home": None, "conf": None, "rules": None, "decoders": []}, []),
         "wazuh": (
             {
-                "home": str(provision_wazuh_home(shared_data / "wazuh", tmp_path / "wazuh")),
+                "home": str(wazuh_home),
                 "conf": None,
                 "rules": None,
                 "decoders": [],
@@ -106,11 +106,11 @@ def _rule_sets(shared_data: Path, tmp_path: Path) -> dict[str, tuple[dict, list[
 
 @pytest.mark.parametrize("rule_set", ["ossec-4.3", "ospatrol", "wazuh"])
 def test_compiled_and_pure_engines_agree_on_every_corpus_and_hostile_line(
-    rule_set: str, shared_data: Path, tmp_path: Path
+    rule_set: str, shared_data: Path, wazuh_home: Path, tmp_path: Path
 ) -> None:
     if native.fresh_build() is None:
         pytest.skip("no fresh compiled build (make install builds it where mypyc is installed)")
-    spec, own = _rule_sets(shared_data, tmp_path)[rule_set]
+    spec, own = _rule_sets(shared_data, wazuh_home)[rule_set]
     logs = shared_data / "logs"
     corpora = corpus_lines(logs, at_most=LINES_PER_CORPUS).values()
     lines = [line for corpus in corpora for line in corpus]

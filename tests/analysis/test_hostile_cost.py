@@ -17,7 +17,7 @@ import pytest
 from ospatrol.analysis import pcre
 from ospatrol.analysis.engine import Engine
 from ospatrol.analysis.loader import Ruleset, load_default_ruleset, load_ruleset
-from ospatrol.analysis.logtest import provision_wazuh_home, read_wazuh_cases
+from ospatrol.analysis.logtest import read_wazuh_cases
 from ospatrol.analysis.patterns import compile_pattern
 
 REPO = Path(__file__).resolve().parents[2]
@@ -97,12 +97,6 @@ def test_a_pathological_pattern_gives_up_instead_of_hanging(source: str) -> None
     assert pattern.timeouts >= 0
 
 
-@pytest.fixture(scope="module")
-def wazuh(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Ruleset:
-    home = provision_wazuh_home(shared_data / "wazuh", tmp_path_factory.mktemp("wz") / "ossec")
-    return load_ruleset(home / "etc" / "ossec.conf", home=home, cache=True)
-
-
 def _wazuh_case(shared_data: Path, prefix: str, rule: str) -> str:
     tests = shared_data / "wazuh" / "ruleset" / "testing" / "tests"
     return next(
@@ -131,10 +125,10 @@ def _wazuh_case(shared_data: Path, prefix: str, rule: str) -> str:
     ],
 )
 def test_padding_after_a_wazuh_log_does_not_change_its_rule(
-    wazuh: Ruleset, shared_data: Path, prefix: str, rule: int
+    wazuh_ruleset: Ruleset, shared_data: Path, prefix: str, rule: int
 ) -> None:
     log = _wazuh_case(shared_data, prefix, str(rule))
-    engine = Engine(wazuh, hostname="cost")
+    engine = Engine(wazuh_ruleset, hostname="cost")
     assert engine.process_line(log, when=1.0).rule.id == rule
     padded = engine.process_line(log + " " + "a " * 30000, when=1.0)
     assert padded.rule is not None and padded.rule.id == rule

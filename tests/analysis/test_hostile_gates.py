@@ -31,7 +31,7 @@ from ospatrol.analysis.gates import (
     prefix_gate,
 )
 from ospatrol.analysis.loader import Ruleset, load_default_ruleset, load_ruleset
-from ospatrol.analysis.logtest import provision_wazuh_home, read_wazuh_cases
+from ospatrol.analysis.logtest import read_wazuh_cases
 from ospatrol.analysis.patterns import Pattern, PatternError, compile_pattern
 from ospatrol.analysis.pcre import RegexPattern
 
@@ -184,9 +184,8 @@ def _gated_and_exhaustive_agree(ruleset: Ruleset, lines: list[str]) -> list[str]
 
 
 @pytest.fixture(scope="module")
-def rule_sets(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Ruleset]:
+def rule_sets(shared_data: Path, wazuh_ruleset: Ruleset) -> dict[str, Ruleset]:
     ossec = shared_data / "ossec"
-    home = provision_wazuh_home(shared_data / "wazuh", tmp_path_factory.mktemp("wz") / "ossec")
     return {
         "ossec-4.3": load_ruleset(
             ossec / "etc" / "ossec-server.conf",
@@ -195,7 +194,7 @@ def rule_sets(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> di
             cache=True,
         ),
         "ospatrol": load_default_ruleset(cache=True),
-        "wazuh": load_ruleset(home / "etc" / "ossec.conf", home=home, cache=True),
+        "wazuh": wazuh_ruleset,
     }
 
 
