@@ -7,11 +7,13 @@ also keeps a tag: the first `TAG_HEX` hex digits of HMAC-SHA256(key, the line as
 sent it). Line and tag are compared with the previous run's; a masked line whose text stayed but
 whose tag moved is reported as a changed secret.
 
-Why it leaks nothing useful: the key is 32 random bytes in the state dir's `KEY_FILE` (mode
-0600), not in the database, so the stored tags alone say nothing about a secret; and a tag has
-only 16 bits, so even with the key a guessed password is confirmed no better than one in 65,536
-wrong guesses (a tag misses a change with the same odds, 1 in 65,536). A run without the key (a
-dry run before any real run) keeps and compares no tags.
+What the tags leak: the key is 32 random bytes in the state dir's `KEY_FILE` (mode 0600), not
+in the database, so the stored tags alone say nothing about a secret. With the key as well, a
+tag is a weak test of guesses: 16 bits, so one wrong guess in 65,536 passes it too. A long
+dictionary is then left with many candidates, but a short one (the 10,000 commonest passwords)
+is narrowed to about the right one: keep the key file as private as the inventory's
+credentials. A tag misses a change with the same odds, 1 in 65,536. A run without the key (a dry
+run before any real run) keeps and compares no tags.
 """
 
 from __future__ import annotations
