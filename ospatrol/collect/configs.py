@@ -63,12 +63,13 @@ if TYPE_CHECKING:
 
 NAME = "config"
 MAX_BLOCK_FINDINGS = 50
+"""Findings one config change gives at most, one per block and kind (then one per kind): a
+change of hundreds of interfaces is a handful of alerts, not hundreds."""
 TAGS_PREFIX = "#secret tags: "
 """State key prefix of a command's secret tags (`secret_tags`); no device command starts with
 `#`, so these never read as a stored configuration."""
 SECRET_CHANGED = "secret changed"
-"""Findings one config change gives at most, one per block and kind (then one per kind): a
-change of hundreds of interfaces is a handful of alerts, not hundreds."""
+"""The note of a line whose text stayed but whose masked secret changed."""
 _SECTION_KEYS = ("commands", "drop", "contexts", "security_contexts", "blocks", "classify")
 _SECURITY_CONTEXT_KEYS = ("detect", "multiple", "list", "name", "enter", "system")
 CONTEXT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,32}")
