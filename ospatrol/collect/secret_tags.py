@@ -27,6 +27,8 @@ import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from ospatrol.errors import InputError
+
 KEY_FILE = "secret-tags.key"
 KEY_BYTES = 32
 TAG_HEX = 4
@@ -38,7 +40,7 @@ Tags = dict[str, list[str]]
 
 def load_key(state_dir: Path, *, create: bool) -> bytes | None:
     """The state dir's tag key; made (0600, atomically) when absent and `create`, else None.
-    A key file of the wrong size is refused rather than used."""
+    A key file of the wrong size is refused (InputError naming it) rather than used."""
     path = Path(state_dir) / KEY_FILE
     try:
         key = path.read_bytes()
@@ -52,7 +54,11 @@ def load_key(state_dir: Path, *, create: bool) -> bytes | None:
             handle.write(key)
         return key
     if len(key) != KEY_BYTES:
-        raise ValueError(f"{path}: a tag key is {KEY_BYTES} bytes, this file has {len(key)}")
+        raise InputError(
+            f"a secret tag key is {KEY_BYTES} bytes, this file has {len(key)} "
+            "(delete it to start new tags: the next audit records them silently)",
+            str(path),
+        )
     return key
 
 

@@ -14,6 +14,7 @@ from device_helpers import edited
 
 from ospatrol.collect import secret_tags
 from ospatrol.collect.configs import TAGS_PREFIX, changed_findings, normalise_tagged
+from ospatrol.errors import InputError
 from ospatrol.profiles import load_profiles
 from tests.audit.conftest import host, run_cli, write_inventory
 
@@ -81,7 +82,7 @@ def test_the_key_file_is_made_once_private_and_checked(tmp_path):
     assert len(key) == 32 and stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert secret_tags.load_key(tmp_path, create=True) == key
     path.write_bytes(b"short")
-    with pytest.raises(ValueError, match="32 bytes"):
+    with pytest.raises(InputError, match=r"secret-tags\.key: a secret tag key is 32 bytes"):
         secret_tags.load_key(tmp_path, create=False)
 
 
