@@ -16,7 +16,7 @@ import pytest
 
 from ospatrol.analysis import pcre
 from ospatrol.analysis.engine import Engine
-from ospatrol.analysis.loader import Ruleset, load_default_ruleset, load_ruleset
+from ospatrol.analysis.loader import Ruleset, load_default_ruleset
 from ospatrol.analysis.logtest import read_wazuh_cases
 from ospatrol.analysis.patterns import compile_pattern
 
@@ -32,15 +32,9 @@ HUGE = 16 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def rule_sets(shared_data: Path) -> dict[str, Ruleset]:
-    ossec = shared_data / "ossec"
+def rule_sets(ruleset43: Ruleset) -> dict[str, Ruleset]:
     return {
-        "ossec-4.3": load_ruleset(
-            ossec / "etc" / "ossec-server.conf",
-            rules_dir=ossec / "rules",
-            decoders=ossec / "decoders" / "decoder.xml",
-            cache=True,
-        ),
+        "ossec-4.3": ruleset43,
         "ospatrol": load_default_ruleset(cache=True),
     }
 

@@ -30,7 +30,7 @@ from ospatrol.analysis.gates import (
     literal_gate,
     prefix_gate,
 )
-from ospatrol.analysis.loader import Ruleset, load_default_ruleset, load_ruleset
+from ospatrol.analysis.loader import Ruleset, load_default_ruleset
 from ospatrol.analysis.logtest import read_wazuh_cases
 from ospatrol.analysis.patterns import Pattern, PatternError, compile_pattern
 from ospatrol.analysis.pcre import RegexPattern
@@ -184,15 +184,9 @@ def _gated_and_exhaustive_agree(ruleset: Ruleset, lines: list[str]) -> list[str]
 
 
 @pytest.fixture(scope="module")
-def rule_sets(shared_data: Path, wazuh_ruleset: Ruleset) -> dict[str, Ruleset]:
-    ossec = shared_data / "ossec"
+def rule_sets(ruleset43: Ruleset, wazuh_ruleset: Ruleset) -> dict[str, Ruleset]:
     return {
-        "ossec-4.3": load_ruleset(
-            ossec / "etc" / "ossec-server.conf",
-            rules_dir=ossec / "rules",
-            decoders=ossec / "decoders" / "decoder.xml",
-            cache=True,
-        ),
+        "ossec-4.3": ruleset43,
         "ospatrol": load_default_ruleset(cache=True),
         "wazuh": wazuh_ruleset,
     }

@@ -129,13 +129,8 @@ def _differences(lines: list[bytes], theirs: list[list[dict]], ours: list[list[d
     return out
 
 
-def _stock(shared_data: Path) -> tuple[Path, Path, Path]:
-    ossec = shared_data / "ossec"
-    return (
-        ossec / "etc" / "ossec-server.conf",
-        ossec / "rules",
-        ossec / "decoders" / "decoder.xml",
-    )
+def _stock(ossec43: dict[str, Path]) -> tuple[Path, Path, Path]:
+    return ossec43["conf"], ossec43["rules"], ossec43["decoders"]
 
 
 def _compare(oracle: Path, lines: list[bytes], tmp_path: Path, stock: tuple) -> list[str]:
@@ -149,12 +144,12 @@ def _compare(oracle: Path, lines: list[bytes], tmp_path: Path, stock: tuple) -> 
 
 
 def test_hostile_lines_get_the_same_three_phases_as_in_ossec(
-    oracle: Path, shared_data: Path, tmp_path: Path
+    oracle: Path, shared_data: Path, ossec43: dict[str, Path], tmp_path: Path
 ) -> None:
     logs = shared_data / "logs"
     lines = [line for line in hostile_set(logs) if len(line) <= OSSEC_LINE]
     lines += [b"\x00abc", b"a\x00", b"\x01\x02", b"\t\t", b"\r", b":", b"[]:", b"\xff\xfe"]
-    differing = _compare(oracle, lines, tmp_path, _stock(shared_data))
+    differing = _compare(oracle, lines, tmp_path, _stock(ossec43))
     assert not differing, f"{len(differing)} of {len(lines)} lines differ:\n" + "\n".join(
         differing[:25]
     )
@@ -168,11 +163,11 @@ def test_hostile_lines_get_the_same_three_phases_as_in_ossec(
     "dialects, so a rule can match text past byte 6,144 in OSPatrol only (owner: engine)",
 )
 def test_a_line_longer_than_os_maxstr_is_cut_where_ossec_cuts_it(
-    oracle: Path, shared_data: Path, tmp_path: Path
+    oracle: Path, shared_data: Path, ossec43: dict[str, Path], tmp_path: Path
 ) -> None:
     openssh = corpus_lines(shared_data / "logs")["loghub/OpenSSH/OpenSSH_2k.log"]
     line = openssh[0] + b" x" * 4000  # a real sshd line, padded past 6,144 bytes
-    assert not _compare(oracle, [line], tmp_path, _stock(shared_data))
+    assert not _compare(oracle, [line], tmp_path, _stock(ossec43))
 
 
 def _private_oracle(oracle: Path, home: Path, local_rules: str) -> Path:
