@@ -702,3 +702,17 @@ def compile_pcre2(
     return RegexPattern(
         source, translate_pcre2(source), ascii_only=True, timeout=timeout, caseless=caseless
     )
+
+
+LINEAR_TIME_MISSING = (
+    "google-re2 is not installed (pip install 'ospatrol[fast]'): a regex that runs out of its "
+    "time budget on a long line counts as not matching, so a sender who pads lines can move "
+    "them to another rule"
+)
+
+
+def linear_time_available() -> bool:
+    """True when google-re2 is installed and usable. Without it a regex that exhausts its time
+    budget on a padded line counts as not matching, which a sender can use to move a line to
+    another rule; the manager and `rules check` warn."""
+    return _re2 is not None

@@ -30,8 +30,12 @@ def check(
             click.echo(str(error), err=True)
         click.echo(f"{len(exc.errors)} error(s)", err=True)
         raise SystemExit(1) from None
+    from ospatrol.analysis.pcre import LINEAR_TIME_MISSING, linear_time_available
+
     for warning in ruleset.warnings:
         click.echo(f"warning: {warning}", err=True)
+    if not linear_time_available():
+        click.echo(f"warning: {LINEAR_TIME_MISSING}", err=True)
     click.echo(
         f"ok: {ruleset.dialect} dialect, {len(ruleset.warnings)} warning(s), "
         f"{ruleset.decoder_count} decoders, {len(ruleset.rules)} rules, "

@@ -168,6 +168,10 @@ class Manager:
         from ospatrol.store import Store
 
         Store.open(self.state_dir).close()  # created and migrated once, before the workers
+        from ospatrol.analysis.pcre import LINEAR_TIME_MISSING, linear_time_available
+
+        if not linear_time_available():
+            log.warning(LINEAR_TIME_MISSING)
         self.pool = await self._start_pool(self.config)
         self.sinks = self._build_sinks(self.config)
         self._start_responder(self.config)

@@ -2,7 +2,8 @@
 
 A custom collector reads the manager's counters at scrape time, so the hot path only bumps
 plain `Counter`s: events received, dropped, denied and rejected per listener; analysed, decoded,
-alerted and rejected by the workers; the intake's depth; per output delivered, dropped, failed
+alerted and rejected by the workers, batches lost with a dead worker, lines a pattern gave up
+on (time budget); the intake's depth; per output delivered, dropped, failed
 and queued; audit runs of the scheduler by outcome and their durations.
 """
 
@@ -16,6 +17,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 if TYPE_CHECKING:
     from ospatrol.manager.daemon import Manager
+
+
+# Analysis counters that are not an event's outcome, exported under names of their own.
+NOT_EVENT_OUTCOMES = frozenset(
+    ("reloads", "reload_failed", "submitted", "lost_batches", "regex_timeouts")
+)
 
 
 class ManagerCollector:
@@ -48,9 +55,22 @@ class ManagerCollector:
             labels=["outcome"],
         )
         for outcome, value in stats["analysis"].items():
-            if outcome not in ("reloads", "reload_failed", "submitted"):
+            if outcome not in NOT_EVENT_OUTCOMES:
                 analysis.add_metric([outcome], value)
         yield analysis
+        lost = CounterMetricFamily(
+            "ospatrol_analysis_lost_batches",
+            "Batches of events lost with an analysis worker that died (it is restarted).",
+        )
+        lost.add_metric([], stats["analysis"].get("lost_batches", 0))
+        yield lost
+        timeouts = CounterMetricFamily(
+            "ospatrol_analysis_regex_timeouts",
+            "Lines a pattern gave up on (time budget) and judged as not matching; "
+            "install google-re2 (the `fast` extra) to match in linear time instead.",
+        )
+        timeouts.add_metric([], stats["analysis"].get("regex_timeouts", 0))
+        yield timeouts
         reloads = CounterMetricFamily(
             "ospatrol_reloads", "SIGHUP reloads by outcome.", labels=["outcome"]
         )

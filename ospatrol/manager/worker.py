@@ -20,6 +20,7 @@ import json
 import logging
 import signal
 import sys
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
@@ -31,6 +32,8 @@ from ospatrol.manager.channel import pack, read_message
 from ospatrol.model import Alert
 
 log = logging.getLogger("ospatrol.manager.worker")
+# How often a worker looks for patterns that gave up on a line (a walk over every pattern).
+TIMEOUT_CHECK_SECONDS = 1.0
 
 
 def load_engine(spec: dict[str, Any]):
@@ -60,6 +63,8 @@ class Analyser:
         self.manager_name = spec.get("manager_name")
         self.send_alerts = bool(spec.get("alerts", True))
         self.serial = 0
+        self._timeouts: dict[str, int] = {}
+        self._next_timeout_check = 0.0
         self.store = None
         if spec.get("store_dir"):
             from ospatrol.store import Store
@@ -113,6 +118,7 @@ class Analyser:
         counts["analysed"] += analysed
         counts["decoded"] += decoded
         counts["alerts"] += len(alerts)
+        self._count_timeouts(counts)
         if self.store is not None and alerts:
             self._store(alerts, counts)
         texts: dict[str, tuple[str, int]] = {}
@@ -131,6 +137,26 @@ class Analyser:
         if archive_log is not None:
             texts["archives_log"] = ("".join(archive_log), analysed)
         return alerts if self.send_alerts else [], +counts, texts
+
+    def _count_timeouts(self, counts: Counter) -> None:
+        """Count (as `regex_timeouts`) and log the lines a pattern gave up on since the last
+        look: each such line was judged as if the pattern did not match, which a sender who
+        pads lines can aim at (README: the `fast` extra). The pattern is rule content, never
+        the line; looked at most once a second, as it walks every pattern of the rule set."""
+        now = time.monotonic()
+        if now < self._next_timeout_check:
+            return
+        self._next_timeout_check = now + TIMEOUT_CHECK_SECONDS
+        for source, total in self.engine.ruleset.regex_timeouts().items():
+            new = total - self._timeouts.get(source, 0)
+            if new > 0:
+                self._timeouts[source] = total
+                counts["regex_timeouts"] += new
+                log.warning(
+                    "pattern %r gave up on %d line(s) (time budget) and counted as not matching",
+                    source,
+                    new,
+                )
 
     def _store(self, alerts: list, counts: Counter) -> None:
         """Every alert into the store's alerts table, one transaction per batch."""

@@ -182,6 +182,8 @@ class WorkerPool:
         """Replace a worker that died (its outstanding batches are lost and counted)."""
         lost = MAX_IN_FLIGHT - worker.slots._value
         self.lost_batches += lost
+        if lost:
+            self.on_result([], Counter(lost_batches=lost), {})
         log.error(
             "analysis worker %d exited unexpectedly (status %s); %d batch(es) lost, restarting",
             worker.index,

@@ -95,6 +95,19 @@ def test_rules_check_clean_sets(stock, legacy):
     assert _run(["rules", "check"], b"").exit_code == 0
 
 
+def test_rules_check_warns_when_linear_time_matching_is_missing(stock, monkeypatch):
+    from ospatrol.analysis import pcre
+
+    warning = "warning: google-re2 is not installed"
+    monkeypatch.setattr(pcre, "_re2", None)
+    result = _run(["rules", "check", *stock], b"")
+    assert result.exit_code == 0 and warning in result.stderr
+    assert result.stdout.startswith("ok: ")
+    monkeypatch.undo()
+    if pcre.linear_time_available():
+        assert warning not in _run(["rules", "check", *stock], b"").stderr
+
+
 def test_rules_check_prints_every_error(tmp_path: Path):
     (tmp_path / "d.xml").write_text(
         '<decoder name="app">\n  <prematch>^app: </prematch>\n</decoder>\n'

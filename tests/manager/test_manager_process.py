@@ -309,3 +309,51 @@ def test_a_killed_worker_is_restarted_and_analysis_goes_on(manager_factory) -> N
     assert stats["analysis"]["analysed"] == 20
     assert manager.stop() == 0
     assert manager.log().count("exited unexpectedly") == 2
+
+
+def test_a_pattern_that_gives_up_is_counted_logged_and_exported(
+    manager_factory, ruleset: Path, tmp_path: Path
+) -> None:
+    """Without google-re2 (hidden from the manager and its workers) a catastrophic pattern runs
+    out of its time budget on a padded line: the manager says at start that linear-time
+    matching is missing, and each line given up on is counted, logged by pattern (never by
+    line) and exported, so an operator sees the evasion instead of a quiet non-match."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    hidden = tmp_path / "hide-re2"
+    hidden.mkdir()
+    (hidden / "re2.py").write_text('raise ImportError("hidden by the test")\n')
+    (ruleset.parent / "local_rules.xml").write_text(
+        '<group name="local,">\n  <rule id="100100" level="7">\n'
+        "    <pcre2>(a+)+$</pcre2>\n    <description>evil pattern</description>\n"
+        "  </rule>\n</group>\n"
+    )
+    config = BASIC.replace("{workers: 2}", f"{{workers: 1, ossec_conf: '{ruleset}'}}")
+    manager = manager_factory(
+        config + 'metrics: {listen: "127.0.0.1:0"}\n', env={"PYTHONPATH": str(hidden)}
+    )
+    with socket.create_connection(("127.0.0.1", manager.port("tcp"))) as sock:
+        sock.sendall(b"<13>Dec  6 02:00:00 h1 app: " + b"a" * 5000 + b"!SECRETLINE\n")
+    stats = manager.wait_stats(lambda s: s["analysis"].get("regex_timeouts", 0) >= 1)
+    url = f"http://127.0.0.1:{manager.info['metrics_port']}/metrics"
+    text = urllib.request.urlopen(url, timeout=10).read().decode()
+    assert manager.stop() == 0
+    assert stats["analysis"]["analysed"] == 1
+    log = manager.log()
+    assert "google-re2 is not installed" in log
+    assert "pattern '(a+)+$' gave up on 1 line(s)" in log
+    assert "SECRETLINE" not in log
+    samples = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    assert samples["ospatrol_analysis_regex_timeouts_total"] >= 1
+    assert samples["ospatrol_analysis_lost_batches_total"] == 0
+    assert not any(
+        "regex_timeouts" in name or "lost_batches" in name
+        for name in samples
+        if name.startswith("ospatrol_analysis_events")
+    )
