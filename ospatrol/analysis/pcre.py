@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Callable
 
 import regex
 
@@ -41,6 +42,10 @@ except (ImportError, AttributeError):  # pragma: no cover - exercised by the tes
     _UNANCHORED = None
 
 from ospatrol.analysis.patterns import DEFAULT_TIMEOUT, MAX_INPUT, Captured, PatternError
+
+# Captured's own constructor is a Python function around this call: calling it directly saves
+# a frame on every successful search.
+_new_tuple = tuple.__new__
 
 try:  # The stdlib's own parser tells us the shape of a pattern (nesting of repeats).
     from re import _constants as _sre_c
@@ -397,6 +402,7 @@ class RegexPattern:
         "_linear_groups",
         "_literals",
         "_refused",
+        "_search",
         "_timeout",
         "_translated",
         "negate",
@@ -432,6 +438,10 @@ class RegexPattern:
         # Where `re` accepted the pattern, `regex` is only needed for long texts: compile it on
         # first use, which keeps loading a rule set quick. Otherwise it validates the pattern now.
         self._guarded: regex.Pattern[str] | None = None
+        # The fast program's bound `search`, which `test` and `search` call (None: not compiled).
+        self._search: Callable[[str], re.Match[str] | None] | None = (
+            None if self._fast is None else self._fast.search
+        )
         # RE2 programs for long texts and risky patterns, without and with groups: compiled on
         # first use (False: none).
         self._linear: object | None = None
@@ -446,6 +456,7 @@ class RegexPattern:
         set loads without compiling patterns an event never reaches."""
         flags = (re.IGNORECASE if self._caseless else 0) | (re.ASCII if self._ascii_only else 0)
         program = self._fast = re.compile(self._translated, flags)
+        self._search = program.search
         return program
 
     def _compile_guarded(self) -> regex.Pattern[str]:
@@ -492,7 +503,8 @@ class RegexPattern:
         self, text: str, lowered: str | None, capture: bool
     ) -> re.Match[str] | regex.Match[str] | list[tuple[int, int]] | None:
         """The match: a `re`/`regex` match object, or RE2's spans (the whole match's, then each
-        group's, (-1, -1) when unset), or None. The hot path of the engine: kept flat."""
+        group's, (-1, -1) when unset), or None. The general path, for what `test` and `search`
+        do not answer themselves: non-ASCII and long texts, risky patterns."""
         if len(text) > MAX_INPUT:
             text = text[:MAX_INPUT]
         literals = self._literals
@@ -543,31 +555,73 @@ class RegexPattern:
         As (None, slot values): unpickling then sets the slots in C, with no Python call."""
         state = {name: getattr(self, name) for name in self.__slots__}
         state["_fast"] = state["_guarded"] = state["_linear"] = state["_linear_groups"] = None
+        state["_search"] = None
         return None, state
 
+    # `test` and `search` answer the engine's common case themselves, in one Python frame (a
+    # call costs as much as the checks, so the required-literal check is written out in both):
+    # a short ASCII text and a pattern with a fast program. The rest goes through `_match`.
+
     def test(self, text: str, lowered: str | None = None) -> bool:
+        if len(text) <= self._limit and text.isascii():
+            literals = self._literals
+            if literals is not None:
+                if lowered is None:
+                    lowered = text.lower()
+                for literal in literals:
+                    if literal in lowered:
+                        break
+                else:
+                    return False
+            search = self._search
+            if search is None:
+                search = self._compile_fast().search
+            return search(text) is not None
         return self._match(text, lowered, False) is not None
 
     def search(self, text: str, lowered: str | None = None) -> Captured | None:
-        found = self._match(text, lowered, True)
-        if found is None:
+        if len(text) <= self._limit and text.isascii():
+            literals = self._literals
+            if literals is not None:
+                if lowered is None:
+                    lowered = text.lower()
+                for literal in literals:
+                    if literal in lowered:
+                        break
+                else:
+                    return None
+            search = self._search
+            if search is None:
+                search = self._compile_fast().search
+            found = search(text)
+            if found is None:
+                return None
+            groups = found.groups()
+            if None in groups:
+                groups = self._taken(groups)
+            return _new_tuple(Captured, (groups, found.end()))  # type: ignore[no-any-return]
+        match = self._match(text, lowered, True)
+        if match is None:
             return None
-        if type(found) is list:
-            end = found[0][1]
-            groups = tuple(None if start < 0 else text[start:stop] for start, stop in found[1:])
+        if type(match) is list:
+            end = match[0][1]
+            groups = tuple(None if start < 0 else text[start:stop] for start, stop in match[1:])
         else:
-            end = found.end()  # type: ignore[union-attr]
-            groups = found.groups()  # type: ignore[union-attr]
-        # OSSEC copies only the groups that took part in the match (PCRE2_UNSET skipped);
-        # Wazuh (the case-sensitive flavour) copies every group up to the last one set, unset
-        # ones as "" (w_expression_PCRE2_fill_regex_match), so fields keep their positions.
+            end = match.end()  # type: ignore[union-attr]
+            groups = match.groups()  # type: ignore[union-attr]
         if None in groups:
-            if self._caseless:
-                groups = tuple(g for g in groups if g is not None)
-            else:
-                last = max((i for i, g in enumerate(groups) if g is not None), default=-1)
-                groups = tuple(g or "" for g in groups[: last + 1])
-        return Captured(groups, end)  # type: ignore[arg-type]
+            groups = self._taken(groups)
+        return _new_tuple(Captured, (groups, end))  # type: ignore[no-any-return]
+
+    def _taken(self, groups: tuple[str | None, ...]) -> tuple[str, ...]:
+        """The groups OSSEC copies when some did not take part in the match: only the set
+        ones (PCRE2_UNSET skipped). Wazuh (the case-sensitive flavour) copies every group up
+        to the last one set, unset ones as "" (w_expression_PCRE2_fill_regex_match), so fields
+        keep their positions."""
+        if self._caseless:
+            return tuple(g for g in groups if g is not None)
+        last = max((i for i, g in enumerate(groups) if g is not None), default=-1)
+        return tuple(g or "" for g in groups[: last + 1])
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.source!r})"
