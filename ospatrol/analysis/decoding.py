@@ -145,58 +145,72 @@ def _search(
     return start + end, groups
 
 
+class DecoderPlans:
+    """Every top-level decoder of a DecoderSet as a DecoderPlan (with its children's), built
+    once per rule set (at load, and when the rule cache is read: the plans are made again from
+    the DecoderSet then), so engines only pick which of them a program name selects."""
+
+    __slots__ = ("dset", "wazuh", "with_program", "without_program")
+
+    def __init__(self, dset: DecoderSet) -> None:
+        self.dset = dset
+        self.wazuh: bool = dset.wazuh
+        self.with_program: tuple[DecoderPlan, ...] = _plans(dset.with_program)
+        self.without_program: tuple[DecoderPlan, ...] = _plans(dset.without_program)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (DecoderPlans, (self.dset,))
+
+
 def _plans(nodes: Sequence[DecoderNode]) -> tuple[DecoderPlan, ...]:
     return tuple(DecoderPlan(node.decoder, node.children) for node in nodes)
 
 
-def _for_program(dset: DecoderSet, pname: str) -> tuple[DecoderPlan, ...]:
+def _for_program(plans: DecoderPlans, pname: str) -> tuple[DecoderPlan, ...]:
     """The top-level decoders whose program_name matches `pname`, in list order."""
     low = pname.lower() if pname.isascii() else None
     out = []
-    for node in dset.with_program:
-        pattern = node.decoder.program_name
+    for plan in plans.with_program:
+        dec = plan.decoder
+        pattern = dec.program_name
         if pattern is None or (
-            not gated_out(node.decoder.pname_gate, low)
-            and (pattern.test(pname, low) != pattern.negate)
+            not gated_out(dec.pname_gate, low) and (pattern.test(pname, low) != pattern.negate)
         ):
-            out.append(node)
-    return _plans(out)
+            out.append(plan)
+    return tuple(out)
 
 
 PROGRAM_CACHE_SIZE: Final = 4096
 
 
 def decode(
-    dset: DecoderSet,
+    plans: DecoderPlans,
     ev: EventInfo,
-    cache: dict[str | None, tuple[DecoderPlan, ...]] | None = None,
+    cache: dict[str, tuple[DecoderPlan, ...]] | None = None,
 ) -> bool:
-    """Run decoder.c's DecodeEvent on `ev`. Returns False when no decoder list applies (logtest
-    then prints no phase 2); `ev.decoder` is the decoder that matched, if any.
+    """Run decoder.c's DecodeEvent on `ev` with a rule set's `plans`. Returns False when no
+    decoder list applies (logtest then prints no phase 2); `ev.decoder` is the decoder that
+    matched, if any.
 
-    `cache` (owned by the caller) remembers which decoders accept a program name (None: the
-    list for events without one), as plans: that depends only on the name and the immutable
-    decoder set.
+    `cache` (owned by the caller) remembers which decoders accept a program name: that depends
+    only on the name and the immutable decoder set.
     """
     pname = ev.program_name
     if pname is None:
-        if not dset.without_program:
+        nodes = plans.without_program
+        if not nodes:
             return False
-        nodes = None if cache is None else cache.get(None)
-        if nodes is None:
-            nodes = _plans(dset.without_program)
-            if cache is not None:
-                cache[None] = nodes
     else:
-        if not dset.with_program:
+        if not plans.with_program:
             return False
-        nodes = None if cache is None else cache.get(pname)
-        if nodes is None:
-            nodes = _for_program(dset, pname)
+        found = None if cache is None else cache.get(pname)
+        if found is None:
+            found = _for_program(plans, pname)
             if cache is not None:
                 if len(cache) >= PROGRAM_CACHE_SIZE:
                     cache.clear()
-                cache[pname] = nodes
+                cache[pname] = found
+        nodes = found
     lowered = ev.lower() if ev.ascii else None
     for node in nodes:
         pmatch: int | None = 0 if pname is not None else None
@@ -225,7 +239,7 @@ def decode(
                 continue
             pmatch = hit[0]
         ev.decoder = node.decoder
-        _run_children(node, ev, pmatch, dset.wazuh)
+        _run_children(node, ev, pmatch, plans.wazuh)
         return True
     return True
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ospatrol.analysis.correlation import Correlation, is_correlating
 from ospatrol.analysis.decoders import Decoder
-from ospatrol.analysis.decoding import DecoderPlan, decode
+from ospatrol.analysis.decoding import DecoderPlan, DecoderPlans, decode
 from ospatrol.analysis.eventinfo import EventInfo
 from ospatrol.analysis.gates import exact_literals, literal_gate, prefix_gate
 from ospatrol.analysis.predecode import predecode
@@ -352,7 +352,7 @@ class Candidate:
     """A rule worth trying for events of one decoder and program name, with what `_first` and
     `_check` read of it per event copied once (plain attributes, no look-ups on the rule): its
     gate on the lowercased log, its `<field>` gates, and the conditions left to test. Built
-    by `Engine._relevant` and cached, so it is derived from the immutable rule set only."""
+    once per rule set by `index_rules` (at load), so it is derived from the rule set only."""
 
     __slots__ = (
         "children",
@@ -367,6 +367,7 @@ class Candidate:
         "noalert",
         "node",
         "patterns",
+        "programs",
         "regex",
         "rule",
         "settled",
@@ -381,13 +382,15 @@ class Candidate:
         settled: Pattern | None,
         *,
         checked: bool,
+        key: int = -1,
     ) -> None:
-        """`checked`: the rule's decoded_as and program_name were tested already (the same for
-        every event of this decoder and program name); `settled`: the pattern the gate settles."""
+        """`checked`: the rule's decoded_as and program_name are tested before it becomes a
+        candidate (`Engine._relevant`: the same for every event of one decoder and program
+        name); `settled`: the pattern the gate settles; `key`: its `RuleIndex.lists` entry."""
         rule = node.rule
         self.node = node
         self.rule = rule
-        self.key: int = id(node)
+        self.key: int = key
         self.children: tuple[RuleNode, ...] = tuple(node.children)
         self.gate = gate
         # The gate's one literal (_LITERAL), or its prefixes or literals.
@@ -401,10 +404,128 @@ class Candidate:
             if checked
             else rule.patterns
         )
+        # Its program_name conditions, which `Engine._relevant` tests (checked candidates).
+        self.programs: tuple[Pattern, ...] = tuple(
+            pattern for name, pattern in rule.patterns if name == "program_name"
+        )
         self.match: Pattern | None = rule.match
         self.regex: Pattern | None = rule.regex
         self.extra: Extra | None = Extra(rule) if rule.has_extra else None
         self.noalert: bool = bool(rule.noalert)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Stored in the rule cache (with its RuleIndex): rebuilt from the gates computed at load.
+        needle = self.literal if self.gate == _LITERAL else self.literals or None
+        return (_indexed, (self.node, self.gate, needle, self.fields, self.settled, self.key))
+
+
+def _indexed(
+    node: RuleNode,
+    gate: int,
+    needle: Any,
+    fields: FieldGates | None,
+    settled: Pattern | None,
+    key: int,
+) -> Candidate:
+    """A candidate of a `RuleIndex` (its decoded_as and program name tested by `_relevant`)."""
+    return Candidate(node, gate, needle, fields, settled, checked=True, key=key)
+
+
+def _candidate(node: RuleNode, key: int) -> Candidate:
+    """The candidate of `node` for `RuleIndex.lists[key]`, with its gates."""
+    rule = node.rule
+    fields = (
+        tuple((check.name, literal_gate(check.pattern)) for check in rule.fields)
+        if rule.fields
+        else None
+    )
+    gate = _gate(rule)
+    if gate is None:
+        return _indexed(node, _NO_GATE, None, fields, None, key)
+    return _indexed(node, gate[0], gate[1], fields, gate[2], key)
+
+
+class ChildLists:
+    """The candidates among one node's children (or among one category's top-level rules),
+    in tree order, per decoder: `by_decoder[name]` for a decoder some of them name in
+    `decoded_as`, `default` (those without decoded_as) for every other decoder and for events
+    without one. `programs`: some candidate has program_name conditions left to test."""
+
+    __slots__ = ("by_decoder", "default", "programs")
+
+    def __init__(
+        self,
+        default: tuple[Candidate, ...],
+        by_decoder: dict[str, tuple[Candidate, ...]],
+        programs: bool,
+    ) -> None:
+        self.default = default
+        self.by_decoder = by_decoder
+        self.programs = programs
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ChildLists, (self.default, self.by_decoder, self.programs))
+
+
+def _child_lists(cands: list[Candidate]) -> ChildLists:
+    default = tuple(cand for cand in cands if cand.rule.decoded_as is None)
+    names = dict.fromkeys(
+        cand.rule.decoded_as for cand in cands if cand.rule.decoded_as is not None
+    )
+    by_decoder = {
+        name: tuple(cand for cand in cands if cand.rule.decoded_as in (None, name))
+        for name in names
+    }
+    return ChildLists(default, by_decoder, any(cand.programs for cand in cands))
+
+
+class RuleIndex:
+    """The rule tree as the engine walks it, built once per rule set at load (`index_rules`;
+    stored in the Ruleset and with it in the rule cache, shared by every engine on it):
+    `lists[cand.key]` holds the ChildLists of a candidate's children, `tops[category]` that of
+    the category's top-level rules. An engine's per-(decoder, program name) cache then only
+    looks its candidates up (and tests the few program_name conditions)."""
+
+    __slots__ = ("lists", "tops")
+
+    def __init__(self, lists: tuple[ChildLists, ...], tops: dict[str, ChildLists]) -> None:
+        self.lists = lists
+        self.tops = tops
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (RuleIndex, (self.lists, self.tops))
+
+
+def index_rules(top: Sequence[RuleNode]) -> RuleIndex:
+    """The RuleIndex of a rule tree. Nodes of one rule with the same children (recursively: a
+    rule under several parents has its children under each) share one candidate, so the
+    Wazuh ruleset's ~23,000 nodes make ~4,700 candidates."""
+    keys: dict[tuple[int, tuple[int, ...]], int] = {}
+    cands: list[Candidate] = []
+    lists: list[ChildLists] = []
+    empty = ChildLists((), {}, False)
+    # Children before parents, iteratively (a deep if_sid chain must not hit the recursion
+    # limit): each node's key once all its children have one.
+    done: dict[int, int] = {}
+    stack: list[tuple[RuleNode, bool]] = [(node, False) for node in top]
+    while stack:
+        node, expanded = stack.pop()
+        if not expanded:
+            stack.append((node, True))
+            stack.extend((child, False) for child in node.children)
+            continue
+        kids = tuple(done[id(child)] for child in node.children)
+        signature = (node.rule.id, kids)
+        key = keys.get(signature)
+        if key is None:
+            key = keys[signature] = len(cands)
+            cands.append(_candidate(node, key))
+            lists.append(_child_lists([cands[k] for k in kids]) if kids else empty)
+        done[id(node)] = key
+    tops: dict[str, list[Candidate]] = {}
+    for node in top:
+        tops.setdefault(node.rule.category, []).append(cands[done[id(node)]])
+    return RuleIndex(tuple(lists), {name: _child_lists(found) for name, found in tops.items()})
 
 
 def _fields_out(ev: EventInfo, gates: tuple[tuple[str, tuple[str, ...] | None], ...]) -> bool:
@@ -438,12 +559,15 @@ class Engine:
         self.counters: Counter[str] = Counter()
         self.fired: Counter[int] = Counter()
         self._correlation = Correlation(ruleset)
-        # Per (decoder name, program name), per tree node: the children worth trying. Derived
-        # from the immutable ruleset, so it is a cache, not state that changes results.
+        # Per (decoder name, program name), per RuleIndex entry: the candidates worth trying,
+        # looked up in the rule set's index (built at load). A cache, not state that changes
+        # results.
+        self._index: RuleIndex = ruleset.index
         self._children: dict[
             tuple[str | None, str | None], dict[int | str, tuple[Candidate, ...]]
         ] = {}
-        self._programs: dict[str | None, tuple[DecoderPlan, ...]] = {}
+        self._decoder_plans: DecoderPlans = ruleset.decoder_plans
+        self._programs: dict[str, tuple[DecoderPlan, ...]] = {}
         # Per category: the top-level (template) nodes of that category, in tree order.
         self._tops: dict[str, tuple[RuleNode, ...]] = {}
         self._summaries: dict[int, MatchedRule] = {}
@@ -497,7 +621,7 @@ class Engine:
         if _decode_syscheck(ev):
             decoders_ran = True
         else:
-            decoders_ran = decode(self.ruleset.decoders, ev, self._programs)
+            decoders_ran = decode(self._decoder_plans, ev, self._programs)
         shown = ev.decoder_name  # decoder_info at the end of DecodeEvent, as OSSEC 4.3 prints
         accumulated = False
         if ev.decoder is not None and ev.decoder.accumulate:
@@ -644,35 +768,29 @@ class Engine:
             out.update(ev.dynamic)
         return out
 
-    @staticmethod
-    def _relevant(nodes: Sequence[RuleNode], ev: EventInfo) -> tuple[Candidate, ...]:
-        """The `nodes` (a node's children, or the top-level rules of a category) that can match
-        events of this decoder and program name (`decoded_as`, `program_name`), as Candidates:
-        the gate from `_gate`, and for each `<field>` condition of the rule (name, literals
-        from `literal_gate` or None)."""
-        decoder, program = ev.decoder_name, ev.program_name
-        out: list[Candidate] = []
-        for child in nodes:
-            rule = child.rule
-            if rule.decoded_as is not None and rule.decoded_as != decoder:
-                continue
-            if any(
-                name == "program_name"
-                and (program is None or pattern.test(program) == pattern.negate)
-                for name, pattern in rule.patterns
-            ):
-                continue
-            fields = (
-                tuple((check.name, literal_gate(check.pattern)) for check in rule.fields)
-                if rule.fields
-                else None
+    def _relevant(self, key: int | str, ev: EventInfo) -> tuple[Candidate, ...]:
+        """The candidates of `RuleIndex` entry `key` (a candidate's children, or a category's
+        top-level rules) that can match events of this decoder and program name: those whose
+        `decoded_as` is this decoder or unset, and whose program_name conditions hold."""
+        index = self._index
+        lists = index.tops.get(key) if isinstance(key, str) else index.lists[key]
+        if lists is None:
+            return ()
+        decoder = ev.decoder_name
+        cands = lists.default
+        if decoder is not None and lists.by_decoder:
+            cands = lists.by_decoder.get(decoder, cands)
+        if not lists.programs:
+            return cands
+        program = ev.program_name
+        return tuple(
+            cand
+            for cand in cands
+            if not any(
+                program is None or pattern.test(program) == pattern.negate
+                for pattern in cand.programs
             )
-            gate = _gate(rule)
-            if gate is None:
-                out.append(Candidate(child, _NO_GATE, None, fields, None, checked=True))
-            else:
-                out.append(Candidate(child, gate[0], gate[1], fields, gate[2], checked=True))
-        return tuple(out)
+        )
 
     def _first(
         self,
@@ -692,7 +810,7 @@ class Engine:
         else:
             cached = relevant.get(key)
             if cached is None:
-                cached = relevant[key] = self._relevant(nodes, ev)
+                cached = relevant[key] = self._relevant(key, ev)
             candidates = cached
         for cand in candidates:
             # Skip a rule whose log pattern needs text the log does not have.

@@ -27,6 +27,8 @@ from types import MappingProxyType
 from ospatrol.analysis import rulecache, xmlload
 from ospatrol.analysis.cdb import CdbList, list_key, load_list
 from ospatrol.analysis.decoders import Decoder, DecoderSet, build_decoder_set, read_decoder
+from ospatrol.analysis.decoding import DecoderPlans
+from ospatrol.analysis.engine import RuleIndex, index_rules
 from ospatrol.analysis.patterns import Pattern
 from ospatrol.analysis.rules import AlertLevels, Rule, RuleNode, read_rule_file
 from ospatrol.analysis.ruletree import RuleTree
@@ -74,6 +76,10 @@ class Ruleset:
     rules: Mapping[int, Rule]
     lists: Mapping[str, CdbList]
     max_frequency: int
+    # What engines walk, built once here from `decoders` and `top` (and kept in the rule
+    # cache with them), never per engine.
+    decoder_plans: DecoderPlans
+    index: RuleIndex
     files: tuple[str, ...] = field(default=())
     dialect: str = "ossec"
     warnings: tuple[InputError, ...] = field(default=())
@@ -372,12 +378,15 @@ def compile_plan(plan: LoadPlan, errors: list[InputError]) -> Ruleset:
                 )
     max_freq = max((r.frequency for r in tree.by_id.values()), default=0)
     files = tuple(str(p) for p in (*plan.decoder_files, *plan.rule_files))
+    top = tuple(tree.top)
     return Ruleset(
         decoders=dset,
-        top=tuple(tree.top),
+        top=top,
         rules=MappingProxyType(dict(tree.by_id)),
         lists=MappingProxyType(loaded_lists),
         max_frequency=max_freq,
+        decoder_plans=DecoderPlans(dset),
+        index=index_rules(top),
         files=files,
         dialect="wazuh" if wazuh else "ossec",
         warnings=tuple(warnings),
