@@ -11,13 +11,17 @@ expression into a caseless PCRE2 by escaping ``. [ ] { } + ? * ( ) \\`` and leav
 
 Alternatives that are plain strings (the common case) run as ``str`` operations on the lowercased
 text (``in``, ``startswith``, ``endswith``, ``==``); anything else goes through the shared regex
-runner of :mod:`ospatrol.analysis.pcre`.
+runner of :mod:`ospatrol.analysis.pcre`. Case folding is OSSEC's (see
+:mod:`ospatrol.analysis.casefold`): PCRE2's Unicode simple folding, except for one anchored
+literal (``^x``, ``x$``, ``^x$``), which OSSEC compares with strncasecmp & co., folding ASCII
+letters only.
 """
 
 from __future__ import annotations
 
 import re
 
+from ospatrol.analysis.casefold import ascii_lower, fold
 from ospatrol.analysis.patterns import DEFAULT_TIMEOUT, MAX_INPUT, Captured
 from ospatrol.analysis.pcre import RegexPattern
 
@@ -25,13 +29,17 @@ _MATCH_SPECIALS = re.compile(r"[.\[\]{}+?*()\\]")
 
 
 class LiteralAlternatives:
-    """Case-insensitive plain strings, each optionally anchored at the start and/or the end."""
+    """Case-insensitive plain strings, each optionally anchored at the start and/or the end.
+
+    Compared as OSSEC compares them: through PCRE2 with Unicode simple case folding
+    (`casefold.fold`), or, for the one anchored literal that OSSEC's "could be optimized" check
+    hands to strncasecmp & co (`bytewise`), with ASCII-only folding (`casefold.ascii_lower`).
+    On ASCII texts both are `text.lower()`, which the caller may pass as `lowered`."""
 
     __slots__ = (
         "_alternatives",
+        "_bytewise",
         "_contains",
-        "_originals",
-        "_unicode_program",
         "negate",
         "required_literals",
         "source",
@@ -39,14 +47,20 @@ class LiteralAlternatives:
     )
 
     def __init__(
-        self, source: str, alternatives: list[tuple[str, bool, bool]], negate: bool = False
+        self,
+        source: str,
+        alternatives: list[tuple[str, bool, bool]],
+        negate: bool = False,
+        *,
+        bytewise: bool = False,
     ) -> None:
         self.source = source
         self.negate = negate
         self.timeouts = 0
-        # (lowercased literal, anchored at start, anchored at end)
-        self._alternatives = tuple((lit.lower(), start, end) for lit, start, end in alternatives)
-        self._originals = tuple(alternatives)
+        self._bytewise = bytewise
+        key = ascii_lower if bytewise else fold
+        # (folded literal, anchored at start, anchored at end)
+        self._alternatives = tuple((key(lit), start, end) for lit, start, end in alternatives)
         # The literals when none is anchored (the common `<match>a|b</match>`): `test` then
         # needs only `in`, in a loop (`any()` over a generator costs more than the tests).
         self._contains = (
@@ -54,17 +68,21 @@ class LiteralAlternatives:
             if any(start or end for _, start, end in self._alternatives)
             else tuple(lit for lit, _, _ in self._alternatives)
         )
-        # The lowercased literals, of which a matching text contains one; None when one is
-        # empty (it matches every text).
+        # The folded literals, of which a matching ASCII text's lowercase form contains one
+        # (a non-ASCII literal folds to ASCII only when it matches ASCII: 'ſ' to 's'); None
+        # when one is empty (it matches every text).
         literals = tuple(lit for lit, _, _ in self._alternatives)
         self.required_literals = None if "" in literals else literals
-        # For `search` on texts whose lowercase form changes length (rare non-ASCII letters);
-        # compiled on first use so that loading a rule set stays quick.
-        self._unicode_program: re.Pattern[str] | None = None
+
+    def _folded(self, text: str) -> str:
+        """`text` (cut to MAX_INPUT) folded as this pattern compares it (same length)."""
+        text = text[:MAX_INPUT]
+        return ascii_lower(text) if self._bytewise else fold(text)
 
     def test(self, text: str, lowered: str | None = None) -> bool:
-        if lowered is None:
-            lowered = text[:MAX_INPUT].lower()
+        # `lowered` (text.lower()) is the fold only of an ASCII text.
+        if lowered is None or not text.isascii():
+            lowered = self._folded(text)
         elif len(lowered) > MAX_INPUT:
             lowered = lowered[:MAX_INPUT]
         contains = self._contains
@@ -88,20 +106,11 @@ class LiteralAlternatives:
         return False
 
     def search(self, text: str, lowered: str | None = None) -> Captured | None:
-        lowered = text[:MAX_INPUT].lower() if lowered is None else lowered[:MAX_INPUT]
-        # Offsets in the lowercased text are offsets in `text` only when lowercasing kept every
-        # character one character long (always for ASCII).
-        if len(lowered) != min(len(text), MAX_INPUT):
-            if self._unicode_program is None:
-                self._unicode_program = re.compile(
-                    "|".join(
-                        ("^" if start else "") + re.escape(lit) + ("(?!\\n)$" if end else "")
-                        for lit, start, end in self._originals
-                    ),
-                    re.IGNORECASE,
-                )
-            found = self._unicode_program.search(text[:MAX_INPUT])
-            return None if found is None else Captured((), found.end())
+        # The fold keeps every character one character long: its offsets are the text's.
+        if lowered is None or not text.isascii():
+            lowered = self._folded(text)
+        else:
+            lowered = lowered[:MAX_INPUT]
         for literal, at_start, at_end in self._alternatives:
             if at_start:
                 if at_end:
@@ -147,7 +156,11 @@ def compile_osmatch(
     expression = source[1:] if negate else source
     literals = [split_literal(alternative) for alternative in expression.split("|")]
     if all(lit is not None for lit in literals):
-        return LiteralAlternatives(source, literals, negate)  # type: ignore[arg-type]
+        # OSSEC hands one anchored literal to strncasecmp & co. (OSMatch_CouldBeOptimized:
+        # no '|', no inner '^' or '$', not empty); everything else to PCRE2.
+        (body, at_start, at_end), *more = literals  # type: ignore[misc]
+        bytewise = not more and bool(body) and (at_start or at_end)
+        return LiteralAlternatives(source, literals, negate, bytewise=bytewise)  # type: ignore[arg-type]
     return RegexPattern(
         source, translate_osmatch(expression), ascii_only=False, timeout=timeout, negate=negate
     )

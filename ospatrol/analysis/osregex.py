@@ -16,8 +16,10 @@ character, to Python regex syntax:
 - ``^``, ``$``, ``|`` and ``( )`` are regex syntax wherever they appear; ``$`` also refuses to
   match before a final newline (``(?!\\n)$``).
 
-Case-insensitive. Pattern without any of that syntax (plain strings with ``^``/``$`` at the
-edges, ``|`` between them) run as ``str`` operations.
+Case-insensitive, with OSSEC's case folding (:mod:`ospatrol.analysis.casefold`). Patterns without
+any of that syntax (plain strings with ``^``/``$`` at the edges, ``|`` between them) run as ``str``
+operations; of those, one anchored at an edge and made only of the characters OSSEC's
+``OSRegex_CouldBeOptimized`` accepts is compared as OSSEC's strncasecmp does (ASCII folding).
 """
 
 from __future__ import annotations
@@ -56,6 +58,12 @@ _PLAIN = {
 # A lazy quantifier at the end of an alternative (before `|` or the end, after any `)`) becomes
 # greedy again: OSSEC's OSREGEX_TO_PCRE2_FIX, replaced by "$1$2".
 _GREEDY_AT_END = re.compile(r"(?<!\\)([+*])\?(\)*(?:[|$]|$))")
+# What OSRegex_CouldBeOptimized lets OSSEC compare with strncasecmp & co. when anchored (bytes,
+# ASCII letters folded): its class, read by PCRE2 with UTF|CASELESS, so that its letters also
+# take the Kelvin sign and the long s. Anything else goes to PCRE2 (Unicode case folding).
+_STRNCASECMP = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 !\"#%&',/:;<=>@_`~-\u212a\u017f"
+)
 # Anything that makes an OS_Regex more than plain strings.
 _SYNTAX = re.compile(r"[\\()]")
 
@@ -98,5 +106,7 @@ def compile_osregex(
     if _SYNTAX.search(source) is None:
         literals = [split_literal(alternative) for alternative in source.split("|")]
         if all(lit is not None for lit in literals):
-            return LiteralAlternatives(source, literals)  # type: ignore[arg-type]
+            body = source.removeprefix("^").removesuffix("$")
+            bytewise = body != source and _STRNCASECMP.issuperset(body)
+            return LiteralAlternatives(source, literals, bytewise=bytewise)  # type: ignore[arg-type]
     return RegexPattern(source, translate_osregex(source), ascii_only=False, timeout=timeout)

@@ -21,8 +21,12 @@ A ``RegexPattern`` holds up to three programs for the same pattern:
   pattern's ``timeouts`` counter. Compiled on first use when the fast program exists.
 
 Before any of them runs, an unanchored pattern checks that one of the literals every match
-contains occurs in the lowercased text (on a non-ASCII text, lowercased so that Unicode case
-folding cannot hide one: `_folded`). None of this changes a result.
+contains occurs in the lowercased text (on a non-ASCII text, folded as PCRE2 folds it:
+`casefold.fold`). None of this changes a result.
+
+OS_Regex and OS_Match translations are caseless in Unicode (PCRE2's UTF|CASELESS): Python's
+engines fold as PCRE2 does except for a few characters (`casefold.PYTHON_ONLY_FOLDS`: 'İ' and
+'ı' with 'i'), which `RegexPattern._match_shielded` keeps apart.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ except (ImportError, AttributeError):  # pragma: no cover - exercised by the tes
     _re2 = None
     _UNANCHORED = None
 
+from ospatrol.analysis.casefold import PYTHON_ONLY_FOLDS, fold
 from ospatrol.analysis.patterns import DEFAULT_TIMEOUT, MAX_INPUT, Captured, PatternError
 
 # Captured's own constructor is a Python function around this call: calling it directly saves
@@ -369,23 +374,12 @@ def _linear_program(translated: str, caseless: bool, *, capture: bool = False) -
 
 # OS_Regex's end anchor as `ospatrol.analysis.osregex` writes it (not after a backslash).
 _OSREGEX_END = re.compile(r"(?<!\\)\(\?!\\n\)\$")
-# Characters Python's caseless matching takes for an ASCII letter that `str.lower()` does not
-# lower to it (the Kelvin sign lowers to "k" by itself): dotted and dotless i, long s.
-_FOLD_TO_ASCII = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s"})
-# The last non-ASCII text folded and its fold: one event's text meets many patterns in a row.
-_last_folded: tuple[str, str] = ("", "")
-
-
-def _folded(text: str) -> str:
-    """`text` lowercased so that an ASCII literal a Unicode caseless pattern matches in it
-    occurs in the result (for the required-literal pre-check on non-ASCII texts)."""
-    global _last_folded
-    last = _last_folded
-    if last[0] == text:
-        return last[1]
-    folded = text.translate(_FOLD_TO_ASCII).lower()
-    _last_folded = (text, folded)
-    return folded
+# Python's engines fold these with other characters, PCRE2 does not (`casefold`): found in a
+# text, they go to `RegexPattern._match_shielded`.
+_PYTHON_ONLY_FOLDS = re.compile(f"[{PYTHON_ONLY_FOLDS}]")
+# Where `_match_shielded` takes its stand-ins from: private-use characters, caseless, matched by
+# no class an OS_Regex or OS_Match translation spells (all ASCII) but the negated ones.
+_STAND_INS = range(0xE000, 0xF900)
 
 
 class RegexPattern:
@@ -403,6 +397,7 @@ class RegexPattern:
         "_literals",
         "_refused",
         "_search",
+        "_shield",
         "_timeout",
         "_translated",
         "negate",
@@ -425,6 +420,9 @@ class RegexPattern:
         self.negate = negate
         self.timeouts = 0
         self._timeout = timeout
+        if caseless and not ascii_only and _PYTHON_ONLY_FOLDS.search(translated) is not None:
+            # A Unicode pattern's own 'İ' matches only 'İ' in PCRE2 (they are only literals).
+            translated = _PYTHON_ONLY_FOLDS.sub(r"(?-i:\g<0>)", translated)
         self._translated = translated
         self._ascii_only = ascii_only
         self._caseless = caseless
@@ -447,6 +445,8 @@ class RegexPattern:
         self._linear: object | None = None
         self._linear_groups: object | None = None
         self._refused = _refused_by_linear(translated, ascii_only, caseless)
+        # (stand-ins, the pattern with them) for `_match_shielded`; made on first use.
+        self._shield: tuple[str, RegexPattern] | None = None
         if self._fast is None:
             self._limit = -1  # never the `re` program (None after unpickling: not compiled yet)
             self._guarded = self._compile_guarded()
@@ -507,14 +507,16 @@ class RegexPattern:
         do not answer themselves: non-ASCII and long texts, risky patterns."""
         if len(text) > MAX_INPUT:
             text = text[:MAX_INPUT]
+        if not (self._ascii_only or text.isascii()):
+            # Unicode case folding, as PCRE2 with UTF|CASELESS does it (`casefold`).
+            if self._caseless and _PYTHON_ONLY_FOLDS.search(text) is not None:
+                return self._match_shielded(text, capture)
+            lowered = fold(text)
         literals = self._literals
         # A required literal missing from the text rules the regex out at the cost of `in`.
         if literals is not None:
-            if self._ascii_only or text.isascii():
-                if lowered is None:
-                    lowered = text.lower()
-            else:
-                lowered = _folded(text)
+            if lowered is None:
+                lowered = text.lower()
             if len(literals) == 1:
                 if literals[0] not in lowered:
                     return None
@@ -550,12 +552,44 @@ class RegexPattern:
             self.timeouts += 1
             return None
 
+    def _match_shielded(self, text: str, capture: bool) -> list[tuple[int, int]] | None:
+        """`_match` on a text holding characters Python folds with others and PCRE2 does not
+        (`PYTHON_ONLY_FOLDS`: 'İ' and 'ı' with 'i'): run on the text and the pattern with each
+        of them replaced by a private-use stand-in that neither holds, which only itself
+        matches caselessly. Only OS_Regex/OS_Match translations get here (Unicode patterns):
+        they hold those characters only as literals. The spans are the text's (same length)."""
+        shield = self._shield
+        if shield is None or any(char in text for char in shield[0]):
+            taken = set(text) | set(self._translated)
+            stand_ins = "".join(
+                [c for c in map(chr, _STAND_INS) if c not in taken][: len(PYTHON_ONLY_FOLDS)]
+            )
+            table = str.maketrans(PYTHON_ONLY_FOLDS, stand_ins)
+            shielded = RegexPattern(
+                self.source,
+                self._translated.translate(table),
+                ascii_only=False,
+                timeout=self._timeout,
+                negate=self.negate,
+                caseless=self._caseless,
+            )
+            shield = self._shield = (stand_ins, shielded)
+        stand_ins, shielded = shield
+        timeouts = shielded.timeouts
+        found = shielded._match(
+            text.translate(str.maketrans(PYTHON_ONLY_FOLDS, stand_ins)), None, capture
+        )
+        self.timeouts += shielded.timeouts - timeouts
+        if found is None or type(found) is list:
+            return found  # type: ignore[return-value]
+        return [found.span(group) for group in range(found.re.groups + 1)]  # type: ignore[union-attr]
+
     def __getstate__(self) -> tuple[None, dict[str, object]]:
         """Pickled (the compiled-ruleset cache) without its programs: compiled on first use.
         As (None, slot values): unpickling then sets the slots in C, with no Python call."""
         state = {name: getattr(self, name) for name in self.__slots__}
         state["_fast"] = state["_guarded"] = state["_linear"] = state["_linear_groups"] = None
-        state["_search"] = None
+        state["_search"] = state["_shield"] = None
         return None, state
 
     # `test` and `search` answer the engine's common case themselves, in one Python frame (a

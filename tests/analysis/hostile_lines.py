@@ -104,8 +104,12 @@ def hostile_set(root: Path, per_corpus: int = 12) -> list[bytes]:
 #   match        <match>q..a{pat}b          OS_Match, unanchored literal
 #   match^       <match>^q..a{pat}b         OS_Match, anchored literal
 #   match^|      <match>^q..a{pat}b|^qq     OS_Match, anchored literals (two alternatives)
+#   match$       <match>q..a{pat}b1$        OS_Match, literal anchored at the end
+#   match^$      <match>^q..a{pat}b1$       OS_Match, literal anchored at both ends
 #   regex        <regex>q..a{pat}b          OS_Regex without regex syntax
 #   regex^       <regex>^q..a{pat}b         OS_Regex without regex syntax, anchored
+#   regex$       <regex>q..a{pat}b1$        OS_Regex without regex syntax, anchored at the end
+#   regex^$      <regex>^q..a{pat}b1$       OS_Regex without regex syntax, anchored at both ends
 #   regex\d      <regex>q..a{pat}b\d        OS_Regex through the regex engine
 #   regex\w      <regex>^w\w+q..            OS_Regex class \w (ASCII letters, caseless)
 #   pcre2        <pcre2>q..a{pat}b          PCRE2 (OSSEC compiles it without UTF)
@@ -144,8 +148,22 @@ FOLD_PAIRS = (
     ("θ", "ϑ"),
     ("ϑ", "θ"),
 )
-DIALECTS = ("match", "match^", "match^|", "regex", "regex^", "regex\\d", "regex\\w", "pcre2")
-# What ossec-logtest 4.3 answered (built from ../shared/oracle, 2026-12-06): the rows that match.
+DIALECTS = (
+    "match",
+    "match^",
+    "match^|",
+    "regex",
+    "regex^",
+    "regex\\d",
+    "regex\\w",
+    "pcre2",
+    "match$",
+    "match^$",
+    "regex$",
+    "regex^$",
+)
+# What ossec-logtest 4.3 answered (built from ../shared/oracle, 2026-12-06; the `$` dialects
+# recorded the same way in session 5): the rows that match.
 # Every other row of FOLD_PAIRS x DIALECTS does not match in OSSEC.
 OSSEC_MATCHES = {
     ("match", "S", "ſ"),
@@ -241,12 +259,40 @@ OSSEC_MATCHES = {
     ("regex^", "ϑ", "θ"),
     ("regex^", "ẞ", "ß"),
     ("regex^", "\u212b", "å"),
+    ("regex$", "µ", "μ"),
+    ("regex$", "É", "é"),
+    ("regex$", "ß", "ẞ"),
+    ("regex$", "å", "\u212b"),
+    ("regex$", "é", "É"),
+    ("regex$", "ǅ", "ǆ"),
+    ("regex$", "ǆ", "ǅ"),
+    ("regex$", "θ", "ϑ"),
+    ("regex$", "μ", "µ"),
+    ("regex$", "ς", "σ"),
+    ("regex$", "σ", "ς"),
+    ("regex$", "ϑ", "θ"),
+    ("regex$", "ẞ", "ß"),
+    ("regex$", "\u212b", "å"),
+    ("regex^$", "µ", "μ"),
+    ("regex^$", "É", "é"),
+    ("regex^$", "ß", "ẞ"),
+    ("regex^$", "å", "\u212b"),
+    ("regex^$", "é", "É"),
+    ("regex^$", "ǅ", "ǆ"),
+    ("regex^$", "ǆ", "ǅ"),
+    ("regex^$", "θ", "ϑ"),
+    ("regex^$", "μ", "µ"),
+    ("regex^$", "ς", "σ"),
+    ("regex^$", "σ", "ς"),
+    ("regex^$", "ϑ", "θ"),
+    ("regex^$", "ẞ", "ß"),
+    ("regex^$", "\u212b", "å"),
 }
 
 
 def trap_marker(index: int, dialect: str) -> str:
     """The letters that make a trap row's pattern and text unique."""
-    return f"q{index}{DIALECTS.index(dialect)}z"
+    return f"q{index}z{DIALECTS.index(dialect)}z"
 
 
 def trap_pattern(index: int, dialect: str, pat: str) -> tuple[str, str]:
@@ -261,6 +307,10 @@ def trap_pattern(index: int, dialect: str, pat: str) -> tuple[str, str]:
         "regex\\d": ("osregex", f"{tag}a{pat}b\\d"),
         "regex\\w": ("osregex", f"^w\\w+{tag}"),
         "pcre2": ("pcre2", f"{tag}a{pat}b"),
+        "match$": ("osmatch", f"{tag}a{pat}b1$"),
+        "match^$": ("osmatch", f"^{tag}a{pat}b1$"),
+        "regex$": ("osregex", f"{tag}a{pat}b1$"),
+        "regex^$": ("osregex", f"^{tag}a{pat}b1$"),
     }[dialect]
 
 

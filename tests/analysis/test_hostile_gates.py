@@ -21,6 +21,7 @@ import pytest
 from hostile_lines import corpus_lines, hostile_set
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from pcre2_lib import Pcre2, load, ossec_os_match, ossec_os_regex, ossec_pcre2
 
 from ospatrol.analysis.engine import Engine, EngineResult
 from ospatrol.analysis.gates import (
@@ -32,11 +33,14 @@ from ospatrol.analysis.gates import (
 )
 from ospatrol.analysis.loader import Ruleset, load_default_ruleset
 from ospatrol.analysis.logtest import read_wazuh_cases
+from ospatrol.analysis.osmatch import translate_osmatch
+from ospatrol.analysis.osregex import translate_osregex
 from ospatrol.analysis.patterns import Pattern, PatternError, compile_pattern
 from ospatrol.analysis.pcre import RegexPattern
 
-# Letters, their other cases, and characters that fold onto ASCII ones in some engines.
-TRAPS = ["ſ", "\u212a", "İ", "ı", "é", "É"]
+# Letters, their other cases, and characters that fold onto ASCII ones in some engines (and,
+# for the non-ASCII texts, onto each other: 'µ' and 'μ', 'ς' and 'σ').
+TRAPS = ["ſ", "\u212a", "İ", "ı", "é", "É", "µ", "μ", "ς", "σ"]
 TEXT_CHARS = list("abcksSKiI :-_1[]().") + TRAPS
 LITERAL = st.text(st.sampled_from(list("abcksSKiI :-_1") + TRAPS), min_size=1, max_size=6)
 TAILS = {
@@ -81,6 +85,62 @@ def test_a_literal_gate_never_excludes_a_match(pattern: tuple[str, str], text: s
     required = compiled.required_literals
     if required and not any(literal in lowered for literal in required):
         assert not compiled.test(text), f"required literals {required}"
+
+
+@pytest.fixture(scope="module")
+def pcre2() -> Pcre2:
+    library = load()
+    if library is None:
+        pytest.skip("libpcre2-8 (the PCRE2 library OSSEC links) is not installed")
+    return library
+
+
+def _ossec_verdict(pcre2: Pcre2, kind: str, source: str, text: str) -> bool:
+    if kind == "osmatch":
+        return ossec_os_match(pcre2, source, translate_osmatch(source), text)
+    if kind == "osregex":
+        return ossec_os_regex(pcre2, source, translate_osregex(source), text)
+    return ossec_pcre2(pcre2, source, text)
+
+
+# ASCII texts that may match: a pattern's literal with its letters in either case, 'ſ' as 's'
+# and the Kelvin sign as 'k' (what PCRE2 folds them with), the other characters as 'x'.
+_AS_ASCII = {"ſ": "sS", "\u212a": "kK", "İ": "x", "ı": "x", "é": "x", "É": "x"}
+
+
+@st.composite
+def ascii_look_alikes(draw, source: str) -> str:
+    literal = source.removeprefix("!").split("|")[0].lstrip("^").split("\\")[0]
+    chars = [_AS_ASCII.get(c, c.lower() + c.upper() if c.isascii() else "x") for c in literal]
+    body = "".join(draw(st.sampled_from(options)) for options in chars)
+    return draw(st.sampled_from(["", "x", ":"])) + body + draw(st.sampled_from(["", " 1", "a"]))
+
+
+@PROPERTY
+@given(patterns(), st.data(), st.integers(0, 4))
+def test_no_gate_excludes_what_ossec_matches(
+    pcre2: Pcre2, pattern: tuple[str, str], data: st.DataObject, start: int
+) -> None:
+    # The gates against OSSEC's own verdict (the PCRE2 library it links, `pcre2_lib`), not only
+    # against the pattern they were derived from: a pattern holding 'ſ' or the Kelvin sign
+    # matches an ASCII 's' or 'k' in OSSEC, so its gate must let that text through.
+    kind, source = pattern
+    compiled = _compiled(kind, source)
+    text = data.draw(st.one_of(ascii_texts, ascii_look_alikes(source)))
+    tail = text[min(start, len(text)) :]
+    want = _ossec_verdict(pcre2, kind, source, tail)
+    assert compiled.test(tail) is want, "the pattern itself"
+    if not want:
+        return
+    lowered = tail.lower()
+    pcre2_kind = kind == "pcre2"
+    assert not gated_out(literal_gate(compiled), lowered), f"literal gate {literal_gate(compiled)}"
+    prefixes = prefix_gate(compiled, pcre2=pcre2_kind)
+    assert prefixes is None or lowered.startswith(prefixes), f"prefixes {prefixes}"
+    first = first_chars(compiled, pcre2=pcre2_kind)
+    assert first is None or lowered[:1] in first, f"first characters {sorted(first)}"
+    exact = exact_literals(compiled)
+    assert exact is None or any(literal in lowered for literal in exact), f"exact {exact}"
 
 
 @PROPERTY
