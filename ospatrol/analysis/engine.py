@@ -371,6 +371,7 @@ class Candidate:
         "regex",
         "rule",
         "settled",
+        "split",
     )
 
     def __init__(
@@ -412,11 +413,14 @@ class Candidate:
         self.regex: Pattern | None = rule.regex
         self.extra: Extra | None = Extra(rule) if rule.has_extra else None
         self.noalert: bool = bool(rule.noalert)
+        # Its children split by the value of one field (`index_rules`), or None.
+        self.split: Split | None = None
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Stored in the rule cache (with its RuleIndex): rebuilt from the gates computed at load.
         needle = self.literal if self.gate == _LITERAL else self.literals or None
-        return (_indexed, (self.node, self.gate, needle, self.fields, self.settled, self.key))
+        args = (self.node, self.gate, needle, self.fields, self.settled, self.key, self.split)
+        return (_indexed, args)
 
 
 def _indexed(
@@ -426,9 +430,64 @@ def _indexed(
     fields: FieldGates | None,
     settled: Pattern | None,
     key: int,
+    split: Split | None = None,
 ) -> Candidate:
     """A candidate of a `RuleIndex` (its decoded_as and program name tested by `_relevant`)."""
-    return Candidate(node, gate, needle, fields, settled, checked=True, key=key)
+    cand = Candidate(node, gate, needle, fields, settled, checked=True, key=key)
+    cand.split = split
+    return cand
+
+
+class Split:
+    """A candidate's children indexed by the value of one field that many of them require to
+    be one of a few exact values (Windows rules on `win.system.eventID`, Office 365 rules on
+    `office365.RecordType`): `keys[value]` is the `RuleIndex.lists` entry of the children
+    that value leaves (in tree order: those requiring it and those not constraining the
+    field), `rest` that of the unconstrained children, for a value none requires or an unset
+    field. A value whose lowercase form is not decisive (non-ASCII, or holding a newline,
+    before which PCRE2's `$` matches) takes the whole list."""
+
+    __slots__ = ("field", "keys", "rest")
+
+    def __init__(self, field: str, keys: dict[str, int], rest: int) -> None:
+        self.field = field
+        self.keys = keys
+        self.rest = rest
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Split, (self.field, self.keys, self.rest))
+
+    def key(self, ev: EventInfo, whole: int) -> int:
+        """The `RuleIndex.lists` entry for `ev`'s children (`whole`: the unsplit list)."""
+        value = ev.field(self.field)
+        if value is None:
+            return self.rest
+        if not value.isascii() or "\n" in value:
+            return whole
+        return self.keys.get(value.lower(), self.rest)
+
+
+# Exact values worth a Split: `^4624$`, `^4624$|^4625$` (OS_Regex, OS_Match or PCRE2).
+_EXACT_VALUE: Final = re.compile(r"\^([A-Za-z0-9_-]+)\$")
+# A Split pays off from this many children constrained by one field.
+SPLIT_MIN: Final = 8
+
+
+def _exact_values(pattern: Pattern) -> frozenset[str] | None:
+    """Lowercase values of which, on an ASCII text without a newline, `pattern` matching
+    requires the lowercased text to be one: when every `|` alternative is `^plain$`."""
+    if pattern.negate:
+        return None
+    values = []
+    for alternative in pattern.source.split("|"):
+        found = _EXACT_VALUE.fullmatch(alternative)
+        if found is None:
+            return None
+        values.append(found.group(1).lower())
+    # A check of the reading above: each value matches (whatever the case).
+    if not all(pattern.test(value) for value in values):
+        return None
+    return frozenset(values)
 
 
 def _candidate(node: RuleNode, key: int) -> Candidate:
@@ -496,13 +555,42 @@ class RuleIndex:
         return (RuleIndex, (self.lists, self.tops))
 
 
+def _split(cands: list[Candidate], lists: list[ChildLists]) -> Split | None:
+    """A Split of `cands` (a candidate's children) on the field most of them require exact
+    values of, when at least SPLIT_MIN do; its sub-lists are appended to `lists`."""
+    # Per field name: the candidates requiring exact values of it, and those values.
+    exact: dict[str, dict[int, frozenset[str]]] = {}
+    for cand in cands:
+        for check in cand.rule.fields:
+            values = _exact_values(check.pattern)
+            if values is not None:
+                required = exact.setdefault(check.name, {})
+                known = required.get(id(cand))
+                required[id(cand)] = values if known is None else known & values
+    if not exact:
+        return None
+    name, required = max(exact.items(), key=lambda item: len(item[1]))
+    if len(required) < SPLIT_MIN:
+        return None
+    keys: dict[str, int] = {}
+    for value in sorted({value for values in required.values() for value in values}):
+        keys[value] = len(lists)
+        kept = [cand for cand in cands if id(cand) not in required or value in required[id(cand)]]
+        lists.append(_child_lists(kept))
+    rest = len(lists)
+    lists.append(_child_lists([cand for cand in cands if id(cand) not in required]))
+    return Split(name, keys, rest)
+
+
 def index_rules(top: Sequence[RuleNode]) -> RuleIndex:
     """The RuleIndex of a rule tree. Nodes of one rule with the same children (recursively: a
     rule under several parents has its children under each) share one candidate, so the
     Wazuh ruleset's ~23,000 nodes make ~4,700 candidates."""
     keys: dict[tuple[int, tuple[int, ...]], int] = {}
     cands: list[Candidate] = []
+    # Entries 0..len(cands)-1: each candidate's children; then the Splits' sub-lists.
     lists: list[ChildLists] = []
+    splits: list[tuple[Candidate, list[Candidate]]] = []
     empty = ChildLists((), {}, False)
     # Children before parents, iteratively (a deep if_sid chain must not hit the recursion
     # limit): each node's key once all its children have one.
@@ -519,9 +607,15 @@ def index_rules(top: Sequence[RuleNode]) -> RuleIndex:
         key = keys.get(signature)
         if key is None:
             key = keys[signature] = len(cands)
-            cands.append(_candidate(node, key))
-            lists.append(_child_lists([cands[k] for k in kids]) if kids else empty)
+            cand = _candidate(node, key)
+            cands.append(cand)
+            children = [cands[k] for k in kids]
+            lists.append(_child_lists(children) if kids else empty)
+            if len(children) >= SPLIT_MIN:
+                splits.append((cand, children))
         done[id(node)] = key
+    for cand, children in splits:
+        cand.split = _split(children, lists)
     tops: dict[str, list[Candidate]] = {}
     for node in top:
         tops.setdefault(node.rule.category, []).append(cands[done[id(node)]])
@@ -882,7 +976,9 @@ class Engine:
         if children:
             if trace is not None:
                 trace.append("       *Trying child rules.")
-            hit = self._first(ev, children, cand.key, lowered, relevant)
+            split = cand.split
+            key = cand.key if split is None else split.key(ev, cand.key)
+            hit = self._first(ev, children, key, lowered, relevant)
             if hit is not None:
                 return hit
         if cand.noalert:
