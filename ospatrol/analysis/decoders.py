@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from ospatrol.analysis.fields import StandardField, map_order_name
-from ospatrol.analysis.gates import first_chars, literal_gate, prefix_gate
+from ospatrol.analysis.gates import first_chars, literal_gate, prefix_gate, refused_prefixes
 from ospatrol.analysis.patterns import Pattern, compile_element
 from ospatrol.analysis.plugins import PLUGINS
 from ospatrol.analysis.xmlload import Node
@@ -124,6 +124,7 @@ class Decoder:
     prematch_gate: tuple[str, ...] | None = None
     prematch_prefix: tuple[str, ...] | None = None
     prematch_first: frozenset[str] | None = None
+    prematch_refused: tuple[str, ...] | None = None
     regex_prefix: tuple[str, ...] | None = None
 
 
@@ -300,6 +301,8 @@ def read_decoder(
     pcre2 = kinds.get("prematch") == "pcre2"
     dec.prematch_prefix = prefix_gate(dec.prematch, pcre2=pcre2)
     dec.prematch_first = first_chars(dec.prematch, pcre2=pcre2)
+    # `^(?!pam_)`: settled by `startswith` where the pattern is caseless (Wazuh's PCRE2 is not).
+    dec.prematch_refused = refused_prefixes(dec.prematch) if pcre2 and not wazuh else None
     dec.regex_prefix = prefix_gate(dec.regex, pcre2=kinds.get("regex") == "pcre2")
     if len(errors) > before:
         return None

@@ -63,6 +63,7 @@ class DecoderPlan:
         "prematch_gate",
         "prematch_head",
         "prematch_prefix",
+        "prematch_refused",
         "regex",
         "regex_from",
         "regex_prefix",
@@ -81,6 +82,7 @@ class DecoderPlan:
         self.prematch_first: frozenset[str] | None = decoder.prematch_first
         self.prematch_gate: tuple[str, ...] | None = decoder.prematch_gate
         self.prematch_prefix: tuple[str, ...] | None = decoder.prematch_prefix
+        self.prematch_refused: tuple[str, ...] | None = decoder.prematch_refused
         # Top-level decoders only: their prematch is tried at the start of the log.
         self.prematch_head: tuple[tuple[frozenset[str], ...], ...] | None = (
             head_gate(decoder.prematch) if children is not None else None
@@ -234,6 +236,14 @@ def decode(
                             break
                     else:
                         continue
+                refused = node.prematch_refused
+                if refused is not None:
+                    # `^(?!pam_)`: the whole prematch, an empty match at the start.
+                    if lowered.startswith(refused):
+                        continue
+                    ev.decoder = node.decoder
+                    _run_children(node, ev, 0, plans.wazuh)
+                    return True
             hit = _search(prematch, ev, 0)
             if hit is None:
                 continue

@@ -21,7 +21,7 @@ from ospatrol.analysis.correlation import Correlation, is_correlating
 from ospatrol.analysis.decoders import Decoder
 from ospatrol.analysis.decoding import DecoderPlan, DecoderPlans, decode
 from ospatrol.analysis.eventinfo import EventInfo
-from ospatrol.analysis.gates import exact_literals, literal_gate, prefix_gate
+from ospatrol.analysis.gates import exact_literals, exact_prefixes, literal_gate, prefix_gate
 from ospatrol.analysis.predecode import predecode
 from ospatrol.model import Alert, Event, FrozenMap
 
@@ -200,8 +200,13 @@ def _gate(rule: Rule) -> tuple[int, Any, Pattern | None] | None:
     """A cheap necessary condition on the lowercased log for `rule` to match: (_PREFIXES,
     prefixes) when its regex is anchored on plain text, (_LITERAL, literal) or (_LITERALS,
     literals) when it needs one of some literals; None when there is none. The third item is
-    the pattern the gate settles on its own (`exact_literals`: passing the gate is matching
-    it), or None."""
+    the pattern the gate settles on its own (`exact_prefixes`, `exact_literals`: passing the
+    gate is matching it), or None."""
+    # A pattern the gate settles on its own first: passing it is matching that pattern.
+    for pattern in (rule.regex, rule.match):
+        exact = exact_prefixes(pattern)
+        if exact is not None:
+            return _PREFIXES, exact, pattern
     prefixes = prefix_gate(rule.regex)
     if prefixes is not None:
         return _PREFIXES, prefixes, None

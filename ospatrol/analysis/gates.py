@@ -8,8 +8,18 @@ compared lowercased (every pattern is caseless); a pattern without a gate is sim
 
 from __future__ import annotations
 
+from functools import lru_cache
+from re import error as re_error
+
 from ospatrol.analysis.osmatch import LiteralAlternatives
 from ospatrol.analysis.patterns import Pattern
+from ospatrol.analysis.pcre import RegexPattern
+
+try:  # The stdlib's own parser reads the translated regex (as pcre.py does).
+    from re import _constants as _sre_c
+    from re import _parser as _sre_parse
+except ImportError:  # pragma: no cover - a future Python without them: no character gates
+    _sre_parse = None
 
 
 def literal_gate(pattern: Pattern | None) -> tuple[str, ...] | None:
@@ -27,7 +37,61 @@ def literal_gate(pattern: Pattern | None) -> tuple[str, ...] | None:
     alternatives = [a.removeprefix("^").removesuffix("$") for a in pattern.source.split("|")]
     if all(a and _PLAIN.issuperset(a) for a in alternatives):
         return tuple(a.lower() for a in alternatives)
+    char = required_char(pattern)
+    return (char,) if char is not None else None
+
+
+# Characters worth a one-character gate, rarest in log lines first (measured on the corpora of
+# ../shared/data/logs: each of the first group is in at most a few percent of the lines of most
+# corpora, "%" in nearly every Cisco line and no other; the second group in 10-70 %). Letters,
+# digits, blanks and ":.-/[]" are in nearly every line: not worth a test.
+_RARE_ORDER = "`^~\\$?!{}|&#*+%@<>;_=\"',()"
+
+
+def required_char(pattern: Pattern | None) -> str | None:
+    """A rare character (lowercase ASCII, see `_RARE_ORDER`) that every match of a regex
+    pattern contains, for patterns whose required literals are all too short to be reported
+    (`%` and `: ` in `%\\w+-\\d-\\w+: `), or None. Only valid on ASCII texts, lowercased."""
+    if not isinstance(pattern, RegexPattern) or pattern.negate or _sre_parse is None:
+        return None
+    # The translated (Python) regex: the same for both dialects that compile to RegexPattern.
+    return _required_char(pattern._translated)
+
+
+@lru_cache(maxsize=4096)
+def _required_char(translated: str) -> str | None:
+    try:
+        items = _sre_parse.parse(translated)
+        chars = _required_chars(list(items))
+    except (re_error, RecursionError, OverflowError, ValueError):
+        return None
+    lowered = {c.lower() for c in chars if c.isascii()}
+    for char in _RARE_ORDER:
+        if char in lowered:
+            return char
     return None
+
+
+def _required_chars(items: list) -> set[str]:
+    """The characters every match of the parsed regex `items` contains, as written (a literal,
+    or one inside a group, a repeat of at least one, or every alternative of a branch)."""
+    c = _sre_c
+    out: set[str] = set()
+    for op, av in items:
+        if op is c.LITERAL:
+            out.add(chr(av))
+        elif op is c.IN and len(av) == 1 and av[0][0] is c.LITERAL:
+            out.add(chr(av[0][1]))
+        elif op is c.SUBPATTERN:
+            out |= _required_chars(list(av[-1]))
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT) and av[0] >= 1:
+            out |= _required_chars(list(av[2]))
+        elif op is c.ATOMIC_GROUP:
+            out |= _required_chars(list(av))
+        elif op is c.BRANCH:
+            branches = [_required_chars(list(alternative)) for alternative in av[1]]
+            out |= set.intersection(*branches) if branches else set()
+    return out
 
 
 def exact_literals(pattern: Pattern | None) -> tuple[str, ...] | None:
@@ -39,6 +103,18 @@ def exact_literals(pattern: Pattern | None) -> tuple[str, ...] | None:
     if any(a.startswith("^") or a.endswith("$") for a in pattern.source.split("|")):
         return None
     return pattern.required_literals
+
+
+def exact_prefixes(pattern: Pattern | None) -> tuple[str, ...] | None:
+    """Lowercase prefixes such that, on an ASCII text, `pattern` matches exactly when the
+    lowercased text starts with one of them (plain alternatives all anchored with `^` only,
+    always caseless, not negated: `^Failed password|^Accepted`); else None."""
+    if not isinstance(pattern, LiteralAlternatives) or pattern.negate:
+        return None
+    alternatives = pattern.source.split("|")
+    if not all(a.startswith("^") and not a.endswith("$") for a in alternatives):
+        return None
+    return tuple(a[1:].lower() for a in alternatives)
 
 
 # Characters that mean themselves in both regex dialects (outside classes).
@@ -119,6 +195,21 @@ def prefix_gate(pattern: Pattern | None, *, pcre2: bool = False) -> tuple[str, .
             return None
         prefixes.append(run)
     return tuple(prefixes)
+
+
+def refused_prefixes(pattern: Pattern | None) -> tuple[str, ...] | None:
+    """For a caseless PCRE2 prematch of the form `^(?!a|b)` (plain alternatives): the lowercase
+    prefixes whose absence is the whole match (an empty match at the start, no groups), so
+    the engine settles it with `startswith`; else None. Only valid on ASCII texts."""
+    if pattern is None or pattern.negate:
+        return None
+    source = pattern.source
+    if not (source.startswith("^(?!") and source.endswith(")")):
+        return None
+    alternatives = source[4:-1].split("|")
+    if not all(a and _PLAIN.issuperset(a) for a in alternatives):
+        return None
+    return tuple(a.lower() for a in alternatives)
 
 
 def first_chars(pattern: Pattern | None, *, pcre2: bool = False) -> frozenset[str] | None:

@@ -121,10 +121,14 @@ def cut(message: str) -> str:
 def sanitize(message: str, *, keep_lf: bool = False) -> str:
     """The line as analysisd sees it: cut at NUL and OS_MAXSTR, control characters deleted
     (line feeds kept with `keep_lf`)."""
-    if message.isprintable() and len(message) <= MAX_INPUT:
-        return message  # the common case, one C-level scan
-    if message[-1:] == "\r" and len(message) <= MAX_INPUT and message[:-1].isprintable():
-        return message[:-1]  # a CRLF log: its only control character is the last one
+    # The common cases in one C-level scan (isprintable costs ~3 ns a character): a line
+    # without control characters, or a CRLF one whose only control character is the last.
+    if len(message) <= MAX_INPUT:
+        if message[-1:] == "\r":
+            if message[:-1].isprintable():
+                return message[:-1]
+        elif message.isprintable():
+            return message
     nul = message.find("\x00")
     if nul >= 0:
         message = message[:nul]
