@@ -30,7 +30,8 @@ Captures follow OSSEC's PCRE2 path: groups that did not take part in the match a
 
 Speed: literal patterns never reach a regex engine; a regex pattern first checks that a literal
 every match must contain is in the lowercased text (passing ``lowered`` saves that lowercasing);
-regexes that cannot backtrack badly run on ``re`` (on short texts), the rest on Google's RE2
+regexes that cannot backtrack badly run on ``re`` (on short texts; on an ASCII text, an
+unanchored one as a case-sensitive program on the lowercased text), the rest on Google's RE2
 where it is installed and takes them, else on ``regex`` with a time budget.
 ``pattern.required_literals`` exposes those literals so the engine can skip whole rule subtrees.
 

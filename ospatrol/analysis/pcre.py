@@ -22,7 +22,10 @@ A ``RegexPattern`` holds up to three programs for the same pattern:
 
 Before any of them runs, an unanchored pattern checks that one of the literals every match
 contains occurs in the lowercased text (on a non-ASCII text, folded as PCRE2 folds it:
-`casefold.fold`). None of this changes a result.
+`casefold.fold`). On an ASCII text, an unanchored caseless pattern runs as its *lowered*
+program (`lowered_program`: literals lowered, classes with both cases) without ``IGNORECASE``
+on the lowercased text the engine computes once per event: same matches, same spans, but `re`
+can skip ahead to a literal instead of folding every character. None of this changes a result.
 
 OS_Regex and OS_Match translations are caseless in Unicode (PCRE2's UTF|CASELESS): Python's
 engines fold as PCRE2 does except for a few characters (`casefold.PYTHON_ONLY_FOLDS`: 'İ' and
@@ -53,6 +56,7 @@ from ospatrol.analysis.patterns import DEFAULT_TIMEOUT, MAX_INPUT, Captured, Pat
 _new_tuple = tuple.__new__
 
 try:  # The stdlib's own parser tells us the shape of a pattern (nesting of repeats).
+    from re import _compiler as _sre_compile
     from re import _constants as _sre_c
     from re import _parser as _sre_parse
 except ImportError:  # pragma: no cover - a future Python without them: everything is guarded
@@ -273,6 +277,108 @@ def _required_literals(
     return literals
 
 
+# ASCII letters by case: (first, last, what to add to reach the other case).
+_LETTER_RANGES = ((65, 90, 32), (97, 122, -32))
+
+
+def _folded_members(members: list) -> list | None:
+    """The members of a character class with the other case of every ASCII letter added, or
+    None when one is not ASCII (Unicode caseless folding might take it for an ASCII letter)."""
+    c = _sre_c
+    out = []
+    for op, av in members:
+        if op is c.LITERAL:
+            if av >= 128:
+                return None
+            out.append((op, av))
+            if chr(av).isalpha():
+                out.append((op, ord(chr(av).swapcase())))
+        elif op is c.RANGE:
+            low, high = av
+            if high >= 128:
+                return None
+            out.append((op, av))
+            for first, last, shift in _LETTER_RANGES:
+                if max(low, first) <= min(high, last):
+                    out.append((op, (max(low, first) + shift, min(high, last) + shift)))
+        elif op is c.NEGATE or op is c.CATEGORY:  # \d \s \w and their complements: caseless
+            out.append((op, av))
+        else:
+            return None
+    return out
+
+
+def _lowered_items(items: list) -> object | None:
+    """`items` (a parsed pattern) rewritten to match case-sensitively in ``text.lower()``
+    exactly where, and with the same spans, it matches caselessly in an ASCII `text`; None
+    when that is not certain (a non-ASCII character, a flag that changes case sensitivity,
+    an item not known here). Literals are lowered, classes get both cases of their letters:
+    each position then accepts the same characters, so the searches go the same way."""
+    c = _sre_c
+    out: list[tuple[object, object]] = []
+    for op, av in items:
+        if op is c.LITERAL or op is c.NOT_LITERAL:
+            if av >= 128:
+                return None
+            out.append((op, ord(chr(av).lower())))
+            continue
+        if op is c.ANY or op is c.AT or op is c.GROUPREF:
+            out.append((op, av))
+            continue
+        new: object = None
+        if op is c.IN:
+            new = _folded_members(av)
+        elif op is c.BRANCH:
+            alternatives = [_lowered_items(alt) for alt in av[1]]
+            if None not in alternatives:
+                new = (av[0], alternatives)
+        elif op is c.SUBPATTERN:
+            group, add, delete, sub = av
+            lowered = None if (add | delete) & re.IGNORECASE else _lowered_items(sub)
+            if lowered is not None:
+                new = (group, add, delete, lowered)
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+            lowered = _lowered_items(av[2])
+            if lowered is not None:
+                new = (av[0], av[1], lowered)
+        elif op is c.ATOMIC_GROUP:
+            new = _lowered_items(av)
+        elif op is c.ASSERT or op is c.ASSERT_NOT:
+            lowered = _lowered_items(av[1])
+            if lowered is not None:
+                new = (av[0], lowered)
+        elif op is c.GROUPREF_EXISTS:
+            yes = _lowered_items(av[1])
+            no = None if av[2] is None else _lowered_items(av[2])
+            if yes is not None and (av[2] is None or no is not None):
+                new = (av[0], yes, no)
+        if new is None:
+            return None
+        out.append((op, new))
+    return _sre_parse.SubPattern(items.state, out)  # type: ignore[attr-defined]
+
+
+def lowered_program(translated: str, ascii_only: bool) -> re.Pattern[str] | None:
+    """A case-sensitive program that matches ``text.lower()`` where the caseless
+    `translated` (``IGNORECASE``, plus ``ASCII`` with `ascii_only`) matches an ASCII `text`,
+    at the same spans (`_lowered_items`); None where that is not certain. Faster: `re`
+    searches a caseless pattern character by character, a case-sensitive one skips to its
+    first literal or class."""
+    if _sre_parse is None or not translated.isascii():
+        return None
+    flags = re.ASCII if ascii_only else 0
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            parsed = _sre_parse.parse(translated, flags)
+        if parsed.state.flags & re.IGNORECASE:  # a leading (?i): the pattern sets it itself
+            return None
+        lowered = _lowered_items(parsed)
+        return None if lowered is None else _sre_compile.compile(lowered, flags)
+    except (re.error, RecursionError, OverflowError, Warning):
+        return None
+
+
 def _analyse(
     translated: str, flags: int, ascii_only: bool
 ) -> tuple[re.Pattern[str] | None, int, tuple[str, ...] | None, bool, bool]:
@@ -395,6 +501,7 @@ class RegexPattern:
         "_linear",
         "_linear_groups",
         "_literals",
+        "_lowered_search",
         "_refused",
         "_search",
         "_shield",
@@ -440,6 +547,12 @@ class RegexPattern:
         self._search: Callable[[str], re.Match[str] | None] | None = (
             None if self._fast is None else self._fast.search
         )
+        # The bound `search` of the `lowered_program` that `test` and `search` run on the
+        # lowercased ASCII text, False where there is none, None until `_prepare` has run (on
+        # the first call: loading stays quick). An anchored pattern gains nothing from one.
+        self._lowered_search: Callable[[str], re.Match[str] | None] | bool | None = (
+            None if caseless and not anchored else False
+        )
         # RE2 programs for long texts and risky patterns, without and with groups: compiled on
         # first use (False: none).
         self._linear: object | None = None
@@ -458,6 +571,17 @@ class RegexPattern:
         program = self._fast = re.compile(self._translated, flags)
         self._search = program.search
         return program
+
+    def _prepare(self) -> Callable[[str], re.Match[str] | None] | bool:
+        """Compile the fast program (if unpickled) and the lowered one, on the first call
+        that runs them; the lowered program's `search`, or False."""
+        if self._search is None:
+            self._compile_fast()
+        lowered = self._lowered_search
+        if lowered is None:
+            program = lowered_program(self._translated, self._ascii_only)
+            lowered = self._lowered_search = False if program is None else program.search
+        return lowered
 
     def _compile_guarded(self) -> regex.Pattern[str]:
         flags = regex.VERSION0 | (regex.ASCII if self._ascii_only else 0)
@@ -590,6 +714,8 @@ class RegexPattern:
         state = {name: getattr(self, name) for name in self.__slots__}
         state["_fast"] = state["_guarded"] = state["_linear"] = state["_linear_groups"] = None
         state["_search"] = state["_shield"] = None
+        if state["_lowered_search"]:
+            state["_lowered_search"] = None
         return None, state
 
     # `test` and `search` answer the engine's common case themselves, in one Python frame (a
@@ -607,6 +733,15 @@ class RegexPattern:
                         break
                 else:
                     return False
+            search = self._lowered_search
+            if search is None:
+                search = self._prepare()
+            if search:
+                # The caller's lowered text must be this text's, position for position: a
+                # decoder's slice of a log whose lowercasing grew ('İ') is not.
+                if lowered is None or len(lowered) != len(text):
+                    lowered = text.lower()
+                return search(lowered) is not None  # type: ignore[operator]
             search = self._search
             if search is None:
                 search = self._compile_fast().search
@@ -624,12 +759,28 @@ class RegexPattern:
                         break
                 else:
                     return None
-            search = self._search
+            search = self._lowered_search
             if search is None:
-                search = self._compile_fast().search
-            found = search(text)
-            if found is None:
-                return None
+                search = self._prepare()
+            if search:
+                if lowered is None or len(lowered) != len(text):  # as in `test`
+                    lowered = text.lower()
+                found = search(lowered)  # type: ignore[operator]
+                if found is None:
+                    return None
+                if not found.re.groups:
+                    return _new_tuple(Captured, ((), found.end()))  # type: ignore[no-any-return]
+                # The groups are `text`'s: the fast program matches there, where this matched.
+                found = self._fast.match(text, found.start())  # type: ignore[union-attr]
+            else:
+                search = self._search
+                if search is None:
+                    search = self._compile_fast().search
+                found = search(text)
+                if found is None:
+                    return None
+                if not found.re.groups:
+                    return _new_tuple(Captured, ((), found.end()))  # type: ignore[no-any-return]
             groups = found.groups()
             if None in groups:
                 groups = self._taken(groups)
