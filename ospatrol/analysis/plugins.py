@@ -20,6 +20,8 @@ import json
 import re
 from typing import TYPE_CHECKING
 
+import orjson
+
 from ospatrol.analysis.eventinfo import EventInfo
 
 if TYPE_CHECKING:
@@ -130,8 +132,18 @@ _JSON_STANDARD = {
 _JSON = json.JSONDecoder()
 
 
-def _json_scalar(value: object) -> str | None:
-    """A JSON scalar as cJSON prints it into a field (None for null and containers)."""
+# orjson reads an integer literal outside 64 bits as a float, where the standard library keeps
+# it exact: an integral float this large from orjson sends the document to the standard library.
+_INEXACT = 2.0**63
+
+
+class _Inexact(Exception):
+    """orjson may have read a large integer as a float (see `_INEXACT`)."""
+
+
+def _json_scalar(value: object, strict: bool = False) -> str | None:
+    """A JSON scalar as cJSON prints it into a field (None for null and containers). `strict`:
+    `value` comes from orjson, so an integral float past 2**63 raises _Inexact."""
     if value is True:
         return "true"
     if value is False:
@@ -139,56 +151,57 @@ def _json_scalar(value: object) -> str | None:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
+        if strict and abs(value) >= _INEXACT and value.is_integer():
+            raise _Inexact
         return str(int(value)) if value.is_integer() and abs(value) < 2**31 else f"{value:f}"
     if isinstance(value, str):
         return value
     return None
 
 
-def _cjson_print(value: object, depth: int = 0) -> str:
+def _cjson_print(value: object, strict: bool, depth: int = 0) -> str:
     """cJSON_Print's formatted text of a JSON value (arrays on one line, objects indented)."""
     if isinstance(value, dict):
         if not value:
             return "{\n" + "\t" * depth + "}"
         inner = "\t" * (depth + 1)
         items = [
-            f"{inner}{json.dumps(k, ensure_ascii=False)}:\t{_cjson_print(v, depth + 1)}"
+            f"{inner}{json.dumps(k, ensure_ascii=False)}:\t{_cjson_print(v, strict, depth + 1)}"
             for k, v in value.items()
         ]
         return "{\n" + ",\n".join(items) + "\n" + "\t" * depth + "}"
     if isinstance(value, list):
-        return "[" + ", ".join(_cjson_print(v, depth) for v in value) + "]"
+        return "[" + ", ".join(_cjson_print(v, strict, depth) for v in value) + "]"
     if value is None:
         return "null"
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
-    return _json_scalar(value) or "null"
+    return _json_scalar(value, strict) or "null"
 
 
-def _json_walk(ev: EventInfo, obj: dict, prefix: str, csv: bool, keep_null: bool) -> None:
-    """Fill `ev` from the members of `obj`, named `prefix` + member name (json_decoder.c's
-    readJSON/fillData): a standard name sets that field (the last one wins), `user` sets
-    dstuser when it is still empty, any other name a dynamic field (the first one wins)."""
-    dynamic = ev.dynamic
-    trace = ev.decoder_trace
+def _json_members(
+    obj: dict, prefix: str, csv: bool, keep_null: bool, strict: bool, out: list[tuple[str, str]]
+) -> None:
+    """The (dotted name, text) of every member of `obj` as json_decoder.c's readJSON reads
+    them, into `out`, in document order; `strict` as in `_json_scalar`."""
     for name, value in obj.items():
-        key = prefix + name
         kind = type(value)
         if kind is str:
-            text = value
-        elif kind is dict:
-            _json_walk(ev, value, key + ".", csv, keep_null)
+            out.append((prefix + name, value))
             continue
-        elif kind is list:
+        if kind is dict:
+            _json_members(value, prefix + name + ".", csv, keep_null, strict, out)
+            continue
+        if kind is list:
             if csv:
                 parts = [
-                    "null" if v is None else _json_scalar(v)
+                    "null" if v is None else _json_scalar(v, strict)
                     for v in value
                     if not isinstance(v, dict | list)
                 ]
                 text = ",".join(p for p in parts if p is not None)
             else:
-                text = _cjson_print(value)
+                text = _cjson_print(value, strict)
             if not text:
                 continue
         elif value is None:
@@ -196,7 +209,54 @@ def _json_walk(ev: EventInfo, obj: dict, prefix: str, csv: bool, keep_null: bool
                 continue
             text = "null"
         else:
-            text = _json_scalar(value) or ""
+            text = _json_scalar(value, strict) or ""
+        out.append((prefix + name, text))
+
+
+def _parsed_members(text: str, csv: bool, keep_null: bool) -> list[tuple[str, str]] | None:
+    """The members of the JSON object `text` starts with (None: not an object). orjson reads
+    it when it reads the whole text (about four times faster); the standard library when
+    there is text after the document (cJSON ignores it), when orjson refuses it (NaN,
+    infinite numbers, lone surrogates, nesting past 1,024), may have read a number otherwise
+    (`_INEXACT`) or nests deeper than the interpreter's recursion limit."""
+    members: list[tuple[str, str]] = []
+    try:
+        parsed = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        if type(parsed) is not dict:
+            return None
+        try:
+            _json_members(parsed, "", csv, keep_null, True, members)
+        except (_Inexact, RecursionError):
+            # RecursionError: orjson nests deeper (1,024) than the interpreter lets the
+            # standard library go; what the standard library does with it is what counts.
+            members.clear()
+        else:
+            return members
+    try:
+        parsed, _ = _JSON.raw_decode(text)
+    except (ValueError, RecursionError):
+        return None
+    if type(parsed) is not dict:
+        return None
+    _json_members(parsed, "", csv, keep_null, False, members)
+    return members
+
+
+def json_decoder(ev: EventInfo, dec: Decoder, start: int) -> None:
+    """Wazuh's JSON_Decoder on the log from `start` (trailing text after the JSON is ignored,
+    as cJSON_ParseWithOpts without require_null_terminated). Fills `ev` as json_decoder.c's
+    fillData: a standard name sets that field (the last one wins), `user` sets dstuser when it
+    is still empty, any other name a dynamic field (the first one wins)."""
+    members = _parsed_members(
+        ev.log[start:].lstrip(), dec.json_array == "csv", dec.json_null != "discard"
+    )
+    if members is None:
+        return
+    dynamic = ev.dynamic
+    for key, text in members:
         attr = _JSON_STANDARD.get(key)
         if attr is not None:
             setattr(ev, attr, text)
@@ -204,19 +264,7 @@ def _json_walk(ev: EventInfo, obj: dict, prefix: str, csv: bool, keep_null: bool
             ev.dstuser = text
         else:
             dynamic.setdefault(key, text)
-        trace.append((key, text))
-
-
-def json_decoder(ev: EventInfo, dec: Decoder, start: int) -> None:
-    """Wazuh's JSON_Decoder on the log from `start` (trailing text after the JSON is ignored,
-    as cJSON_ParseWithOpts without require_null_terminated)."""
-    text = ev.log[start:].lstrip()
-    try:
-        parsed, _ = _JSON.raw_decode(text)
-    except (ValueError, RecursionError):
-        return
-    if type(parsed) is dict:
-        _json_walk(ev, parsed, "", dec.json_array == "csv", dec.json_null != "discard")
+    ev.decoder_trace.extend(members)
 
 
 PLUGINS = {
