@@ -8,8 +8,8 @@ compared lowercased (every pattern is caseless); a pattern without a gate is sim
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
-from re import error as re_error
 
 from ospatrol.analysis.osmatch import LiteralAlternatives
 from ospatrol.analysis.patterns import Pattern
@@ -63,7 +63,7 @@ def _required_char(translated: str) -> str | None:
     try:
         items = _sre_parse.parse(translated)
         chars = _required_chars(list(items))
-    except (re_error, RecursionError, OverflowError, ValueError):
+    except (re.error, RecursionError, OverflowError, ValueError):
         return None
     lowered = {c.lower() for c in chars if c.isascii()}
     for char in _RARE_ORDER:
@@ -131,13 +131,16 @@ _OSREGEX_LITERAL_ESCAPES = frozenset("$(){}[]\\|<")
 
 
 def _alternatives(pattern: Pattern | None, pcre2: bool) -> list[str] | None:
-    """The top-level `|` alternatives of a regex source (escapes kept), or None when a group
-    (or, in PCRE2, a class) could hide an alternation."""
+    """The top-level `|` alternatives of a regex source (escapes kept): split outside
+    parentheses only, which both dialects read as groups. None when a split is uncertain: an
+    unbalanced parenthesis, or in PCRE2 an unescaped bracket (a class may hold `|` or a
+    parenthesis), quoting, a comment or extended mode."""
     if pattern is None or pattern.negate:
         return None
     source = pattern.source
     parts: list[str] = []
-    grouped = False
+    depth = 0
+    bracket = False
     start = i = 0
     size = len(source)
     while i < size:
@@ -145,16 +148,29 @@ def _alternatives(pattern: Pattern | None, pcre2: bool) -> list[str] | None:
         if char == "\\":
             i += 2
             continue
-        if char == "(" or (pcre2 and char == "["):
-            grouped = True
-        elif char == "|":
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth < 0:
+                return None
+        elif char in "[]":
+            bracket = True
+        elif char == "|" and depth == 0:
             parts.append(source[start:i])
             start = i + 1
         i += 1
-    if parts and grouped:
+    if depth:
+        return None
+    if parts and pcre2 and (bracket or _PCRE2_OPAQUE.search(source)):
         return None
     parts.append(source[start:])
     return parts
+
+
+# PCRE2 syntax under which a `|` or a parenthesis may be plain text: \Q..\E quoting, (?#...)
+# comments, extended mode's # comments.
+_PCRE2_OPAQUE = re.compile(r"\\Q|\(\?#|\(\?[A-Za-z^-]*x")
 
 
 def _literal_run(alternative: str, pcre2: bool) -> str:

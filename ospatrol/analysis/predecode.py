@@ -233,13 +233,16 @@ def _as_bytes(s: str) -> tuple[str, Callable[[int], int]]:
 def _table(layouts: tuple[_Layout, ...]) -> tuple[re.Pattern[str], tuple[int, ...]]:
     """Layouts as one anchored regex, tried in order (the first that fits wins: alternation
     does the same), each alternative ending in an empty group that tells which one matched;
-    and each layout's skip. One C-level match per line instead of one per layout."""
+    and each layout's skip. One C-level match per line instead of one per layout. The minimum
+    length is checked after the marked positions, so a line that fits no layout fails each at
+    its first mark instead of counting its first characters ten times over."""
     alternatives = []
     for min_len, marks, _skip in layouts:
         slots = ["."] * (max(i for i, _ in marks) + 1)
         for i, allowed in marks:
             slots[i] = "[" + re.escape(allowed) + "]"
-        alternatives.append(f"(?=.{{{min_len}}}){''.join(slots)}()")
+        rest = max(0, min_len - len(slots))
+        alternatives.append(f"{''.join(slots)}(?=.{{{rest}}})()")
     return re.compile("|".join(alternatives), re.DOTALL), tuple(skip for _, _, skip in layouts)
 
 

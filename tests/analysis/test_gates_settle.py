@@ -24,10 +24,14 @@ from hypothesis import strategies as st
 
 from ospatrol.analysis import decoding
 from ospatrol.analysis.decoders import Decoder, DecoderNode, DecoderSet
+from ospatrol.analysis.decoding import _fits_head
 from ospatrol.analysis.eventinfo import EventInfo
 from ospatrol.analysis.gates import (
     exact_prefixes,
+    first_chars,
+    head_gate,
     literal_gate,
+    prefix_gate,
     refused_prefixes,
     required_char,
 )
@@ -79,6 +83,34 @@ def test_a_required_character_is_in_every_match(source: str, text: str) -> None:
     char = required_char(pattern)
     if char is not None and pattern.test(text):
         assert char in text.lower(), (source, text, char)
+
+
+@PROPERTY
+@given(regexes(), st.text(st.sampled_from(ALPHABET), max_size=12))
+def test_anchored_gates_read_through_groups_and_never_exclude_a_match(source: str, text: str):
+    pattern = _compiled("pcre2", source)
+    low = text.lower()
+    if not pattern.test(text):
+        return
+    head = head_gate(pattern)
+    assert head is None or _fits_head(low, head), (source, text, head)
+    prefixes = prefix_gate(pattern, pcre2=True)
+    assert prefixes is None or low.startswith(prefixes), (source, text, prefixes)
+    first = first_chars(pattern, pcre2=True)
+    assert first is None or low[:1] in first, (source, text, first)
+
+
+def test_alternatives_split_outside_groups_only() -> None:
+    two = compile_pattern("pcre2", r"^ab(?:c|d)e|^x(y)")
+    assert prefix_gate(two, pcre2=True) == ("ab", "x")
+    assert first_chars(two, pcre2=True) == frozenset("ax")
+    # A PCRE2 class may hold '|' or a parenthesis: no split, no gate.
+    assert prefix_gate(compile_pattern("pcre2", r"^a[|(]b|^c"), pcre2=True) is None
+    # OS_Regex reads '[' as itself: '^a[' and the unanchored 'b]' are its alternatives.
+    osregex = compile_pattern("osregex", r"^a[|b]")
+    assert prefix_gate(osregex) is None
+    assert head_gate(osregex) is None
+    assert osregex.test("xb]")
 
 
 def test_the_character_gate_covers_what_the_literals_miss() -> None:
