@@ -10,6 +10,7 @@ from xml.sax.saxutils import unescape
 import pytest
 
 from ospatrol.analysis import pcre
+from ospatrol.analysis.casefold import ascii_lower
 from ospatrol.analysis.osregex import translate_osregex
 from ospatrol.analysis.patterns import Captured, PatternError, compile_pattern
 from ospatrol.analysis.pcre import RegexPattern
@@ -421,3 +422,13 @@ def test_linear_input_keeps_what_re2_reads_otherwise_from_it() -> None:
         (1, 2),
         (-1, -1),
     ]
+
+
+def test_ascii_lower_lowers_ascii_letters_only_on_every_code_point() -> None:
+    """strncasecmp's folding (anchored literals on non-ASCII texts), done through bytes for
+    speed: exactly ASCII A-Z lowered, every other code point kept, lone surrogates included."""
+    everything = "".join(map(chr, range(0x110000)))
+    upper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    reference = everything.translate(str.maketrans(upper, upper.lower()))
+    assert ascii_lower(everything) == reference
+    assert ascii_lower("\udcffK\u212aİ") == "\udcffk\u212aİ"
