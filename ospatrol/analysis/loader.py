@@ -30,6 +30,7 @@ from ospatrol.analysis.decoders import Decoder, DecoderSet, build_decoder_set, r
 from ospatrol.analysis.decoding import DecoderPlans
 from ospatrol.analysis.engine import RuleIndex, index_rules
 from ospatrol.analysis.patterns import Pattern
+from ospatrol.analysis.pcre import RegexPattern
 from ospatrol.analysis.rules import AlertLevels, Rule, RuleNode, read_rule_file
 from ospatrol.analysis.ruletree import RuleTree
 from ospatrol.errors import InputError, InputErrors
@@ -379,7 +380,7 @@ def compile_plan(plan: LoadPlan, errors: list[InputError]) -> Ruleset:
     max_freq = max((r.frequency for r in tree.by_id.values()), default=0)
     files = tuple(str(p) for p in (*plan.decoder_files, *plan.rule_files))
     top = tuple(tree.top)
-    return Ruleset(
+    ruleset = Ruleset(
         decoders=dset,
         top=top,
         rules=MappingProxyType(dict(tree.by_id)),
@@ -391,6 +392,12 @@ def compile_plan(plan: LoadPlan, errors: list[InputError]) -> Ruleset:
         dialect="wazuh" if wazuh else "ossec",
         warnings=tuple(warnings),
     )
+    # Fresh patterns have their fast programs; compile the rest now, so that the first events
+    # do not pay for it (unpickled from the rule cache, they compile on first use instead).
+    for pattern in ruleset.patterns():
+        if isinstance(pattern, RegexPattern):
+            pattern.prepare()
+    return ruleset
 
 
 def load_default_ruleset(*, cache: bool = False) -> Ruleset:

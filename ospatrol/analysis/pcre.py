@@ -572,6 +572,14 @@ class RegexPattern:
         self._search = program.search
         return program
 
+    def prepare(self) -> None:
+        """Compile now what the first ASCII call would compile (the lowered program). The
+        loader calls it on a freshly compiled rule set, whose fast programs exist already, so
+        its first events do not pay for it; an unpickled pattern (the rule cache) stays lazy,
+        as compiling every program would cost start-up more than the few an event reaches."""
+        if self._fast is not None:
+            self._prepare()
+
     def _prepare(self) -> Callable[[str], re.Match[str] | None] | bool:
         """Compile the fast program (if unpickled) and the lowered one, on the first call
         that runs them; the lowered program's `search`, or False."""
