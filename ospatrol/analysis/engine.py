@@ -22,7 +22,7 @@ from ospatrol.analysis.decoders import Decoder
 from ospatrol.analysis.decoding import DecoderPlan, DecoderPlans, decode
 from ospatrol.analysis.eventinfo import EventInfo
 from ospatrol.analysis.gates import exact_literals, exact_prefixes, literal_gate, prefix_gate
-from ospatrol.analysis.predecode import predecode
+from ospatrol.analysis.predecode import OWN_FINDINGS, ossec_cut, predecode
 from ospatrol.model import Alert, Event, FrozenMap
 
 if TYPE_CHECKING:
@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from ospatrol.analysis.patterns import Pattern
     from ospatrol.analysis.rules import FieldCheck, IpMatch, ListCheck, Rule, RuleNode, TimeRange
 
-# A line longer than OSSEC's OS_MAXSTR is cut; the engine also counts it.
+# A line longer than Wazuh's OS_MAXSTR is cut (OSSEC's dialect: `predecode.ossec_cut`); the
+# engine also counts it.
 MAX_LINE: Final = 65536
 # accumulator.c: fields shared within a session, its idle expiry and longest value kept.
 _ACCUMULATED: Final = ("dstuser", "srcuser", "dstip", "srcip", "dstport", "srcport", "data")
@@ -693,13 +694,21 @@ class Engine:
         if not text or text.isspace():
             self.counters["rejected:empty"] += 1
             return EngineResult(event=event, rejected="empty")
-        if len(text) > MAX_LINE:
-            self.counters["truncated"] += 1
+        location = event.location or "stdin"
+        if self._wazuh or location.startswith(OWN_FINDINGS):
+            if len(text) > MAX_LINE:
+                self.counters["truncated"] += 1
+        else:
+            # OSSEC's analysisd sees at most OS_MAXSTR bytes of a message (with its header).
+            whole = text
+            text = ossec_cut(text, location)
+            if text is not whole:
+                self.counters["truncated"] += 1
         if "\x00" in text:
             self.counters["nul"] += 1
         pre = predecode(
             text,
-            location=event.location or "stdin",
+            location=location,
             default_hostname=event.host or self.hostname,
             wazuh=self._wazuh,
         )

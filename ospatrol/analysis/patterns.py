@@ -35,9 +35,10 @@ unanchored one as a case-sensitive program on the lowercased text), the rest on 
 where it is installed and takes them, else on ``regex`` with a time budget.
 ``pattern.required_literals`` exposes those literals so the engine can skip whole rule subtrees.
 
-Bounded cost: texts are cut to OS_MAXSTR (65,536) characters; regex patterns that could backtrack
-badly (nested or many unbounded repeats), and any regex on a long text, run on RE2 (linear time)
-or under a time budget.
+Bounded cost: texts are cut to Wazuh's OS_MAXSTR (65,536) characters (with an OSSEC rule set the
+engine has cut a line to OSSEC's 6,144 bytes before: `predecode.ossec_cut`); regex patterns
+that could backtrack badly (nested or many unbounded repeats), and any regex on a long text, run
+on RE2 (linear time) or under a time budget.
 A pattern that runs out of it counts as not matching and increments its ``timeouts`` counter,
 which the engine reads to report. See :mod:`ospatrol.analysis.pcre`.
 """
@@ -52,7 +53,8 @@ if TYPE_CHECKING:
 
 PatternKind = Literal["osmatch", "osregex", "pcre2"]
 
-# OSSEC's OS_MAXSTR: analysisd never looks past this many bytes of a log.
+# Wazuh's OS_MAXSTR: wazuh-analysisd never looks past this many bytes of a log (OSSEC 4.3's is
+# 6,144: `predecode.OSSEC_MAXSTR`); here the most characters any pattern looks at.
 MAX_INPUT = 65536
 # Seconds one regex search may take before it is abandoned as "no match".
 DEFAULT_TIMEOUT = 0.05

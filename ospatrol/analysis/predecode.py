@@ -31,7 +31,8 @@ but leaves ``program_name`` unset).
 Before any of this the line is sanitised as OSSEC's OS_CleanMSG does (CVE-2020-8445 fix,
 ``remove_control_characters``): every control character, bytes 1-31 and 127 with tab, CR and LF
 among them, is deleted (``for\\troot`` becomes ``forroot``, a CRLF line loses its CR). The line is
-also cut at the first NUL, where OSSEC's C strings end, and at 65,536 characters. One exception:
+also cut at the first NUL, where OSSEC's C strings end, and at 65,536 characters (the engine has
+cut it before, to OS_MAXSTR's 6,144 bytes less the location header: `ossec_cut`). One exception:
 OSPatrol's own findings (location ``agentless:HOST:COLLECTOR``) are multi-line by design (a diff
 follows the first line; the scrubber has already escaped hostile bytes in them), so they keep their
 line feeds. Lines without a
@@ -58,6 +59,9 @@ _CONTROL: Final = re.compile(r"[\x01-\x1f\x7f]")
 _CONTROL_BUT_LF: Final = re.compile(r"[\x01-\x09\x0b-\x1f\x7f]")
 # The location prefix of OSPatrol's own findings (ospatrol.collect.base.location).
 OWN_FINDINGS: Final = "agentless:"
+# OSSEC 4.3's OS_MAXSTR (src/headers/defs.h): analysisd's message buffer, which holds
+# "1:location:", the log and a NUL. (Wazuh's is 65,536: `patterns.MAX_INPUT`.)
+OSSEC_MAXSTR: Final = 6144
 
 
 _PREDECODED_FIELDS = (
@@ -108,6 +112,33 @@ class PreDecoded:
     def __repr__(self) -> str:
         shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _PREDECODED_FIELDS)
         return f"PreDecoded({shown})"
+
+
+def ossec_room(location: str) -> int:
+    """How many bytes of a log OSSEC 4.3's analysisd sees from `location`: OS_MAXSTR less
+    "1:location:" and the NUL (6,135 for "stdin": the pieces ossec-logtest reads, fgets into
+    the buffer after "1:stdin:")."""
+    return max(0, OSSEC_MAXSTR - 1 - len(f"1:{location}:".encode("utf-8", "surrogateescape")))
+
+
+def ossec_cut(line: str, location: str) -> str:
+    """`line` cut to what OSSEC 4.3's analysisd sees of it from `location` (`ossec_room`):
+    bytes, so a multi-byte character at the edge keeps only its first bytes (as surrogate
+    escapes, the way undecodable input bytes are kept). `line` itself when it fits."""
+    if 4 * (len(line) + len(location)) <= OSSEC_MAXSTR - 4:
+        return line  # fits even at 4 UTF-8 bytes a character: the common case, no encoding
+    room = ossec_room(location)
+    if line.isascii():
+        return line if len(line) <= room else line[:room]
+    # The first `room` characters hold the first `room` bytes (a character is at least one).
+    head = line[:room]
+    try:
+        data = head.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that is no escaped byte: count its three bytes
+        data = head.encode("utf-8", "surrogatepass")
+    if len(data) <= room and len(head) == len(line):
+        return line
+    return data[:room].decode("utf-8", "surrogateescape")
 
 
 def cut(message: str) -> str:

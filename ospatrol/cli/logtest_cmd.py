@@ -80,15 +80,23 @@ def _default_hostname() -> str:
     return socket.gethostname().split(".", 1)[0] or "localhost"
 
 
-# The most bytes of one input line kept; the rest of a longer line is read and dropped, so an
-# endless line cannot exhaust memory (analysis looks at the first 65,536 characters anyway).
+# The most bytes of one input line kept with a Wazuh rule set; the rest of a longer line is read
+# and dropped, so an endless line cannot exhaust memory (analysis looks at the first 65,536
+# characters anyway).
 LINE_LIMIT = 1 << 20
 
 
-def _read_lines():
+def _read_lines(piece: int | None = None):
     """stdin as text lines. Any bytes are accepted: invalid UTF-8 is kept as surrogate escapes,
-    so logs and output carry the original bytes (as ossec-logtest's do)."""
+    so logs and output carry the original bytes (as ossec-logtest's do). With `piece` (OSSEC
+    4.3's dialect), a longer line is read as ossec-logtest's fgets reads it: in pieces of that
+    many bytes, newline included, each one line (a character may be cut in two)."""
     stdin = sys.stdin.buffer
+    if piece is not None:
+        while raw := stdin.readline(piece):
+            line = raw.decode("utf-8", errors="surrogateescape")
+            yield line[:-1] if line.endswith("\n") else line
+        return
     while raw := stdin.readline(LINE_LIMIT):
         if len(raw) == LINE_LIMIT and not raw.endswith(b"\n"):
             while (rest := stdin.readline(LINE_LIMIT)) and not rest.endswith(b"\n"):
@@ -148,6 +156,7 @@ def logtest(
         unit_code,
         wazuh_unit_code,
     )
+    from ospatrol.analysis.predecode import ossec_room
     from ospatrol.respond.alertfmt import format_alerts_log
 
     expect = Expectation.parse(unit) if unit else None
@@ -163,7 +172,8 @@ def logtest(
 
     code = 0
     first = True
-    for line in _read_lines():
+    # ossec-logtest reads a line in pieces that fit analysisd's buffer after "1:stdin:".
+    for line in _read_lines(None if wazuh else ossec_room("stdin")):
         # ossec-logtest counts the bytes of the C string it read, up to its first NUL: one
         # two-byte character is a line, "\0abc" is none.
         head = line.partition("\x00")[0]

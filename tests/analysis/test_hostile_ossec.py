@@ -38,7 +38,7 @@ from hostile_lines import (
 ORACLE = Path(os.environ.get("OSSEC_ORACLE", "/tmp/ossec-oracle/ossec"))
 SENTINEL = b"zzhardening sentinel %d"
 # OSSEC 4.3's OS_MAXSTR is 6144 (src/headers/defs.h; Wazuh's is 65536): ossec-logtest reads a
-# line in pieces of OS_MAXSTR - 8 bytes, each one event, and analysisd never sees more of one.
+# line in pieces of OS_MAXSTR - 8 - 1 bytes (fgets after "1:stdin:"), each one event.
 OSSEC_LINE = 6144 - 8
 
 pytestmark = pytest.mark.slow
@@ -147,7 +147,7 @@ def test_hostile_lines_get_the_same_three_phases_as_in_ossec(
     oracle: Path, shared_data: Path, ossec43: dict[str, Path], tmp_path: Path
 ) -> None:
     logs = shared_data / "logs"
-    lines = [line for line in hostile_set(logs) if len(line) <= OSSEC_LINE]
+    lines = hostile_set(logs)
     lines += [b"\x00abc", b"a\x00", b"\x01\x02", b"\t\t", b"\r", b":", b"[]:", b"\xff\xfe"]
     differing = _compare(oracle, lines, tmp_path, _stock(ossec43))
     assert not differing, f"{len(differing)} of {len(lines)} lines differ:\n" + "\n".join(
@@ -155,19 +155,33 @@ def test_hostile_lines_get_the_same_three_phases_as_in_ossec(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="OSSEC 4.3's OS_MAXSTR is 6144 bytes (src/headers/defs.h): ossec-logtest reads a "
-    "longer line as several events and analysisd never looks past 6,144 bytes of a message, "
-    "while OSPatrol keeps 65,536 characters (patterns.MAX_INPUT, Wazuh's OS_MAXSTR) for both "
-    "dialects, so a rule can match text past byte 6,144 in OSPatrol only (owner: engine)",
-)
 def test_a_line_longer_than_os_maxstr_is_cut_where_ossec_cuts_it(
     oracle: Path, shared_data: Path, ossec43: dict[str, Path], tmp_path: Path
 ) -> None:
+    # ossec-logtest reads a line in pieces of OSSEC_LINE - 1 bytes (fgets), each one event; a
+    # piece of fewer than two bytes is none. At the edge: a multi-byte character cut in two,
+    # a rule's text cut in two, a piece of one and of two bytes.
     openssh = corpus_lines(shared_data / "logs")["loghub/OpenSSH/OpenSSH_2k.log"]
-    line = openssh[0] + b" x" * 4000  # a real sshd line, padded past 6,144 bytes
-    assert not _compare(oracle, [line], tmp_path, _stock(ossec43))
+    piece = OSSEC_LINE - 1
+    no_ident = b" Did not receive identification string from 1.2.3.4"
+
+    def padded(size: int, tail: bytes = b"") -> bytes:
+        return openssh[0] + b"a" * (size - len(openssh[0])) + tail
+
+    lines = [
+        openssh[0] + b" x" * 4000,  # a real sshd line, padded past 6,144 bytes
+        openssh[0] + b" x" * 10000,  # three pieces
+        padded(piece - 1, "€ ".encode() + openssh[1]),
+        padded(piece - 2, "€ ".encode() + openssh[1]),
+        padded(piece - 1, "ſ".encode()),
+        padded(piece - len(no_ident), no_ident),
+        padded(piece - len(no_ident) + 30, no_ident),
+        padded(piece),
+        padded(piece, b"b"),
+        padded(piece, b"bc"),
+        padded(piece - 1, b"\t\x00z\r"),
+    ]
+    assert not _compare(oracle, lines, tmp_path, _stock(ossec43))
 
 
 def _private_oracle(oracle: Path, home: Path, local_rules: str) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from ospatrol.cli import cli
@@ -78,7 +79,9 @@ def test_invalid_utf8_and_nul_bytes_do_not_crash(stock):
     assert result.exit_code == 0
     objects = [json.loads(line) for line in result.stdout.splitlines()]
     assert objects[-1]["rule"] == 5716
-    assert len(objects) == 3
+    # The long line is read as ossec-logtest reads it, in pieces of 6,135 bytes (the newline
+    # with the last one), each one event.
+    assert len(objects) == 2 + -(-2_000_001 // 6135)
 
 
 def test_default_ruleset_is_used_without_flags():
@@ -187,29 +190,47 @@ runpy.run_module("ospatrol", run_name="__main__")
 """
 
 
-def test_endless_line_keeps_memory_bounded(stock):
-    """A 256 MiB line without a newline is cut, not held: the process stays small and the next
-    line is still analysed."""
+@pytest.mark.parametrize(("dialect", "mib"), [("ossec", 16), ("wazuh", 256)])
+def test_endless_line_keeps_memory_bounded(stock, wazuh_home, dialect: str, mib: int):
+    """A line without a newline is not held: the process stays small and the next line is
+    still analysed. With a Wazuh rule set it is cut (the rest read and dropped); with an OSSEC
+    one it is read in ossec-logtest's pieces (fgets into OS_MAXSTR after "1:stdin:"), each one
+    event, so there it is shorter (each piece costs an event)."""
     import subprocess
     import sys
+    import threading
 
+    args = stock if dialect == "ossec" else ["-D", str(wazuh_home)]
     proc = subprocess.Popen(
-        [sys.executable, "-c", _WITH_PEAK, "logtest", *stock, "--format", "jsonl"],
+        [sys.executable, "-c", _WITH_PEAK, "logtest", *args, "--format", "jsonl"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
     chunk = b"Jan 25 05:44:27 bastion sshd[1]: " + b"A" * (1 << 20)
-    for _ in range(256):
-        proc.stdin.write(chunk)
-    proc.stdin.write(
-        b"\nJan 25 05:44:27 bastion sshd[1]: Failed password for root from 1.2.3.4 port 22 ssh2\n"
-    )
-    proc.stdin.close()
+
+    def feed() -> None:  # while the output is read: OSSEC's pieces print as they come
+        for _ in range(mib):
+            proc.stdin.write(chunk)
+        proc.stdin.write(
+            b"\nJan 25 05:44:27 bastion sshd[1]: Failed password for root from 1.2.3.4 port 22"
+            b" ssh2\n"
+        )
+        proc.stdin.close()
+
+    writer = threading.Thread(target=feed)
+    writer.start()
     out = proc.stdout.read()
+    writer.join()
     peak = proc.stderr.read().decode().split()
     assert proc.wait() == 0
     rows = [json.loads(line) for line in out.splitlines()]
-    assert len(rows) == 2 and rows[1]["rule"] == 5716
+    if dialect == "ossec":
+        stream = chunk * mib + b"\n"
+        pieces = [stream[i : i + 6135] for i in range(0, len(stream), 6135)]
+        assert len(rows) == sum(len(p.rstrip(b"\n")) >= 2 for p in pieces) + 1
+    else:
+        assert len(rows) == 2
+    assert rows[-1]["rule"] == (5716 if dialect == "ossec" else 5760)  # Wazuh's 5716 child
     assert peak[-3] == "VmHWM:" and peak[-1] == "kB", peak
     assert int(peak[-2]) < 200 * 1024, f"peak RSS {int(peak[-2]) // 1024} MiB"
