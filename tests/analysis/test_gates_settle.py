@@ -15,6 +15,7 @@ over every corpus line, and the decoder walk with its gates against the same wal
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,7 @@ from ospatrol.analysis.loader import Ruleset, load_default_ruleset
 from ospatrol.analysis.patterns import Pattern, PatternError, compile_pattern
 from ospatrol.analysis.predecode import predecode
 
+REPO = Path(__file__).resolve().parents[2]
 PROPERTY = settings(max_examples=250, suppress_health_check=[HealthCheck.too_slow])
 # Letters in both cases, the rare characters the gate looks for, and common punctuation.
 ALPHABET = list("abAB %_;#@|:- ")
@@ -286,3 +288,45 @@ def test_the_gated_decoder_walk_equals_the_walk_without_gates(
         differ = [(line, a, b) for line, a, b in zip(lines, gated, walked, strict=True) if a != b]
         assert not differ, differ[:3]
         assert sum(1 for ran, name, _ in gated if name) > len(lines) // 4
+
+
+# ---------------------------------------------------------------- our own decoders
+
+# Our Cisco ACL patterns as they were written first (a nested repeat, run under the regex time
+# budget), and now (possessive, rules/decoders/network.xml): the same matches and captures.
+ACL_BACKTRACKING = (
+    r"%\w+-\d-\w*ACCESSLOG\w*: +(?:[\w/]+: +)*list \S+ \w+ \S+ [^\s(]+\(\d+\) -> ",
+    r"%(\w+-\d-\w+): +(?:[\w/]+: +)*list (\S+) (\w+) (\S+) ([^\s(]+)\((\d+)\) -> "
+    r"([^\s(,]+)\((\d+)\)",
+    r"%\w+-\d-\w*ACCESSLOG\w*: +(?:[\w/]+: +)*list ",
+    r"%(\w+-\d-\w+): +(?:[\w/]+: +)*list (\S+) (\w+) (\S+) ([^\s(]+) -> ([^\s(,]+)",
+)
+ACL_WORDS = ["list", "LIST", "Gi0/1", "vrf", ":", ": ", " ", "  ", "177", "denied", "udp", "->"]
+ACL_WORDS += ["10.0.0.1(22)", "10.0.0.2", "(", ")", ",", "x"]
+
+
+def test_our_acl_patterns_are_possessive_where_the_original_was_not() -> None:
+    text = (REPO / "rules" / "decoders" / "network.xml").read_text()
+    for source in ACL_BACKTRACKING:
+        assert source not in text
+        assert source.replace("+)*list", "+)*+list") in text
+
+
+@PROPERTY
+@given(
+    st.sampled_from(ACL_BACKTRACKING),
+    st.sampled_from(["%SEC-6-IPACCESSLOGP: ", "%SEC-6-IPACCESSLOGNP:  ", "%X-1-Y: "]),
+    st.lists(st.sampled_from(ACL_WORDS), max_size=14),
+)
+def test_the_possessive_acl_patterns_match_as_the_backtracking_ones(
+    source: str, head: str, words: list[str]
+) -> None:
+    text = head + "".join(words)
+    before, after = _acl_pair(source)
+    assert before.search(text) == after.search(text), text
+
+
+@functools.cache
+def _acl_pair(source: str) -> tuple[Pattern, Pattern]:
+    possessive = source.replace("+)*list", "+)*+list")
+    return compile_pattern("pcre2", source), compile_pattern("pcre2", possessive)
