@@ -277,6 +277,8 @@ def _required_literals(
     return literals
 
 
+# Calls after which a pattern gets its lowered program (see RegexPattern._lowered_search).
+LOWER_AFTER = 512
 # ASCII letters by case: (first, last, what to add to reach the other case).
 _LETTER_RANGES = ((65, 90, 32), (97, 122, -32))
 
@@ -493,6 +495,7 @@ class RegexPattern:
 
     __slots__ = (
         "_ascii_only",
+        "_calls",
         "_caseless",
         "_clean",
         "_fast",
@@ -548,11 +551,13 @@ class RegexPattern:
             None if self._fast is None else self._fast.search
         )
         # The bound `search` of the `lowered_program` that `test` and `search` run on the
-        # lowercased ASCII text, False where there is none, None until `_prepare` has run (on
-        # the first call: loading stays quick). An anchored pattern gains nothing from one.
+        # lowercased ASCII text; False where there is none (an anchored pattern gains nothing
+        # from one) or not yet: it costs about 100 us to make and saves 0.1-0.3 us a call, so
+        # `_prepare` makes it once the pattern has run `LOWER_AFTER` times (`_calls`).
         self._lowered_search: Callable[[str], re.Match[str] | None] | bool | None = (
             None if caseless and not anchored else False
         )
+        self._calls = 0
         # RE2 programs for long texts and risky patterns, without and with groups: compiled on
         # first use (False: none).
         self._linear: object | None = None
@@ -581,14 +586,10 @@ class RegexPattern:
             self._prepare()
 
     def _prepare(self) -> Callable[[str], re.Match[str] | None] | bool:
-        """Compile the fast program (if unpickled) and the lowered one, on the first call
-        that runs them; the lowered program's `search`, or False."""
-        if self._search is None:
-            self._compile_fast()
-        lowered = self._lowered_search
-        if lowered is None:
-            program = lowered_program(self._translated, self._ascii_only)
-            lowered = self._lowered_search = False if program is None else program.search
+        """Make the lowered program (on the pattern's `LOWER_AFTER`th call); its `search`, or
+        False where there is none."""
+        program = lowered_program(self._translated, self._ascii_only)
+        lowered = self._lowered_search = False if program is None else program.search
         return lowered
 
     def _compile_guarded(self) -> regex.Pattern[str]:
@@ -724,6 +725,7 @@ class RegexPattern:
         state["_search"] = state["_shield"] = None
         if state["_lowered_search"]:
             state["_lowered_search"] = None
+        state["_calls"] = 0
         return None, state
 
     # `test` and `search` answer the engine's common case themselves, in one Python frame (a
@@ -742,8 +744,9 @@ class RegexPattern:
                 else:
                     return False
             search = self._lowered_search
-            if search is None:
-                search = self._prepare()
+            if search is None:  # not yet decided: count this call (see _lowered_search)
+                calls = self._calls = self._calls + 1
+                search = self._prepare() if calls >= LOWER_AFTER else False
             if search:
                 # The caller's lowered text must be this text's, position for position: a
                 # decoder's slice of a log whose lowercasing grew ('İ') is not.
@@ -768,8 +771,9 @@ class RegexPattern:
                 else:
                     return None
             search = self._lowered_search
-            if search is None:
-                search = self._prepare()
+            if search is None:  # not yet decided: count this call (see _lowered_search)
+                calls = self._calls = self._calls + 1
+                search = self._prepare() if calls >= LOWER_AFTER else False
             if search:
                 if lowered is None or len(lowered) != len(text):  # as in `test`
                     lowered = text.lower()

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from ospatrol.analysis import pcre
 from ospatrol.analysis.patterns import Captured, compile_pattern
 from ospatrol.analysis.pcre import RegexPattern, lowered_program, translate_pcre2
 
@@ -90,6 +91,28 @@ def regexes(draw, depth: int = 0) -> str:
     if depth == 0 and draw(st.booleans()):
         return "|".join(parts)
     return "".join(parts)
+
+
+@pytest.fixture(autouse=True)
+def _lowered_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Patterns use their lowered program from the first call here, not after LOWER_AFTER."""
+    monkeypatch.setattr(pcre, "LOWER_AFTER", 1)
+
+
+def test_a_pattern_gets_its_lowered_program_after_lower_after_calls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Making one costs about as much as a thousand calls gain: rarely run patterns keep the
+    caseless program; an anchored one (nothing to gain) never gets one."""
+    monkeypatch.setattr(pcre, "LOWER_AFTER", 3)
+    unanchored = compile_pattern("pcre2", r"user (\S+) from")
+    anchored = compile_pattern("pcre2", r"^user (\S+) from")
+    text = "USER Admin from 1.2.3.4"
+    for call in range(1, 5):
+        for pattern in (unanchored, anchored):
+            assert pattern.search(text, text.lower()) == Captured(("Admin",), 15)
+        assert bool(unanchored._lowered_search) is (call >= 3)
+        assert anchored._lowered_search is False
 
 
 def _spans(found: re.Match[str] | None) -> tuple | None:
