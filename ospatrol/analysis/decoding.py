@@ -22,7 +22,7 @@ from ospatrol.analysis.decoders import (
     DecoderSet,
 )
 from ospatrol.analysis.eventinfo import EventInfo
-from ospatrol.analysis.gates import gated_out, head_gate
+from ospatrol.analysis.gates import head_gate
 from ospatrol.analysis.patterns import Pattern
 from ospatrol.analysis.plugins import run_plugin
 
@@ -152,13 +152,21 @@ class DecoderPlans:
     once per rule set (at load, and when the rule cache is read: the plans are made again from
     the DecoderSet then), so engines only pick which of them a program name selects."""
 
-    __slots__ = ("dset", "wazuh", "with_program", "without_program")
+    __slots__ = ("dset", "programs", "wazuh", "with_program", "without_program")
 
     def __init__(self, dset: DecoderSet) -> None:
         self.dset = dset
         self.wazuh: bool = dset.wazuh
         self.with_program: tuple[DecoderPlan, ...] = _plans(dset.with_program)
         self.without_program: tuple[DecoderPlan, ...] = _plans(dset.without_program)
+        # For `_for_program`: each of `with_program` with its program_name pattern and the
+        # literal gate on it, read here once instead of from the Decoder per program name.
+        self.programs: tuple[tuple[DecoderPlan, Pattern | None, tuple[str, ...] | None], ...] = (
+            tuple(
+                (plan, plan.decoder.program_name, plan.decoder.pname_gate)
+                for plan in self.with_program
+            )
+        )
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (DecoderPlans, (self.dset,))
@@ -172,13 +180,19 @@ def _for_program(plans: DecoderPlans, pname: str) -> tuple[DecoderPlan, ...]:
     """The top-level decoders whose program_name matches `pname`, in list order."""
     low = pname.lower() if pname.isascii() else None
     out = []
-    for plan in plans.with_program:
-        dec = plan.decoder
-        pattern = dec.program_name
-        if pattern is None or (
-            not gated_out(dec.pname_gate, low) and (pattern.test(pname, low) != pattern.negate)
-        ):
-            out.append(plan)
+    for plan, pattern, gate in plans.programs:
+        if pattern is not None:
+            # The literal gate inlined (`gates.gated_out`): every decoder with a program name
+            # is tried on every new program name.
+            if gate is not None and low is not None:
+                for literal in gate:
+                    if literal in low:
+                        break
+                else:
+                    continue
+            if pattern.test(pname, low) == pattern.negate:
+                continue
+        out.append(plan)
     return tuple(out)
 
 
