@@ -18,7 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from ospatrol.analysis.fields import StandardField, map_order_name
-from ospatrol.analysis.gates import first_chars, literal_gate, prefix_gate, refused_prefixes
+from ospatrol.analysis.gates import (
+    first_chars,
+    literal_gate,
+    prefix_gate,
+    refused_prefixes,
+    regex_implies_prematch,
+)
 from ospatrol.analysis.patterns import Pattern, compile_element
 from ospatrol.analysis.plugins import PLUGINS
 from ospatrol.analysis.xmlload import Node
@@ -125,6 +131,8 @@ class Decoder:
     prematch_prefix: tuple[str, ...] | None = None
     prematch_first: frozenset[str] | None = None
     prematch_refused: tuple[str, ...] | None = None
+    # Its regex matching proves its prematch matches (both from the log's start).
+    regex_implies_prematch: bool = False
     regex_prefix: tuple[str, ...] | None = None
 
 
@@ -304,6 +312,14 @@ def read_decoder(
     # `^(?!pam_)`: settled by `startswith` where the pattern is caseless (Wazuh's PCRE2 is not).
     dec.prematch_refused = refused_prefixes(dec.prematch) if pcre2 and not wazuh else None
     dec.regex_prefix = prefix_gate(dec.regex, pcre2=kinds.get("regex") == "pcre2")
+    dec.regex_implies_prematch = (
+        dec.parent is not None
+        and dec.plugin is None
+        and not dec.prematch_offset
+        and not dec.regex_offset
+        and kinds.get("prematch") == kinds.get("regex")
+        and regex_implies_prematch(dec.prematch, dec.regex, pcre2=pcre2)
+    )
     if len(errors) > before:
         return None
     return dec

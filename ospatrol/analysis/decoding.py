@@ -65,6 +65,7 @@ class DecoderPlan:
         "prematch_prefix",
         "prematch_refused",
         "regex",
+        "regex_first",
         "regex_from",
         "regex_prefix",
     )
@@ -89,6 +90,8 @@ class DecoderPlan:
         )
         self.regex: Pattern | None = decoder.regex
         self.regex_from: int = _start_kind(decoder.regex_offset)
+        # A child whose regex proves its prematch (and ends its chain): try the regex first.
+        self.regex_first: bool = decoder.regex_implies_prematch and not decoder.get_next
         self.regex_prefix: tuple[str, ...] | None = decoder.regex_prefix
         # Per capture: (event attribute, logtest label) of a standard field, (None, name) of a
         # dynamic one, (None, "") for a capture that goes nowhere.
@@ -310,7 +313,19 @@ def _run_children(node: DecoderPlan, ev: EventInfo, pmatch: int | None, wazuh: b
                             else:
                                 passed = False
                 if passed:
-                    hit = _search(prematch, ev, base)
+                    regex = cand.regex
+                    if cand.regex_first and regex is not None:
+                        # Its regex matching is its prematch matching: one search, not two.
+                        found_regex = _search(regex, ev, 0)
+                        if found_regex is not None:
+                            ev.decoder = cand.decoder
+                            _assign(ev, cand.order, found_regex[1])
+                            return
+                        if _search(prematch, ev, base) is not None:
+                            ev.decoder = cand.decoder  # chosen, but its regex found nothing
+                            return
+                    else:
+                        hit = _search(prematch, ev, base)
                 if hit is not None:
                     cmatch = hit[0]
                     ev.decoder = cand.decoder

@@ -228,6 +228,93 @@ def refused_prefixes(pattern: Pattern | None) -> tuple[str, ...] | None:
     return tuple(a.lower() for a in alternatives)
 
 
+def regex_implies_prematch(prematch: Pattern | None, regex: Pattern | None, *, pcre2: bool) -> bool:
+    """Whether every match of `regex` (searched from the log's start) holds a match of
+    `prematch` (same dialect, same start): the regex with its plain capture groups taken out
+    begins with the prematch so taken out, at a point where nothing attaches to the prematch's
+    last token (`^Failed \\S+ for ` and `^Failed (\\S+) for (\\S+) from`). Then a decoder may try
+    the regex first and skip its prematch when the regex matches."""
+    if prematch is None or regex is None or prematch.negate or regex.negate:
+        return False
+    head = _without_captures(prematch.source, pcre2)
+    whole = _without_captures(regex.source, pcre2)
+    if not head or whole is None or not whole.startswith(head):
+        return False
+    return whole[len(head) : len(head) + 1] not in ("?", "*", "+", "{")
+
+
+# PCRE2 back-references: numbering changes when capture groups are taken out.
+_BACKREFERENCE = re.compile(r"\\[1-9gk]|\(\?P=")
+
+
+def _without_captures(source: str, pcre2: bool) -> str | None:
+    """`source` with the parentheses of each capture group that has no quantifier and no `|`
+    of its own taken out (the same language); None when it has a top-level `|`, a
+    back-reference, or does not parse (unbalanced, a dangling escape or class)."""
+    if pcre2 and (_BACKREFERENCE.search(source) or _PCRE2_OPAQUE.search(source)):
+        return None
+    out: list[str] = []
+    # Per open group: its index in `out`, whether it captures, whether it holds a `|`.
+    groups: list[list] = []
+    i, size = 0, len(source)
+    while i < size:
+        char = source[i]
+        if char == "\\":
+            if i + 1 >= size:
+                return None
+            out.append(source[i : i + 2])
+            i += 2
+            continue
+        if pcre2 and char == "[":
+            end = _class_end(source, i)
+            if end is None:
+                return None
+            out.append(source[i:end])
+            i = end
+            continue
+        if char == "(":
+            groups.append([len(out), not source.startswith(("(?", "(*"), i), False])
+        elif char == ")":
+            if not groups:
+                return None
+            start, capture, alternation = groups.pop()
+            if capture and not alternation and source[i + 1 : i + 2] not in ("?", "*", "+", "{"):
+                out[start] = ""
+                i += 1
+                continue
+        elif char == "|":
+            if not groups:
+                return None
+            groups[-1][2] = True
+        out.append(char)
+        i += 1
+    return None if groups else "".join(out)
+
+
+def _class_end(source: str, start: int) -> int | None:
+    """The index after the `]` that closes the PCRE2 class opened at `start`, or None."""
+    i = start + 1
+    if source.startswith("^", i):
+        i += 1
+    if source.startswith("]", i):
+        i += 1
+    while i < len(source):
+        char = source[i]
+        if char == "\\":
+            i += 2
+            continue
+        if source.startswith("[:", i):
+            close = source.find(":]", i + 2)
+            if close < 0:
+                return None
+            i = close + 2
+            continue
+        if char == "]":
+            return i + 1
+        i += 1
+    return None
+
+
 def first_chars(pattern: Pattern | None, *, pcre2: bool = False) -> frozenset[str] | None:
     """The lowercase characters an anchored regex's match can start with, or None if unknown."""
     alternatives = _alternatives(pattern, pcre2)

@@ -34,6 +34,7 @@ from ospatrol.analysis.gates import (
     literal_gate,
     prefix_gate,
     refused_prefixes,
+    regex_implies_prematch,
     required_char,
 )
 from ospatrol.analysis.loader import Ruleset, load_default_ruleset
@@ -113,6 +114,39 @@ def test_alternatives_split_outside_groups_only() -> None:
     assert prefix_gate(osregex) is None
     assert head_gate(osregex) is None
     assert osregex.test("xb]")
+
+
+@PROPERTY
+@given(regexes(), regexes(), st.booleans(), st.text(st.sampled_from(ALPHABET), max_size=12))
+def test_a_regex_that_implies_its_prematch_never_matches_without_it(
+    head: str, tail: str, wrap: bool, text: str
+) -> None:
+    tail = tail.removeprefix("^")
+    prematch = _compiled("pcre2", head)
+    regex = _compiled("pcre2", ("(" + head + ")" if wrap else head) + tail)
+    if regex_implies_prematch(prematch, regex, pcre2=True) and regex.search(text) is not None:
+        assert prematch.search(text) is not None, (head, tail, text)
+
+
+def test_regex_implies_prematch_on_the_usual_shapes() -> None:
+    def implies(kind: str, prematch: str, regex: str) -> bool:
+        return regex_implies_prematch(
+            compile_pattern(kind, prematch), compile_pattern(kind, regex), pcre2=kind == "pcre2"
+        )
+
+    assert implies("pcre2", r"^Failed \S+ for ", r"^Failed (\S+) for (?:invalid user )?(\S+)")
+    assert implies("osregex", r"^Failed \S+ for ", r"^Failed (\S+) for (\S+) from")
+    assert implies("pcre2", r"%(?:LINK|UP)-\d: ", r"%((?:LINK|UP)-\d): (\w+)")
+    # A quantifier on the prematch's last token, a quantified or alternating group, a
+    # top-level alternation, a back-reference: no.
+    assert not implies("pcre2", r"^ab", r"^ab+c")
+    assert not implies("pcre2", r"^a(b)", r"^a(b)?c")
+    assert not implies("pcre2", r"^ab", r"^a(bx)?")
+    assert not implies("osregex", r"^ab", r"^a(b|x)c")
+    assert not implies("pcre2", r"^ab", r"^a(b|c)")
+    assert not implies("pcre2", r"^a", r"^a|^b")
+    assert not implies("pcre2", r"^(a)\1", r"^(a)\1(b)")
+    assert not implies("pcre2", r"^a[(]b", r"^a[(]")
 
 
 def test_the_character_gate_covers_what_the_literals_miss() -> None:
@@ -240,6 +274,7 @@ def _ungated(dset: DecoderSet) -> DecoderSet:
         "prematch_first": None,
         "prematch_refused": None,
         "regex_prefix": None,
+        "regex_implies_prematch": False,
     }
 
     def strip(dec: Decoder) -> Decoder:
