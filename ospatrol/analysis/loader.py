@@ -392,8 +392,10 @@ def compile_plan(plan: LoadPlan, errors: list[InputError]) -> Ruleset:
         dialect="wazuh" if wazuh else "ossec",
         warnings=tuple(warnings),
     )
-    # Fresh patterns have their fast programs; compile the rest now, so that the first events
-    # do not pay for it (unpickled from the rule cache, they compile on first use instead).
+    # Fresh patterns have their fast programs; compile their lowered ones now too, so that
+    # every pattern runs its fastest program from the first event, and none pays for
+    # compiling it on the way (unpickled from the rule cache, patterns compile their programs
+    # when first used, the lowered one after some calls: see RegexPattern).
     for pattern in ruleset.patterns():
         if isinstance(pattern, RegexPattern):
             pattern.prepare()

@@ -308,7 +308,9 @@ class Rule:
 
     @property
     def groups(self) -> tuple[str, ...]:
-        return tuple(g.strip() for g in self.group.split(",") if g.strip())
+        # map/filter, not a generator: an engine asks once per rule it matches, and Wazuh's
+        # rules carry some twenty groups each (compliance tags).
+        return tuple(filter(None, map(str.strip, self.group.split(","))))
 
 
 @dataclass(slots=True)
