@@ -578,11 +578,12 @@ class RegexPattern:
         return program
 
     def prepare(self) -> None:
-        """Compile now what the first ASCII call would compile (the lowered program). The
-        loader calls it on a freshly compiled rule set, whose fast programs exist already, so
-        its first events do not pay for it; an unpickled pattern (the rule cache) stays lazy,
-        as compiling every program would cost start-up more than the few an event reaches."""
-        if self._fast is not None:
+        """Make the lowered program now, if the pattern is to have one, instead of on its
+        `LOWER_AFTER`th call. The loader calls it on a freshly compiled rule set, whose fast
+        programs exist already, so its first events do not pay for it; an unpickled pattern
+        (the rule cache) stays lazy, as compiling every program would cost start-up more
+        than the few an event reaches."""
+        if self._fast is not None and self._lowered_search is None:
             self._prepare()
 
     def _prepare(self) -> Callable[[str], re.Match[str] | None] | bool:

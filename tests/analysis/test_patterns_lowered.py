@@ -251,3 +251,16 @@ def test_a_lowered_text_that_is_not_the_texts_own_is_not_trusted() -> None:
     pattern = compile_pattern("pcre2", r"rhost=(\S+) user=(\S+)")
     assert pattern.search(rest, shifted) == Captured(("Host-A", "root"), len(rest))
     assert pattern.test(rest, shifted)
+
+
+def test_prepare_makes_a_lowered_program_only_where_one_is_due() -> None:
+    """The loader's `prepare` on a fresh rule set: the unanchored caseless pattern gets its
+    lowered program at once; anchored and case-sensitive ones get none."""
+    unanchored = compile_pattern("pcre2", r"user (\S+) from")
+    anchored = compile_pattern("pcre2", r"^user (\S+) from")
+    wazuh = compile_pattern("pcre2", r"user (\S+) from", wazuh=True)
+    for pattern in (unanchored, anchored, wazuh):
+        assert isinstance(pattern, RegexPattern)
+        pattern.prepare()
+    assert unanchored._lowered_search
+    assert anchored._lowered_search is False and wazuh._lowered_search is False
