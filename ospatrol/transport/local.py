@@ -46,5 +46,19 @@ class LocalTransport(TransportBase):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
 
+        async def drain(stream: asyncio.StreamReader) -> None:
+            while await stream.read(1 << 16):
+                pass
+
+        async def reap() -> None:
+            # Read what the killed group left in its pipes (discarded), then wait: a pipe whose
+            # reader stopped on a full buffer (output cap) never reaches its end of file, and
+            # asyncio's wait() returns only once every pipe has. The transport then stayed
+            # open past its event loop, and closing it when collected failed ("Event loop is
+            # closed", in whatever test ran then).
+            assert proc.stdout and proc.stderr
+            await asyncio.gather(drain(proc.stdout), drain(proc.stderr))
+            await proc.wait()
+
         assert proc.stdin and proc.stdout and proc.stderr
-        return Process(proc.stdin, proc.stdout, proc.stderr, wait, kill, proc.wait)
+        return Process(proc.stdin, proc.stdout, proc.stderr, wait, kill, reap)

@@ -79,7 +79,7 @@ def test_rotated_host_key_is_rejected_before_authentication(tmp_path: Path):
 
 
 def test_two_hundred_concurrent_connections(lab_sshd: SshdServer):
-    async def one(i: int) -> str:
+    async def one(i: int, everyone: asyncio.Barrier) -> str:
         async with asyncssh.connect(
             "127.0.0.1",
             lab_sshd.port,
@@ -89,13 +89,15 @@ def test_two_hundred_concurrent_connections(lab_sshd: SshdServer):
             agent_path=None,
         ) as conn:
             first = await conn.run(f"echo {i}", check=True)
-            # Hold the connection so all 200 are open at once.
-            await asyncio.sleep(0.5)
+            # Hold the connection until all 200 are open at once.
+            async with asyncio.timeout(120):
+                await everyone.wait()
             second = await conn.run(f"echo {i}", check=True)
             return first.stdout + second.stdout
 
     async def all_of_them() -> list[str]:
-        return await asyncio.gather(*(one(i) for i in range(200)))
+        everyone = asyncio.Barrier(200)
+        return await asyncio.gather(*(one(i, everyone) for i in range(200)))
 
     assert asyncio.run(all_of_them()) == [f"{i}\n{i}\n" for i in range(200)]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -95,12 +94,6 @@ class RunningManager:
             text=True,
             timeout=120,
         )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def write_rule(path: Path, level: int, description: str, match: str = "probe-marker") -> None:

@@ -189,7 +189,10 @@ active_response:
     )
     syslog = manager.port("tcp")
     _logger(syslog, "Failed password for root from 192.0.2.60 port 22 ssh2")
-    time.sleep(0.5)
+    # The block on far is under way (its SSH connection reached far's silent port) before the
+    # lock's alert arrives.
+    silent.settimeout(60)
+    hung, _ = silent.accept()
     _logger(syslog, "Accepted password for bob from 10.1.1.2 port 22 ssh2")
     locked = tmp_path / "locked"
     ar_log = manager.state / "active-responses.log"
@@ -199,6 +202,7 @@ active_response:
     assert manager.stop() == 0
     assert "add block srcip=192.0.2.60 on far: ok" not in ar_log.read_text()
     assert locked.read_text().split()[:2] == ["add", "bob"]
+    hung.close()
     silent.close()
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import trustme
-from manager_helpers import free_port
 
 RSYSLOGD = shutil.which("rsyslogd") or (
     "/usr/sbin/rsyslogd" if Path("/usr/sbin/rsyslogd").exists() else None
@@ -45,8 +44,10 @@ ruleset(name="totls") {{
          StreamDriver="gtls" StreamDriverMode="1" StreamDriverAuthMode="x509/certvalid"
          TCP_Framing="octet-counted" template="RSYSLOG_SyslogProtocol23Format")
 }}
-input(type="imtcp" address="127.0.0.1" port="{ports["in_tcp"]}" ruleset="totcp")
-input(type="imtcp" address="127.0.0.1" port="{ports["in_tls"]}" ruleset="totls")
+input(type="imtcp" address="127.0.0.1" port="0" listenPortFileName="{work}/in_tcp.port"
+      ruleset="totcp")
+input(type="imtcp" address="127.0.0.1" port="0" listenPortFileName="{work}/in_tls.port"
+      ruleset="totls")
 """
 
 
@@ -77,12 +78,7 @@ syslog:
 analysis: {{workers: 2}}
 """
     )
-    ports = {
-        "tcp": manager.port("tcp"),
-        "tls": manager.port("tls"),
-        "in_tcp": free_port(),
-        "in_tls": free_port(),
-    }
+    ports = {"tcp": manager.port("tcp"), "tls": manager.port("tls")}
     work = tmp_path / "rsyslog"
     work.mkdir()
     config = tmp_path / "rsyslog.conf"
@@ -99,12 +95,19 @@ analysis: {{workers: 2}}
     )
     try:
         deadline = time.monotonic() + 30
+        # rsyslogd's inputs listen on ports the system picks (port 0) and write them down.
+        for name in ("in_tcp", "in_tls"):
+            port_file = work / f"{name}.port"
+            while not port_file.exists() or not port_file.read_text().strip():
+                assert time.monotonic() < deadline and rsyslogd.poll() is None, "no port file"
+                time.sleep(0.05)
+            ports[name] = int(port_file.read_text())
         sent = {"tcp": [], "tls": []}
         for path, port in (("tcp", ports["in_tcp"]), ("tls", ports["in_tls"])):
             for i in range(3):
                 address = f"10.{1 if path == 'tcp' else 2}.0.{i + 1}"
                 message = f"Failed password for root from {address} port 22 ssh2"
-                while True:  # rsyslogd needs a moment before its inputs listen
+                while True:  # retried until the deadline, should rsyslogd refuse at first
                     done = subprocess.run(
                         [LOGGER, "-n", "127.0.0.1", "-P", str(port), "--tcp", "-t", "sshd",
                          "-i", message],

@@ -5,21 +5,29 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree
+
+import pytest
 
 from tests.audit.conftest import lab_host, run_cli, write_inventory
 
 
-def _free_port() -> int:
+@pytest.fixture
+def refusing_port() -> Iterator[int]:
+    """A loopback port bound and not listening for the whole test: connections are refused
+    (a port found free and closed again could be taken by another test's server)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        yield sock.getsockname()[1]
 
 
-def test_check_hosts_json_junit_and_an_unreachable_host(lab_sshd, tmp_path: Path, shared_data):
+def test_check_hosts_json_junit_and_an_unreachable_host(
+    lab_sshd, tmp_path: Path, shared_data, refusing_port: int
+):
     policy = shared_data / "sca" / "wazuh-4.x" / "sca_unix_audit.yml"
-    dead = {"ansible_host": "127.0.0.1", "ansible_port": _free_port(), "ansible_user": "x"}
+    dead = {"ansible_host": "127.0.0.1", "ansible_port": refusing_port, "ansible_user": "x"}
     inv = write_inventory(tmp_path / "inv.yml", {"web1": lab_host(lab_sshd), "dead": dead})
     state = tmp_path / "state"
     result = run_cli(state, "check", "-p", str(policy), "-i", str(inv), "-f", "json")

@@ -36,10 +36,28 @@ def alert() -> Alert:
     return replace(result.alert, alert_id="1.1")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+class _Controller(Controller):
+    """aiosmtpd's controller listening on a port the system picks when it binds (port 0), read
+    back before the controller's own first connection: no free port picked and bound later,
+    which another process may take in between."""
+
+    async def _listen(self):
+        server = await self.loop.create_server(
+            self._factory_invoker, host=self.hostname, port=0, ssl=self.ssl_context
+        )
+        self.port = server.sockets[0].getsockname()[1]
+        return server
+
+    def _create_server(self):
+        return self._listen()
+
+
+def _refusing_port() -> socket.socket:
+    """A socket bound to a loopback port and not listening: connections to it are refused
+    for as long as it is open (a port found free and closed again could be taken)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
 
 
 def _wait(predicate, timeout: float = 20.0) -> None:
@@ -61,7 +79,7 @@ class _Inbox:
 @pytest.fixture
 def smtp():
     inbox = _Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    controller = _Controller(inbox, hostname="127.0.0.1")
     controller.start()
     yield controller, inbox
     controller.stop()
@@ -96,10 +114,11 @@ def test_email_groups_alerts_caps_per_hour_and_filters_by_level(smtp, alert: Ale
     assert body.count("Rule: 80206 fired") == 3
     assert "Src IP: 10.0.0.5" in body and "User: root" in body
     assert LINE in body
-    time.sleep(0.6)
+    # The first group is delivered (its three alerts counted, its message in the hour's
+    # count): the next alert starts a group of its own.
+    _wait(lambda: sink.counts["delivered"] == 3)
     sink.emit(alert)
-    _wait(lambda: len(inbox.messages) == 2)
-    time.sleep(0.6)
+    _wait(lambda: len(inbox.messages) == 2 and sink.counts["delivered"] == 4)
     sink.emit(alert)  # third message within the hour: over max_per_hour
     sink.close()
     assert len(inbox.messages) == 2
@@ -120,10 +139,9 @@ def test_email_with_starttls_and_authentication(tmp_path: Path, alert: Alert) ->
         return AuthResult(success=auth_data.password == b"s3cret")
 
     inbox = _Inbox()
-    controller = Controller(
+    controller = _Controller(
         inbox,
         hostname="127.0.0.1",
-        port=_free_port(),
         tls_context=server_context,
         require_starttls=True,
         authenticator=authenticator,
@@ -152,19 +170,20 @@ def test_email_with_starttls_and_authentication(tmp_path: Path, alert: Alert) ->
 
 
 def test_a_dead_smtp_server_counts_failures_and_blocks_nothing(alert: Alert) -> None:
-    settings = EmailOutput(
-        smtp=f"127.0.0.1:{_free_port()}",
-        sender="a@b",
-        to=("c@d",),
-        min_level=0,
-        timeout=2,
-    )
-    sink = email_sink(settings, "mgr1")
-    started = time.monotonic()
-    for _ in range(5000):
-        sink.emit(alert)
-    assert time.monotonic() - started < 1.0  # emit never waits for delivery
-    sink.close()
+    with _refusing_port() as dead:
+        settings = EmailOutput(
+            smtp=f"127.0.0.1:{dead.getsockname()[1]}",
+            sender="a@b",
+            to=("c@d",),
+            min_level=0,
+            timeout=2,
+        )
+        sink = email_sink(settings, "mgr1")
+        started = time.monotonic()
+        for _ in range(5000):
+            sink.emit(alert)
+        assert time.monotonic() - started < 1.0  # emit never waits for delivery
+        sink.close()
     assert sink.counts["failed"] + sink.counts["dropped"] == 5000
 
 

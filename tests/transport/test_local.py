@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import shlex
 import shutil
+import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -176,6 +180,34 @@ def test_local_output_cap_stops_an_endless_command(tmp_path: Path):
     result = asyncio.run(scenario())
     assert time.monotonic() - started < 5
     assert result.truncated and result.stdout_bytes == b"y\n" * 2048
+
+
+# Writes 1 MiB at once into a pipe made that large (F_SETPIPE_SZ), then waits to be killed:
+# more than asyncio's stream reader buffers before it stops reading the pipe.
+BURST = (
+    "import fcntl, os, sys, time; fd = int(sys.argv[1]); fcntl.fcntl(fd, 1031, 1 << 20); "
+    "os.write(fd, b'y' * (1 << 20)); time.sleep(30)"
+)
+
+
+@pytest.mark.parametrize("fd", [1, 2])
+def test_a_command_killed_for_its_output_leaves_no_transport_open(tmp_path: Path, fd: int):
+    # Its pipes are read to their end after the kill: a reader that stopped on a full buffer
+    # kept the subprocess transport open after its event loop had closed, and the garbage
+    # collector's attempt to close it later failed in whatever test ran then.
+    st = TransportSettings(known_hosts=tmp_path / "kh", max_output=4096)
+    command = f"{shlex.quote(sys.executable)} -c {shlex.quote(BURST)} {fd}"
+
+    async def scenario():
+        async with open_transport(local_host(), st) as t:
+            return await t.run(command, timeout=20)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        result = asyncio.run(scenario())
+        gc.collect()
+    assert result.truncated
+    assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
 
 
 def test_endless_output_before_the_become_marker_is_cut_off(tmp_path: Path, monkeypatch):
