@@ -147,7 +147,7 @@ class EngineResult:
 
 def _defaults(cls: type) -> dict[str, object]:
     """The default of each field of the dataclass `cls` that has one (a default factory is
-    called once: `_filled` classes have immutable defaults only)."""
+    called once: `_instance` classes have immutable defaults only)."""
     defaults: dict[str, object] = {}
     for item in dataclasses.fields(cls):
         if item.default is not dataclasses.MISSING:
@@ -157,13 +157,10 @@ def _defaults(cls: type) -> dict[str, object]:
     return defaults
 
 
-def _filled(cls: type, base: dict[str, object], part: dict[str, object]) -> Any:
+def _instance(cls: type, state: dict[str, object]) -> Any:
     """An instance of the frozen dataclass `cls` (no `__post_init__`) made without its
-    `__init__`: its dict is a copy of `base` updated with `part`, instead of one
-    `object.__setattr__` per field (an Alert per alerting event; that cost a tenth of the
-    time)."""
-    state = base.copy()
-    state.update(part)
+    `__init__`: `state` becomes its dict, instead of one `object.__setattr__` per field (an
+    Alert per alerting event; that cost a tenth of the time)."""
     obj: Any = object.__new__(cls)
     object.__setattr__(obj, "__dict__", state)
     return obj
@@ -783,23 +780,21 @@ class Engine:
         alert = None
         if generated and logged and matched is not None:
             self.counters["alerts"] += 1
-            alert = _filled(
-                Alert,
-                self._alert_base(matched),
-                {
-                    "event": event,
-                    "fields": fields,
-                    "decoder": ev.decoder_name,
-                    "firedtimes": self.fired[matched.id],
-                    "hostname": ev.hostname,
-                    "program_name": ev.program_name,
-                    "full_log": ev.full_log,
-                    "previous_output": previous,
-                    "alert_id": f"{int(ev.time)}.{self.counters['alerts']}",
-                    "decoder_parent": ev.decoder.parent if ev.decoder is not None else None,
-                    "header_timestamp": ev.timestamp,
-                },
-            )
+            # The rule's part of the Alert (cached per rule), then this event's, item by
+            # item: no second dict to build and merge.
+            state = self._alert_base(matched).copy()
+            state["event"] = event
+            state["fields"] = fields
+            state["decoder"] = ev.decoder_name
+            state["firedtimes"] = self.fired[matched.id]
+            state["hostname"] = ev.hostname
+            state["program_name"] = ev.program_name
+            state["full_log"] = ev.full_log
+            state["previous_output"] = previous
+            state["alert_id"] = f"{int(ev.time)}.{self.counters['alerts']}"
+            state["decoder_parent"] = ev.decoder.parent if ev.decoder is not None else None
+            state["header_timestamp"] = ev.timestamp
+            alert = _instance(Alert, state)
         return EngineResult(
             event,
             full_log=ev.full_log,

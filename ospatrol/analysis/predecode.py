@@ -316,7 +316,8 @@ def _syslog_header(s: str, start: int) -> tuple[str | None, str | None, int, int
     """(hostname, program_name, log start, log end) after a syslog timestamp ending at `start`."""
     common = _COMMON_HEADER.match(s, start)
     if common is not None:
-        return common.group(1), common.group(2), _drop_solaris_id(s, common.end()), None
+        hostname, program = common.groups()
+        return hostname, program, _drop_solaris_id(s, common.end()), None
     return _scan_syslog_header(s, start)
 
 
@@ -408,7 +409,8 @@ def _wazuh_syslog_header(s: str, start: int) -> tuple[str | None, str | None, in
 
 def _drop_solaris_id(s: str, log: int) -> int:
     """Skip a Solaris ``[ID 123 facility.severity] `` tag at `log`."""
-    if s.startswith("[ID ", log):
+    # One character first: str.startswith with a start is a method call in the compiled build.
+    if log < len(s) and s[log] == "[" and s.startswith("[ID ", log):
         close = s.find("] ", log + 4)
         if close >= 0:
             return close + 2
