@@ -121,7 +121,11 @@ def _assign(
     ev: EventInfo, order: tuple[tuple[str | None, str], ...], groups: tuple[str, ...]
 ) -> None:
     trace = ev.decoder_trace
-    for (attr, name), value in zip(order, groups, strict=False):
+    # Indexed, not zip(): the compiled build reads typed tuples by index without an iterator
+    # and a tuple per item.
+    for i in range(min(len(order), len(groups))):
+        attr, name = order[i]
+        value = groups[i]
         if attr is not None:
             setattr(ev, attr, value)
             trace.append((name, value))
