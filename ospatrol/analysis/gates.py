@@ -327,7 +327,8 @@ def first_chars(pattern: Pattern | None, *, pcre2: bool = False) -> frozenset[st
         run = _literal_run(alternative, pcre2)
         if run:
             chars.add(run[0])
-        elif alternative.startswith("^\\d"):
+        elif alternative.startswith("^\\d") and alternative[3:4] not in ("*", "?", "{"):
+            # (a digit that may be absent, as in `^\d*:`, is no gate)
             chars.update("0123456789")
         else:
             return None
