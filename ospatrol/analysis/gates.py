@@ -315,6 +315,10 @@ def _class_end(source: str, start: int) -> int | None:
     return None
 
 
+# What may follow `^\\d` when the digit may be absent.
+_MAYBE_NO_DIGIT = ("*", "?", "{0", "{,")
+
+
 def first_chars(pattern: Pattern | None, *, pcre2: bool = False) -> frozenset[str] | None:
     """The lowercase characters an anchored regex's match can start with, or None if unknown."""
     alternatives = _alternatives(pattern, pcre2)
@@ -327,8 +331,8 @@ def first_chars(pattern: Pattern | None, *, pcre2: bool = False) -> frozenset[st
         run = _literal_run(alternative, pcre2)
         if run:
             chars.add(run[0])
-        elif alternative.startswith("^\\d") and alternative[3:4] not in ("*", "?", "{"):
-            # (a digit that may be absent, as in `^\d*:`, is no gate)
+        elif alternative.startswith("^\\d") and not alternative.startswith(_MAYBE_NO_DIGIT, 3):
+            # (a digit that may be absent, as in `^\d*:`, is no gate; `^\d{4}-` is one)
             chars.update("0123456789")
         else:
             return None
