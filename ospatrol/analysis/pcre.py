@@ -381,12 +381,18 @@ def lowered_program(translated: str, ascii_only: bool) -> re.Pattern[str] | None
         return None
 
 
+# What `re` reads otherwise than PCRE2 and `regex` without a warning: a POSIX class after the
+# first member of a set (`[_[:alnum:]]`: `re` takes "[:alnum:" as characters and the "]" after
+# it as a literal), and `\B` (never true on an empty text in `re`, true in PCRE2).
+_RE_READS_OTHERWISE = re.compile(r"\[:\^?[a-z]+:\]|(?<!\\)(?:\\\\)*\\B")
+
+
 def _analyse(
     translated: str, flags: int, ascii_only: bool
 ) -> tuple[re.Pattern[str] | None, int, tuple[str, ...] | None, bool, bool]:
     """(fast ``re`` program or None, longest text it may run on, required literals, anchored,
     whether ``re`` compiled the pattern without a warning)."""
-    if _sre_parse is None:
+    if _sre_parse is None or _RE_READS_OTHERWISE.search(translated) is not None:
         return None, 0, None, False, False
     try:
         # A warning (e.g. "possible nested set" for POSIX `[[:alpha:]]`) means `re` reads the
@@ -832,6 +838,10 @@ _PCRE2_ESCAPES = {
     "h": ("[ \\t]", " \\t"),
     "H": ("[^ \\t]", None),
     "e": ("\\x1b", "\\x1b"),
+    # Vertical white space (Python's \v is \x0b alone) and any line break sequence.
+    "v": ("[\\n\\x0b\\f\\r\\x85]", "\\n\\x0b\\f\\r\\x85"),
+    "V": ("[^\\n\\x0b\\f\\r\\x85]", None),
+    "R": ("(?>\\r\\n|[\\n\\x0b\\f\\r\\x85])", None),  # atomic, as PCRE2's
 }
 _HEX_BRACED = re.compile(r"\\(?:x\{|N\{U\+)([0-9A-Fa-f]{1,6})\}")
 # Leading PCRE2 option verbs ("(*UTF)", "(*UCP)", ...): Python strings are Unicode already.
