@@ -143,6 +143,32 @@ def test_no_gate_excludes_what_ossec_matches(
     assert exact is None or any(literal in lowered for literal in exact), f"exact {exact}"
 
 
+@pytest.mark.parametrize(
+    ("kind", "source"),
+    [("osregex", r"^\d*x"), ("pcre2", r"^\d*x"), ("pcre2", r"^\d?x"), ("pcre2", r"^\d{0,2}x")],
+)
+def test_a_leading_digit_that_may_be_absent_excludes_no_first_character(
+    kind: str, source: str
+) -> None:
+    pattern = compile_pattern(kind, source)  # type: ignore[arg-type]
+    assert pattern.test("x1")
+    first = first_chars(pattern, pcre2=kind == "pcre2")
+    assert first is None or "x" in first, sorted(first)
+
+
+def test_a_wazuh_decoder_with_an_optional_leading_number_still_decodes(
+    wazuh_ruleset: Ruleset,
+) -> None:
+    # checkpoint-smart1's prematch begins '^\d* ': a line without the number is its too.
+    line = (
+        ' 2019-05-15T16:27:08Z HOSTNAME CheckPoint 19710 - [action:"Key Install"; '
+        'src:"11.22.33.99"; ]'
+    )
+    for text in (line, "1" + line):
+        result = Engine(wazuh_ruleset, hostname="gates").process_line(text, when=1.0)
+        assert result.decoder == "checkpoint-smart1", repr(text[:12])
+
+
 @PROPERTY
 @given(patterns(), ascii_texts)
 def test_exact_literals_are_the_whole_test(pattern: tuple[str, str], text: str) -> None:
