@@ -118,7 +118,7 @@ class Analyser:
         counts["analysed"] += analysed
         counts["decoded"] += decoded
         counts["alerts"] += len(alerts)
-        self._count_timeouts(counts)
+        self.count_timeouts(counts)
         if self.store is not None and alerts:
             self._store(alerts, counts)
         texts: dict[str, tuple[str, int]] = {}
@@ -138,15 +138,16 @@ class Analyser:
             texts["archives_log"] = ("".join(archive_log), analysed)
         return alerts if self.send_alerts else [], +counts, texts
 
-    def _count_timeouts(self, counts: Counter) -> None:
+    def count_timeouts(self, counts: Counter, *, now: bool = False) -> None:
         """Count (as `regex_timeouts`) and log the lines a pattern gave up on since the last
         look: each such line was judged as if the pattern did not match, which a sender who
         pads lines can aim at (README: the `fast` extra). The pattern is rule content, never
-        the line; looked at most once a second, as it walks every pattern of the rule set."""
-        now = time.monotonic()
-        if now < self._next_timeout_check:
+        the line. Looked at after a batch at most once a second, as it walks every pattern of
+        the rule set; `now` looks whenever (the worker's last look, when it stops)."""
+        clock = time.monotonic()
+        if clock < self._next_timeout_check and not now:
             return
-        self._next_timeout_check = now + TIMEOUT_CHECK_SECONDS
+        self._next_timeout_check = clock + TIMEOUT_CHECK_SECONDS
         for source, total in self.engine.ruleset.regex_timeouts().items():
             new = total - self._timeouts.get(source, 0)
             if new > 0:
@@ -204,6 +205,8 @@ def main(argv: list[str]) -> int:
     while True:
         message = read_message(stdin)
         if message is None or message[0] == "stop":
+            # Logged only: the counters of a stopping worker reach no stats.
+            analyser.count_timeouts(Counter(), now=True)
             stdout.write(pack(("stopped", dict(engine.counters))))
             stdout.flush()
             return 0
