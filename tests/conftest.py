@@ -113,3 +113,23 @@ def lab_simulator(tmp_path_factory: pytest.TempPathFactory):
 
     with SimulatorProcess(tmp_path_factory.mktemp("simulator")) as simulator:
         yield simulator
+
+
+@pytest.fixture
+def backtracking_rules(tmp_path: Path) -> dict[str, object]:
+    """`load_ruleset` arguments for a rule set with one catastrophic pattern: lines of program
+    `app` meet rule 100's `^(a+)+$` (exponential on a run of a's without a match), then rule
+    101, the fallback, which fires when 100 does not."""
+    decoders = tmp_path / "decoders.xml"
+    decoders.write_text('<decoder name="app">\n  <program_name>^app$</program_name>\n</decoder>\n')
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "r.xml").write_text(
+        '<group name="syslog">\n  <rule id="1" level="0" noalert="1">\n'
+        "    <category>syslog</category>\n    <description>t</description>\n  </rule>\n"
+        '  <rule id="100" level="5">\n    <decoded_as>app</decoded_as>\n'
+        "    <pcre2>^(a+)+$</pcre2>\n    <description>evil</description>\n  </rule>\n"
+        '  <rule id="101" level="3">\n    <decoded_as>app</decoded_as>\n'
+        "    <description>fallback</description>\n  </rule>\n</group>\n"
+    )
+    return {"rules_dir": rules, "decoders": [decoders]}

@@ -122,21 +122,8 @@ def test_hostile_input_never_crashes(ruleset43):
     assert engine.counters["rejected:empty"] == 3
 
 
-def test_catastrophic_backtracking_rule_does_not_stall(tmp_path: Path, linear: bool):
-    (tmp_path / "decoders.xml").write_text(
-        '<decoder name="app">\n  <program_name>^app$</program_name>\n</decoder>\n'
-    )
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "r.xml").write_text(
-        '<group name="syslog">\n  <rule id="1" level="0" noalert="1">\n'
-        "    <category>syslog</category>\n    <description>t</description>\n  </rule>\n"
-        '  <rule id="100" level="5">\n    <decoded_as>app</decoded_as>\n'
-        "    <pcre2>^(a+)+$</pcre2>\n    <description>evil</description>\n  </rule>\n"
-        '  <rule id="101" level="3">\n    <decoded_as>app</decoded_as>\n'
-        "    <description>fallback</description>\n  </rule>\n</group>\n"
-    )
-    ruleset = load_ruleset(rules_dir=rules, decoders=[tmp_path / "decoders.xml"])
+def test_catastrophic_backtracking_rule_does_not_stall(backtracking_rules, linear: bool):
+    ruleset = load_ruleset(**backtracking_rules)
     engine = Engine(ruleset)
     started = time.monotonic()
     result = engine.process_line("Oct 10 10:00:00 host app: " + "a" * 5000 + "!")

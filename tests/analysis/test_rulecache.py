@@ -158,24 +158,11 @@ def test_cache_can_be_switched_off(cache, ossec43, monkeypatch):
     assert not cache.exists() or not _entries(cache)
 
 
-def test_a_cached_hostile_pattern_keeps_its_time_budget(cache, tmp_path, linear):
+def test_a_cached_hostile_pattern_keeps_its_time_budget(cache, backtracking_rules, linear):
     """Unpickled patterns compile on first use with the same guards: `^(a+)+$` never stalls."""
-    (tmp_path / "decoders.xml").write_text(
-        '<decoder name="app">\n  <program_name>^app$</program_name>\n</decoder>\n'
-    )
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "r.xml").write_text(
-        '<group name="syslog">\n  <rule id="1" level="0" noalert="1">\n'
-        "    <category>syslog</category>\n    <description>t</description>\n  </rule>\n"
-        '  <rule id="100" level="5">\n    <decoded_as>app</decoded_as>\n'
-        "    <pcre2>^(a+)+$</pcre2>\n    <description>evil</description>\n  </rule>\n"
-        '  <rule id="101" level="3">\n    <decoded_as>app</decoded_as>\n'
-        "    <description>fallback</description>\n  </rule>\n</group>\n"
-    )
 
     def load():
-        return load_ruleset(rules_dir=rules, decoders=[tmp_path / "decoders.xml"], cache=True)
+        return load_ruleset(**backtracking_rules, cache=True)
 
     load()
     ruleset = load()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -19,20 +18,9 @@ PADDED = b"<13>Dec  6 02:00:00 h1 app: " + b"a" * 5000 + b"!"
 
 
 @pytest.fixture
-def analyser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Analyser:
+def analyser(backtracking_rules: dict, monkeypatch: pytest.MonkeyPatch) -> Analyser:
     monkeypatch.setattr(pcre, "_re2", None)  # the time budget, as without google-re2
-    (tmp_path / "decoders.xml").write_text(
-        '<decoder name="app">\n  <program_name>^app$</program_name>\n</decoder>\n'
-    )
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "r.xml").write_text(
-        '<group name="syslog">\n  <rule id="1" level="0" noalert="1">\n'
-        "    <category>syslog</category>\n    <description>t</description>\n  </rule>\n"
-        '  <rule id="100" level="5">\n    <decoded_as>app</decoded_as>\n'
-        "    <pcre2>^(a+)+$</pcre2>\n    <description>evil</description>\n  </rule>\n</group>\n"
-    )
-    ruleset = load_ruleset(rules_dir=rules, decoders=[tmp_path / "decoders.xml"])
+    ruleset = load_ruleset(**backtracking_rules)
     return Analyser(Engine(ruleset), {"alerts": False})
 
 
