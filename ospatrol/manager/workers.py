@@ -138,7 +138,6 @@ class WorkerPool:
         self._limit = analysis.batch_size * QUEUED_BATCHES * size
         self._room = asyncio.Event()
         self.queued = 0
-        self.lost_batches = 0
 
     async def _spawn(self, index: int) -> asyncio.subprocess.Process:
         process = await asyncio.create_subprocess_exec(
@@ -179,9 +178,9 @@ class WorkerPool:
             worker.feeder_task = asyncio.create_task(self._feed(worker))
 
     async def _respawn(self, worker: _Worker) -> None:
-        """Replace a worker that died (its outstanding batches are lost and counted)."""
+        """Replace a worker that died (its outstanding batches are lost, and counted in the
+        results as `lost_batches`)."""
         lost = MAX_IN_FLIGHT - worker.slots._value
-        self.lost_batches += lost
         if lost:
             self.on_result([], Counter(lost_batches=lost), {})
         log.error(
