@@ -157,11 +157,16 @@ def _defaults(cls: type) -> dict[str, object]:
     return defaults
 
 
+# `object.__new__`, looked up once (the compiled build looks `object.__new__(cls)` up by name
+# on every call).
+_NEW: Final = object.__new__
+
+
 def _instance(cls: type, state: dict[str, object]) -> Any:
     """An instance of the frozen dataclass `cls` (no `__post_init__`) made without its
     `__init__`: `state` becomes its dict, instead of one `object.__setattr__` per field (an
     Alert per alerting event; that cost a tenth of the time)."""
-    obj: Any = object.__new__(cls)
+    obj: Any = _NEW(cls)
     object.__setattr__(obj, "__dict__", state)
     return obj
 
@@ -642,6 +647,45 @@ def _fields_out(ev: EventInfo, gates: tuple[tuple[str, tuple[str, ...] | None], 
     return False
 
 
+class _RuleOut:
+    """What `Engine._match` reads of a matched rule, copied once per engine and rule id (plain
+    attributes, no look-ups on the rule), with the engine's count of the rule's matches."""
+
+    __slots__ = (
+        "alert_base",
+        "check_if_ignored",
+        "fired",
+        "id",
+        "ignore",
+        "ignore_time",
+        "level",
+        "log_alert",
+        "summary",
+    )
+
+    def __init__(self, rule: Rule) -> None:
+        self.id: int = rule.id
+        self.level: int = rule.level
+        self.log_alert: bool = rule.log_alert
+        self.ignore_time: int = rule.ignore_time
+        self.check_if_ignored: tuple[str, ...] = rule.check_if_ignored
+        self.ignore: tuple[str, ...] = rule.ignore
+        self.summary = MatchedRule(rule.id, rule.level, rule.description, rule.groups, rule.info)
+        # An Alert's fields as far as they come from its rule alone, the others at their
+        # defaults.
+        self.alert_base: dict[str, object] = {
+            **_ALERT_DEFAULTS,
+            "rule_id": rule.id,
+            "level": rule.level,
+            "description": rule.description,
+            "groups": self.summary.groups,
+            "mail": rule.mail_alert,
+            "info": tuple(text for _, text in rule.info),
+            "mitre": rule.mitre,
+        }
+        self.fired = 0
+
+
 class Engine:
     """Decodes and matches events against one immutable `Ruleset`, keeping correlation state."""
 
@@ -653,8 +697,14 @@ class Engine:
         self.ruleset = ruleset
         self.hostname = hostname
         self._wazuh = ruleset.dialect == "wazuh"
-        self.counters: Counter[str] = Counter()
-        self.fired: Counter[int] = Counter()
+        # Events analysed and alerts written (every event counts: plain ints), and the rarer
+        # counts; `counters` shows them together.
+        self._events = 0
+        self._alerts = 0
+        self._counts: Counter[str] = Counter()
+        # The alert id's "<epoch>." part, for the second it was last made for.
+        self._alert_second = -1
+        self._alert_prefix = "-1."
         self._correlation = Correlation(ruleset)
         # Per (decoder name, program name), per RuleIndex entry: the candidates worth trying,
         # looked up in the rule set's index (built at load). A cache, not state that changes
@@ -667,8 +717,8 @@ class Engine:
         self._programs: dict[str, tuple[DecoderPlan, ...]] = {}
         # Per category: the top-level (template) nodes of that category, in tree order.
         self._tops: dict[str, tuple[RuleNode, ...]] = {}
-        self._summaries: dict[int, MatchedRule] = {}
-        self._alert_rules: dict[int, dict[str, object]] = {}
+        # Per matched rule id: what `_match` reads of it, and its matches.
+        self._outs: dict[int, _RuleOut] = {}
         self._trace: list[str] | None = [] if trace_rules else None
         self._time_ignored: dict[int, float] = {}
         # dicts used as insertion-ordered sets, so the oldest key can be dropped
@@ -685,24 +735,35 @@ class Engine:
         return cls(load_default_ruleset(), hostname=hostname)
 
     # ---------------------------------------------------------------- public API
+    @property
+    def counters(self) -> Counter[str]:
+        """Counts so far (a copy): `events` analysed, `alerts` written, events `rejected:empty`,
+        lines `truncated`, lines with a `nul`."""
+        counts = Counter(self._counts)
+        if self._events:
+            counts["events"] = self._events
+        if self._alerts:
+            counts["alerts"] = self._alerts
+        return counts
+
     def process(self, event: Event) -> EngineResult:
         """Analyse one event. Never raises for bad input: such events come back `rejected`."""
         text = event.text
         if not text or text.isspace():
-            self.counters["rejected:empty"] += 1
+            self._counts["rejected:empty"] += 1
             return EngineResult(event=event, rejected="empty")
         location = event.location or "stdin"
         if self._wazuh or location.startswith(OWN_FINDINGS):
             if len(text) > MAX_LINE:
-                self.counters["truncated"] += 1
+                self._counts["truncated"] += 1
         else:
             # OSSEC's analysisd sees at most OS_MAXSTR bytes of a message (with its header).
             whole = text
             text = ossec_cut(text, location)
             if text is not whole:
-                self.counters["truncated"] += 1
+                self._counts["truncated"] += 1
         if "\x00" in text:
-            self.counters["nul"] += 1
+            self._counts["nul"] += 1
         pre = predecode(
             text,
             location=location,
@@ -710,7 +771,7 @@ class Engine:
             wazuh=self._wazuh,
         )
         if not pre.full_log or pre.full_log.isspace():
-            self.counters["rejected:empty"] += 1
+            self._counts["rejected:empty"] += 1
             return EngineResult(event=event, rejected="empty")
         ev = EventInfo(
             full_log=pre.full_log,
@@ -722,7 +783,7 @@ class Engine:
             agent=pre.agent_name or "",
             timestamp=pre.timestamp or "",
         )
-        self.counters["events"] += 1
+        self._events += 1
         if _decode_syscheck(ev):
             decoders_ran = True
         else:
@@ -752,11 +813,10 @@ class Engine:
         self, event: Event, ev: EventInfo, decoders_ran: bool, shown: str | None, accumulated: bool
     ) -> EngineResult:
         category = ev.category
-        matched: Rule | None = None
         generated = False
         logged = False
-        previous: tuple[str, ...] = ()
-        kind = (ev.decoder_name, ev.program_name)
+        decoder = ev.decoder_name
+        kind = (decoder, ev.program_name)
         relevant = self._children.get(kind)
         if relevant is None:
             if len(self._children) >= CHILDREN_CACHE_SIZE:
@@ -769,32 +829,22 @@ class Engine:
                 node for node in self.ruleset.top if node.rule.category == category
             )
         found = self._first(ev, tops, category, lowered, relevant)
+        mrule = None
+        alert = None
+        fields = self._fields(ev)
         if found is not None:
             matched, previous = found
-            if matched.level and self._generate(ev, matched):
+            out = self._outs.get(matched.id)
+            if out is None:
+                out = self._outs[matched.id] = _RuleOut(matched)
+            out.fired += 1
+            mrule = out.summary
+            if out.level and self._generate(ev, out):
                 generated = True
-                logged = matched.log_alert
+                logged = out.log_alert
                 self._correlation.remember(ev, matched)
-        fields = FrozenMap(self._fields(ev))
-        mrule = self._summary(matched) if matched is not None else None
-        alert = None
-        if generated and logged and matched is not None:
-            self.counters["alerts"] += 1
-            # The rule's part of the Alert (cached per rule), then this event's, item by
-            # item: no second dict to build and merge.
-            state = self._alert_base(matched).copy()
-            state["event"] = event
-            state["fields"] = fields
-            state["decoder"] = ev.decoder_name
-            state["firedtimes"] = self.fired[matched.id]
-            state["hostname"] = ev.hostname
-            state["program_name"] = ev.program_name
-            state["full_log"] = ev.full_log
-            state["previous_output"] = previous
-            state["alert_id"] = f"{int(ev.time)}.{self.counters['alerts']}"
-            state["decoder_parent"] = ev.decoder.parent if ev.decoder is not None else None
-            state["header_timestamp"] = ev.timestamp
-            alert = _instance(Alert, state)
+                if logged:
+                    alert = self._alert(event, ev, out, fields, previous)
         return EngineResult(
             event,
             full_log=ev.full_log,
@@ -803,7 +853,7 @@ class Engine:
             log=ev.log,
             location=ev.location,
             decoders_ran=decoders_ran,
-            decoder=ev.decoder_name,
+            decoder=decoder,
             decoder_shown=shown,
             decoder_trace=tuple(ev.decoder_trace),
             fields=fields,
@@ -816,7 +866,38 @@ class Engine:
             header_timestamp=ev.timestamp,
         )
 
-    def _generate(self, ev: EventInfo, rule: Rule) -> bool:
+    def _alert(
+        self,
+        event: Event,
+        ev: EventInfo,
+        out: _RuleOut,
+        fields: Mapping[str, str],
+        previous: tuple[str, ...],
+    ) -> Alert:
+        """The Alert of an event whose rule (`out`) generated one that is logged."""
+        self._alerts += 1
+        second = int(ev.time)
+        if second != self._alert_second:
+            self._alert_second = second
+            self._alert_prefix = f"{second}."
+        # The rule's part of the Alert (cached per rule), then this event's, item by item: no
+        # second dict to build and merge.
+        state = out.alert_base.copy()
+        state["event"] = event
+        state["fields"] = fields
+        decoder = ev.decoder
+        state["decoder"] = decoder.name if decoder is not None else None
+        state["firedtimes"] = out.fired
+        state["hostname"] = ev.hostname
+        state["program_name"] = ev.program_name
+        state["full_log"] = ev.full_log
+        state["previous_output"] = previous
+        state["alert_id"] = self._alert_prefix + str(self._alerts)
+        state["decoder_parent"] = decoder.parent if decoder is not None else None
+        state["header_timestamp"] = ev.timestamp
+        return _instance(Alert, state)
+
+    def _generate(self, ev: EventInfo, rule: _RuleOut) -> bool:
         """Whether a matched rule of level > 0 generates an alert: not within its ignore time,
         not on the ignore list (analysisd's alert loop); records what later events check."""
         if rule.ignore_time:
@@ -840,36 +921,15 @@ class Engine:
         self._trace.clear()
         return taken
 
-    def _alert_base(self, rule: Rule) -> dict[str, object]:
-        """An Alert's fields as far as they come from its rule alone, the others at their
-        defaults (cached per rule)."""
-        found = self._alert_rules.get(rule.id)
-        if found is None:
-            found = self._alert_rules[rule.id] = {
-                **_ALERT_DEFAULTS,
-                "rule_id": rule.id,
-                "level": rule.level,
-                "description": rule.description,
-                "groups": self._summary(rule).groups,
-                "mail": rule.mail_alert,
-                "info": tuple(text for _, text in rule.info),
-                "mitre": rule.mitre,
-            }
-        return found
-
-    def _summary(self, rule: Rule) -> MatchedRule:
-        found = self._summaries.get(rule.id)
-        if found is None:
-            found = MatchedRule(rule.id, rule.level, rule.description, rule.groups, rule.info)
-            self._summaries[rule.id] = found
-        return found
-
     @staticmethod
-    def _fields(ev: EventInfo) -> dict[str, str]:
+    def _fields(ev: EventInfo) -> Mapping[str, str]:
+        """The event's fields as results and alerts carry them (shared when there are none)."""
         out = ev.standard_fields()
         if ev.dynamic:
             out.update(ev.dynamic)
-        return out
+        elif not out:
+            return _NO_FIELDS
+        return FrozenMap(out)
 
     def _relevant(self, key: int | str, ev: EventInfo) -> tuple[Candidate, ...]:
         """The candidates of `RuleIndex` entry `key` (a candidate's children, or a category's
@@ -992,7 +1052,6 @@ class Engine:
                 return hit
         if cand.noalert:
             return None
-        self.fired[rule.id] += 1
         return rule, previous
 
     def _extra_conditions(self, ev: EventInfo, rule: Rule, x: Extra) -> tuple[str, ...] | None:

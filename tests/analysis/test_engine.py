@@ -101,6 +101,30 @@ def test_alert_carries_fields_and_header(ruleset43):
     assert alert.full_log == line
 
 
+def test_alert_ids_firedtimes_and_counters(ruleset43):
+    """Alert ids are "<epoch second>.<alerts so far>", firedtimes counts a rule's matches in
+    this engine (level-0 and suppressed ones too), `counters` the events and alerts."""
+    engine = Engine(ruleset43)
+    failed = "Feb  9 11:44:56 web1 sshd[1234]: Failed password for root from 192.0.2.7 port 42 ssh2"
+    noise = "Feb  9 11:44:56 web1 sshd[1234]: Connection closed by 192.0.2.8"
+    start = 1_700_000_000.0
+    results = [
+        engine.process_line(line, when=start + offset)
+        for line, offset in ((failed, 0.2), (noise, 0.5), (failed, 0.9), (failed, 1.0))
+    ]
+    alerts = [r.alert for r in results if r.alert is not None]
+    assert [a.alert_id for a in alerts] == ["1700000000.1", "1700000000.2", "1700000001.3"]
+    assert [a.firedtimes for a in alerts] == [1, 2, 3]
+    assert results[1].alert is None and results[1].rule is not None
+    assert results[1].rule.id != alerts[0].rule_id
+    counts = engine.counters
+    assert counts["events"] == 4 and counts["alerts"] == 3 and counts["truncated"] == 0
+    # A copy: changing it changes nothing in the engine.
+    counts["events"] = 0
+    assert engine.counters["events"] == 4
+    assert Engine(ruleset43).counters == {}
+
+
 def test_hostile_input_never_crashes(ruleset43):
     engine = Engine(ruleset43)
     lines = [
