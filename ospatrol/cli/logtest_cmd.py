@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -84,27 +85,93 @@ def _default_hostname() -> str:
 # and dropped, so an endless line cannot exhaust memory (analysis looks at the first 65,536
 # characters anyway).
 LINE_LIMIT = 1 << 20
+# How much of stdin is read at a time (at most: a terminal or a pipe gives what it has).
+BLOCK = 1 << 16
 
 
-def _read_lines(piece: int | None = None):
-    """stdin as text lines. Any bytes are accepted: invalid UTF-8 is kept as surrogate escapes,
-    so logs and output carry the original bytes (as ossec-logtest's do). With `piece` (OSSEC
-    4.3's dialect), a longer line is read as ossec-logtest's fgets reads it: in pieces of that
-    many bytes, newline included, each one line (a character may be cut in two)."""
+def _decode(data: bytes) -> str:
+    """Input bytes as text, invalid UTF-8 kept as surrogate escapes."""
+    return data.decode("utf-8", errors="surrogateescape")
+
+
+def _cut_line(line: str, limit: int) -> str:
+    """`line` cut to its first `limit` bytes (itself when it fits)."""
+    if 4 * len(line) <= limit or (line.isascii() and len(line) <= limit):
+        return line
+    data = line.encode("utf-8", errors="surrogateescape")
+    return line if len(data) <= limit else _decode(data[:limit])
+
+
+def _pieces(line: str, piece: int, newline: bool) -> list[str]:
+    """`line` (with its newline, if it had one) as ossec-logtest's fgets reads it: pieces of at
+    most `piece` bytes, each one line, the newline dropped from the last (a character may be
+    cut in two: its bytes become surrogate escapes)."""
+    data = line.encode("utf-8", errors="surrogateescape") + (b"\n" if newline else b"")
+    out = [_decode(data[i : i + piece]) for i in range(0, len(data), piece)]
+    if newline:
+        out[-1] = out[-1][:-1]
+    return out
+
+
+def _fits(line: str, piece: int) -> bool:
+    """Whether `line` and its newline fit in one piece of `piece` bytes."""
+    # At most 4 bytes a character (a surrogate escape is one); ASCII is one a character.
+    return 4 * len(line) < piece or (
+        len(line) < piece
+        and (line.isascii() or len(line.encode("utf-8", errors="surrogateescape")) < piece)
+    )
+
+
+def _read_lines(piece: int | None = None) -> Iterator[list[str]]:
+    """stdin as batches of text lines, each batch what one read gave. Any bytes are accepted:
+    invalid UTF-8 is kept as surrogate escapes, so logs and output carry the original bytes (as
+    ossec-logtest's do). With `piece` (OSSEC 4.3's dialect), a longer line is read as
+    ossec-logtest's fgets reads it: in pieces of that many bytes, newline included, each one
+    line (a character may be cut in two). Without it (Wazuh's), a line keeps its first
+    `LINE_LIMIT` bytes and the rest is read and dropped. Either way no line is held whole.
+
+    A block of complete lines is decoded at once: UTF-8 never uses the newline byte inside a
+    character, so that gives what decoding each line does (tests/analysis/test_logtest_read.py).
+    """
     stdin = sys.stdin.buffer
-    if piece is not None:
-        while raw := stdin.readline(piece):
-            line = raw.decode("utf-8", errors="surrogateescape")
-            yield line[:-1] if line.endswith("\n") else line
-        return
-    while raw := stdin.readline(LINE_LIMIT):
-        if len(raw) == LINE_LIMIT and not raw.endswith(b"\n"):
-            while (rest := stdin.readline(LINE_LIMIT)) and not rest.endswith(b"\n"):
-                pass
-        line = raw.decode("utf-8", errors="surrogateescape")
-        if line.endswith("\n"):
-            line = line[:-1]
-        yield line
+    read = getattr(stdin, "read1", stdin.read)
+    tail = b""  # the start of a line whose newline has not been read yet
+    dropping = False  # Wazuh's dialect: within the dropped rest of a line over LINE_LIMIT
+    while block := read(BLOCK):
+        if dropping:
+            newline = block.find(b"\n")
+            if newline < 0:
+                continue
+            dropping = False
+            block = block[newline + 1 :]
+        data = tail + block if tail else block
+        end = data.rfind(b"\n") + 1
+        tail = data[end:]
+        lines = _decode(data[: end - 1]).split("\n") if end else []
+        if piece is not None:
+            # One C-level look at the longest line settles nearly every block.
+            if lines and 4 * max(map(len, lines)) >= piece:
+                lines = [
+                    cut
+                    for line in lines
+                    for cut in ((line,) if _fits(line, piece) else _pieces(line, piece, True))
+                ]
+            # An unfinished line's whole pieces are what fgets returns before its newline.
+            whole = len(tail) - len(tail) % piece
+            if whole:
+                lines += [_decode(tail[i : i + piece]) for i in range(0, whole, piece)]
+                tail = tail[whole:]
+        else:
+            if lines and 4 * max(map(len, lines)) > LINE_LIMIT:
+                lines = [_cut_line(line, LINE_LIMIT) for line in lines]
+            if len(tail) > LINE_LIMIT:
+                lines.append(_decode(tail[:LINE_LIMIT]))
+                tail = b""
+                dropping = True
+        if lines:
+            yield lines
+    if tail:
+        yield [_decode(tail)]
 
 
 @click.command("logtest")
@@ -173,29 +240,31 @@ def logtest(
     code = 0
     first = True
     # ossec-logtest reads a line in pieces that fit analysisd's buffer after "1:stdin:".
-    for line in _read_lines(None if wazuh else ossec_room("stdin")):
-        # ossec-logtest counts the bytes of the C string it read, up to its first NUL: one
-        # two-byte character is a line, "\0abc" is none.
-        head = line.partition("\x00")[0]
-        if len(head) < MIN_LINE and len(head.encode("utf-8", "surrogateescape")) < MIN_LINE:
-            continue
-        result = engine.process_line(line)
-        if expect is not None:
-            code = wazuh_unit_code(result, expect) if wazuh else unit_code(result, expect)
-        if quiet:
-            continue
-        if fmt == "jsonl":
-            # JSON stays valid UTF-8: undecodable bytes become U+FFFD there.
-            write(_valid_utf8(result_json(result)) + "\n")
-        elif alerts_only:
-            if result.alert is not None:
-                write(format_alerts_log(result.alert, result.alert.alert_id))
-        else:
-            if not first:
-                write("\n")
-            write(format_phases(result))
-        stdout.flush()
-        first = False
+    for lines in _read_lines(None if wazuh else ossec_room("stdin")):
+        for line in lines:
+            if len(line) < MIN_LINE or "\x00" in line:
+                # ossec-logtest counts the bytes of the C string it read, up to its first NUL:
+                # one two-byte character is a line, "\0abc" is none.
+                head = line.partition("\x00")[0]
+                if len(head.encode("utf-8", "surrogateescape")) < MIN_LINE:
+                    continue
+            result = engine.process_line(line)
+            if expect is not None:
+                code = wazuh_unit_code(result, expect) if wazuh else unit_code(result, expect)
+            if quiet:
+                continue
+            if fmt == "jsonl":
+                # JSON stays valid UTF-8: undecodable bytes become U+FFFD there.
+                write(_valid_utf8(result_json(result)) + "\n")
+            elif alerts_only:
+                if result.alert is not None:
+                    write(format_alerts_log(result.alert, result.alert.alert_id))
+            else:
+                if not first:
+                    write("\n")
+                write(format_phases(result))
+            stdout.flush()
+            first = False
     for source, count in ruleset.regex_timeouts().items():
         click.echo(f"warning: pattern {source!r} gave up (time budget) {count} time(s)", err=True)
     sys.exit(code)
