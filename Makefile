@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 LAB_DIR ?= var/lab
 STAMP := $(VENV)/.installed
 # The analysis engine's hot modules, compiled by mypyc when they change (ospatrol/analysis/native.py).
-HOT := $(addprefix ospatrol/analysis/,correlation.py decoding.py engine.py eventinfo.py native.py predecode.py)
+HOT := $(addprefix ospatrol/analysis/,correlation.py decoding.py engine.py eventinfo.py \
+	matchers.py native.py patterns.py predecode.py)
 NATIVE := ospatrol/analysis/_native/manifest.json
 
 .PHONY: install run test lint clean

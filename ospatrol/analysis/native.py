@@ -1,7 +1,8 @@
 """The optional compiled build of the engine's hot modules, and the guard that loads it.
 
 `make install` runs `main()` (`build`): mypyc compiles `HOT_MODULES` (the per-event path:
-engine, decoding, correlation, eventinfo, predecode) to C extension modules, about twice as fast
+engine, decoding, correlation, eventinfo, predecode, and the patterns they call: patterns,
+matchers) to C extension modules, about twice as fast
 per event, into `_native/` beside this file, with a manifest of the SHA-256 of each source it
 compiled. The build is never on the import path by itself: `activate()`, called when the
 analysis package is first imported, puts a finder in front of the normal import system that
@@ -32,7 +33,15 @@ from pathlib import Path
 from types import ModuleType
 
 PACKAGE = "ospatrol.analysis"
-HOT_MODULES = ("correlation", "decoding", "engine", "eventinfo", "predecode")
+HOT_MODULES = (
+    "correlation",
+    "decoding",
+    "engine",
+    "eventinfo",
+    "matchers",
+    "patterns",
+    "predecode",
+)
 HERE = Path(__file__).resolve().parent
 BUILD_DIR = HERE / "_native"
 MANIFEST = "manifest.json"

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import re
 
-from ospatrol.analysis.osmatch import LiteralAlternatives, split_literal
+from ospatrol.analysis.matchers import LiteralAlternatives, RegexPattern
+from ospatrol.analysis.osmatch import split_literal
 from ospatrol.analysis.patterns import DEFAULT_TIMEOUT, PatternError
-from ospatrol.analysis.pcre import RegexPattern
 
 # Backslash classes and their expansion (os_converter.c's replacement map).
 _CLASSES = {

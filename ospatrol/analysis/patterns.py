@@ -45,7 +45,7 @@ which the engine reads to report. See :mod:`ospatrol.analysis.pcre`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 if TYPE_CHECKING:
     from ospatrol.analysis.xmlload import Node
@@ -74,8 +74,12 @@ class Captured(NamedTuple):
     end: int
 
 
-class Pattern(Protocol):
-    """A compiled pattern of any dialect."""
+class Pattern:
+    """A compiled pattern of any dialect: `matchers.LiteralAlternatives` or
+    `matchers.RegexPattern`. A class, not a protocol: the compiled engine knows it statically,
+    so its calls of `test` and `search` are native method calls."""
+
+    __slots__ = ("negate", "required_literals", "source", "timeouts")
 
     source: str
     negate: bool
@@ -86,12 +90,12 @@ class Pattern(Protocol):
 
     def test(self, text: str, lowered: str | None = None) -> bool:
         """Whether the pattern matches `text` (negation not applied). `lowered` may carry
-        `text.lower()` computed once per event; literal matchers use it, others ignore it."""
-        ...
+        `text.lower()` computed once per event: matchers use it where they can."""
+        raise NotImplementedError
 
     def search(self, text: str, lowered: str | None = None) -> Captured | None:
         """The first match's captures and end offset, or None. `lowered` as for `test`."""
-        ...
+        raise NotImplementedError
 
 
 def compile_pattern(

@@ -4,7 +4,9 @@ analysisd compiles `<pcre2>` with PCRE2_CASELESS and nothing else: no UTF, so ``
 ``\\s`` and case folding are ASCII-only. We compile with ``IGNORECASE | ASCII``, after rewriting
 the few PCRE2 spellings Python lacks (``translate_pcre2``).
 
-A ``RegexPattern`` holds up to three programs for the same pattern:
+A ``RegexPattern`` (the class lives in :mod:`ospatrol.analysis.matchers` with the rest of the
+per-call path, compiled with the engine; this module compiles patterns) holds up to three
+programs for the same pattern:
 
 - a *fast* ``re`` program, used when the pattern cannot backtrack catastrophically (no nested
   repeats, repeated alternations or back-references) and the text is short enough that its
@@ -14,8 +16,8 @@ A ``RegexPattern`` holds up to three programs for the same pattern:
   longer texts and for risky patterns: RE2's running time is linear in the text, and it gives
   the match, span and groups ``re`` gives (both follow Perl's leftmost-first rule). RE2 only
   judges a pattern ``re`` compiles cleanly and a text the two read alike (see
-  `_linear_program`, `_linear_input`); the tests compare the two on real logs, ASCII or not,
-  for every stock pattern;
+  `_linear_program`, `matchers._linear_input`); the tests compare the two on real logs, ASCII
+  or not, for every stock pattern;
 - a *guarded* ``regex`` program, run with a per-call ``timeout``, for the rest: PCRE2 syntax
   ``re`` and RE2 lack, or RE2 missing. A timeout counts as "no match" and increments the
   pattern's ``timeouts`` counter. Compiled on first use when the fast program exists.
@@ -36,24 +38,14 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Callable
-
-import regex
 
 try:  # Optional: linear-time matching for long texts and risky patterns (pip install google-re2).
     import re2 as _re2
-
-    _UNANCHORED = _re2._re2.RE2.Anchor.UNANCHORED
-except (ImportError, AttributeError):  # pragma: no cover - exercised by the tests that hide it
+except ImportError:  # pragma: no cover - exercised by the tests that hide it
     _re2 = None
-    _UNANCHORED = None
 
-from ospatrol.analysis.casefold import PYTHON_ONLY_FOLDS, fold
-from ospatrol.analysis.patterns import DEFAULT_TIMEOUT, MAX_INPUT, Captured, PatternError
-
-# Captured's own constructor is a Python function around this call: calling it directly saves
-# a frame on every successful search.
-_new_tuple = tuple.__new__
+from ospatrol.analysis.matchers import _PYTHON_ONLY_FOLDS, RegexFacts, RegexPattern
+from ospatrol.analysis.patterns import DEFAULT_TIMEOUT, PatternError
 
 try:  # The stdlib's own parser tells us the shape of a pattern (nesting of repeats).
     from re import _compiler as _sre_compile
@@ -277,8 +269,6 @@ def _required_literals(
     return literals
 
 
-# Calls after which a pattern gets its lowered program (see RegexPattern._lowered_search).
-LOWER_AFTER = 512
 # ASCII letters by case: (first, last, what to add to reach the other case).
 _LETTER_RANGES = ((65, 90, 32), (97, 122, -32))
 
@@ -415,9 +405,6 @@ def _analyse(
     return program, FAST_TEXT_LIMITS[ambiguous], literals, anchored, True
 
 
-# Control characters, where RE2 and Python differ (Python's `$` also matches before a final
-# newline, its `\s` takes \x1c-\x1f, ...): a text holding one (tab aside) is not given to RE2.
-_LINEAR_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # Non-ASCII characters the two fold differently against ASCII letters (the only ones: patterns
 # given to RE2 are ASCII): under `re.ASCII` Python folds none, RE2 takes the Kelvin sign for k
 # and the long s for s; in Unicode mode Python also takes the dotted and dotless i for i.
@@ -434,38 +421,9 @@ def _refused_by_linear(translated: str, ascii_only: bool, caseless: bool) -> tup
     return _FOLDED_BY_RE2_ONLY if ascii_only else _FOLDED_BY_PYTHON_ONLY
 
 
-def _linear_input(text: str, refused: tuple[str, ...]) -> bytes | None:
-    """`text` as UTF-8 for RE2 when RE2's answer on it is Python's, else None: no control
-    character but tab, none of the `refused` characters (`_refused_by_linear`), no lone
-    surrogate. (RE2's classes are ASCII: so are Python's under `re.ASCII`, and OS_Regex/OS_Match
-    translations spell theirs out as ASCII sets.)"""
-    if text.isascii():
-        if text.isprintable() or _LINEAR_UNSAFE.search(text) is None:
-            return text.encode()
-        return None
-    if _LINEAR_UNSAFE.search(text) is not None:
-        return None
-    for char in refused:
-        if char in text:
-            return None
-    try:
-        return text.encode()
-    except UnicodeEncodeError:  # surrogate-escaped bytes of a log that is not UTF-8
-        return None
-
-
-def _char_spans(data: bytes, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """RE2's byte offsets in the UTF-8 `data` as character offsets (RE2 matches whole code
-    points, so each offset ends a character)."""
-    return [
-        (start, stop) if start < 0 else (len(data[:start].decode()), len(data[:stop].decode()))
-        for start, stop in spans
-    ]
-
-
 def _linear_program(translated: str, caseless: bool, *, capture: bool = False) -> object | None:
     """An RE2 program that matches exactly where `translated` (a pattern `re` compiles without
-    a warning: `_analyse`) does on `_linear_text` texts, with the same span and, with
+    a warning: `_analyse`) does on `matchers._linear_input` texts, with the same span and, with
     `capture`, the same groups (both follow Perl's leftmost-first rule); or None: RE2 missing,
     or a pattern RE2 refuses (look-arounds, back-references, possessive repeats, ...) or might
     read otherwise (non-ASCII, `{,n}` which RE2 takes literally).
@@ -488,347 +446,41 @@ def _linear_program(translated: str, caseless: bool, *, capture: bool = False) -
 
 # OS_Regex's end anchor as `ospatrol.analysis.osregex` writes it (not after a backslash).
 _OSREGEX_END = re.compile(r"(?<!\\)\(\?!\\n\)\$")
-# Python's engines fold these with other characters, PCRE2 does not (`casefold`): found in a
-# text, they go to `RegexPattern._match_shielded`.
-_PYTHON_ONLY_FOLDS = re.compile(f"[{PYTHON_ONLY_FOLDS}]")
-# Where `_match_shielded` takes its stand-ins from: private-use characters, caseless, matched by
-# no class an OS_Regex or OS_Match translation spells (all ASCII) but the negated ones.
-_STAND_INS = range(0xE000, 0xF900)
 
 
-class RegexPattern:
-    """A compiled regex with OSSEC's capture rules and a bounded running time."""
+def linear_program(
+    translated: str, ascii_only: bool, caseless: bool, clean: bool, capture: bool
+) -> object:
+    """`RegexPattern._re2_program`: the RE2 program of a pattern (`clean`: `re` compiled it
+    without a warning), or False where RE2 does not take it (see `_linear_program`)."""
+    if not clean:
+        return False
+    if not ascii_only:
+        # OS_Regex's `$` ("(?!\\n)$", a look-ahead RE2 refuses) is RE2's own `$` on the texts
+        # it sees (no newline). Only OS_Regex/OS_Match translations get here, and their classes
+        # never hold a parenthesis.
+        translated = _OSREGEX_END.sub("$", translated)
+    return _linear_program(translated, caseless, capture=capture) or False
 
-    __slots__ = (
-        "_ascii_only",
-        "_calls",
-        "_caseless",
-        "_clean",
-        "_fast",
-        "_guarded",
-        "_limit",
-        "_linear",
-        "_linear_groups",
-        "_literals",
-        "_lowered_search",
-        "_refused",
-        "_search",
-        "_shield",
-        "_timeout",
-        "_translated",
-        "negate",
-        "required_literals",
-        "source",
-        "timeouts",
+
+def regex_facts(translated: str, *, ascii_only: bool, caseless: bool) -> RegexFacts:
+    """What a RegexPattern needs to know about `translated` (see `RegexFacts`), with its fast
+    `re` program where it has one."""
+    if caseless and not ascii_only and _PYTHON_ONLY_FOLDS.search(translated) is not None:
+        # A Unicode pattern's own 'İ' matches only 'İ' in PCRE2 (they are only literals).
+        translated = _PYTHON_ONLY_FOLDS.sub(r"(?-i:\g<0>)", translated)
+    flags = (re.IGNORECASE if caseless else 0) | (re.ASCII if ascii_only else 0)
+    fast, limit, literals, anchored, clean = _analyse(translated, flags, ascii_only)
+    return RegexFacts(
+        translated,
+        fast,
+        limit if fast is not None else -1,
+        literals,
+        anchored,
+        clean,
+        _refused_by_linear(translated, ascii_only, caseless),
+        caseless and not anchored,
     )
-
-    def __init__(
-        self,
-        source: str,
-        translated: str,
-        *,
-        ascii_only: bool,
-        timeout: float = DEFAULT_TIMEOUT,
-        negate: bool = False,
-        caseless: bool = True,
-    ) -> None:
-        self.source = source
-        self.negate = negate
-        self.timeouts = 0
-        self._timeout = timeout
-        if caseless and not ascii_only and _PYTHON_ONLY_FOLDS.search(translated) is not None:
-            # A Unicode pattern's own 'İ' matches only 'İ' in PCRE2 (they are only literals).
-            translated = _PYTHON_ONLY_FOLDS.sub(r"(?-i:\g<0>)", translated)
-        self._translated = translated
-        self._ascii_only = ascii_only
-        self._caseless = caseless
-        re_flags = (re.IGNORECASE if caseless else 0) | (re.ASCII if ascii_only else 0)
-        self._fast, self._limit, literals, anchored, self._clean = _analyse(
-            translated, re_flags, ascii_only
-        )
-        self.required_literals = literals
-        # An anchored regex fails at its first characters, faster than any substring test.
-        self._literals = None if anchored else literals
-        # Where `re` accepted the pattern, `regex` is only needed for long texts: compile it on
-        # first use, which keeps loading a rule set quick. Otherwise it validates the pattern now.
-        self._guarded: regex.Pattern[str] | None = None
-        # The fast program's bound `search`, which `test` and `search` call (None: not compiled).
-        self._search: Callable[[str], re.Match[str] | None] | None = (
-            None if self._fast is None else self._fast.search
-        )
-        # The bound `search` of the `lowered_program` that `test` and `search` run on the
-        # lowercased ASCII text; False where there is none (an anchored pattern gains nothing
-        # from one) or not yet: it costs about 100 us to make and saves 0.1-0.3 us a call, so
-        # `_prepare` makes it once the pattern has run `LOWER_AFTER` times (`_calls`).
-        self._lowered_search: Callable[[str], re.Match[str] | None] | bool | None = (
-            None if caseless and not anchored else False
-        )
-        self._calls = 0
-        # RE2 programs for long texts and risky patterns, without and with groups: compiled on
-        # first use (False: none).
-        self._linear: object | None = None
-        self._linear_groups: object | None = None
-        self._refused = _refused_by_linear(translated, ascii_only, caseless)
-        # (stand-ins, the pattern with them) for `_match_shielded`; made on first use.
-        self._shield: tuple[str, RegexPattern] | None = None
-        if self._fast is None:
-            self._limit = -1  # never the `re` program (None after unpickling: not compiled yet)
-            self._guarded = self._compile_guarded()
-
-    def _compile_fast(self) -> re.Pattern[str]:
-        """The `re` program of an unpickled pattern, compiled on its first search: a cached rule
-        set loads without compiling patterns an event never reaches."""
-        flags = (re.IGNORECASE if self._caseless else 0) | (re.ASCII if self._ascii_only else 0)
-        program = self._fast = re.compile(self._translated, flags)
-        self._search = program.search
-        return program
-
-    def prepare(self) -> None:
-        """Make the lowered program now, if the pattern is to have one, instead of on its
-        `LOWER_AFTER`th call. The loader calls it on a freshly compiled rule set, whose fast
-        programs exist already, so its first events do not pay for it; an unpickled pattern
-        (the rule cache) stays lazy, as compiling every program would cost start-up more
-        than the few an event reaches."""
-        if self._fast is not None and self._lowered_search is None:
-            self._prepare()
-
-    def _prepare(self) -> Callable[[str], re.Match[str] | None] | bool:
-        """Make the lowered program (on the pattern's `LOWER_AFTER`th call); its `search`, or
-        False where there is none."""
-        program = lowered_program(self._translated, self._ascii_only)
-        lowered = self._lowered_search = False if program is None else program.search
-        return lowered
-
-    def _compile_guarded(self) -> regex.Pattern[str]:
-        flags = regex.VERSION0 | (regex.ASCII if self._ascii_only else 0)
-        if self._caseless:
-            flags |= regex.IGNORECASE
-        try:
-            return regex.compile(self._translated, flags)
-        except (regex.error, RecursionError, OverflowError, ValueError) as exc:
-            raise PatternError(f"invalid pattern {self.source!r}: {exc}") from None
-
-    @property
-    def guarded(self) -> regex.Pattern[str]:
-        """The `regex` program (compiled on first use when the fast path exists)."""
-        if self._guarded is None:
-            self._guarded = self._compile_guarded()
-        return self._guarded
-
-    @property
-    def guarded_only(self) -> bool:
-        """True when every call runs under the time budget (risky or `regex`-only syntax)."""
-        return self._limit < 0
-
-    def _re2_program(self, capture: bool) -> object:
-        """The RE2 program for `test` (no groups) or, with `capture`, for `search`, or False
-        where RE2 does not take this pattern (see `_linear_program`). Compiled on first use:
-        a pattern usually serves only one of them (decoders search, rules test)."""
-        program: object = False
-        if self._clean:
-            translated = self._translated
-            if not self._ascii_only:
-                # OS_Regex's `$` ("(?!\\n)$", a look-ahead RE2 refuses) is RE2's own `$` on the
-                # texts it sees (no newline). Only OS_Regex/OS_Match translations get here, and
-                # their classes never hold a parenthesis.
-                translated = _OSREGEX_END.sub("$", translated)
-            program = _linear_program(translated, self._caseless, capture=capture) or False
-        if capture:
-            self._linear_groups = program
-        else:
-            self._linear = program
-        return program
-
-    def _match(
-        self, text: str, lowered: str | None, capture: bool
-    ) -> re.Match[str] | regex.Match[str] | list[tuple[int, int]] | None:
-        """The match: a `re`/`regex` match object, or RE2's spans (the whole match's, then each
-        group's, (-1, -1) when unset), or None. The general path, for what `test` and `search`
-        do not answer themselves: non-ASCII and long texts, risky patterns."""
-        if len(text) > MAX_INPUT:
-            text = text[:MAX_INPUT]
-        if not (self._ascii_only or text.isascii()):
-            # Unicode case folding, as PCRE2 with UTF|CASELESS does it (`casefold`).
-            if self._caseless and _PYTHON_ONLY_FOLDS.search(text) is not None:
-                return self._match_shielded(text, capture)
-            lowered = fold(text)
-        literals = self._literals
-        # A required literal missing from the text rules the regex out at the cost of `in`.
-        if literals is not None:
-            if lowered is None:
-                lowered = text.lower()
-            if len(literals) == 1:
-                if literals[0] not in lowered:
-                    return None
-            elif not any(lit in lowered for lit in literals):
-                return None
-        if len(text) <= self._limit:
-            fast = self._fast
-            if fast is None:
-                fast = self._compile_fast()
-            return fast.search(text)
-        # A longer text, or a pattern `re` may backtrack on badly: RE2 answers in linear time,
-        # with the same match and groups; the `regex` program is then not even compiled.
-        linear = self._linear_groups if capture else self._linear
-        if linear is None:
-            linear = self._re2_program(capture)
-        if linear:
-            data = _linear_input(text, self._refused)
-            if data is not None:
-                spans = linear.Match(_UNANCHORED, data, 0, len(data))  # type: ignore[attr-defined]
-                if spans[0][0] < 0:
-                    return None
-                return spans if len(data) == len(text) else _char_spans(data, spans)
-        guarded = self._guarded
-        if guarded is None:
-            try:
-                guarded = self.guarded
-            except PatternError:  # `re` takes it, `regex` does not: `re` it is, for any length
-                self._limit = MAX_INPUT
-                return (self._fast or self._compile_fast()).search(text)
-        try:
-            return guarded.search(text, timeout=self._timeout)
-        except TimeoutError:
-            self.timeouts += 1
-            return None
-
-    def _match_shielded(self, text: str, capture: bool) -> list[tuple[int, int]] | None:
-        """`_match` on a text holding characters Python folds with others and PCRE2 does not
-        (`PYTHON_ONLY_FOLDS`: 'İ' and 'ı' with 'i'): run on the text and the pattern with each
-        of them replaced by a private-use stand-in that neither holds, which only itself
-        matches caselessly. Only OS_Regex/OS_Match translations get here (Unicode patterns):
-        they hold those characters only as literals. The spans are the text's (same length)."""
-        shield = self._shield
-        if shield is None or any(char in text for char in shield[0]):
-            taken = set(text) | set(self._translated)
-            stand_ins = "".join(
-                [c for c in map(chr, _STAND_INS) if c not in taken][: len(PYTHON_ONLY_FOLDS)]
-            )
-            table = str.maketrans(PYTHON_ONLY_FOLDS, stand_ins)
-            shielded = RegexPattern(
-                self.source,
-                self._translated.translate(table),
-                ascii_only=False,
-                timeout=self._timeout,
-                negate=self.negate,
-                caseless=self._caseless,
-            )
-            shield = self._shield = (stand_ins, shielded)
-        stand_ins, shielded = shield
-        timeouts = shielded.timeouts
-        found = shielded._match(
-            text.translate(str.maketrans(PYTHON_ONLY_FOLDS, stand_ins)), None, capture
-        )
-        self.timeouts += shielded.timeouts - timeouts
-        if found is None or type(found) is list:
-            return found  # type: ignore[return-value]
-        return [found.span(group) for group in range(found.re.groups + 1)]  # type: ignore[union-attr]
-
-    def __getstate__(self) -> tuple[None, dict[str, object]]:
-        """Pickled (the compiled-ruleset cache) without its programs: compiled on first use.
-        As (None, slot values): unpickling then sets the slots in C, with no Python call."""
-        state = {name: getattr(self, name) for name in self.__slots__}
-        state["_fast"] = state["_guarded"] = state["_linear"] = state["_linear_groups"] = None
-        state["_search"] = state["_shield"] = None
-        if state["_lowered_search"]:
-            state["_lowered_search"] = None
-        state["_calls"] = 0
-        return None, state
-
-    # `test` and `search` answer the engine's common case themselves, in one Python frame (a
-    # call costs as much as the checks, so the required-literal check is written out in both):
-    # a short ASCII text and a pattern with a fast program. The rest goes through `_match`.
-
-    def test(self, text: str, lowered: str | None = None) -> bool:
-        if len(text) <= self._limit and text.isascii():
-            literals = self._literals
-            if literals is not None:
-                if lowered is None:
-                    lowered = text.lower()
-                for literal in literals:
-                    if literal in lowered:
-                        break
-                else:
-                    return False
-            search = self._lowered_search
-            if search is None:  # not yet decided: count this call (see _lowered_search)
-                calls = self._calls = self._calls + 1
-                search = self._prepare() if calls >= LOWER_AFTER else False
-            if search:
-                # The caller's lowered text must be this text's, position for position: a
-                # decoder's slice of a log whose lowercasing grew ('İ') is not.
-                if lowered is None or len(lowered) != len(text):
-                    lowered = text.lower()
-                return search(lowered) is not None  # type: ignore[operator]
-            search = self._search
-            if search is None:
-                search = self._compile_fast().search
-            return search(text) is not None
-        return self._match(text, lowered, False) is not None
-
-    def search(self, text: str, lowered: str | None = None) -> Captured | None:
-        if len(text) <= self._limit and text.isascii():
-            literals = self._literals
-            if literals is not None:
-                if lowered is None:
-                    lowered = text.lower()
-                for literal in literals:
-                    if literal in lowered:
-                        break
-                else:
-                    return None
-            search = self._lowered_search
-            if search is None:  # not yet decided: count this call (see _lowered_search)
-                calls = self._calls = self._calls + 1
-                search = self._prepare() if calls >= LOWER_AFTER else False
-            if search:
-                if lowered is None or len(lowered) != len(text):  # as in `test`
-                    lowered = text.lower()
-                found = search(lowered)  # type: ignore[operator]
-                if found is None:
-                    return None
-                if not found.re.groups:
-                    return _new_tuple(Captured, ((), found.end()))  # type: ignore[no-any-return]
-                # The groups are `text`'s: the fast program matches there, where this matched.
-                found = self._fast.match(text, found.start())  # type: ignore[union-attr]
-            else:
-                search = self._search
-                if search is None:
-                    search = self._compile_fast().search
-                found = search(text)
-                if found is None:
-                    return None
-                if not found.re.groups:
-                    return _new_tuple(Captured, ((), found.end()))  # type: ignore[no-any-return]
-            groups = found.groups()
-            if None in groups:
-                groups = self._taken(groups)
-            return _new_tuple(Captured, (groups, found.end()))  # type: ignore[no-any-return]
-        match = self._match(text, lowered, True)
-        if match is None:
-            return None
-        if type(match) is list:
-            end = match[0][1]
-            groups = tuple(None if start < 0 else text[start:stop] for start, stop in match[1:])
-        else:
-            end = match.end()  # type: ignore[union-attr]
-            groups = match.groups()  # type: ignore[union-attr]
-        if None in groups:
-            groups = self._taken(groups)
-        return _new_tuple(Captured, (groups, end))  # type: ignore[no-any-return]
-
-    def _taken(self, groups: tuple[str | None, ...]) -> tuple[str, ...]:
-        """The groups OSSEC copies when some did not take part in the match: only the set
-        ones (PCRE2_UNSET skipped). Wazuh (the case-sensitive flavour) copies every group up
-        to the last one set, unset ones as "" (w_expression_PCRE2_fill_regex_match), so fields
-        keep their positions."""
-        if self._caseless:
-            return tuple(g for g in groups if g is not None)
-        last = max((i for i, g in enumerate(groups) if g is not None), default=-1)
-        return tuple(g or "" for g in groups[: last + 1])
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.source!r})"
 
 
 # PCRE2 escapes Python spells differently, outside and inside a character class.

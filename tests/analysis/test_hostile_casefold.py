@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pcre2_lib import Pcre2, load, ossec_os_match, ossec_os_regex
 
-from ospatrol.analysis import pcre
+from ospatrol.analysis import matchers
 from ospatrol.analysis.casefold import PYTHON_ONLY_FOLDS, fold
 from ospatrol.analysis.osmatch import translate_osmatch
 from ospatrol.analysis.osregex import translate_osregex
@@ -112,7 +112,7 @@ def test_the_characters_python_folds_alone_are_kept_apart_in_every_engine() -> N
     # would stand in for them still matches only what it holds. Short texts run on `re`, long
     # ones on RE2 or `regex` (`pcre.FAST_TEXT_LIMITS`): the verdicts must not depend on it.
     pad = "x" * 5000
-    first_stand_in = chr(pcre._STAND_INS[0])
+    first_stand_in = chr(matchers._STAND_INS[0])
     for tail in ("", pad):
         pattern = compile_pattern("osregex", r"^(\S+) user (\S+)\s")
         assert pattern.search(f"İ user ı {tail}").groups == ("İ", "ı")  # type: ignore[union-attr]

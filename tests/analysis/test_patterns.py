@@ -9,7 +9,7 @@ from xml.sax.saxutils import unescape
 
 import pytest
 
-from ospatrol.analysis import pcre
+from ospatrol.analysis import matchers, pcre
 from ospatrol.analysis.casefold import ascii_lower
 from ospatrol.analysis.osregex import translate_osregex
 from ospatrol.analysis.patterns import Captured, PatternError, compile_pattern
@@ -363,11 +363,11 @@ def _non_ascii_variants(lines: list[str]) -> list[str]:
 
 
 def _re2_answer(program: object, text: str, data: bytes) -> tuple[tuple, int] | None:
-    spans = program.Match(pcre._UNANCHORED, data, 0, len(data))  # type: ignore[attr-defined]
+    spans = program.Match(matchers._UNANCHORED, data, 0, len(data))  # type: ignore[attr-defined]
     if spans[0][0] < 0:
         return None
     if len(data) != len(text):
-        spans = pcre._char_spans(data, spans)
+        spans = matchers._char_spans(data, spans)
     return tuple(None if a < 0 else text[a:b] for a, b in spans[1:]), spans[0][1]
 
 
@@ -389,7 +389,7 @@ def test_linear_engine_agrees_with_guarded_engine_on_real_logs(
             continue
         assert plain
         for line in lines:
-            data = pcre._linear_input(line, pattern._refused)
+            data = matchers._linear_input(line, pattern._refused)
             if data is None:
                 continue
             found = pattern.guarded.search(line)
@@ -407,17 +407,17 @@ def test_linear_input_keeps_what_re2_reads_otherwise_from_it() -> None:
     differently stay with the guarded engine."""
     ascii_caseless = pcre._refused_by_linear("x", True, True)
     unicode_caseless = pcre._refused_by_linear("x", False, True)
-    assert pcre._linear_input("abc\tdef", ascii_caseless) == b"abc\tdef"
-    assert pcre._linear_input("abc\n", ()) is None
-    assert pcre._linear_input("caf\u00e9", ascii_caseless) == "caf\u00e9".encode()
-    assert pcre._linear_input("\udcff", ()) is None
-    assert pcre._linear_input("\u212a", ascii_caseless) is None  # Python's re.ASCII: no k
-    assert pcre._linear_input("\u212a", pcre._refused_by_linear("x", True, False)) is not None
-    assert pcre._linear_input("\u212a", pcre._refused_by_linear("(?i)x", True, False)) is None
-    assert pcre._linear_input("\u212a", unicode_caseless) is not None  # k in both
-    assert pcre._linear_input("\u0131", unicode_caseless) is None  # Python: an i, RE2: not
-    assert pcre._linear_input("\u0131", ascii_caseless) is not None
-    assert pcre._char_spans("\u00e9ab".encode(), [(0, 4), (2, 3), (-1, -1)]) == [
+    assert matchers._linear_input("abc\tdef", ascii_caseless) == b"abc\tdef"
+    assert matchers._linear_input("abc\n", ()) is None
+    assert matchers._linear_input("caf\u00e9", ascii_caseless) == "caf\u00e9".encode()
+    assert matchers._linear_input("\udcff", ()) is None
+    assert matchers._linear_input("\u212a", ascii_caseless) is None  # Python's re.ASCII: no k
+    assert matchers._linear_input("\u212a", pcre._refused_by_linear("x", True, False)) is not None
+    assert matchers._linear_input("\u212a", pcre._refused_by_linear("(?i)x", True, False)) is None
+    assert matchers._linear_input("\u212a", unicode_caseless) is not None  # k in both
+    assert matchers._linear_input("\u0131", unicode_caseless) is None  # Python: an i, RE2: not
+    assert matchers._linear_input("\u0131", ascii_caseless) is not None
+    assert matchers._char_spans("\u00e9ab".encode(), [(0, 4), (2, 3), (-1, -1)]) == [
         (0, 3),
         (1, 2),
         (-1, -1),

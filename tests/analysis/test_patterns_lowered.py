@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from ospatrol.analysis import pcre
+from ospatrol.analysis import matchers
 from ospatrol.analysis.patterns import Captured, compile_pattern
 from ospatrol.analysis.pcre import RegexPattern, lowered_program, translate_pcre2
 
@@ -96,7 +96,7 @@ def regexes(draw, depth: int = 0) -> str:
 @pytest.fixture(autouse=True)
 def _lowered_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """Patterns use their lowered program from the first call here, not after LOWER_AFTER."""
-    monkeypatch.setattr(pcre, "LOWER_AFTER", 1)
+    monkeypatch.setattr(matchers, "LOWER_AFTER", 1)
 
 
 def test_a_pattern_gets_its_lowered_program_after_lower_after_calls(
@@ -104,7 +104,7 @@ def test_a_pattern_gets_its_lowered_program_after_lower_after_calls(
 ) -> None:
     """Making one costs about as much as a thousand calls gain: rarely run patterns keep the
     caseless program; an anchored one (nothing to gain) never gets one."""
-    monkeypatch.setattr(pcre, "LOWER_AFTER", 3)
+    monkeypatch.setattr(matchers, "LOWER_AFTER", 3)
     unanchored = compile_pattern("pcre2", r"user (\S+) from")
     anchored = compile_pattern("pcre2", r"^user (\S+) from")
     text = "USER Admin from 1.2.3.4"
