@@ -111,3 +111,64 @@ def test_compiled_and_pure_modules_agree_on_real_logs(
         outputs[mode] = rest.splitlines()
     assert len(outputs["1"]) == 4000
     assert outputs["1"] == outputs["0"]
+
+
+# Pickles the patterns of a rule set (as the rule cache does) or reads them back, in a fresh
+# interpreter (compiled or pure), and prints what each answers on some log lines.
+_PATTERNS = """
+import json, pickle, sys
+from pathlib import Path
+from ospatrol.analysis import native
+from ospatrol.analysis.loader import load_ruleset
+from ospatrol.analysis.patterns import Pattern
+action, blob, conf, rules, decoders, log = sys.argv[1:]
+if action == "dump":
+    ruleset = load_ruleset(Path(conf), rules_dir=Path(rules), decoders=[Path(decoders)])
+    patterns = ruleset.patterns()
+    Path(blob).write_bytes(pickle.dumps(patterns, protocol=pickle.HIGHEST_PROTOCOL))
+else:
+    patterns = pickle.loads(Path(blob).read_bytes())
+lines = Path(log).read_bytes().decode("utf-8", "surrogateescape").splitlines()[:150]
+lines += ["Failed password for r\\u0130ot from 1.2.3.4 port 22 ssh2", "su: \\u017fession x" * 9]
+import ospatrol.analysis.engine
+print(json.dumps({"compiled": native.active(), "patterns": len(patterns)}))
+for pattern in patterns:
+    assert isinstance(pattern, Pattern), pattern
+    answers = [(pattern.test(line), pattern.search(line)) for line in lines]
+    lowered = [(pattern.test(line, line.lower()), pattern.search(line, line.lower()))
+               for line in lines if line.isascii()]
+    print(json.dumps([pattern.source, answers, lowered]))
+"""
+
+
+@pytest.mark.parametrize("written, read", [("0", "1"), ("1", "0")])
+def test_patterns_pickled_by_one_build_answer_alike_in_the_other(
+    written: str, read: str, ossec43: dict[str, Path], shared_data: Path, tmp_path: Path
+) -> None:
+    """The rule cache holds patterns: those the pure build pickles, the compiled one reads
+    (and back), and they answer as the patterns they were made from (skipped without a
+    build)."""
+    if native.fresh_build() is None:
+        pytest.skip("no compiled build (make install builds it where mypyc is installed)")
+    blob = tmp_path / "patterns.pickle"
+    log = shared_data / "logs" / "loghub" / "OpenSSH" / "OpenSSH_2k.log"
+    args = [str(ossec43["conf"]), str(ossec43["rules"]), str(ossec43["decoders"]), str(log)]
+    outputs = []
+    for action, mode in (("dump", written), ("load", read)):
+        proc = subprocess.run(
+            [sys.executable, "-c", _PATTERNS, action, str(blob), *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "OSPATROL_NATIVE": mode},
+            check=True,
+        )
+        first, _, rest = proc.stdout.partition("\n")
+        head = json.loads(first)
+        assert head["compiled"] is (mode == "1")
+        assert head["patterns"] > 1000
+        outputs.append(rest.splitlines())
+    assert outputs[0] == outputs[1]
+    # Not a vacuous comparison: many patterns matched, and captured, on these lines.
+    found = [json.loads(line)[1] for line in outputs[0]]
+    assert sum(any(search for _, search in answers) for answers in found) > 50
+    assert sum(any(search and search[0] for _, search in answers) for answers in found) > 10
