@@ -79,54 +79,74 @@ def is_correlating(rule: Rule) -> bool:
     return rule.context and (bool(rule.if_matched_sid) or not rule.check_diff)
 
 
+class EventList:
+    """One list some correlating rule searches (a rule's alerts, a group's, or the last
+    events): its newest event, its indexes, and per correlation level the newest event (its
+    seq) a correlation of that level used. Only that newest one matters: a search stops at
+    it, and an older one that has left the memory is older than every event still indexed,
+    so a blocker is never removed."""
+
+    __slots__ = ("blockers", "newest", "tables")
+
+    def __init__(self, tables: tuple[tuple[Callable[[EventInfo], tuple], dict], ...]) -> None:
+        self.newest: EventInfo | None = None
+        # (field getter, index) of each key set, so remembering an event does no look-ups by
+        # name.
+        self.tables = tables
+        self.blockers: dict[int, int] = {}
+
+    def raise_blocker(self, seq: int, level: int) -> None:
+        if self.blockers.get(level, 0) < seq:
+            self.blockers[level] = seq
+
+
 class Correlation:
     """All correlation state of one engine."""
 
     def __init__(self, ruleset: Ruleset) -> None:
-        self._keysets: dict[ListKey, list[KeySet]] = {}
+        keysets: dict[ListKey, list[KeySet]] = {}
         for rule in ruleset.rules.values():
             if is_correlating(rule):
-                sets = self._keysets.setdefault(list_key(rule), [])
+                sets = keysets.setdefault(list_key(rule), [])
                 if key_set(rule) not in sets:
                     sets.append(key_set(rule))
         self._index: dict[tuple[ListKey, KeySet], dict[tuple, deque[EventInfo]]] = {}
-        # Per list: (field getter, index) of each key set, so remembering an event does no
-        # look-ups by name.
-        self._tables: dict[ListKey, tuple[tuple[Callable, dict], ...]] = {
-            lk: tuple((_getter(ks), self._index.setdefault((lk, ks), {})) for ks in sets)
-            for lk, sets in self._keysets.items()
+        self._lists: dict[ListKey, EventList] = {
+            lk: EventList(tuple((_getter(ks), self._index.setdefault((lk, ks), {})) for ks in sets))
+            for lk, sets in keysets.items()
         }
-        self._newest: dict[ListKey, EventInfo] = {}
-        # Per list, per correlation level: the newest event (its seq) a correlation of that
-        # level used. Only the newest matters: a search stops at it, and an older one that has
-        # left the window is older than every event still indexed, so nothing is ever removed.
-        self._blockers: dict[ListKey, dict[int, int]] = {}
-        self._window: deque[EventInfo] = deque()
-        self._memberships: dict[int, tuple[ListKey, ...]] = {}
+        # analysisd's list holds the last EVENT_MEMORY alerting events of any kind; events
+        # older than that have left every list. Event seq's slot is seq % EVENT_MEMORY: the
+        # event in it when seq arrives is the one EVENT_MEMORY alerts older (an earlier one
+        # left at its own turn), so it leaves.
+        self._memory = EVENT_MEMORY
+        self._ring: list[EventInfo | None] = [None] * self._memory
         # Per rule id: the lists its alerts join, and (list, field getter, index) it searches;
         # derived from the immutable rule set.
-        self._members: dict[int, tuple[ListKey, ...]] = {}
+        self._members: dict[int, tuple[EventList, ...]] = {}
         self._searched: dict[int, _Search] = {}
         self.seq = 0
 
     def remember(self, ev: EventInfo, rule: Rule) -> None:
         """After an alert: add the event to the lists analysisd would (OSList_AddData)."""
         self.seq += 1
-        ev.seq = self.seq
-        # analysisd's list holds the last EVENT_MEMORY alerting events of any kind; events
-        # older than that have left every list.
-        window = self._window
-        while window and window[0].seq <= self.seq - EVENT_MEMORY:
-            self._evict(window.popleft())
+        seq = ev.seq = self.seq
+        ring = self._ring
+        slot = seq % self._memory
+        old = ring[slot]
+        if old is not None:
+            ring[slot] = None
+            self._evict(old)
         members = self._members.get(rule.id)
         if members is None:
             members = self._members[rule.id] = self._lists_fed(rule)
         if not members:
             return
-        self._memberships[ev.seq] = members
-        for lk in members:
-            self._newest[lk] = ev
-            for getter, index in self._tables[lk]:
+        ev.lists = members
+        matched = ev.matched
+        for lst in members:
+            lst.newest = ev
+            for getter, index in lst.tables:
                 values = getter(ev)
                 if None in values:
                     continue
@@ -134,11 +154,11 @@ class Correlation:
                 if bucket is None:
                     bucket = index[values] = deque()
                 bucket.append(ev)
-            if ev.matched:
-                self._raise_blocker(lk, ev.seq, ev.matched)
-        window.append(ev)
+            if matched:
+                lst.raise_blocker(seq, matched)
+        ring[slot] = ev
 
-    def _lists_fed(self, rule: Rule) -> tuple[ListKey, ...]:
+    def _lists_fed(self, rule: Rule) -> tuple[EventList, ...]:
         """The lists an alert of `rule` joins (only those some correlating rule searches)."""
         keys: list[ListKey] = []
         if rule.feeds_sid_list:
@@ -146,11 +166,11 @@ class Correlation:
         elif rule.feeds_group_lists:
             keys.extend(("group", searcher) for searcher in rule.feeds_group_lists)
         keys.append(EVENTS)
-        return tuple(k for k in keys if k in self._keysets)
+        return tuple(self._lists[k] for k in keys if k in self._lists)
 
     def _evict(self, old: EventInfo) -> None:
-        for lk in self._memberships.pop(old.seq, ()):
-            for getter, index in self._tables[lk]:
+        for lst in old.lists:
+            for getter, index in lst.tables:
                 values = getter(old)
                 if None in values:
                     continue
@@ -159,19 +179,14 @@ class Correlation:
                     bucket.popleft()
                     if not bucket:
                         del index[values]
-            if self._newest.get(lk) is old:
-                del self._newest[lk]
-
-    def _raise_blocker(self, lk: ListKey, seq: int, level: int) -> None:
-        newest = self._blockers.setdefault(lk, {})
-        if newest.get(level, 0) < seq:
-            newest[level] = seq
+            if lst.newest is old:
+                lst.newest = None
+        old.lists = ()
 
     def _block(self, ev: EventInfo, level: int) -> None:
         ev.matched = level
-        if ev.seq:
-            for member in self._memberships.get(ev.seq, ()):
-                self._raise_blocker(member, ev.seq, level)
+        for lst in ev.lists:
+            lst.raise_blocker(ev.seq, level)
 
     def search(self, ev: EventInfo, rule: Rule) -> tuple[str, ...] | None:
         """Search_LastSids/Groups/Events: the logs of the correlated events, or None."""
@@ -179,10 +194,9 @@ class Correlation:
         if plan is None:
             lk, ks = list_key(rule), key_set(rule)
             plan = self._searched[rule.id] = _Search(
-                rule, lk, _getter(ks), self._index.get((lk, ks))
+                rule, lk, self._lists[lk], _getter(ks), self._index.get((lk, ks))
             )
-        lk = plan.list_key
-        first = self._newest.get(lk)
+        first = plan.list.newest
         index = plan.index
         if first is None or not index:
             return None
@@ -193,8 +207,8 @@ class Correlation:
         if not bucket:
             return None
         level = plan.level
-        blockers = self._blockers.get(lk)
         floor = 0
+        blockers = plan.list.blockers
         if blockers:
             for lvl, seq in blockers.items():
                 if lvl >= level and seq > floor:
@@ -246,7 +260,7 @@ class _Search:
         "getter",
         "index",
         "level",
-        "list_key",
+        "list",
         "regex",
         "sids",
         "timeframe",
@@ -256,10 +270,11 @@ class _Search:
         self,
         rule: Rule,
         lk: ListKey,
+        searched: EventList,
         getter: Callable[[EventInfo], tuple],
         index: dict[tuple, deque[EventInfo]] | None,
     ) -> None:
-        self.list_key = lk
+        self.list = searched
         self.getter = getter
         self.index = index
         self.level: int = rule.level

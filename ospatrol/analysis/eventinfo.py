@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from ospatrol.analysis.fields import FIELD_NAMES
 
 if TYPE_CHECKING:
+    from ospatrol.analysis.correlation import EventList
     from ospatrol.analysis.decoders import Decoder
 
 
@@ -34,6 +35,7 @@ class EventInfo:
         "full_log",
         "hostname",
         "id",
+        "lists",
         "location",
         "log",
         "lowered",
@@ -100,6 +102,8 @@ class EventInfo:
         self.category_override: str | None = None
         # Position among alerting events (0: never alerted); old ones leave correlation lists.
         self.seq = 0
+        # The correlation lists it is in (until it leaves the correlation memory).
+        self.lists: tuple[EventList, ...] = ()
 
     def standard_fields(self) -> dict[str, str]:
         """The standard fields that are set, by the names alerts use, in `ALERT_NAMES` order
