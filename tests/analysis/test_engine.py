@@ -125,6 +125,23 @@ def test_alert_ids_firedtimes_and_counters(ruleset43):
     assert Engine(ruleset43).counters == {}
 
 
+def test_process_line_builds_the_event_its_init_would(ruleset43):
+    """process_line makes its Event without Event.__init__: the same record, equal, printed
+    and pickled alike."""
+    import pickle
+
+    engine = Engine(ruleset43, hostname="mgr")
+    line = "Feb  9 11:44:56 web1 sshd[1234]: Failed password for root from 192.0.2.7 port 42 ssh2"
+    made = engine.process_line(line, location="/var/log/auth.log", when=1_700_000_000.5).event
+    expected = Event(
+        text=line, location="/var/log/auth.log", host="mgr", time=1_700_000_000.5, source="logtest"
+    )
+    assert made == expected and repr(made) == repr(expected)
+    assert pickle.loads(pickle.dumps(made)) == expected
+    before = time.time()
+    assert before <= engine.process_line(line).event.time <= time.time()
+
+
 def test_hostile_input_never_crashes(ruleset43):
     engine = Engine(ruleset43)
     lines = [
