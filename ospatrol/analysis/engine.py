@@ -748,11 +748,17 @@ class Engine:
 
     def process(self, event: Event) -> EngineResult:
         """Analyse one event. Never raises for bad input: such events come back `rejected`."""
-        text = event.text
+        return self._process(event, event.text, event.location, event.host, event.time)
+
+    def _process(
+        self, event: Event, text: str, location: str, host: str, when: float
+    ) -> EngineResult:
+        """`process`, given the event's text, location, host and time (read once by the
+        caller: each is a dict look-up on the Event)."""
         if not text or text.isspace():
             self._counts["rejected:empty"] += 1
             return EngineResult(event=event, rejected="empty")
-        location = event.location or "stdin"
+        location = location or "stdin"
         if self._wazuh or location.startswith(OWN_FINDINGS):
             if len(text) > MAX_LINE:
                 self._counts["truncated"] += 1
@@ -767,7 +773,7 @@ class Engine:
         pre = predecode(
             text,
             location=location,
-            default_hostname=event.host or self.hostname,
+            default_hostname=host or self.hostname,
             wazuh=self._wazuh,
         )
         if not pre.full_log or pre.full_log.isspace():
@@ -779,7 +785,7 @@ class Engine:
             hostname=pre.hostname,
             program_name=pre.program_name,
             location=pre.location,
-            time=event.time,
+            time=when,
             agent=pre.agent_name or "",
             timestamp=pre.timestamp or "",
         )
@@ -801,18 +807,24 @@ class Engine:
         """Convenience for one raw log line (logtest, tests)."""
         # The Event its __init__ would make (no extra), built as `_alert` builds an Alert:
         # the interpreted __init__, called with keywords, cost more than a tenth of an event.
+        now = _time.time() if when is None else when
+        # `when` as given (an int stays an int, as Event.__init__ keeps it; `now` is a float
+        # in the compiled build).
+        stamp: object = when
+        if stamp is None:
+            stamp = now
         event: Event = _instance(
             Event,
             {
                 "text": line,
                 "location": location,
                 "host": self.hostname,
-                "time": _time.time() if when is None else when,
+                "time": stamp,
                 "source": "logtest",
                 "extra": _NO_FIELDS,
             },
         )
-        return self.process(event)
+        return self._process(event, line, location, self.hostname, now)
 
     # ---------------------------------------------------------------- matching
     def _match(

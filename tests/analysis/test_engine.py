@@ -140,6 +140,7 @@ def test_process_line_builds_the_event_its_init_would(ruleset43):
     assert pickle.loads(pickle.dumps(made)) == expected
     before = time.time()
     assert before <= engine.process_line(line).event.time <= time.time()
+    assert type(engine.process_line(line, when=1_700_000_000).event.time) is int
 
 
 def test_hostile_input_never_crashes(ruleset43):
