@@ -9,12 +9,14 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ospatrol.analysis.predecode import (
+    _COMMON_HEADER,
     _SYSLOG,
     _SYSLOG_LINE,
     SYSLOG_LAYOUTS,
     _layout_skip,
     _sanitize_all,
     _scan_syslog_header,
+    _usual_header,
     predecode,
     sanitize,
 )
@@ -138,3 +140,19 @@ def test_every_layout_reaches_the_one_match(layout) -> None:
     line = "".join(slots) + " host prog: message"
     found = _SYSLOG_LINE.match(line)
     assert found is not None and len(found.group(1)) == _layout_skip(line, _SYSLOG) == skip
+
+
+@settings(max_examples=1000)
+@given(text=_TEXT, start=st.integers(0, 3))
+@example(text="h p[1]:x", start=0)
+@example(text="h p[]: x", start=0)
+@example(text="h p[1]", start=0)
+@example(text=" h p: x", start=0)
+@example(text="  p: x", start=0)
+@example(text="h p:[1]: x", start=0)
+@example(text="h p[1:] x", start=0)
+@example(text="h p[\u0663]: x", start=0)  # a digit, but not [0-9]
+def test_usual_header_is_the_common_header_regex(text: str, start: int) -> None:
+    found = _COMMON_HEADER.match(text, start)
+    expected = None if found is None else (*found.groups(), found.end())
+    assert _usual_header(text, start) == expected
