@@ -21,7 +21,13 @@ from ospatrol.analysis.correlation import Correlation, is_correlating
 from ospatrol.analysis.decoders import Decoder
 from ospatrol.analysis.decoding import DecoderPlan, DecoderPlans, decode
 from ospatrol.analysis.eventinfo import EventInfo
-from ospatrol.analysis.gates import exact_literals, exact_prefixes, literal_gate, prefix_gate
+from ospatrol.analysis.gates import (
+    exact_literals,
+    exact_prefixes,
+    literal_gate,
+    literal_scan,
+    prefix_gate,
+)
 from ospatrol.analysis.predecode import OWN_FINDINGS, ossec_cut, predecode
 from ospatrol.model import Alert, Event, FrozenMap
 
@@ -647,6 +653,70 @@ def _fields_out(ev: EventInfo, gates: tuple[tuple[str, tuple[str, ...] | None], 
     return False
 
 
+# A candidate list whose literal gates have at least SCAN_MIN literals may be scanned once per
+# event (`gates.literal_scan`) instead of searched literal by literal: on the corpora a scan
+# costs about what 15-20 substring searches of a log line cost, so it pays where walks search
+# for SCAN_WORTH literals or more on average (long fall-throughs, not a list whose first few
+# rules usually match). Compiling one costs ~1 ms (thousands of searches): a list is judged,
+# and scanned from then on if worth it, at its SCAN_AFTER-th walk.
+SCAN_MIN: Final = 8
+SCAN_WORTH: Final = 16
+SCAN_AFTER: Final = 256
+
+
+class _Candidates:
+    """The candidates `Engine._first` walks for one RuleIndex entry, decoder and program name
+    (`Engine._relevant`) and, where their literal gates have many literals, one RE2 set of all
+    of them (`gates.literal_scan`) with each candidate's literals as a bit mask of their
+    indexes: one scan of an event's log tells which of those gates pass."""
+
+    __slots__ = ("cands", "literals", "masks", "scan", "searched", "walked")
+
+    def __init__(self, cands: tuple[Candidate, ...]) -> None:
+        self.cands = cands
+        index: dict[str, int] = {}
+        masks: list[int] = []
+        for cand in cands:
+            bits = 0
+            if cand.gate == _LITERAL:
+                bits = 1 << index.setdefault(cand.literal, len(index))
+            elif cand.gate == _LITERALS:
+                for literal in cand.literals:
+                    bits |= 1 << index.setdefault(literal, len(index))
+            masks.append(bits)
+        self.masks: tuple[int, ...] = tuple(masks)
+        # The literals to scan for, until the scan is compiled (or refused).
+        self.literals: list[str] | None = list(index) if len(index) >= SCAN_MIN else None
+        # Walks of ASCII logs so far, and the literals they searched for (`Engine._first`).
+        self.walked = 0
+        self.searched = 0
+        self.scan: Any = None
+
+    def scanned(self) -> bool:
+        """Whether this walk (of an ASCII log) scans. At the list's SCAN_AFTER-th walk the
+        scan is compiled if walks searched for SCAN_WORTH literals on average (and google-re2
+        is there); the literals are searched for otherwise."""
+        if self.scan is not None:
+            return True
+        literals = self.literals
+        if literals is None:
+            return False
+        self.walked += 1
+        if self.walked < SCAN_AFTER:
+            return False
+        self.literals = None
+        if self.searched >= SCAN_WORTH * (self.walked - 1):
+            self.scan = literal_scan(literals)
+        return self.scan is not None
+
+    def present(self, lowered: str) -> int:
+        """The gate literals the (ASCII, lowercased) log contains, as a bit mask."""
+        bits = 0
+        for index in self.scan.Match(lowered.encode()):
+            bits |= 1 << index
+        return bits
+
+
 class _RuleOut:
     """What `Engine._match` reads of a matched rule, copied once per engine and rule id (plain
     attributes, no look-ups on the rule), with the engine's count of the rule's matches."""
@@ -710,9 +780,10 @@ class Engine:
         # looked up in the rule set's index (built at load). A cache, not state that changes
         # results.
         self._index: RuleIndex = ruleset.index
-        self._children: dict[
-            tuple[str | None, str | None], dict[int | str, tuple[Candidate, ...]]
-        ] = {}
+        self._children: dict[tuple[str | None, str | None], dict[int | str, _Candidates]] = {}
+        # The _Candidates of each candidate list, shared by the decoders and program names
+        # that have the same list (a literal scan is compiled once per list).
+        self._walks: dict[tuple[Candidate, ...], _Candidates] = {}
         self._decoder_plans: DecoderPlans = ruleset.decoder_plans
         self._programs: dict[str, tuple[DecoderPlan, ...]] = {}
         # Per category: the top-level (template) nodes of that category, in tree order.
@@ -839,6 +910,7 @@ class Engine:
         if relevant is None:
             if len(self._children) >= CHILDREN_CACHE_SIZE:
                 self._children.clear()
+                self._walks.clear()
             relevant = self._children[kind] = {}
         lowered = ev.lower() if ev.ascii else None
         tops = self._tops.get(category)
@@ -979,32 +1051,46 @@ class Engine:
         nodes: Sequence[RuleNode],
         key: int | str,
         lowered: str | None,
-        relevant: dict[int | str, tuple[Candidate, ...]],
+        relevant: dict[int | str, _Candidates],
     ) -> tuple[Rule, tuple[str, ...]] | None:
         """The first of `nodes` that matches (with its deepest matching descendant), trying
         only those whose gates pass; `key` names `nodes` in the `relevant` cache."""
         if self._trace is not None:
             # Every node, no shortcuts: the trace shows what ossec-logtest -v shows.
-            candidates: tuple[Candidate, ...] = tuple(
-                Candidate(node, _NO_GATE, None, None, None, checked=False) for node in nodes
+            walk = _Candidates(
+                tuple(Candidate(node, _NO_GATE, None, None, None, checked=False) for node in nodes)
             )
         else:
             cached = relevant.get(key)
             if cached is None:
-                cached = relevant[key] = self._relevant(key, ev)
-            candidates = cached
-        for cand in candidates:
+                cands = self._relevant(key, ev)
+                cached = self._walks.get(cands)
+                if cached is None:
+                    cached = self._walks[cands] = _Candidates(cands)
+                relevant[key] = cached
+            walk = cached
+        scan = lowered is not None and walk.scanned()
+        present = -1  # the scan's answer, made at the first literal gate
+        searched = 0  # literals searched for (without a scan)
+        for i, cand in enumerate(walk.cands):
             # Skip a rule whose log pattern needs text the log does not have.
             gate = cand.gate
             if gate and lowered is not None:
-                if gate == _LITERAL:
-                    if cand.literal not in lowered:
-                        continue
-                elif gate == _PREFIXES:
+                if gate == _PREFIXES:
                     if not lowered.startswith(cand.literals):
+                        continue
+                elif scan:
+                    if present < 0:
+                        present = walk.present(lowered)
+                    if not present & walk.masks[i]:
+                        continue
+                elif gate == _LITERAL:
+                    searched += 1
+                    if cand.literal not in lowered:
                         continue
                 else:
                     for literal in cand.literals:
+                        searched += 1
                         if literal in lowered:
                             break
                     else:
@@ -1014,7 +1100,9 @@ class Engine:
                 continue
             hit = self._check(ev, cand, lowered, relevant)
             if hit is not None:
+                walk.searched += searched
                 return hit
+        walk.searched += searched
         return None
 
     def _check(
@@ -1022,7 +1110,7 @@ class Engine:
         ev: EventInfo,
         cand: Candidate,
         lowered: str | None,
-        relevant: dict[int | str, tuple[Candidate, ...]],
+        relevant: dict[int | str, _Candidates],
     ) -> tuple[Rule, tuple[str, ...]] | None:
         """OS_CheckIfRuleMatch: this rule, then its children; the deepest match wins.
         `lowered` is the lowercased log when gates apply (ASCII; its gate has passed then),

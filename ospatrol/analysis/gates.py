@@ -9,11 +9,18 @@ compared lowercased (every pattern is caseless); a pattern without a gate is sim
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 from ospatrol.analysis.osmatch import LiteralAlternatives
 from ospatrol.analysis.patterns import Pattern
 from ospatrol.analysis.pcre import RegexPattern
+
+try:  # Optional (pip install google-re2): one linear scan tells which of many literals occur.
+    import re2 as _re2
+except ImportError:  # pragma: no cover - exercised by the tests that hide it
+    _re2 = None
 
 try:  # The stdlib's own parser reads the translated regex (as pcre.py does).
     from re import _constants as _sre_c
@@ -408,3 +415,24 @@ def _head(alternative: str) -> tuple[frozenset[str], ...]:
         if following[:1] in ("+", "{"):
             break  # repeated: what follows is not at a fixed position
     return tuple(sets)
+
+
+def literal_scan(literals: Sequence[str]) -> Any | None:
+    """A compiled RE2 set of the plain strings `literals` whose `Match(text.encode())` lists
+    the index (position in `literals`) of every one an ASCII `text` contains, in any order: one
+    linear scan instead of a substring search per literal. None without google-re2, or when a
+    literal is not ASCII (the engine then searches for each literal)."""
+    if _re2 is None or not all(literal.isascii() for literal in literals):
+        return None
+    options = _re2.Options()
+    options.literal = True
+    try:
+        scan = _re2._re2.Set(_re2._re2.RE2.Anchor.UNANCHORED, options)
+        for index, literal in enumerate(literals):
+            if scan.Add(literal.encode()) != index:
+                return None
+        if not scan.Compile():
+            return None
+    except (_re2.error, ValueError, TypeError, AttributeError):
+        return None
+    return scan
