@@ -131,6 +131,8 @@ class Decoder:
     prematch_prefix: tuple[str, ...] | None = None
     prematch_first: frozenset[str] | None = None
     prematch_refused: tuple[str, ...] | None = None
+    # The prefix gate when it is the whole prematch (see `_exact_prefixes`).
+    prematch_exact: tuple[str, ...] | None = None
     # Its regex matching proves its prematch matches (both from the log's start).
     regex_implies_prematch: bool = False
     regex_prefix: tuple[str, ...] | None = None
@@ -308,6 +310,7 @@ def read_decoder(
     dec.prematch_gate = literal_gate(dec.prematch)
     pcre2 = kinds.get("prematch") == "pcre2"
     dec.prematch_prefix = prefix_gate(dec.prematch, pcre2=pcre2)
+    dec.prematch_exact = None if wazuh else _exact_prefixes(dec.prematch, dec.prematch_prefix)
     dec.prematch_first = first_chars(dec.prematch, pcre2=pcre2)
     # `^(?!pam_)`: settled by `startswith` where the pattern is caseless (Wazuh's PCRE2 is not).
     dec.prematch_refused = refused_prefixes(dec.prematch) if pcre2 and not wazuh else None
@@ -323,6 +326,21 @@ def read_decoder(
     if len(errors) > before:
         return None
     return dec
+
+
+def _exact_prefixes(
+    prematch: Pattern | None, prefixes: tuple[str, ...] | None
+) -> tuple[str, ...] | None:
+    """`prefixes` (the prematch's prefix gate) when they are the whole of a caseless prematch:
+    every top-level alternative `^` and plain text, nothing else (`^Failed |^Accepted `). On
+    an ASCII text such a prematch matches exactly where the lowered text starts with one of
+    them, and ends after the first that does, in order: the engine runs no regex for it. None
+    otherwise (escapes, classes, quantifiers: the spelled-out source then differs)."""
+    if prematch is None or prefixes is None:
+        return None
+    if prematch.source.lower() != "|".join("^" + prefix for prefix in prefixes):
+        return None
+    return prefixes
 
 
 def _validate(dec: Decoder, texts: dict[str, str], node: Node, errors: list[InputError]) -> None:

@@ -59,6 +59,7 @@ class DecoderPlan:
         "plugin_from",
         "prematch",
         "prematch_after_parent",
+        "prematch_exact",
         "prematch_first",
         "prematch_gate",
         "prematch_head",
@@ -83,6 +84,7 @@ class DecoderPlan:
         self.prematch_first: frozenset[str] | None = decoder.prematch_first
         self.prematch_gate: tuple[str, ...] | None = decoder.prematch_gate
         self.prematch_prefix: tuple[str, ...] | None = decoder.prematch_prefix
+        self.prematch_exact: tuple[str, ...] | None = decoder.prematch_exact
         self.prematch_refused: tuple[str, ...] | None = decoder.prematch_refused
         # Top-level decoders only: their prematch is tried at the start of the log.
         self.prematch_head: tuple[tuple[frozenset[str], ...], ...] | None = (
@@ -115,6 +117,16 @@ def _fits_head(lowered: str, head: tuple[tuple[frozenset[str], ...], ...]) -> bo
         else:
             return True
     return False
+
+
+def _exact_end(lowered: str, prefixes: tuple[str, ...], start: int) -> int | None:
+    """Where a prematch that is only `^`-anchored plain alternatives (`prematch_exact`) ends
+    when searched from `start` of an ASCII log (`lowered`): after the first alternative, in
+    order, the text starts with there; None when none does."""
+    for prefix in prefixes:
+        if lowered.startswith(prefix, start):
+            return start + len(prefix)
+    return None
 
 
 def _assign(
@@ -257,6 +269,15 @@ def decode(
                             break
                     else:
                         continue
+                exact = node.prematch_exact
+                if exact is not None:
+                    # The prefix gate is the whole prematch: no regex to run.
+                    end = _exact_end(lowered, exact, 0)
+                    if end is None:
+                        continue
+                    ev.decoder = node.decoder
+                    _run_children(node, ev, end, plans.wazuh)
+                    return True
                 refused = node.prematch_refused
                 if refused is not None:
                     # `^(?!pam_)`: the whole prematch, an empty match at the start.
@@ -293,7 +314,7 @@ def _run_children(node: DecoderPlan, ev: EventInfo, pmatch: int | None, wazuh: b
             prematch = cand.prematch
             if prematch is not None:
                 base = pmatch if cand.prematch_after_parent else 0
-                hit = None
+                hit: tuple[int, tuple[str, ...]] | None = None
                 # Gates inlined (no calls, no generators): this loop runs over every child of
                 # a busy parent.
                 passed = True
@@ -316,7 +337,12 @@ def _run_children(node: DecoderPlan, ev: EventInfo, pmatch: int | None, wazuh: b
                                     break
                             else:
                                 passed = False
-                if passed:
+                exact = cand.prematch_exact
+                if passed and exact is not None and low is not None and base is not None:
+                    # The prefix gate is the whole prematch: no regex to run.
+                    end = _exact_end(low, exact, base)
+                    hit = None if end is None else (end, ())
+                elif passed:
                     regex = cand.regex
                     if cand.regex_first and regex is not None:
                         # Its regex matching is its prematch matching: one search, not two.
