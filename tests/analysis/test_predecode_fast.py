@@ -13,6 +13,7 @@ from ospatrol.analysis.predecode import (
     _SYSLOG,
     _SYSLOG_LINE,
     SYSLOG_LAYOUTS,
+    _fits_first_layout,
     _layout_skip,
     _sanitize_all,
     _scan_syslog_header,
@@ -156,3 +157,11 @@ def test_usual_header_is_the_common_header_regex(text: str, start: int) -> None:
     found = _COMMON_HEADER.match(text, start)
     expected = None if found is None else (*found.groups(), found.end())
     assert _usual_header(text, start) == expected
+
+
+@settings(max_examples=500)
+@given(line=_headers() | _TEXT)
+def test_first_layout_check_is_the_table(line: str) -> None:
+    min_len, marks, _ = SYSLOG_LAYOUTS[0]
+    fits = len(line) >= min_len and all(line[i] in allowed for i, allowed in marks)
+    assert _fits_first_layout(line) == fits
