@@ -226,6 +226,14 @@ def main() -> None:
         r for r in rulesets() if not options.rulesets or r.name in options.rulesets.split(",")
     ]
     wanted = [c for c in corpora() if not options.corpora or c[0] in options.corpora.split(",")]
+    # A misspelt name would otherwise leave its rows out without a word ("own" for "ospatrol").
+    for option, names, known in (
+        ("--rulesets", options.rulesets, [r.name for r in rulesets()]),
+        ("--corpora", options.corpora, [name for name, _ in corpora()]),
+    ):
+        unknown = sorted(set((names or "").split(",")) - set(known) - {""})
+        if unknown:
+            parser.error(f"{option}: unknown {', '.join(unknown)} (known: {', '.join(known)})")
     with_oracle = not options.no_oracle and oracle_available(not options.no_build)
     if not with_oracle and not options.no_oracle:
         print("note: no OSSEC oracle (not built, not root); OSPatrol figures only\n")
