@@ -15,8 +15,6 @@ the same answer as walking the whole list, as long as event times do not go back
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
-from operator import attrgetter
 from typing import TYPE_CHECKING, Final
 
 from ospatrol.analysis.eventinfo import EventInfo
@@ -61,17 +59,64 @@ def _value(ev: EventInfo, attr: str) -> str | None:
     return getattr(ev, attr, None)
 
 
-def _getter(ks: KeySet) -> Callable[[EventInfo], tuple]:
-    """A function giving an event's values of the `same_*` fields `ks` (an index key), as a
-    tuple; events with one of them unset (None) are not indexed under `ks`."""
-    if any(a.startswith(DYNAMIC_PREFIX) or not hasattr(EventInfo, a) for a in ks):
-        return lambda ev: tuple(_value(ev, a) for a in ks)
-    if len(ks) > 1:
-        return attrgetter(*ks)
-    if ks:
-        single = attrgetter(ks[0])
-        return lambda ev: (single(ev),)
-    return lambda ev: ()
+# The event attributes a same_* option names (rules.py), in the order `_read` tests them.
+_CODES: Final = {
+    name: code
+    for code, name in enumerate(
+        (
+            *("srcip", "dstuser", "id", "srcport", "dstport", "dstip", "srcuser", "location"),
+            *("hostname", "protocol", "action", "url", "data", "status", "systemname"),
+        )
+    )
+}
+
+
+def _read(ev: EventInfo, code: int) -> str | None:
+    """The attribute of `ev` that `_CODES` numbers `code`, read without a look-up by name."""
+    if code < 3:
+        return ev.srcip if code == 0 else ev.dstuser if code == 1 else ev.id
+    if code < 8:
+        if code == 3:
+            return ev.srcport
+        if code == 4:
+            return ev.dstport
+        if code == 5:
+            return ev.dstip
+        return ev.srcuser if code == 6 else ev.location
+    if code == 8:
+        return ev.hostname
+    if code == 9:
+        return ev.protocol
+    if code == 10:
+        return ev.action
+    if code == 11:
+        return ev.url
+    if code == 12:
+        return ev.data
+    return ev.status if code == 13 else ev.systemname
+
+
+class Key:
+    """An event's values of the `same_*` fields `names` (an index key), as a tuple; events
+    with one of them unset (None) are not indexed under it. Standard fields are read by code
+    (`_read`), others (a dynamic "field:NAME", one the event lacks) through `_value`."""
+
+    __slots__ = ("codes", "names", "native")
+
+    def __init__(self, names: KeySet) -> None:
+        self.names = names
+        self.codes: tuple[int, ...] = tuple(_CODES.get(name, -1) for name in names)
+        self.native = all(code >= 0 for code in self.codes)
+
+    def values(self, ev: EventInfo) -> tuple:
+        if not self.native:
+            return tuple([_value(ev, name) for name in self.names])
+        codes = self.codes
+        if len(codes) == 1:
+            return (_read(ev, codes[0]),)
+        if len(codes) == 2:
+            return (_read(ev, codes[0]), _read(ev, codes[1]))
+        return tuple([_read(ev, code) for code in codes])
 
 
 def is_correlating(rule: Rule) -> bool:
@@ -88,10 +133,9 @@ class EventList:
 
     __slots__ = ("blockers", "newest", "tables")
 
-    def __init__(self, tables: tuple[tuple[Callable[[EventInfo], tuple], dict], ...]) -> None:
+    def __init__(self, tables: tuple[tuple[Key, dict], ...]) -> None:
         self.newest: EventInfo | None = None
-        # (field getter, index) of each key set, so remembering an event does no look-ups by
-        # name.
+        # (key, index) of each key set.
         self.tables = tables
         self.blockers: dict[int, int] = {}
 
@@ -112,7 +156,7 @@ class Correlation:
                     sets.append(key_set(rule))
         self._index: dict[tuple[ListKey, KeySet], dict[tuple, deque[EventInfo]]] = {}
         self._lists: dict[ListKey, EventList] = {
-            lk: EventList(tuple((_getter(ks), self._index.setdefault((lk, ks), {})) for ks in sets))
+            lk: EventList(tuple((Key(ks), self._index.setdefault((lk, ks), {})) for ks in sets))
             for lk, sets in keysets.items()
         }
         # analysisd's list holds the last EVENT_MEMORY alerting events of any kind; events
@@ -121,7 +165,7 @@ class Correlation:
         # left at its own turn), so it leaves.
         self._memory = EVENT_MEMORY
         self._ring: list[EventInfo | None] = [None] * self._memory
-        # Per rule id: the lists its alerts join, and (list, field getter, index) it searches;
+        # Per rule id: the lists its alerts join, and (list, key, index) it searches;
         # derived from the immutable rule set.
         self._members: dict[int, tuple[EventList, ...]] = {}
         self._searched: dict[int, _Search] = {}
@@ -146,8 +190,8 @@ class Correlation:
         matched = ev.matched
         for lst in members:
             lst.newest = ev
-            for getter, index in lst.tables:
-                values = getter(ev)
+            for key, index in lst.tables:
+                values = key.values(ev)
                 if None in values:
                     continue
                 bucket = index.get(values)
@@ -170,8 +214,8 @@ class Correlation:
 
     def _evict(self, old: EventInfo) -> None:
         for lst in old.lists:
-            for getter, index in lst.tables:
-                values = getter(old)
+            for key, index in lst.tables:
+                values = key.values(old)
                 if None in values:
                     continue
                 bucket = index.get(values)
@@ -194,13 +238,13 @@ class Correlation:
         if plan is None:
             lk, ks = list_key(rule), key_set(rule)
             plan = self._searched[rule.id] = _Search(
-                rule, lk, self._lists[lk], _getter(ks), self._index.get((lk, ks))
+                rule, lk, self._lists[lk], Key(ks), self._index.get((lk, ks))
             )
         first = plan.list.newest
         index = plan.index
         if first is None or not index:
             return None
-        values = plan.getter(ev)
+        values = plan.key.values(ev)
         if None in values:
             return None
         bucket = index.get(values)
@@ -257,8 +301,8 @@ class _Search:
         "different",
         "events_kind",
         "frequency",
-        "getter",
         "index",
+        "key",
         "level",
         "list",
         "regex",
@@ -271,11 +315,11 @@ class _Search:
         rule: Rule,
         lk: ListKey,
         searched: EventList,
-        getter: Callable[[EventInfo], tuple],
+        key: Key,
         index: dict[tuple, deque[EventInfo]] | None,
     ) -> None:
         self.list = searched
-        self.getter = getter
+        self.key = key
         self.index = index
         self.level: int = rule.level
         self.frequency: int = rule.frequency

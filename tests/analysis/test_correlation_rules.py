@@ -185,3 +185,29 @@ def test_weekday_rule_uses_event_time(tmp_path):
     line = "Oct 10 10:00:00 host web: 1.2.3.4 / 200 user=x"
     assert engine.process_line(line, when=saturday).rule.id == 100
     assert engine.process_line(line, when=monday).rule is None
+
+
+def test_a_key_reads_the_fields_a_look_up_by_name_reads():
+    """`correlation.Key` reads standard fields by code: the same values `getattr` gives, for
+    every name a same_* option can give, alone, in pairs and threes, with dynamic and unknown
+    names too."""
+    from itertools import permutations
+
+    from ospatrol.analysis.correlation import _CODES, Key
+    from ospatrol.analysis.eventinfo import EventInfo
+
+    ev = EventInfo("full", "log", "host", "prog", "loc", 1.0)
+    names = [*_CODES, "field:Extra", "srcgeoip", ""]
+    for number, name in enumerate(_CODES):
+        if name not in ("hostname", "location"):
+            setattr(ev, name, f"value-{number}")
+    ev.srcport = None
+    ev.dynamic["extra"] = "dynamic"
+    for size in (1, 2, 3):
+        for key_names in permutations(names, size):
+            want = tuple(
+                ev.field(n[len("field:") :]) if n.startswith("field:") else getattr(ev, n, None)
+                for n in key_names
+            )
+            assert Key(key_names).values(ev) == want, key_names
+    assert Key(()).values(ev) == ()
