@@ -36,6 +36,8 @@ except (ImportError, AttributeError):  # pragma: no cover - then no pattern has 
 # Captured's own constructor is a Python function around this call: calling it directly saves
 # a frame on every successful search.
 _new_tuple: Final = tuple.__new__
+# `str.isascii` itself: compiled, `text.isascii()` looks the method up on every call.
+_isascii: Final = str.isascii
 
 # Calls after which a pattern gets its lowered program (see RegexPattern._prepare).
 LOWER_AFTER = 512
@@ -106,7 +108,7 @@ class LiteralAlternatives(Pattern):
 
     def test(self, text: str, lowered: str | None = None) -> bool:
         # `lowered` (text.lower()) is the fold only of an ASCII text.
-        if lowered is None or not text.isascii():
+        if lowered is None or not _isascii(text):
             lowered = self._folded(text)
         elif len(lowered) > MAX_INPUT:
             lowered = lowered[:MAX_INPUT]
@@ -132,7 +134,7 @@ class LiteralAlternatives(Pattern):
 
     def search(self, text: str, lowered: str | None = None) -> Captured | None:
         # The fold keeps every character one character long: its offsets are the text's.
-        if lowered is None or not text.isascii():
+        if lowered is None or not _isascii(text):
             lowered = self._folded(text)
         else:
             lowered = lowered[:MAX_INPUT]
@@ -167,6 +169,7 @@ class RegexFacts(NamedTuple):
     clean: bool  # `re` compiles it without a warning: RE2 may judge it
     refused: tuple[str, ...]  # characters a text must not hold to go to RE2
     lowered: bool  # a lowered program may be made (caseless, unanchored, not looked for yet)
+    groups: int  # capturing groups of the `re` program (0 without one)
 
 
 def _linear_input(text: str, refused: tuple[str, ...]) -> bytes | None:
@@ -209,6 +212,7 @@ class RegexPattern(Pattern):
         "_caseless",
         "_clean",
         "_fast",
+        "_groups",
         "_guarded",
         "_limit",
         "_linear",
@@ -228,6 +232,7 @@ class RegexPattern(Pattern):
     _caseless: bool
     _clean: bool
     _fast: re.Pattern[str] | None
+    _groups: int
     _guarded: regex.Pattern[str] | None
     _limit: int
     _linear: object | None
@@ -267,6 +272,7 @@ class RegexPattern(Pattern):
             facts = regex_facts(translated, ascii_only=ascii_only, caseless=caseless)
         self._translated = facts.translated
         self._fast = facts.fast
+        self._groups = facts.groups
         self._limit = facts.limit
         self._clean = facts.clean
         self._refused = facts.refused
@@ -306,6 +312,7 @@ class RegexPattern(Pattern):
             self._clean,
             self._refused,
             self._lowered_search is not False,
+            self._groups,
         )
         args = (self.source, self._ascii_only, self._timeout, self.negate, self._caseless, facts)
         return (_unpickled_regex, args)
@@ -487,32 +494,34 @@ class RegexPattern(Pattern):
         return [found.span(group) for group in range(found.re.groups + 1)]
 
     def test(self, text: str, lowered: str | None = None) -> bool:
-        if len(text) <= self._limit and text.isascii():
+        if len(text) <= self._limit and _isascii(text):
             return self._quick(text, lowered) is not None
         return self._match(text, lowered, False) is not None
 
     def search(self, text: str, lowered: str | None = None) -> Captured | None:
         found: Any
-        if len(text) <= self._limit and text.isascii():
+        if len(text) <= self._limit and _isascii(text):
             found = self._quick(text, lowered)
             if found is None:
                 return None
-            if not found.re.groups:
+            if not self._groups:
                 return _new_tuple(Captured, ((), found.end()))  # type: ignore[no-any-return]
-            fast = self._fast
-            if found.re is not fast:
-                # The lowered program's match: the groups are `text`'s, where the fast
-                # program matches at the same place.
-                found = (fast or self._compile_fast()).match(text, found.start())
-            groups = found.groups()
-            end = found.end()
+            if found.re is self._fast:
+                groups = found.groups()
+                end = found.end()
+            else:
+                # The lowered program's match, on the lowercase text: its spans are `text`'s
+                # (see `pcre.lowered_program`), its groups are not.
+                spans: tuple[tuple[int, int], ...] = found.regs
+                end = spans[0][1]
+                groups = tuple([None if a < 0 else text[a:b] for a, b in spans[1:]])
         else:
             found = self._match(text, lowered, True)
             if found is None:
                 return None
             if type(found) is list:
                 end = found[0][1]
-                groups = tuple(None if start < 0 else text[start:stop] for start, stop in found[1:])
+                groups = tuple([None if a < 0 else text[a:b] for a, b in found[1:]])
             else:
                 end = found.end()
                 groups = found.groups()

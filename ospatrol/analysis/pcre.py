@@ -480,6 +480,7 @@ def regex_facts(translated: str, *, ascii_only: bool, caseless: bool) -> RegexFa
         clean,
         _refused_by_linear(translated, ascii_only, caseless),
         caseless and not anchored,
+        0 if fast is None else fast.groups,
     )
 
 
