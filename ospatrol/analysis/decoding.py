@@ -156,7 +156,10 @@ def _search(
     # module gives its Captured (the build is not rebuilt when that module changes).
     found: Any
     if start:
-        found = pattern.search(ev.log[start:], ev.lower()[start:])
+        # The lowercased log's slice is the slice's own only where lowering kept every
+        # character's length (it grows 'İ' to two): else the pattern lowers the slice itself.
+        low = ev.lower()
+        found = pattern.search(ev.log[start:], low[start:] if len(low) == len(ev.log) else None)
     else:
         found = pattern.search(ev.log, ev.lower())
     if found is None:
