@@ -23,6 +23,7 @@ from typing import Any, Final, NamedTuple
 
 import regex
 
+from ospatrol.analysis import pcre2bytes
 from ospatrol.analysis.casefold import PYTHON_ONLY_FOLDS, ascii_lower, fold
 from ospatrol.analysis.patterns import DEFAULT_TIMEOUT, MAX_INPUT, Captured, Pattern, PatternError
 
@@ -410,12 +411,16 @@ class RegexPattern(Pattern):
 
     def _match(
         self, text: str, lowered: str | None, capture: bool
-    ) -> re.Match[str] | regex.Match[str] | list[tuple[int, int]] | None:
-        """The match: a `re`/`regex` match object, or RE2's spans (the whole match's, then each
-        group's, (-1, -1) when unset), or None. The general path, for what `_quick` does not
-        answer: non-ASCII and long texts, risky patterns."""
+    ) -> re.Match[str] | regex.Match[str] | list[tuple[int, int]] | pcre2bytes.ByteMatch | None:
+        """The match: a `re`/`regex` match object, a match on bytes, or RE2's spans (the whole
+        match's, then each group's, (-1, -1) when unset), or None. The general path, for what
+        `_quick` does not answer: non-ASCII and long texts, risky patterns."""
         if len(text) > MAX_INPUT:
             text = text[:MAX_INPUT]
+        if self._ascii_only and not text.isascii():  # `<pcre2>` counts bytes (pcre2bytes)
+            on_bytes = pcre2bytes.match(self, text)
+            if on_bytes is None or isinstance(on_bytes, pcre2bytes.ByteMatch):
+                return on_bytes  # else False: as characters
         if not (self._ascii_only or text.isascii()):
             # Unicode case folding, as PCRE2 with UTF|CASELESS does it (`casefold`).
             if self._caseless and _PYTHON_ONLY_FOLDS.search(text) is not None:

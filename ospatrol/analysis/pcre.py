@@ -488,8 +488,8 @@ def regex_facts(translated: str, *, ascii_only: bool, caseless: bool) -> RegexFa
 _PCRE2_ESCAPES = {
     "z": ("\\Z", None),  # PCRE2 \z: the very end; Python's \Z
     "Z": ("(?=\\n?\\Z)", None),  # PCRE2 \Z: the end or before a final newline
-    "h": ("[ \\t]", " \\t"),
-    "H": ("[^ \\t]", None),
+    "h": ("[ \\t\\xa0]", " \\t\\xa0"),  # 0xA0: no-break space (a byte or a character)
+    "H": ("[^ \\t\\xa0]", None),
     "e": ("\\x1b", "\\x1b"),
     # Vertical white space (Python's \v is \x0b alone) and any line break sequence.
     "v": ("[\\n\\x0b\\f\\r\\x85]", "\\n\\x0b\\f\\r\\x85"),

@@ -77,9 +77,26 @@ class Pcre2:
         return out
 
     def search(self, pattern: str, text: str, flags: int = UTF | CASELESS) -> bool:
+        return self.groups(pattern, text, flags) is not None
+
+    def groups(
+        self, pattern: str, text: str, flags: int = UTF | CASELESS
+    ) -> tuple[int, tuple[bytes | None, ...]] | None:
+        """The first match of `pattern` in `text`'s bytes (UTF-8; surrogate escapes as the
+        bytes they stand for), as analysisd reads it: (byte offset where it ends, each
+        group's bytes or None where unset), or None."""
         code, match_data = self._program(pattern, flags)
-        data = text.encode()
-        return self._lib.pcre2_match_8(code, data, len(data), 0, 0, match_data, None) >= 0
+        data = text.encode("utf-8", "surrogateescape")
+        rc = self._lib.pcre2_match_8(code, data, len(data), 0, 0, match_data, None)
+        if rc < 0:
+            return None
+        vector = self._lib.pcre2_get_ovector_pointer_8(match_data)
+        unset = ctypes.c_size_t(-1).value
+        groups = tuple(
+            None if vector[2 * i] == unset else data[vector[2 * i] : vector[2 * i + 1]]
+            for i in range(1, rc)
+        )
+        return vector[1], groups
 
 
 @lru_cache(maxsize=1)
@@ -98,7 +115,7 @@ def _strcasecmp_family(pattern: str, text: str) -> bool:
     strcasecmp on the bytes: ASCII letters folded)."""
     at_start, at_end = pattern.startswith("^"), pattern.endswith("$")
     literal = pattern[1 if at_start else 0 : -1 if at_end else None].encode().lower()
-    data = text.encode().lower()
+    data = text.encode("utf-8", "surrogateescape").lower()
     if at_start and at_end:
         return data == literal
     return data.startswith(literal) if at_start else data.endswith(literal)

@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pcre2_lib import Pcre2, load, ossec_os_match, ossec_os_regex, ossec_pcre2
 
+from ospatrol.analysis import pcre2bytes
 from ospatrol.analysis.engine import Engine, EngineResult
 from ospatrol.analysis.gates import (
     exact_literals,
@@ -235,10 +236,18 @@ def pcre2_patterns(draw) -> str:
 def test_the_fast_paths_give_the_guarded_regex_verdict(source: str, text: str) -> None:
     # A RegexPattern answers from its literal pre-check, RE2's linear-time pre-check or a fast
     # `re` program when it can; the guarded `regex` program, run without a budget, is the judge.
+    # On a text that is not ASCII, `<pcre2>` matches bytes (pcre2bytes): the judge is the guarded
+    # program of its bytes spelling.
     compiled = _compiled("pcre2", source)
     assert isinstance(compiled, RegexPattern)
     try:
-        reference = compiled.guarded.search(text)
+        if text.isascii():
+            reference = compiled.guarded.search(text)
+        else:
+            data = text.encode()
+            programs = pcre2bytes._programs(compiled)
+            on_bytes = programs.guarded_program(True).search(data)
+            reference = on_bytes and pcre2bytes.ByteMatch(text, data, on_bytes.regs)
     except PatternError:  # `regex` refuses what `re` took: `re` is the pattern's only program
         return
     found = compiled.search(text)
