@@ -28,7 +28,13 @@ from ospatrol.analysis.gates import (
     literal_scan,
     prefix_gate,
 )
-from ospatrol.analysis.predecode import OWN_FINDINGS, ossec_cut, predecode
+from ospatrol.analysis.predecode import (
+    OSSEC_MAXSTR,
+    OWN_FINDINGS,
+    WAZUH_MAXSTR,
+    ossec_cut,
+    predecode,
+)
 from ospatrol.model import Alert, Event, FrozenMap
 
 if TYPE_CHECKING:
@@ -36,8 +42,8 @@ if TYPE_CHECKING:
     from ospatrol.analysis.patterns import Pattern
     from ospatrol.analysis.rules import FieldCheck, IpMatch, ListCheck, Rule, RuleNode, TimeRange
 
-# A line longer than Wazuh's OS_MAXSTR is cut (OSSEC's dialect: `predecode.ossec_cut`); the
-# engine also counts it.
+# A line is cut where analysisd cuts it, in bytes (`predecode.ossec_cut`), and counted; our own
+# multi-line findings are not, and only counted past this many characters.
 MAX_LINE: Final = 65536
 # accumulator.c: fields shared within a session, its idle expiry and longest value kept.
 _ACCUMULATED: Final = ("dstuser", "srcuser", "dstip", "srcip", "dstport", "srcport", "data")
@@ -830,13 +836,13 @@ class Engine:
             self._counts["rejected:empty"] += 1
             return EngineResult(event=event, rejected="empty")
         location = location or "stdin"
-        if self._wazuh or location.startswith(OWN_FINDINGS):
+        if location.startswith(OWN_FINDINGS):
             if len(text) > MAX_LINE:
                 self._counts["truncated"] += 1
         else:
-            # OSSEC's analysisd sees at most OS_MAXSTR bytes of a message (with its header).
+            # analysisd sees at most OS_MAXSTR bytes of a message (with its header).
             whole = text
-            text = ossec_cut(text, location)
+            text = ossec_cut(text, location, WAZUH_MAXSTR if self._wazuh else OSSEC_MAXSTR)
             if text is not whole:
                 self._counts["truncated"] += 1
         if "\x00" in text:

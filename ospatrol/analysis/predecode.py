@@ -64,8 +64,11 @@ _MARKED_CR: Final = ord("\r") | 0x80
 # The location prefix of OSPatrol's own findings (ospatrol.collect.base.location).
 OWN_FINDINGS: Final = "agentless:"
 # OSSEC 4.3's OS_MAXSTR (src/headers/defs.h): analysisd's message buffer, which holds
-# "1:location:", the log and a NUL. (Wazuh's is 65,536: `patterns.MAX_INPUT`.)
+# "1:location:", the log and a NUL.
 OSSEC_MAXSTR: Final = 6144
+# Wazuh 4.x's (src/headers/defs.h), read the same way (analysisd.c ad_input_main: OS_RecvUnix
+# into an OS_MAXSTR buffer): bytes too.
+WAZUH_MAXSTR: Final = 65536
 
 
 _PREDECODED_FIELDS = (
@@ -118,20 +121,21 @@ class PreDecoded:
         return f"PreDecoded({shown})"
 
 
-def ossec_room(location: str) -> int:
+def ossec_room(location: str, maxstr: int = OSSEC_MAXSTR) -> int:
     """How many bytes of a log OSSEC 4.3's analysisd sees from `location`: OS_MAXSTR less
     "1:location:" and the NUL (6,135 for "stdin": the pieces ossec-logtest reads, fgets into
-    the buffer after "1:stdin:")."""
-    return max(0, OSSEC_MAXSTR - 1 - len(f"1:{location}:".encode("utf-8", "surrogateescape")))
+    the buffer after "1:stdin:"); `maxstr`: another analysisd's OS_MAXSTR (`WAZUH_MAXSTR`)."""
+    return max(0, maxstr - 1 - len(f"1:{location}:".encode("utf-8", "surrogateescape")))
 
 
-def ossec_cut(line: str, location: str) -> str:
-    """`line` cut to what OSSEC 4.3's analysisd sees of it from `location` (`ossec_room`):
-    bytes, so a multi-byte character at the edge keeps only its first bytes (as surrogate
-    escapes, the way undecodable input bytes are kept). `line` itself when it fits."""
-    if 4 * (len(line) + len(location)) <= OSSEC_MAXSTR - 4:
+def ossec_cut(line: str, location: str, maxstr: int = OSSEC_MAXSTR) -> str:
+    """`line` cut to what OSSEC 4.3's analysisd (or the one whose OS_MAXSTR is `maxstr`) sees
+    of it from `location` (`ossec_room`): bytes, so a multi-byte character at the edge keeps
+    only its first bytes (as surrogate escapes, the way undecodable input bytes are kept).
+    `line` itself when it fits."""
+    if 4 * (len(line) + len(location)) <= maxstr - 4:
         return line  # fits even at 4 UTF-8 bytes a character: the common case, no encoding
-    room = ossec_room(location)
+    room = ossec_room(location, maxstr)
     if line.isascii():
         return line if len(line) <= room else line[:room]
     # The first `room` characters hold the first `room` bytes (a character is at least one).

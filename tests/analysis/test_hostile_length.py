@@ -1,5 +1,6 @@
 """How much of a long line the rules see, per dialect: OSSEC 4.3's analysisd never looks past
-OS_MAXSTR (6,144 bytes, with the "1:location:" header and a NUL), Wazuh's past 65,536.
+OS_MAXSTR (6,144 bytes, with the "1:location:" header and a NUL), Wazuh's past its OS_MAXSTR
+(65,536 bytes, read the same way: a line of two-byte characters is cut at half as many).
 
 Text past OSSEC's limit must not fire a rule with an OSSEC rule set (it does not in OSSEC: an
 attacker could otherwise make OSPatrol alone alert, or a test pass here and fail there), and
@@ -16,7 +17,7 @@ from click.testing import CliRunner
 
 from ospatrol.analysis.engine import Engine
 from ospatrol.analysis.loader import Ruleset
-from ospatrol.analysis.predecode import OSSEC_MAXSTR, ossec_cut, ossec_room
+from ospatrol.analysis.predecode import OSSEC_MAXSTR, WAZUH_MAXSTR, ossec_cut, ossec_room
 from ospatrol.cli import cli
 from ospatrol.model import Event
 
@@ -73,6 +74,24 @@ def test_a_wazuh_rule_set_sees_up_to_65536(wazuh_ruleset: Ruleset) -> None:
     result = engine.process_line(_padded_to(20000, " " + FAILED), when=1.0)
     assert result.rule is not None and "Failed password" in result.full_log
     assert engine.counters["truncated"] == 0
+
+
+def test_a_wazuh_rule_set_sees_65536_bytes_not_characters(wazuh_ruleset: Ruleset) -> None:
+    engine = Engine(wazuh_ruleset, hostname="length")
+    room = ossec_room("stdin", WAZUH_MAXSTR)
+    assert room == 65536 - len("1:stdin:") - 1
+    # 5706 fires on its text anywhere in an sshd log; before it, two-byte characters: the
+    # line holds fewer than 65,536 characters, but its last letters are past `room` bytes.
+    pad = SSHD + "é" * ((room - len(SSHD) - len(NO_IDENT)) // 2)
+    inside = engine.process_line(pad + NO_IDENT, when=1.0)
+    assert inside.rule is not None and inside.rule.id == 5706
+    assert engine.counters["truncated"] == 0
+    line = pad + "é" * 6 + NO_IDENT  # 12 bytes more: the edge is in "from"
+    assert len(line) < 65536 and len(line.encode()) > room
+    past = engine.process_line(line, when=2.0)
+    assert past.rule is None or past.rule.id != 5706
+    assert past.full_log == line.encode()[:room].decode() and past.full_log.endswith("string f")
+    assert engine.counters["truncated"] == 1
 
 
 def test_own_multiline_findings_are_not_cut(ruleset43: Ruleset) -> None:
