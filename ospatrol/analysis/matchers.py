@@ -335,6 +335,21 @@ class RegexPattern(Pattern):
         if self._fast is not None and self._lowered_search is None:
             self._prepare()
 
+    def programs(self) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
+        """The fast and the lowered `re` program, where made: the rule cache keeps them
+        beside the pickled pattern and gives them back to `restore` (`reprograms`)."""
+        lowered = self._lowered_search
+        return self._fast, getattr(lowered, "__self__", None) if lowered else None
+
+    def restore(self, fast: re.Pattern[str] | None, lowered: re.Pattern[str] | None) -> None:
+        """Take back an unpickled pattern's programs from the rule cache, equal to those
+        `programs()` gave, instead of compiling them on first use."""
+        if fast is not None and self._limit >= 0:
+            self._fast = fast
+            self._search = fast.search
+        if lowered is not None and self._lowered_search is None:
+            self._lowered_search = lowered.search
+
     def _prepare(self) -> Callable[[str], re.Match[str] | None] | bool:
         """Make the lowered program (on the pattern's `LOWER_AFTER`th call); its `search`, or
         False where there is none."""
