@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import time
+import weakref
 from pathlib import Path
 
 import pytest
@@ -188,3 +190,34 @@ def test_a_cache_that_cannot_be_written_only_costs_the_cache(ossec43, ruleset43,
     kept = sorted(p.name for p in folder.glob(f"*{rulecache.SUFFIX}"))
     assert len(kept) == rulecache.KEEP and kept[-1].startswith("ff")
     assert f"{0:064x}{rulecache.SUFFIX}" not in kept
+
+
+def test_a_loaded_rule_set_lies_in_the_oldest_generation(cache, ossec43):
+    """The load hands its objects to the oldest generation (no young collection walks them
+    after it) and leaves the cyclic collector on."""
+    for _ in range(2):  # compiled and stored, then read from the cache
+        ruleset = _load(ossec43, cache=True)
+        assert gc.isenabled() and gc.get_freeze_count() == 0
+        young = {id(obj) for generation in (0, 1) for obj in gc.get_objects(generation)}
+        assert not young & {id(ruleset.top[0]), id(ruleset.top[0].rule), id(ruleset.index)}
+
+
+def test_a_load_keeps_nothing_from_the_collector(cache, ossec43):
+    """A garbage cycle that exists while a rule set loads is still collected after it (the
+    load freezes nothing); a collector the caller turned off stays off."""
+
+    class Node:
+        pass
+
+    gc.disable()
+    try:
+        cycle = Node()
+        cycle.me = cycle  # type: ignore[attr-defined]
+        gone = weakref.ref(cycle)
+        del cycle
+        _load(ossec43, cache=True)
+        assert not gc.isenabled() and gone() is not None
+    finally:
+        gc.enable()
+    gc.collect()
+    assert gone() is None
