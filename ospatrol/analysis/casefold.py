@@ -28,7 +28,8 @@ PYTHON_ONLY_FOLDS = "\u0130\u0131\u0390\u03b0\u1fd3\u1fe3\ufb05\ufb06"
 # No character at or above this code point has a case mapping (Unicode 14: Adlam ends below).
 _CASED_LIMIT = 0x1E950
 # ord(character) -> its set's representative, for characters that are not their own; built on
-# first use (about 20 ms), since ASCII texts and patterns never need it.
+# first use (about 20 ms), since ASCII texts and patterns never need it, or read back with a
+# rule set from the rule cache (`adopt_table`).
 _table: dict[int, str] | None = None
 # The last non-ASCII text folded and its fold: one event's text meets many patterns in a row.
 _last: tuple[str, str] = ("", "")
@@ -77,19 +78,32 @@ def _build_table() -> dict[int, str]:
     return table
 
 
+def table() -> dict[int, str]:
+    """`fold`'s table (built now if not yet): the rule cache keeps it beside a rule set."""
+    global _table
+    if _table is None:
+        _table = _build_table()
+    return _table
+
+
+def adopt_table(built: dict[int, str]) -> None:
+    """Take `table()`'s result from the rule cache (made by this same code and Python), so
+    that the first non-ASCII text folded does not build it."""
+    global _table
+    if _table is None:
+        _table = built
+
+
 def fold(text: str) -> str:
     """`text` with every character replaced by its PCRE2 caseless set's representative (same
     length; `text.lower()` on ASCII)."""
-    global _table, _last
+    global _last
     if text.isascii():
         return text.lower()
     last = _last
     if last[0] == text:
         return last[1]
-    table = _table
-    if table is None:
-        table = _table = _build_table()
-    folded = text.translate(table)
+    folded = text.translate(_table or table())
     _last = (text, folded)
     return folded
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from test_patterns_lowered import TEXT, regexes
 
-from ospatrol.analysis import reprograms, rulecache
+from ospatrol.analysis import casefold, reprograms, rulecache
 from ospatrol.analysis.engine import Engine
 from ospatrol.analysis.loader import Ruleset, load_ruleset
 from ospatrol.analysis.matchers import RegexPattern
@@ -176,3 +176,14 @@ def _plan_key(ossec43: dict[str, Path]) -> str:
     plan = read_config(ossec43["conf"], ossec43["rules"], errors, None)
     assert not errors
     return rulecache.plan_key(plan)
+
+
+def test_the_case_folding_table_comes_back_from_the_cache(
+    cache: Path, ossec43: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process reading the cache folds its first non-ASCII text without building it."""
+    _load(ossec43)
+    monkeypatch.setattr(casefold, "_table", None)
+    _load(ossec43)
+    assert casefold._table == casefold._build_table()
+    assert casefold.fold("PAſſWD Kelvin") == "passwd kelvin"
