@@ -7,7 +7,7 @@ level and alert (with its id, which counts alerts: one event more or less shifts
 one) must be identical. Lines: every corpus of ../shared/data/logs as raw bytes (CR, tabs and
 bad UTF-8 kept; at most LINES_PER_CORPUS of each, spread over it, which keeps the test to a few
 CPU-seconds), plus their hostile variants (hostile_lines.py), and for Wazuh's rule set its own
-test lines.
+test lines and hostile variants of some of them.
 Skipped without a fresh compiled build (`make install` builds it where mypyc is installed).
 """
 
@@ -15,18 +15,20 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from hostile_lines import corpus_lines, hostile_set
+from hostile_lines import SEED, corpus_lines, hostile_set, mutated
 
 from ospatrol.analysis import native
 from ospatrol.analysis.logtest import read_wazuh_cases
 
 LINES_PER_CORPUS = 400
 HOSTILE_PER_CORPUS = 8
+OWN_HOSTILE = 40
 
 # Runs in a fresh interpreter: loads the rule set named by the spec file, prints whether the
 # engine is compiled, then one JSON array per line (pre-decoding, verdict, alert id).
@@ -114,6 +116,8 @@ def test_compiled_and_pure_engines_agree_on_every_corpus_and_hostile_line(
     logs = shared_data / "logs"
     corpora = corpus_lines(logs, at_most=LINES_PER_CORPUS).values()
     lines = [line for corpus in corpora for line in corpus]
+    # Its own lines' hostile variants too (Wazuh's: JSON, Windows events, `<pcre2>` on bytes).
+    own += _texts(mutated([line.encode() for line in own], OWN_HOSTILE, random.Random(SEED)))
     texts = own + _texts(lines + hostile_set(logs, HOSTILE_PER_CORPUS))
     spec["lines"] = texts
     compiled = _run(spec, tmp_path, "1")

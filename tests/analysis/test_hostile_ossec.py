@@ -17,6 +17,7 @@ test_hostile_casefold.py holds OSPatrol to that table in the normal suite.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -27,6 +28,7 @@ from xml.sax.saxutils import escape
 import pytest
 from hostile_lines import (
     REPO,
+    SEED,
     case_fold_traps,
     corpus_lines,
     diff_ossec,
@@ -238,3 +240,50 @@ def test_the_case_folding_table_is_what_the_ossec_binary_answers(
         if (len(got) == 1 and got[0].get("rule") == str(rule_id)) != ossec
     ]
     assert not wrong, "\n".join(wrong)
+
+
+# Syslog headers pre-decoding parses by hand (predecode.py reads the usual one with str.find
+# and set look-ups): timestamps, hostnames, program names and their separators, each in shapes
+# a sender may get slightly wrong; sampled from their product, seeded.
+_STAMPS = (
+    "Dec 29 10:00:01",
+    "Dec  9 10:00:01",
+    "Dec 9 10:00:01",
+    "Dec 29 10:00",
+    "Dec 29 10:00:01.123",
+    "dec 29 10:00:01",
+    "Dez 29 10:00:01",
+    "2026 Dec 29 10:00:01",
+    "2026-12-29T10:00:01Z",
+    "2026-12-29T10:00:01.123456+01:00",
+    "Dec 29 2026 10:00:01",
+    "Dec 29 10:00:01 2026",
+    "",
+)
+_HOSTS = ("host", "host.example.com", "10.0.0.1", "h_o-s.t", "host@x", "host:", "[host]", "-")
+_HOSTS += ("h" * 70, "ho st", "", "host/1", "(host)")
+_PROGRAMS = ("sshd", "sshd[123]", "sshd[123", "sshd[]", "sshd[12a]", "sshd[1][2]", "sshd123]")
+_PROGRAMS += ("/usr/sbin/cron", "pro gram", "a.b-c_d", "x" * 40, "", "(pam_unix)", "su[", "[1]")
+_COLONS = (": ", ":", " : ", "::", ": : ", " ")
+_GAPS = (" ", "  ", "\t")
+_MESSAGES = ("Failed password for root from 1.2.3.4 port 22 ssh2", "", "x", "[ID 1 auth.err] su")
+
+
+def _headers(count: int, rng: random.Random) -> list[bytes]:
+    out = []
+    for _ in range(count):
+        gap = rng.choice(_GAPS)
+        stamp, host, program = rng.choice(_STAMPS), rng.choice(_HOSTS), rng.choice(_PROGRAMS)
+        line = f"{stamp}{gap}{host}{rng.choice(_GAPS)}{program}{rng.choice(_COLONS)}"
+        out.append((line + rng.choice(_MESSAGES)).encode())
+    return out
+
+
+def test_generated_syslog_headers_get_ossecs_predecoding(
+    oracle: Path, ossec43: dict[str, Path], tmp_path: Path
+) -> None:
+    lines = _headers(3000, random.Random(SEED))
+    differing = _compare(oracle, lines, tmp_path, _stock(ossec43))
+    assert not differing, f"{len(differing)} of {len(lines)} lines differ:\n" + "\n".join(
+        differing[:25]
+    )
