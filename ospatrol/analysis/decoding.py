@@ -23,7 +23,7 @@ from ospatrol.analysis.decoders import (
 )
 from ospatrol.analysis.eventinfo import EventInfo
 from ospatrol.analysis.gates import head_gate
-from ospatrol.analysis.patterns import Pattern
+from ospatrol.analysis.patterns import Captured, Pattern
 from ospatrol.analysis.plugins import run_plugin
 
 # Where a decoder's regex (or plugin) starts: at the log's start, after the parent's prematch,
@@ -152,9 +152,7 @@ def _search(
     """Search log[start:]; the absolute end offset of the match and its groups, or None."""
     if start is None:
         return None
-    # Any: the compiled build reads `end` and `groups` by name, whatever shape the pattern
-    # module gives its Captured (the build is not rebuilt when that module changes).
-    found: Any
+    found: Captured | None
     if start:
         # The lowercased log's slice is the slice's own only where lowering kept every
         # character's length (it grows 'İ' to two): else the pattern lowers the slice itself.
