@@ -334,13 +334,14 @@ def test_the_gated_decoder_walk_equals_the_walk_without_gates(
 # ---------------------------------------------------------------- our own decoders
 
 # Our Cisco ACL patterns as they were written first (a nested repeat, run under the regex time
-# budget), and now (possessive, rules/decoders/network.xml): the same matches and captures.
+# budget), and now (possessive, rules/decoders/network.xml): the same matches and captures. Each
+# regex begins with its prematch, so the engine may run the regex alone.
 ACL_BACKTRACKING = (
     r"%\w+-\d-\w*ACCESSLOG\w*: +(?:[\w/]+: +)*list \S+ \w+ \S+ [^\s(]+\(\d+\) -> ",
-    r"%(\w+-\d-\w+): +(?:[\w/]+: +)*list (\S+) (\w+) (\S+) ([^\s(]+)\((\d+)\) -> "
+    r"%(\w+-\d-\w*ACCESSLOG\w*): +(?:[\w/]+: +)*list (\S+) (\w+) (\S+) ([^\s(]+)\((\d+)\) -> "
     r"([^\s(,]+)\((\d+)\)",
     r"%\w+-\d-\w*ACCESSLOG\w*: +(?:[\w/]+: +)*list ",
-    r"%(\w+-\d-\w+): +(?:[\w/]+: +)*list (\S+) (\w+) (\S+) ([^\s(]+) -> ([^\s(,]+)",
+    r"%(\w+-\d-\w*ACCESSLOG\w*): +(?:[\w/]+: +)*list (\S+) (\w+) (\S+) ([^\s(]+) -> ([^\s(,]+)",
 )
 ACL_WORDS = ["list", "LIST", "Gi0/1", "vrf", ":", ": ", " ", "  ", "177", "denied", "udp", "->"]
 ACL_WORDS += ["10.0.0.1(22)", "10.0.0.2", "(", ")", ",", "x"]
@@ -351,6 +352,9 @@ def test_our_acl_patterns_are_possessive_where_the_original_was_not() -> None:
     for source in ACL_BACKTRACKING:
         assert source not in text
         assert source.replace("+)*list", "+)*+list") in text
+    prematch, regex, short_prematch, short_regex = (_acl_pair(s)[1] for s in ACL_BACKTRACKING)
+    assert regex_implies_prematch(prematch, regex, pcre2=True)
+    assert regex_implies_prematch(short_prematch, short_regex, pcre2=True)
 
 
 @PROPERTY
