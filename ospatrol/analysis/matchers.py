@@ -206,6 +206,15 @@ def _char_spans(data: bytes, spans: list[tuple[int, int]]) -> list[tuple[int, in
     ]
 
 
+def _holds_one(lowered: str, literals: tuple[str, ...]) -> bool:
+    """Whether `lowered` contains one of a regex's required `literals` (a native call in the
+    compiled build, shared by the fast and the general path)."""
+    for literal in literals:  # noqa: SIM110 - a loop compiles to the plainest C
+        if literal in lowered:
+            return True
+    return False
+
+
 class RegexPattern(Pattern):
     """A compiled regex with OSSEC's capture rules and a bounded running time (the programs it
     holds and when each runs: :mod:`ospatrol.analysis.pcre`)."""
@@ -408,10 +417,7 @@ class RegexPattern(Pattern):
             # A required literal missing from the text rules the regex out at the cost of `in`.
             if lowered is None:
                 lowered = text.lower()
-            for literal in literals:
-                if literal in lowered:
-                    break
-            else:
+            if not _holds_one(lowered, literals):
                 return None
         search = self._lowered_search
         if search is None:  # not yet decided: count this call (see _prepare)
@@ -450,10 +456,7 @@ class RegexPattern(Pattern):
         if literals is not None:
             if lowered is None:
                 lowered = text.lower()
-            for literal in literals:
-                if literal in lowered:
-                    break
-            else:
+            if not _holds_one(lowered, literals):
                 return None
         if len(text) <= self._limit:
             fast = self._fast
